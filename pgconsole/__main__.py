@@ -1,0 +1,3 @@
+from pgconsole.cli import entry
+
+entry()

@@ -1,0 +1,103 @@
+"""Command-line entry point (DESIGN.md §2).
+
+Each subcommand lives in ``pgconsole/commands/<name>.py`` with ``add_parser(subparsers)`` and
+``run(args, settings) -> int``; the modules keep their imports inside ``run`` so that
+``pgconsole --check`` never pays for (or loads) Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pgconsole import __version__
+
+SUBCOMMANDS = ("demo", "migrate", "setup", "doctor", "jobs", "worker", "maintain")
+
+EXIT_USAGE = 64  # argparse's own errors exit 2, which collides with CRITICAL; see _Parser.error
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error; for `--check` 2 means CRITICAL, so usage errors exit 3
+    (UNKNOWN) there, as check_postgres does, and 64 (EX_USAGE) elsewhere."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        argv = sys.argv[1:]
+        code = 3 if "--check" in argv else EXIT_USAGE
+        self.exit(code, f"{self.prog}: error: {message}\n")
+
+
+def add_connection_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("connection")
+    g.add_argument("--dsn", help="libpq conninfo or URI (default: $PGCONSOLE_DSN, config file, $DATABASE_URL, libpq defaults)")
+    g.add_argument("--config", metavar="FILE", help="TOML config file (default: user config dir)")
+    g.add_argument("--profile", metavar="NAME", help="profile from the config file")
+    g.add_argument("--connect-timeout", type=float, metavar="S", help="connection timeout in seconds (default 10)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pgconsole",
+        description="Terminal dashboard, admin console and job queue for PostgreSQL.",
+        epilog="Run `pgconsole demo` to try it on an embedded server.",
+    )
+    parser.add_argument("--version", action="version", version=f"pgconsole {__version__}")
+    add_connection_arguments(parser)
+    tui = parser.add_argument_group("dashboard")
+    tui.add_argument("--read-only", action="store_true", default=None, help="offer no actions")
+    tui.add_argument("--refresh", type=float, metavar="SECONDS", help="refresh interval (default 2)")
+    from pgconsole.commands import check as check_cmd
+
+    check_cmd.add_top_level_arguments(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"pgconsole.commands.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from pgconsole.config import load_settings
+
+    cli = {
+        "dsn": getattr(args, "dsn", None),
+        "read_only": getattr(args, "read_only", None),
+        "refresh": getattr(args, "refresh", None),
+        "timeout": getattr(args, "timeout", None),
+        "connect_timeout": getattr(args, "connect_timeout", None),
+    }
+    return load_settings(cli, config_path=getattr(args, "config", None), profile=getattr(args, "profile", None))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from pgconsole.config import ConfigError
+
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"pgconsole: {exc}", file=sys.stderr)
+        return 3 if getattr(args, "check", False) else 1
+    if getattr(args, "check", False):
+        from pgconsole.commands import check as check_cmd
+
+        return int(check_cmd.run(args, settings))
+    if args.command:
+        module = importlib.import_module(f"pgconsole.commands.{args.command}")
+        return int(module.run(args, settings))
+    from pgconsole.commands import tui
+
+    return int(tui.run(args, settings))
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,16 @@
+"""`pgconsole maintain` (owned by the queue issue)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    sub.add_parser("maintain", help="(not built yet)")
+
+
+def run(args: argparse.Namespace, settings: Any) -> int:
+    from pgconsole.commands.common import fail
+
+    return fail("`pgconsole maintain` is not built yet")

@@ -1,0 +1,247 @@
+"""The one connection factory: every connection and pool pgconsole opens comes from here.
+
+Each use (dashboard, check, operator, migrator, worker) gets its own application_name and its own
+server-side time limits, so that nothing pgconsole runs can hang a session or hold a lock for long
+(DESIGN.md §5, reliability.md F2–F4).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from pydantic import BaseModel
+
+from pgconsole.db.redact import password_of, redact
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+class Purpose(str, enum.Enum):
+    DASHBOARD = "dashboard"
+    CHECK = "check"
+    OPERATOR = "operator"
+    MIGRATOR = "migrator"
+    WORKER = "worker"
+    APP = "app"
+
+
+class Timeouts(BaseModel):
+    """Server-side limits in milliseconds (0 disables one, which we only do deliberately)."""
+
+    statement_ms: int
+    lock_ms: int
+    idle_in_transaction_ms: int
+
+
+DEFAULT_TIMEOUTS: dict[Purpose, Timeouts] = {
+    # The dashboard reads only: short statements, never waits on a lock for long.
+    Purpose.DASHBOARD: Timeouts(statement_ms=5_000, lock_ms=1_000, idle_in_transaction_ms=10_000),
+    Purpose.CHECK: Timeouts(statement_ms=5_000, lock_ms=1_000, idle_in_transaction_ms=10_000),
+    # Operator actions run in batches; each batch must finish well inside this.
+    Purpose.OPERATOR: Timeouts(statement_ms=30_000, lock_ms=5_000, idle_in_transaction_ms=60_000),
+    # Migrations may rewrite tables; DDL lock waits are bounded per migration with SET LOCAL.
+    Purpose.MIGRATOR: Timeouts(statement_ms=600_000, lock_ms=10_000, idle_in_transaction_ms=120_000),
+    Purpose.WORKER: Timeouts(statement_ms=30_000, lock_ms=5_000, idle_in_transaction_ms=60_000),
+    Purpose.APP: Timeouts(statement_ms=30_000, lock_ms=5_000, idle_in_transaction_ms=60_000),
+}
+
+# Dashboard and check sessions must stay cheap for the server they watch.
+_CHEAP_SESSION = {"jit": "off", "max_parallel_workers_per_gather": "0"}
+
+
+def application_name(purpose: Purpose, suffix: str | None = None) -> str:
+    base = "pgconsole" if purpose is Purpose.DASHBOARD else f"pgconsole-{purpose.value}"
+    return f"{base}:{suffix}" if suffix else base
+
+
+def connection_kwargs(
+    dsn: str,
+    purpose: Purpose,
+    *,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    app_suffix: str | None = None,
+) -> dict[str, Any]:
+    """libpq parameters added to the user's DSN; the user's own values win where both set one."""
+    given: Mapping[str, Any] = {}
+    try:
+        given = conninfo_to_dict(dsn) if dsn else {}
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"invalid connection string: {redact(exc, _secrets(dsn))}") from None
+    extra: dict[str, Any] = {
+        "application_name": application_name(purpose, app_suffix),
+        "connect_timeout": max(1, int(round(connect_timeout))),
+        # Detect a dead peer on idle connections (keepalives) and on unacknowledged sends.
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+    }
+    if purpose is Purpose.WORKER or purpose is Purpose.APP:
+        extra.pop("application_name") if "application_name" in given else None
+    return {k: v for k, v in extra.items() if k not in given}
+
+
+def _secrets(dsn: str) -> tuple[str, ...]:
+    pw = password_of(dsn) if dsn else None
+    return (pw,) if pw else ()
+
+
+def session_settings(purpose: Purpose, timeouts: Timeouts | None = None) -> dict[str, str]:
+    t = timeouts or DEFAULT_TIMEOUTS[purpose]
+    settings = {
+        "statement_timeout": str(t.statement_ms),
+        "lock_timeout": str(t.lock_ms),
+        "idle_in_transaction_session_timeout": str(t.idle_in_transaction_ms),
+    }
+    if purpose in (Purpose.DASHBOARD, Purpose.CHECK):
+        settings.update(_CHEAP_SESSION)
+    return settings
+
+
+_SET_SQL = "SELECT set_config(%s, %s, false)"
+
+
+def apply_settings(conn: psycopg.Connection[Any], settings: Mapping[str, str]) -> None:
+    """Apply session settings after connecting (values as parameters; works through PgBouncer)."""
+    autocommit = conn.autocommit
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for name, value in settings.items():
+            cur.execute(_SET_SQL, (name, value))
+    conn.autocommit = autocommit
+
+
+async def apply_settings_async(conn: psycopg.AsyncConnection[Any], settings: Mapping[str, str]) -> None:
+    autocommit = conn.autocommit
+    await conn.set_autocommit(True)
+    async with conn.cursor() as cur:
+        for name, value in settings.items():
+            await cur.execute(_SET_SQL, (name, value))
+    await conn.set_autocommit(autocommit)
+
+
+class ConnectError(Exception):
+    """Could not connect or authenticate; the message is already redacted."""
+
+
+def connect(
+    dsn: str,
+    purpose: Purpose,
+    *,
+    autocommit: bool = True,
+    timeouts: Timeouts | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    app_suffix: str | None = None,
+    row_factory: Any = None,
+) -> psycopg.Connection[Any]:
+    """Open one connection for ``purpose``. Raises :class:`ConnectError` with a redacted message."""
+    kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
+    try:
+        conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True, **kwargs)
+        if row_factory is not None:
+            conn.row_factory = row_factory
+        apply_settings(conn, session_settings(purpose, timeouts))
+        conn.autocommit = autocommit
+    except psycopg.Error as exc:
+        raise ConnectError(describe_error(exc, dsn)) from None
+    return conn
+
+
+async def connect_async(
+    dsn: str,
+    purpose: Purpose,
+    *,
+    autocommit: bool = True,
+    timeouts: Timeouts | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    app_suffix: str | None = None,
+) -> psycopg.AsyncConnection[Any]:
+    kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
+    try:
+        conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True, **kwargs)
+        await apply_settings_async(conn, session_settings(purpose, timeouts))
+        await conn.set_autocommit(autocommit)
+    except psycopg.Error as exc:
+        raise ConnectError(describe_error(exc, dsn)) from None
+    return conn
+
+
+def describe_error(exc: BaseException, dsn: str = "") -> str:
+    """One line, no password: what went wrong talking to the server."""
+    text = str(exc).strip()
+    # libpq messages can span lines ("connection to server ... failed: ...\n\tIs the server ...").
+    first = " ".join(part.strip() for part in text.splitlines() if part.strip())
+    return redact(first or exc.__class__.__name__, _secrets(dsn))
+
+
+def make_pool(
+    dsn: str,
+    purpose: Purpose,
+    *,
+    min_size: int = 1,
+    max_size: int = 4,
+    timeouts: Timeouts | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    app_suffix: str | None = None,
+    timeout: float = 10.0,
+    open: bool = True,
+) -> ConnectionPool:
+    """A pool whose connections are checked before use, so a restarted server or a killed backend
+    costs no failed request (reliability.md F2/F3: with check=, 0 failures instead of 2)."""
+    settings = session_settings(purpose, timeouts)
+
+    def configure(conn: psycopg.Connection[Any]) -> None:
+        apply_settings(conn, settings)
+
+    kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
+    kwargs["autocommit"] = True
+    return ConnectionPool(
+        dsn,
+        kwargs=kwargs,
+        min_size=min_size,
+        max_size=max_size,
+        configure=configure,
+        check=ConnectionPool.check_connection,
+        timeout=timeout,
+        reconnect_timeout=max(timeout * 3, 30.0),
+        name=f"pgconsole-{purpose.value}",
+        open=open,
+    )
+
+
+def make_async_pool(
+    dsn: str,
+    purpose: Purpose,
+    *,
+    min_size: int = 1,
+    max_size: int = 4,
+    timeouts: Timeouts | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    app_suffix: str | None = None,
+    timeout: float = 10.0,
+) -> AsyncConnectionPool:
+    """Async twin of :func:`make_pool`; open it with ``await pool.open()``."""
+    settings = session_settings(purpose, timeouts)
+
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        await apply_settings_async(conn, settings)
+
+    kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
+    kwargs["autocommit"] = True
+    return AsyncConnectionPool(
+        dsn,
+        kwargs=kwargs,
+        min_size=min_size,
+        max_size=max_size,
+        configure=configure,
+        check=AsyncConnectionPool.check_connection,
+        timeout=timeout,
+        reconnect_timeout=max(timeout * 3, 30.0),
+        name=f"pgconsole-{purpose.value}",
+        open=False,
+    )

@@ -1,0 +1,1 @@
+"""Schema management: migrations, setup (roles, extensions) and the doctor."""

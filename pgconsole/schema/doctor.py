@@ -1,0 +1,75 @@
+"""The doctor: each finding says what works, what does not, and the SQL or setting that fixes it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import psycopg
+from pydantic import BaseModel
+
+from pgconsole.db.capabilities import ServerCaps, read_capabilities
+
+
+class Finding(BaseModel):
+    name: str
+    status: Literal["ok", "missing", "warning"]
+    message: str
+    fix: str | None = None
+
+
+class DoctorReport(BaseModel):
+    role: str
+    server_version: str
+    findings: list[Finding]
+
+
+def diagnose(conn: psycopg.Connection[Any]) -> DoctorReport:
+    caps = read_capabilities(conn)
+    findings = list(_findings(conn, caps))
+    return DoctorReport(role=caps.current_user, server_version=caps.server_version, findings=findings)
+
+
+def _findings(conn: psycopg.Connection[Any], caps: ServerCaps) -> list[Finding]:
+    role = caps.current_user
+    out: list[Finding] = []
+    if caps.major < 14:
+        out.append(Finding(name="server_version", status="warning",
+                           message=f"PostgreSQL {caps.server_version} is older than 14, which pgconsole supports"))
+    else:
+        out.append(Finding(name="server_version", status="ok", message=f"PostgreSQL {caps.server_version}"))
+    if caps.is_superuser:
+        out.append(Finding(name="role", status="warning",
+                           message=f"connected as superuser {role}: use pgconsole_readonly or pgconsole_operator"))
+    if caps.can_read_all_stats or caps.is_superuser:
+        out.append(Finding(name="pg_read_all_stats", status="ok", message="can see every session and statement"))
+    else:
+        out.append(Finding(name="pg_read_all_stats", status="missing",
+                           message="other roles' query text, waits and statements are hidden",
+                           fix=f'GRANT pg_read_all_stats TO "{role}";'))
+    if caps.can_read_all_settings or caps.is_superuser:
+        out.append(Finding(name="pg_read_all_settings", status="ok", message="can read every setting"))
+    else:
+        out.append(Finding(name="pg_read_all_settings", status="missing",
+                           message="some settings (data_directory, archive_command) are hidden",
+                           fix=f'GRANT pg_read_all_settings TO "{role}";'))
+    if not caps.pgss_preloaded:
+        out.append(Finding(name="pg_stat_statements_preload", status="missing",
+                           message="pg_stat_statements is not in shared_preload_libraries; no slow-query data",
+                           fix="ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'; -- then restart"))
+    elif not caps.pgss_usable:
+        out.append(Finding(name="pg_stat_statements", status="missing",
+                           message="the pg_stat_statements extension is not created in this database",
+                           fix="CREATE EXTENSION pg_stat_statements;"))
+    else:
+        out.append(Finding(name="pg_stat_statements", status="ok",
+                           message=f"pg_stat_statements {caps.pgss_version} in schema {caps.pgss_schema}"))
+    if not caps.has_queue:
+        out.append(Finding(name="queue_schema", status="missing", message="the pgconsole queue is not installed",
+                           fix="pgconsole setup && pgconsole migrate"))
+    else:
+        out.append(Finding(name="queue_schema", status="ok", message="pgconsole.jobs exists"))
+    track = conn.execute("SELECT current_setting('track_io_timing')").fetchone()
+    if track and track[0] != "on":
+        out.append(Finding(name="track_io_timing", status="warning", message="I/O timing is off; read/write time shows 0",
+                           fix="ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();"))
+    return out
