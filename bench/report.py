@@ -1,0 +1,87 @@
+"""Markdown tables from benchmark results (printed by the runner, pasted into docs/BENCHMARKS.md).
+
+``python -m bench.report bench/results/X.json`` prints every table of a recorded run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def fmt(x: Any, digits: int = 0) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def fspread(s: dict[str, Any] | None, digits: int = 0, unit: str = "") -> str:
+    """'median (min–max)' of a spread dict."""
+    if not s or not s.get("n"):
+        return "—"
+    return f"{fmt(s['median'], digits)}{unit} ({fmt(s['min'], digits)}–{fmt(s['max'], digits)})"
+
+
+def fratio(r: float | None) -> str:
+    return "—" if r is None else f"{r:.2f}×"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_throughput(res: dict[str, Any]) -> str:
+    rows = []
+    for c in res["cells"]:
+        sp = c["spread"]
+        rows.append([str(c["workers"]), str(c["batch"]), fmt(c["jobs"]),
+                     fspread(sp.get("pgconsole")), fspread(sp.get("pgqueuer")), fspread(sp.get("bare")),
+                     fratio(c.get("ratio_pgconsole_to_pgqueuer")), fratio(c.get("ratio_pgconsole_to_bare")),
+                     fratio(c.get("ratio_pgqueuer_to_bare"))])
+    out = table(["workers", "batch", "jobs", "pgconsole jobs/s", "PgQueuer jobs/s", "bare loop jobs/s",
+                 "pgconsole / PgQueuer", "pgconsole / bare", "PgQueuer / bare"], rows)
+    return out + _skips(res)
+
+
+def _skips(res: dict[str, Any]) -> str:
+    sk = res.get("skipped") or {}
+    return "".join(f"\n\n*{k}: not measured — {v}*" for k, v in sk.items())
+
+
+def render_generic(res: dict[str, Any]) -> str:
+    rows = res.get("table")
+    if rows:
+        return table(res["table_header"], rows) + _skips(res)
+    return "```\n" + json.dumps({k: v for k, v in res.items() if k != "traceback"}, indent=1, default=str)[:3000] + "\n```"
+
+
+def render(name: str, res: dict[str, Any]) -> str:
+    status = res.get("status")
+    if status == "skipped":
+        return f"*{name}: not measured — {res.get('reason')}*"
+    if status == "error":
+        return f"*{name}: failed — {res.get('reason')}*"
+    if name == "throughput":
+        return render_throughput(res)
+    return render_generic(res)
+
+
+def main(argv: list[str]) -> int:
+    data = json.loads(Path(argv[0]).read_text())
+    print(f"command: `{data['command']}`  server: {data.get('server_version')}  machine: {data.get('machine_before')}")
+    for name, res in data["benchmarks"].items():
+        print(f"\n### {name} (wall {res.get('wall_seconds')} s)\n")
+        print(render(name, res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,107 @@
+"""One entry point: ``python -m bench [--quick] [--only NAME,...] [--dsn DSN] [--repeat 3] [--json F]``.
+
+Starts its own embedded PostgreSQL 18 (unless ``--dsn``), runs the selected benchmarks side by
+side with their peers, prints one table per benchmark and writes everything to JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.common import Env, Skipped, embedded_server, machine, server_version
+
+# Embedded server settings for the benchmark cluster: the defaults of a fresh cluster (fsync and
+# synchronous_commit on, as in production), plus room for the worker connections.
+BENCH_SETTINGS = {"max_connections": "200"}
+
+
+def _benchmarks() -> dict[str, Callable[[Env], dict[str, Any]]]:
+    from bench import check_latency, dashboard, enqueue, latency, notify_cost, size, throughput
+
+    return {
+        "throughput": throughput.run,
+        "latency": latency.run,
+        "notify_cost": notify_cost.run,
+        "size": size.run,
+        "dashboard": dashboard.run,
+        "check_latency": check_latency.run,
+        "enqueue": enqueue.run,
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small sizes for development (numbers are not the recorded ones)")
+    p.add_argument("--only", default="", help="comma list of benchmarks: " + ",".join(
+        ["throughput", "latency", "notify_cost", "size", "dashboard", "check_latency", "enqueue"]))
+    p.add_argument("--dsn", default=None, help="use this server (superuser) instead of starting an embedded one")
+    p.add_argument("--repeat", type=int, default=3, help="repetitions per measurement (>= 3 for recorded runs)")
+    p.add_argument("--json", default=None, help="write the results here (default bench/results/<timestamp>.json)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    benches = _benchmarks()
+    only = [x.strip() for x in args.only.split(",") if x.strip()] or list(benches)
+    unknown = [x for x in only if x not in benches]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    started = dt.datetime.now(dt.UTC)
+    out_path = Path(args.json) if args.json else Path(__file__).parent / "results" / (
+        started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "") + ".json")
+    results: dict[str, Any] = {
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "started": started.isoformat(),
+        "quick": args.quick,
+        "repeat": args.repeat,
+        "machine_before": machine(),
+        "benchmarks": {},
+    }
+    ctx = nullcontext((args.dsn, server_version(args.dsn))) if args.dsn else embedded_server(BENCH_SETTINGS)
+    with ctx as (dsn, version):
+        results["server_version"] = version or server_version(dsn)
+        results["server"] = "given --dsn" if args.dsn else "embedded PostgreSQL started by the bench"
+        env = Env(admin_dsn=dsn, quick=args.quick, repeat=args.repeat, server_version=results["server_version"])
+        print(f"server: {results['server_version']}  machine: {results['machine_before']}", flush=True)
+        for name in only:
+            print(f"== {name}", flush=True)
+            t0 = time.perf_counter()
+            try:
+                res = benches[name](env)
+                res["status"] = "ok"
+            except Skipped as e:
+                res = {"status": "skipped", "reason": str(e)}
+            except Exception as e:  # one benchmark failing must not lose the others' numbers
+                res = {"status": "error", "reason": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+            res["wall_seconds"] = round(time.perf_counter() - t0, 1)
+            results["benchmarks"][name] = res
+            print(report.render(name, res), flush=True)
+            _write(out_path, results)
+    results["machine_after"] = machine()
+    results["finished"] = dt.datetime.now(dt.UTC).isoformat()
+    _write(out_path, results)
+    print(f"results: {out_path}")
+    return 0
+
+
+def _write(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1, default=str))
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
