@@ -1,0 +1,86 @@
+"""pg_stat_database counters (every database of the cluster) and the current database's size.
+
+Counters are cumulative since the last stats reset; :mod:`pgconsole.monitor.delta` turns two
+snapshots into rates (TPS, cache hit over the interval). The cumulative ratio is kept as well.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from pydantic import BaseModel
+
+from pgconsole.db.capabilities import ServerCaps
+from pgconsole.monitor.base import fetch_all
+
+DATABASE_SQL = """
+SELECT d.datid::bigint AS datid, d.datname, d.numbackends,
+       d.xact_commit, d.xact_rollback, d.blks_read, d.blks_hit,
+       d.tup_returned, d.tup_fetched, d.tup_inserted, d.tup_updated, d.tup_deleted,
+       d.conflicts, d.temp_files, d.temp_bytes, d.deadlocks, d.stats_reset,
+       d.datname = current_database() AS is_current,
+       CASE WHEN d.datname = current_database() THEN pg_database_size(d.datid) END AS size_bytes
+  FROM pg_stat_database d
+ WHERE d.datname IS NOT NULL
+ ORDER BY d.datname
+"""
+
+# Counters that the delta engine differences (pgcenter's "diff interval" idea): everything else is a gauge.
+COUNTERS = (
+    "xact_commit", "xact_rollback", "blks_read", "blks_hit", "tup_returned", "tup_fetched",
+    "tup_inserted", "tup_updated", "tup_deleted", "conflicts", "temp_files", "temp_bytes", "deadlocks",
+)
+
+
+class DatabaseCounters(BaseModel):
+    datid: int
+    datname: str
+    numbackends: int
+    xact_commit: int
+    xact_rollback: int
+    blks_read: int
+    blks_hit: int
+    tup_returned: int
+    tup_fetched: int
+    tup_inserted: int
+    tup_updated: int
+    tup_deleted: int
+    conflicts: int
+    temp_files: int
+    temp_bytes: int
+    deadlocks: int
+    stats_reset: datetime | None
+    is_current: bool
+    size_bytes: int | None
+    """Only for the connected database (pg_database_size walks its files)."""
+
+    @property
+    def cache_hit_percent(self) -> float | None:
+        """Cumulative since the stats reset; None before any block was read."""
+        total = self.blks_hit + self.blks_read
+        return 100.0 * self.blks_hit / total if total else None
+
+
+class DatabaseStats(BaseModel):
+    databases: list[DatabaseCounters]
+
+    @property
+    def current(self) -> DatabaseCounters | None:
+        return next((d for d in self.databases if d.is_current), None)
+
+    def by_name(self, name: str) -> DatabaseCounters | None:
+        return next((d for d in self.databases if d.datname == name), None)
+
+    def total(self) -> DatabaseCounters:
+        """The whole cluster summed (what the cache_hit check judges)."""
+        sums = {c: sum(getattr(d, c) for d in self.databases) for c in COUNTERS}
+        return DatabaseCounters(
+            datid=0, datname="(all)", numbackends=sum(d.numbackends for d in self.databases),
+            stats_reset=None, is_current=False, size_bytes=None, **sums,
+        )
+
+
+def collect_database(conn: psycopg.Connection[Any], caps: ServerCaps) -> DatabaseStats:
+    return DatabaseStats(databases=[DatabaseCounters(**r) for r in fetch_all(conn, DATABASE_SQL)])

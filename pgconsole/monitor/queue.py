@@ -1,0 +1,234 @@
+"""The job queue: counts by type and state, latency, throughput, failures and stuck jobs.
+
+Cheap by construction (perf.md §2.3, DESIGN.md §5), never a ``GROUP BY status`` over the table:
+
+* ``pending`` and ``processing`` are counted exactly through their partial indexes, capped at
+  :data:`ACTIVE_CAP` rows (shown as "10k+" beyond; ``method = "exact"`` or ``"capped"``).
+* Finished states (completed, failed, cancelled, expired) come from the planner's estimate
+  (``method = "estimate"``): one EXPLAIN, which works for a table, a partitioned table or a view.
+* The oldest due pending job is found by a skip scan over the priorities of the claim index
+  ``(priority DESC, scheduled_at) WHERE status = 'pending'``: one index descent per distinct priority
+  instead of a scan of every pending entry.
+* Throughput and failures over 1/5/15 minutes read only the rows finished in the last 15 minutes
+  through the ``(completed_at)`` partial index, capped at :data:`WINDOW_CAP` rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg import errors
+from pydantic import BaseModel
+
+from pgconsole.db.capabilities import ServerCaps
+from pgconsole.monitor.base import CollectorUnavailable, fetch_all, fetch_one, grant_queue_read
+
+ACTIVE_CAP = 10_000
+WINDOW_CAP = 100_000
+FINISHED_STATES = ("completed", "failed", "cancelled", "expired")
+ACTIVE_STATES = ("pending", "processing")
+
+ACTIVE_COUNTS_SQL = """
+SELECT 'pending' AS status, job_type, count(*)::int AS n
+  FROM (SELECT job_type FROM pgconsole.jobs WHERE status = 'pending' LIMIT %(cap)s) p GROUP BY job_type
+UNION ALL
+SELECT 'processing', job_type, count(*)::int
+  FROM (SELECT job_type FROM pgconsole.jobs WHERE status = 'processing' LIMIT %(cap)s) r GROUP BY job_type
+"""
+
+# One plan, four arms: each arm's estimated rows is that state's count.
+ESTIMATE_SQL = """
+EXPLAIN (FORMAT JSON)
+SELECT 1 FROM pgconsole.jobs WHERE status = 'completed'
+UNION ALL SELECT 1 FROM pgconsole.jobs WHERE status = 'failed'
+UNION ALL SELECT 1 FROM pgconsole.jobs WHERE status = 'cancelled'
+UNION ALL SELECT 1 FROM pgconsole.jobs WHERE status = 'expired'
+"""
+
+OLDEST_PENDING_SQL = """
+WITH RECURSIVE pr AS (
+    (SELECT priority FROM pgconsole.jobs WHERE status = 'pending' ORDER BY priority DESC LIMIT 1)
+  UNION ALL
+    SELECT (SELECT j.priority FROM pgconsole.jobs j
+             WHERE j.status = 'pending' AND j.priority < pr.priority
+             ORDER BY j.priority DESC LIMIT 1)
+      FROM pr WHERE pr.priority IS NOT NULL
+), heads AS (
+  SELECT pr.priority,
+         (SELECT j.scheduled_at FROM pgconsole.jobs j
+           WHERE j.status = 'pending' AND j.priority = pr.priority
+           ORDER BY j.priority DESC, j.scheduled_at LIMIT 1) AS scheduled_at
+    FROM pr WHERE pr.priority IS NOT NULL
+)
+SELECT min(scheduled_at) AS oldest_scheduled_at,
+       greatest(0, extract(epoch FROM clock_timestamp() - min(scheduled_at)))::float8 AS oldest_due_age_s,
+       count(*)::int AS priorities
+  FROM heads
+"""
+
+WINDOW_SQL = """
+SELECT job_type, status,
+       count(*) FILTER (WHERE completed_at > clock_timestamp() - interval '1 minute')::int AS last_1m,
+       count(*) FILTER (WHERE completed_at > clock_timestamp() - interval '5 minutes')::int AS last_5m,
+       count(*)::int AS last_15m
+  FROM (SELECT job_type, status, completed_at FROM pgconsole.jobs
+         WHERE status IN ('completed', 'failed', 'cancelled', 'expired')
+           AND completed_at > clock_timestamp() - interval '15 minutes'
+         LIMIT %(cap)s) w
+ GROUP BY job_type, status
+"""
+
+FAILURES_SQL = """
+SELECT job_type, error_code, left(error_message, 200) AS error, count(*)::int AS n, max(completed_at) AS last_at
+  FROM (SELECT job_type, error_code, error_message, completed_at FROM pgconsole.jobs
+         WHERE status = 'failed' AND completed_at > clock_timestamp() - interval '15 minutes'
+         LIMIT %(cap)s) f
+ GROUP BY 1, 2, 3
+ ORDER BY n DESC, last_at DESC
+ LIMIT 10
+"""
+
+STUCK_SQL = """
+SELECT id::text AS id, job_type, locked_by, started_at, heartbeat_at, reason
+  FROM pgconsole.detect_stuck_jobs()
+ LIMIT 100
+"""
+
+CountMethod = Literal["exact", "capped", "estimate"]
+
+
+class StateCount(BaseModel):
+    status: str
+    count: int
+    method: CountMethod
+    """``exact``: counted; ``capped``: at least this many (counting stopped at the cap); ``estimate``: planner."""
+
+    @property
+    def label(self) -> str:
+        if self.method == "capped":
+            return f"{self.count // 1000}k+" if self.count >= 1000 else f"{self.count}+"
+        if self.method == "estimate":
+            return f"~{self.count}"
+        return str(self.count)
+
+
+class TypeCount(BaseModel):
+    job_type: str
+    pending: int
+    processing: int
+
+
+class WindowCount(BaseModel):
+    job_type: str
+    status: str
+    last_1m: int
+    last_5m: int
+    last_15m: int
+
+
+class FailureGroup(BaseModel):
+    job_type: str
+    error_code: str | None
+    error: str | None
+    n: int
+    last_at: datetime | None
+
+
+class StuckJob(BaseModel):
+    id: str
+    job_type: str
+    locked_by: str | None
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    reason: str
+    """'lease_expired', 'worker_gone' or 'over_time_budget'."""
+
+
+class QueueStats(BaseModel):
+    states: list[StateCount]
+    by_type: list[TypeCount]
+    """Active jobs by type (within the cap)."""
+    oldest_scheduled_at: datetime | None
+    oldest_due_age_s: float
+    """Age of the oldest pending job that is due (0 when none is due)."""
+    windows: list[WindowCount]
+    window_capped: bool
+    failures: list[FailureGroup]
+    stuck: list[StuckJob] | None
+    """None when ``pgconsole.detect_stuck_jobs()`` is not available to this role."""
+    stuck_note: str | None = None
+
+    def state(self, status: str) -> StateCount | None:
+        return next((s for s in self.states if s.status == status), None)
+
+    def finished(self, window: Literal["1m", "5m", "15m"], status: str | None = None) -> int:
+        attr = f"last_{window}"
+        return sum(getattr(w, attr) for w in self.windows if status is None or w.status == status)
+
+    def throughput_per_s(self, window: Literal["1m", "5m", "15m"]) -> float:
+        seconds = {"1m": 60, "5m": 300, "15m": 900}[window]
+        return self.finished(window) / seconds
+
+    def failure_rate_percent(self, window: Literal["1m", "5m", "15m"] = "15m") -> float | None:
+        """Failed / (completed + failed) among jobs that finished in the window; None if none did."""
+        failed = self.finished(window, "failed")
+        done = failed + self.finished(window, "completed")
+        return 100.0 * failed / done if done else None
+
+
+def _estimates(conn: psycopg.Connection[Any]) -> list[StateCount]:
+    row = fetch_one(conn, ESTIMATE_SQL)
+    plan = row["QUERY PLAN"][0]["Plan"]
+    arms = plan.get("Plans") or [plan]
+    out = []
+    for status, arm in zip(FINISHED_STATES, arms, strict=False):
+        rows = int(arm.get("Plan Rows", 0))
+        # A plan for "no row can match" still says 1 row.
+        out.append(StateCount(status=status, count=rows if rows > 1 else 0, method="estimate"))
+    return out
+
+
+def collect_queue(conn: psycopg.Connection[Any], caps: ServerCaps) -> QueueStats:
+    if not caps.has_queue:
+        raise CollectorUnavailable("the pgconsole queue is not installed here", "pgconsole setup && pgconsole migrate")
+    try:
+        active = fetch_all(conn, ACTIVE_COUNTS_SQL, {"cap": ACTIVE_CAP + 1})
+    except errors.InsufficientPrivilege:
+        raise CollectorUnavailable(
+            f"role {caps.current_user} cannot read pgconsole.jobs", grant_queue_read(caps.current_user)
+        ) from None
+    states: list[StateCount] = []
+    by_type: dict[str, TypeCount] = {}
+    for status in ACTIVE_STATES:
+        rows = [r for r in active if r["status"] == status]
+        total = sum(r["n"] for r in rows)
+        capped = total > ACTIVE_CAP
+        states.append(StateCount(status=status, count=min(total, ACTIVE_CAP), method="capped" if capped else "exact"))
+        for r in rows:
+            t = by_type.setdefault(r["job_type"], TypeCount(job_type=r["job_type"], pending=0, processing=0))
+            setattr(t, status, r["n"])
+    states += _estimates(conn)
+    oldest = fetch_one(conn, OLDEST_PENDING_SQL)
+    windows = [WindowCount(**r) for r in fetch_all(conn, WINDOW_SQL, {"cap": WINDOW_CAP})]
+    failures = [FailureGroup(**r) for r in fetch_all(conn, FAILURES_SQL, {"cap": WINDOW_CAP})]
+    stuck: list[StuckJob] | None
+    note = None
+    try:
+        stuck = [StuckJob(**r) for r in fetch_all(conn, STUCK_SQL)]
+    except errors.UndefinedFunction:
+        stuck, note = None, "pgconsole.detect_stuck_jobs() is missing: run pgconsole migrate"
+    except errors.InsufficientPrivilege:
+        stuck, note = None, f"GRANT EXECUTE ON FUNCTION pgconsole.detect_stuck_jobs() TO \"{caps.current_user}\";"
+    return QueueStats(
+        states=states,
+        by_type=sorted(by_type.values(), key=lambda t: t.job_type),
+        oldest_scheduled_at=oldest["oldest_scheduled_at"],
+        oldest_due_age_s=float(oldest["oldest_due_age_s"] or 0.0),
+        windows=[w for w in windows],
+        window_capped=sum(w.last_15m for w in windows) >= WINDOW_CAP,
+        failures=failures,
+        stuck=stuck,
+        stuck_note=note,
+    )

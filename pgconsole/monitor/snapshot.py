@@ -1,0 +1,220 @@
+"""One full snapshot: every collector in turn, each with its own time limit and error capture.
+
+Entry point for the TUI and ``--check``::
+
+    caps = read_capabilities(conn)
+    snap = take_snapshot(conn, caps)                  # first refresh
+    snap = take_snapshot(conn, caps, previous=snap)   # later: snap.delta has the rates,
+                                                      # disabled collectors stay disabled
+
+The connection must be in autocommit (one transaction per statement, so cumulative statistics are
+fresh each time; PG 15+ ``stats_fetch_consistency`` freezes them inside a transaction).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from pydantic import BaseModel
+
+from pgconsole.db.capabilities import ServerCaps
+from pgconsole.db.redact import redact
+from pgconsole.monitor.activity import Activity, collect_activity
+from pgconsole.monitor.archiver import ArchiverStats, collect_archiver
+from pgconsole.monitor.base import (
+    CollectorState,
+    CollectorUnavailable,
+    grant_queue_read,
+    grant_read_all_stats,
+)
+from pgconsole.monitor.connections import ConnectionStats, collect_connections
+from pgconsole.monitor.database import DatabaseStats, collect_database
+from pgconsole.monitor.delta import SnapshotDelta, compute_delta
+from pgconsole.monitor.migrations import MigrationState, collect_migrations
+from pgconsole.monitor.notify import NotifyQueue, collect_notify
+from pgconsole.monitor.queue import QueueStats, collect_queue
+from pgconsole.monitor.replication import Replication, collect_replication
+from pgconsole.monitor.server import ServerInfo, collect_server
+from pgconsole.monitor.statements import StatementStats, collect_statements
+from pgconsole.monitor.vacuum import VacuumHealth, collect_vacuum
+
+DEFAULT_COLLECTOR_TIMEOUT_MS = 2_000
+
+
+@dataclass(frozen=True)
+class CollectorSpec:
+    name: str
+    description: str
+    collect: Callable[[psycopg.Connection[Any], ServerCaps], BaseModel]
+    privilege_hint: Callable[[str], str] | None
+    """The grant that fixes a permission error, given the role name."""
+    needs_all_stats: bool = False
+    """Runs without pg_read_all_stats but sees only this role's own sessions (state 'limited')."""
+
+
+COLLECTORS: tuple[CollectorSpec, ...] = (
+    CollectorSpec("server", "version, uptime, recovery, limits", collect_server, None),
+    CollectorSpec("connections", "sessions by state vs max_connections", collect_connections, None, True),
+    CollectorSpec("database", "pg_stat_database counters and size", collect_database, None),
+    CollectorSpec("statements", "pg_stat_statements(false) numbers", collect_statements, None),
+    CollectorSpec("activity", "long queries and transactions, lock waits, blocking trees", collect_activity, None, True),
+    CollectorSpec("replication", "standbys, replay delay, slots", collect_replication, None, True),
+    CollectorSpec("vacuum", "wraparound, queue-table dead tuples, xmin holders", collect_vacuum, None),
+    CollectorSpec("archiver", "pg_stat_archiver failures", collect_archiver, None),
+    CollectorSpec("notify", "LISTEN/NOTIFY queue usage", collect_notify, None),
+    CollectorSpec("queue", "job counts, latency, throughput, failures, stuck jobs", collect_queue, grant_queue_read),
+    CollectorSpec("migrations", "applied and pending pgconsole migrations", collect_migrations, grant_queue_read),
+)
+COLLECTOR_NAMES = tuple(c.name for c in COLLECTORS)
+
+# Errors that mean "this cannot work here": disable the collector instead of retrying every refresh.
+_DISABLING = (
+    errors.InsufficientPrivilege,
+    errors.UndefinedTable,
+    errors.UndefinedColumn,
+    errors.UndefinedFunction,
+    errors.UndefinedObject,
+    errors.InvalidSchemaName,
+    errors.ObjectNotInPrerequisiteState,
+    errors.FeatureNotSupported,
+)
+
+
+class Snapshot(BaseModel):
+    """Everything the dashboard and the checks look at, from one pass over the collectors.
+
+    A model field is None when its collector did not produce data; ``collectors[name]`` says why.
+    """
+
+    taken_at: datetime | None
+    """Server clock at the start (None if the server collector failed)."""
+    monotonic: float
+    """Client monotonic clock at the start (interval fallback)."""
+    elapsed_ms: float
+    caps: ServerCaps
+    collectors: dict[str, CollectorState]
+    server: ServerInfo | None = None
+    connections: ConnectionStats | None = None
+    database: DatabaseStats | None = None
+    statements: StatementStats | None = None
+    activity: Activity | None = None
+    replication: Replication | None = None
+    vacuum: VacuumHealth | None = None
+    archiver: ArchiverStats | None = None
+    notify: NotifyQueue | None = None
+    queue: QueueStats | None = None
+    migrations: MigrationState | None = None
+    delta: SnapshotDelta | None = None
+    """Rates against the previous snapshot (None on the first one)."""
+
+    def state(self, name: str) -> CollectorState:
+        return self.collectors.get(name) or CollectorState(name=name, status="skipped", message="not collected")
+
+
+def _set_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(max(1, int(ms))),))
+
+
+def take_snapshot(
+    conn: psycopg.Connection[Any],
+    caps: ServerCaps,
+    previous: Snapshot | None = None,
+    *,
+    only: Collection[str] | None = None,
+    deadline: float | None = None,
+    collector_timeout_ms: int = DEFAULT_COLLECTOR_TIMEOUT_MS,
+) -> Snapshot:
+    """Run the collectors (all, or ``only``) and return a :class:`Snapshot`.
+
+    ``deadline`` is a ``time.monotonic()`` value: each statement's timeout is cut to the time left,
+    and collectors that no longer fit are ``skipped``. Collectors disabled in ``previous`` stay
+    disabled (their hint is carried over) without touching the server. Never raises for a collector's
+    failure; a lost connection marks the remaining collectors as ``error``.
+    """
+    start = time.monotonic()
+    states: dict[str, CollectorState] = {}
+    data: dict[str, BaseModel] = {}
+    current_timeout = collector_timeout_ms
+    connection_lost: str | None = None
+    try:
+        _set_timeout(conn, collector_timeout_ms)
+    except psycopg.Error as exc:
+        connection_lost = redact(_one_line(exc))
+    limited = not (caps.can_read_all_stats or caps.is_superuser)
+    for spec in COLLECTORS:
+        name = spec.name
+        if only is not None and name not in only:
+            continue
+        if previous is not None and previous.state(name).status == "disabled":
+            states[name] = previous.state(name).model_copy(update={"elapsed_ms": 0.0})
+            continue
+        if connection_lost is not None:
+            states[name] = CollectorState(name=name, status="error", message=f"connection lost: {connection_lost}")
+            continue
+        if deadline is not None:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms < 20:
+                states[name] = CollectorState(name=name, status="skipped", message="out of time")
+                continue
+            if left_ms < current_timeout:
+                try:
+                    _set_timeout(conn, left_ms)
+                    current_timeout = left_ms
+                except psycopg.Error as exc:
+                    connection_lost = redact(_one_line(exc))
+                    states[name] = CollectorState(name=name, status="error", message=f"connection lost: {connection_lost}")
+                    continue
+        t0 = time.monotonic()
+        try:
+            data[name] = spec.collect(conn, caps)
+            if spec.needs_all_stats and limited:
+                states[name] = CollectorState(
+                    name=name, status="limited",
+                    message="other roles' sessions are hidden from this role",
+                    hint=grant_read_all_stats(caps.current_user),
+                )
+            else:
+                states[name] = CollectorState(name=name, status="ok")
+        except CollectorUnavailable as exc:
+            states[name] = CollectorState(name=name, status="disabled", message=exc.message, hint=exc.hint)
+        except errors.QueryCanceled:
+            states[name] = CollectorState(name=name, status="error", message=f"timed out after {current_timeout} ms")
+        except _DISABLING as exc:
+            hint = None
+            if isinstance(exc, errors.InsufficientPrivilege) and spec.privilege_hint is not None:
+                hint = spec.privilege_hint(caps.current_user)
+            states[name] = CollectorState(name=name, status="disabled", message=redact(_one_line(exc)), hint=hint)
+        except psycopg.Error as exc:
+            if conn.closed or conn.broken:
+                connection_lost = redact(_one_line(exc))
+                states[name] = CollectorState(name=name, status="error", message=f"connection lost: {connection_lost}")
+            else:
+                states[name] = CollectorState(name=name, status="error", message=redact(_one_line(exc)))
+        except Exception as exc:  # a bug or an unexpected shape: contain it, keep the others
+            states[name] = CollectorState(name=name, status="error", message=f"{type(exc).__name__}: {redact(_one_line(exc))}")
+        states[name].elapsed_ms = (time.monotonic() - t0) * 1000
+    server = data.get("server")
+    snap = Snapshot.model_validate(
+        {
+            "taken_at": server.now if isinstance(server, ServerInfo) else None,
+            "monotonic": start,
+            "elapsed_ms": (time.monotonic() - start) * 1000,
+            "caps": caps,
+            "collectors": states,
+            **data,
+        }
+    )
+    if previous is not None:
+        snap.delta = compute_delta(previous, snap)
+    return snap
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
