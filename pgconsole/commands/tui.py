@@ -1,12 +1,29 @@
-"""`pgconsole` with no subcommand: the dashboard (owned by the TUI issue)."""
+"""`pgconsole` with no subcommand: the live console (pgconsole.tui)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from pgconsole.commands.common import fail
+    from pgconsole.console.source import PgSource
+    from pgconsole.db.dsn import resolve_dsn
 
-    return fail("the dashboard is not built yet; try `pgconsole --check` or `pgconsole migrate --status`")
+    try:
+        dsn = resolve_dsn(settings.dsn)
+    except ValueError as exc:
+        print(f"pgconsole: {exc}", file=sys.stderr)
+        return 1
+    if not sys.stdout.isatty() and not getattr(args, "force_tui", False):
+        print("pgconsole: the console needs a terminal; use `pgconsole --check` for headless checks",
+              file=sys.stderr)
+        return 1
+    from pgconsole.tui.app import PgConsoleApp
+
+    source = PgSource(dsn, read_only=bool(settings.read_only),
+                      connect_timeout=min(float(getattr(settings, "connect_timeout", 5.0)), 10.0))
+    app = PgConsoleApp(source, refresh=float(settings.refresh))
+    code = app.run()
+    return int(code or 0)

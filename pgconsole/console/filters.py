@@ -1,0 +1,113 @@
+"""The Jobs filter line: ``status:failed type:email age:>1h error:"timed out" payload:{"a":1}``.
+
+One line of tokens is quick to type over SSH and easy to drive from tmux; each token maps to one
+field of :class:`JobQuery`. Bad tokens raise :class:`FilterError` with a message for the screen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+from pgconsole.console.models import JOB_STATUSES, JobQuery
+
+HELP = (
+    'status:failed,pending  type:email  age:>1h | age:<10m  error:"text"  '
+    'payload:{"key":"value"} | payload:key.sub=value  sort:created|oldest|updated|priority'
+)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_SORTS = {"created": "created_desc", "newest": "created_desc", "oldest": "created_asc",
+          "updated": "updated_desc", "priority": "priority_desc"}
+
+
+class FilterError(ValueError):
+    pass
+
+
+def parse_duration(text: str) -> float:
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise FilterError(f"bad duration {text!r}: use 30s, 10m, 2h or 1d")
+    return float(m[1]) * _UNITS[m[2] or "s"]
+
+
+def parse_filter(line: str) -> JobQuery:
+    try:
+        tokens = shlex.split(line)
+    except ValueError as exc:
+        raise FilterError(f"filter: {exc}") from None
+    q = JobQuery()
+    words: list[str] = []
+    for tok in tokens:
+        key, sep, value = tok.partition(":")
+        key = key.lower()
+        if not sep:
+            words.append(tok)
+            continue
+        if key in ("status", "s"):
+            statuses = [s.strip().lower() for s in value.split(",") if s.strip()]
+            bad = [s for s in statuses if s not in JOB_STATUSES]
+            if bad:
+                raise FilterError(f"unknown status {bad[0]!r}: one of {', '.join(JOB_STATUSES)}")
+            q.statuses = statuses
+        elif key in ("type", "t"):
+            q.job_types = [t.strip() for t in value.split(",") if t.strip()]
+        elif key in ("age", "a"):
+            if value.startswith("<"):
+                q.newer_than_s = parse_duration(value[1:])
+            else:
+                q.older_than_s = parse_duration(value.lstrip(">"))
+        elif key in ("error", "e"):
+            q.error_contains = value
+        elif key in ("payload", "p"):
+            _parse_payload(q, value)
+        elif key == "sort":
+            if value not in _SORTS:
+                raise FilterError(f"unknown sort {value!r}: one of {', '.join(_SORTS)}")
+            q.sort = _SORTS[value]  # type: ignore[assignment]
+        else:
+            words.append(tok)  # "error:" is the common case; other colons are part of error text
+    if words:
+        text = " ".join(words)
+        q.error_contains = f"{q.error_contains} {text}".strip() if q.error_contains else text
+    return q
+
+
+def _parse_payload(q: JobQuery, value: str) -> None:
+    if value.startswith(("{", "[")):
+        try:
+            q.payload_contains = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise FilterError(f"payload: not JSON ({exc.msg} at {exc.pos})") from None
+        return
+    path, eq, wanted = value.partition("=")
+    if not eq or not path:
+        raise FilterError('payload: use payload:{"key": "value"} or payload:key.sub=value')
+    q.payload_path = path.split(".")
+    q.payload_path_value = wanted
+
+
+def to_line(q: JobQuery) -> str:
+    """The filter line that parses back to ``q`` (shown in the input after a palette action)."""
+    parts: list[str] = []
+    if q.statuses:
+        parts.append("status:" + ",".join(q.statuses))
+    if q.job_types:
+        parts.append("type:" + ",".join(q.job_types))
+    if q.older_than_s is not None:
+        parts.append(f"age:>{q.older_than_s:g}s")
+    if q.newer_than_s is not None:
+        parts.append(f"age:<{q.newer_than_s:g}s")
+    if q.error_contains:
+        parts.append(shlex.quote(f"error:{q.error_contains}"))
+    if q.payload_contains is not None:
+        parts.append(shlex.quote("payload:" + json.dumps(q.payload_contains, separators=(",", ":"))))
+    if q.payload_path:
+        parts.append(shlex.quote(f"payload:{'.'.join(q.payload_path)}={q.payload_path_value or ''}"))
+    rev = {v: k for k, v in _SORTS.items() if k != "newest"}
+    if q.sort != "created_desc":
+        parts.append(f"sort:{rev[q.sort]}")
+    return " ".join(parts)

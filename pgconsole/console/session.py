@@ -1,0 +1,127 @@
+"""One dashboard connection used under a deadline, from async code, without ever blocking the loop.
+
+The monitor and queue APIs are synchronous (psycopg.Connection), so each call runs in its own
+daemon thread and the caller awaits it with a deadline. When the deadline passes the caller gets
+:class:`SourceError` at once; the connection is discarded (a server-side cancel is sent from
+another thread, then it is closed) and the next call opens a fresh one. A blackholed network can
+keep a socket blocked for minutes (reliability.md F4), so we never wait for the abandoned thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+
+from pgconsole.db.connect import ConnectError, Purpose, connect, describe_error
+
+T = TypeVar("T")
+
+
+class SourceError(Exception):
+    """A database call failed or timed out; the message is one redacted line for the banner."""
+
+
+def _run_in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def deliver(result: Any, exc: BaseException | None) -> None:
+        if fut.done():
+            return  # the caller gave up (deadline) or was cancelled
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
+
+    def body() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            with contextlib.suppress(RuntimeError):  # loop already closed at exit
+                loop.call_soon_threadsafe(deliver, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(deliver, result, None)
+
+    threading.Thread(target=body, name="pgconsole-db-call", daemon=True).start()
+    return fut
+
+
+def _discard(conn: psycopg.Connection[Any]) -> None:
+    """Cancel whatever runs on ``conn`` and close it, in the background."""
+
+    def body() -> None:
+        with contextlib.suppress(Exception):
+            conn.cancel_safe(timeout=3.0)
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    threading.Thread(target=body, name="pgconsole-db-discard", daemon=True).start()
+
+
+class DeadlineSession:
+    """A lazily (re)opened connection for one purpose; every use is bounded by ``deadline``."""
+
+    def __init__(self, dsn: str, purpose: Purpose = Purpose.DASHBOARD, *, connect_timeout: float = 5.0,
+                 deadline: float = 8.0) -> None:
+        self.dsn = dsn
+        self.purpose = purpose
+        self.connect_timeout = connect_timeout
+        self.deadline = deadline
+        self._conn: psycopg.Connection[Any] | None = None
+        self._guard = threading.Lock()
+        self.generation = 0  # bumps on every new connection (tests and the header can see reconnects)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        with self._guard:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = connect(self.dsn, self.purpose, connect_timeout=self.connect_timeout)
+                self.generation += 1
+            return self._conn
+
+    async def call(self, fn: Callable[[psycopg.Connection[Any]], T], deadline: float | None = None) -> T:
+        """Run ``fn(conn)`` in a thread; raise :class:`SourceError` on any database error or after
+        ``deadline`` seconds, discarding the connection in both cases (it may be half-dead)."""
+        limit = self.deadline if deadline is None else deadline
+        used: list[psycopg.Connection[Any]] = []
+
+        def body() -> T:
+            conn = self._connection()
+            used.append(conn)
+            return fn(conn)
+
+        fut = _run_in_thread(body)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout=limit)
+        except TimeoutError:
+            self._drop(used)
+            raise SourceError(f"no answer from the server within {limit:g} s; reconnecting") from None
+        except ConnectError as exc:
+            self._drop(used)
+            raise SourceError(str(exc)) from None
+        except psycopg.Error as exc:
+            # A statement error on a healthy connection (e.g. permission denied) keeps the session;
+            # anything that broke the connection discards it.
+            if not used or used[0].broken or used[0].closed or isinstance(exc, psycopg.OperationalError):
+                self._drop(used)
+            raise SourceError(describe_error(exc, self.dsn)) from None
+
+    def _drop(self, used: list[psycopg.Connection[Any]]) -> None:
+        with self._guard:
+            conn = used[0] if used else self._conn
+            if conn is not None and conn is self._conn:
+                self._conn = None
+        if conn is not None:
+            _discard(conn)
+
+    def close(self) -> None:
+        with self._guard:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()

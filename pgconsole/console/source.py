@@ -1,0 +1,273 @@
+"""The data source behind every screen: async methods returning view models, each bounded by a
+deadline. The TUI holds no SQL; it calls these. Tests pass a fake with the same methods."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import psycopg
+
+from pgconsole.console import actions, explain, interim, jobs_browser
+from pgconsole.console.models import (
+    ActionKind,
+    ActionPreview,
+    ActionReport,
+    ActionTarget,
+    ActivityData,
+    CheckRow,
+    FailureGroup,
+    FindingRow,
+    HeaderInfo,
+    JobDetail,
+    JobPage,
+    JobQuery,
+    MigrationRow,
+    OverviewData,
+    SchemaData,
+    StatementsData,
+    StuckJob,
+)
+from pgconsole.console.session import DeadlineSession, SourceError
+from pgconsole.db.capabilities import ServerCaps, read_capabilities
+from pgconsole.db.connect import Purpose
+from pgconsole.db.dsn import describe_target
+
+__all__ = ["DataSource", "PgSource", "SourceError"]
+
+Progress = Callable[[int, int], None]
+
+
+class DataSource(Protocol):
+    async def header(self) -> HeaderInfo: ...
+    async def overview(self) -> OverviewData: ...
+    async def jobs_page(self, q: JobQuery, after: tuple[Any, str] | None) -> JobPage: ...
+    async def job_detail(self, job_id: str) -> JobDetail | None: ...
+    async def stuck_jobs(self) -> list[StuckJob]: ...
+    async def failure_groups(self) -> list[FailureGroup]: ...
+    async def statements(self, order: str, delta: bool) -> StatementsData: ...
+    async def explain(self, query: str, analyze: bool) -> str: ...
+    async def activity(self) -> ActivityData: ...
+    async def schema(self) -> SchemaData: ...
+    async def preview(self, kind: ActionKind, target: ActionTarget) -> ActionPreview: ...
+    async def run_action(self, kind: ActionKind, target: ActionTarget, progress: Progress) -> ActionReport: ...
+    async def signal_backend(self, pid: int, terminate: bool) -> str: ...
+    async def apply_migrations(self) -> str: ...
+    async def maintenance(self, task: str) -> str: ...
+    def close(self) -> None: ...
+
+
+_CAN_ACT_SQL = """
+SELECT coalesce(bool_and(has_function_privilege(p.oid, 'EXECUTE')), false)
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'pgconsole' AND p.proname IN ('retry_jobs', 'cancel_jobs', 'delete_jobs')
+"""
+
+
+class PgSource:
+    """:class:`DataSource` over a real server: one dashboard session for reads (application_name
+    'pgconsole'), a short-lived operator connection per action."""
+
+    def __init__(self, dsn: str, *, read_only: bool = False, deadline: float = 8.0,
+                 connect_timeout: float = 5.0) -> None:
+        self.dsn = dsn
+        self.forced_read_only = read_only
+        self.session = DeadlineSession(dsn, Purpose.DASHBOARD, connect_timeout=connect_timeout, deadline=deadline)
+        self.caps: ServerCaps | None = None
+        self._prev_counters: dict[str, Any] | None = None
+        self._prev_statements: dict[int, dict[str, Any]] | None = None
+        self._action_allowed = False
+
+    # -- header ---------------------------------------------------------------------------
+    async def header(self) -> HeaderInfo:
+        def read(conn: psycopg.Connection[Any]) -> tuple[ServerCaps, bool]:
+            caps = read_capabilities(conn)
+            row = conn.execute(_CAN_ACT_SQL).fetchone() if caps.has_queue else None
+            return caps, bool(row and row[0])
+
+        caps, can_act = await self.session.call(read)
+        self.caps = caps
+        reason = ""
+        if self.forced_read_only:
+            reason = "read-only mode (--read-only)"
+        elif caps.default_read_only:
+            reason = f"role {caps.current_user} is read-only (default_transaction_read_only)"
+        elif not caps.has_queue:
+            reason = "the pgconsole schema is not installed here (pgconsole migrate)"
+        elif not (can_act or caps.is_superuser):
+            reason = f"role {caps.current_user} may not run job actions (GRANT pgconsole_operator TO {caps.current_user})"
+        self._action_allowed = not reason
+        can_signal = caps.is_superuser or caps.can_signal_backend
+        signal_reason = ""
+        if self.forced_read_only:
+            signal_reason = "read-only mode (--read-only)"
+        elif not can_signal:
+            signal_reason = f"role {caps.current_user} lacks pg_signal_backend"
+        return HeaderInfo(
+            target=describe_target(self.dsn), server_version=caps.server_version, role=caps.current_user,
+            read_only=bool(reason), read_only_reason=reason,
+            can_signal_backend=can_signal and not self.forced_read_only, signal_reason=signal_reason,
+        )
+
+    async def _caps(self) -> ServerCaps:
+        if self.caps is None:
+            await self.header()
+        assert self.caps is not None
+        return self.caps
+
+    # -- overview -------------------------------------------------------------------------
+    async def overview(self) -> OverviewData:
+        caps = await self._caps()
+        prev = self._prev_counters
+
+        def read(conn: psycopg.Connection[Any]) -> tuple[dict[str, Any], OverviewData]:
+            c = interim.counters(conn)
+            data = OverviewData(count_method=f"exact up to {interim.COUNT_CAP:,} (active-state indexes)",
+                                count_cap=interim.COUNT_CAP)
+            if caps.has_queue:
+                data.queue = interim.queue_rows(conn)
+                if prev is not None:
+                    data.completed_interval, data.failed_interval = interim.job_totals_since(conn, prev["at"])
+            data.checks = _basic_checks(conn, caps)
+            return c, data
+
+        c, data = await self.session.call(read)
+        data.connections_by_state = c.get("states", {})
+        data.max_connections = int(c.get("max_connections") or 0)
+        data.db_size_bytes = c.get("db_size")
+        data.replication = c.get("replication", [])
+        data.oldest_xact_age_s = c.get("oldest_xact_age_s")
+        data.xmin_age = c.get("xmin_age")
+        total = (c["blks_hit"] or 0) + (c["blks_read"] or 0)
+        data.cache_hit_cumulative = 100.0 * c["blks_hit"] / total if total else None
+        if prev is not None:
+            dt = (c["at"] - prev["at"]).total_seconds()
+            hit = c["blks_hit"] - prev["blks_hit"]
+            read_ = c["blks_read"] - prev["blks_read"]
+            data.cache_hit_interval = 100.0 * hit / (hit + read_) if hit + read_ > 0 else None
+            data.tps = (c["xacts"] - prev["xacts"]) / dt if dt > 0 else None
+        if not caps.has_queue:
+            data.notes.append("the pgconsole schema is not installed in this database: run `pgconsole migrate`")
+        self._prev_counters = c
+        return data
+
+    # -- jobs -----------------------------------------------------------------------------
+    async def jobs_page(self, q: JobQuery, after: tuple[Any, str] | None) -> JobPage:
+        return await self.session.call(lambda conn: jobs_browser.fetch_page(conn, q, after))
+
+    async def job_detail(self, job_id: str) -> JobDetail | None:
+        return await self.session.call(lambda conn: jobs_browser.fetch_detail(conn, job_id))
+
+    async def stuck_jobs(self) -> list[StuckJob]:
+        return await self.session.call(actions.stuck_jobs)
+
+    async def failure_groups(self) -> list[FailureGroup]:
+        return await self.session.call(jobs_browser.fetch_failure_groups)
+
+    # -- queries --------------------------------------------------------------------------
+    async def statements(self, order: str, delta: bool) -> StatementsData:
+        caps = await self._caps()
+        if not caps.pgss_usable or not caps.pgss_schema:
+            hint = ("pg_stat_statements is not installed in this database: run CREATE EXTENSION pg_stat_statements;"
+                    if caps.pgss_preloaded else
+                    "pg_stat_statements is not loaded: ALTER SYSTEM SET shared_preload_libraries = "
+                    "'pg_stat_statements'; restart the server, then CREATE EXTENSION pg_stat_statements;")
+            return StatementsData(available=False, hint=hint, delta=delta, order=order)  # type: ignore[arg-type]
+        schema = caps.pgss_schema
+        prev = self._prev_statements
+
+        def read(conn: psycopg.Connection[Any]) -> tuple[dict[int, dict[str, Any]], StatementsData]:
+            current = interim.statement_counters(conn, schema)
+            rows = interim.top_statements(current, prev if delta else None, order)
+            texts = interim.statement_texts(conn, schema, [r.queryid for r in rows if r.queryid is not None])
+            for r in rows:
+                r.query = texts.get(r.queryid or 0, "")
+            return current, StatementsData(delta=delta, order=order, rows=rows)  # type: ignore[arg-type]
+
+        current, data = await self.session.call(read)
+        self._prev_statements = current
+        return data
+
+    async def explain(self, query: str, analyze: bool) -> str:
+        caps = await self._caps()
+        return await self.session.call(
+            lambda conn: explain.explain(conn, query, server_major=caps.major, analyze=analyze), deadline=15.0)
+
+    # -- activity -------------------------------------------------------------------------
+    async def activity(self) -> ActivityData:
+        sessions, own = await self.session.call(interim.activity)
+        return ActivityData(sessions=sessions, hidden_own=own)
+
+    async def signal_backend(self, pid: int, terminate: bool) -> str:
+        fn = "pg_terminate_backend" if terminate else "pg_cancel_backend"
+
+        def run(conn: psycopg.Connection[Any]) -> bool:
+            row = conn.execute(
+                "SELECT pg_terminate_backend(%s)" if terminate else "SELECT pg_cancel_backend(%s)", (pid,)
+            ).fetchone()
+            return bool(row and row[0])
+
+        ok = await actions.with_operator(self.dsn, run)
+        return f"{fn}({pid}): {'signalled' if ok else 'no such backend (already gone?)'}"
+
+    # -- schema ---------------------------------------------------------------------------
+    async def schema(self) -> SchemaData:
+        return await self.session.call(_schema_data, deadline=10.0)
+
+    async def apply_migrations(self) -> str:
+        return await actions.with_operator(self.dsn, actions.apply_migrations, purpose=Purpose.MIGRATOR, deadline=600)
+
+    async def maintenance(self, task: str) -> str:
+        return await actions.with_operator(self.dsn, lambda conn: actions.maintenance(conn, task))
+
+    # -- job actions ----------------------------------------------------------------------
+    async def preview(self, kind: ActionKind, target: ActionTarget) -> ActionPreview:
+        self._require_actions()
+        return await self.session.call(lambda conn: actions.preview(conn, kind, target))
+
+    async def run_action(self, kind: ActionKind, target: ActionTarget, progress: Progress) -> ActionReport:
+        self._require_actions()
+        return await actions.with_operator(
+            self.dsn, lambda conn: actions.run(conn, kind, target, progress), deadline=3600)
+
+    def _require_actions(self) -> None:
+        if not self._action_allowed:
+            raise SourceError("actions are not available in read-only mode")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _basic_checks(conn: psycopg.Connection[Any], caps: ServerCaps) -> list[CheckRow]:
+    """The check registry's verdicts (pgconsole.checks), or a note that it is unavailable."""
+    try:
+        from pgconsole.console import health
+    except ImportError:  # pragma: no cover - health ships with the console
+        return []
+    return health.run(conn, caps)
+
+
+def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
+    from pgconsole.schema import doctor, migrate
+
+    data = SchemaData()
+    try:
+        st = migrate.status(conn)
+        applied = {a.version for a in st.applied}
+        data.migrations = [MigrationRow(version=str(a.version), name=a.name, applied_at=a.applied_at) for a in st.applied]
+        data.migrations += [MigrationRow(version=str(m.version), name=m.name, pending=True)
+                            for m in st.pending if m.version not in applied]
+        data.setup_ok = not st.problems
+        data.setup_message = "; ".join(st.problems) or f"{len(st.applied)} applied, {len(st.pending)} pending"
+    except Exception as exc:  # noqa: BLE001 - the panel shows why instead of failing the screen
+        conn.rollback() if not conn.autocommit else None
+        data.setup_ok = False
+        data.setup_message = f"migration status unavailable: {exc}"
+    report = doctor.diagnose(conn)
+    data.findings = [FindingRow(name=f.name, status=f.status, message=f.message, fix=f.fix) for f in report.findings]
+    return data
+
+
+def ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""

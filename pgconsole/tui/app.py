@@ -1,0 +1,215 @@
+"""PgConsoleApp: modes 1-5, global bindings, shared state (header, banner, health, refresh), the
+command palette, and the job-action flow (preview → confirm → batched run → report)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.theme import Theme
+
+from pgconsole.console.models import ActionKind, ActionTarget, CheckRow, HeaderInfo
+from pgconsole.console.session import SourceError
+from pgconsole.console.source import DataSource
+from pgconsole.tui.screens.activity import ActivityScreen
+from pgconsole.tui.screens.help import HelpScreen
+from pgconsole.tui.screens.jobs import JobsScreen
+from pgconsole.tui.screens.modals import ActionRunScreen, ConfirmScreen, MessageScreen
+from pgconsole.tui.screens.overview import OverviewScreen
+from pgconsole.tui.screens.queries import QueriesScreen
+from pgconsole.tui.screens.schema import SchemaScreen
+
+
+def styles_dir() -> Path:
+    try:
+        from pgconsole.resources import styles_path  # type: ignore[import-not-found]
+
+        return Path(styles_path())
+    except ImportError:
+        here = Path(__file__).resolve()
+        for candidate in (here.parents[2] / "styles", here.parents[1] / "styles"):
+            if candidate.is_dir():
+                return candidate
+        return here.parents[2] / "styles"
+
+
+STYLES = styles_dir()
+HISTORY = 120  # points kept per chart: 4 minutes at the default 2 s
+
+PGCONSOLE_THEME = Theme(
+    name="pgconsole", primary="#3b82f6", secondary="#14b8a6", accent="#f59e0b", warning="#f59e0b",
+    error="#ef4444", success="#22c55e", background="#0f172a", surface="#111827", panel="#1e293b", dark=True,
+)
+
+MODE_TITLES = {"overview": "1 Overview", "jobs": "2 Jobs", "queries": "3 Queries", "activity": "4 Activity",
+               "schema": "5 Schema"}
+
+
+class PgConsoleApp(App[int]):
+    TITLE = "pgconsole"
+    CSS_PATH = [STYLES / "app.tcss"]
+    MODES = {"overview": OverviewScreen, "jobs": JobsScreen, "queries": QueriesScreen,
+             "activity": ActivityScreen, "schema": SchemaScreen}
+    BINDINGS = [
+        Binding("1", "switch_mode('overview')", "Overview", id="mode.overview"),
+        Binding("2", "switch_mode('jobs')", "Jobs", id="mode.jobs"),
+        Binding("3", "switch_mode('queries')", "Queries", id="mode.queries"),
+        Binding("4", "switch_mode('activity')", "Activity", id="mode.activity"),
+        Binding("5", "switch_mode('schema')", "Schema", id="mode.schema"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False, id="app.palette"),
+        Binding("space", "toggle_pause", "Pause", show=False, id="app.pause"),
+        Binding("plus,equals_sign", "faster", "Faster", show=False, id="app.faster"),
+        Binding("minus", "slower", "Slower", show=False, id="app.slower"),
+    ]
+
+    header_info: reactive[HeaderInfo | None] = reactive(None)
+    db_error: reactive[str] = reactive("")
+    health: reactive[list[CheckRow]] = reactive(list, always_update=True)
+    paused: reactive[bool] = reactive(False)
+    refresh_interval: reactive[float] = reactive(2.0)
+    mode_title: reactive[str] = reactive("1 Overview")
+
+    def __init__(self, source: DataSource, *, refresh: float = 2.0, start_mode: str = "overview") -> None:
+        super().__init__()
+        self.source = source
+        self.start_mode = start_mode
+        self.set_reactive(PgConsoleApp.refresh_interval, refresh)
+        self.history: dict[str, deque[float]] = {}
+        self.first_data_at: float | None = None  # monotonic time of the first rendered data (startup metric)
+
+    def on_mount(self) -> None:
+        self.register_theme(PGCONSOLE_THEME)
+        self.theme = "pgconsole"
+        self.switch_mode(self.start_mode)
+
+    def on_unmount(self) -> None:
+        self.source.close()
+
+    def record(self, name: str, value: float | None) -> list[float]:
+        series = self.history.setdefault(name, deque(maxlen=HISTORY))
+        if value is not None:
+            series.append(float(value))
+        return list(series)
+
+    async def load_header(self) -> None:
+        self.header_info = await self.source.header()
+
+    @property
+    def read_only(self) -> bool:
+        return self.header_info is None or self.header_info.read_only
+
+    # -- global actions --------------------------------------------------------------------
+    async def action_switch_mode(self, mode: str) -> None:
+        self.mode_title = MODE_TITLES.get(mode, mode)
+        await self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            kick = getattr(self.screen, "kick", None)
+            if kick:
+                kick()
+        self.notify("refresh paused" if self.paused else "refresh resumed", timeout=2)
+
+    def action_faster(self) -> None:
+        self.refresh_interval = max(0.5, round(self.refresh_interval / 2, 2))
+
+    def action_slower(self) -> None:
+        self.refresh_interval = min(300.0, round(self.refresh_interval * 2, 2))
+
+    # -- command palette -------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for mode, title in MODE_TITLES.items():
+            yield SystemCommand(f"Go to {title[2:]}", f"key {title[0]}",
+                                lambda m=mode: self.run_action(f"switch_mode('{m}')"))
+        yield SystemCommand("Help: list every binding", "key ?", self.action_help)
+        yield SystemCommand("Pause / resume refresh", "key space", self.action_toggle_pause)
+        yield SystemCommand("Refresh faster", "key +", self.action_faster)
+        yield SystemCommand("Refresh slower", "key -", self.action_slower)
+        if not self.read_only:
+            for task, text in (("rescue", "rescue stuck jobs"), ("expire", "expire overdue pending jobs"),
+                               ("cleanup", "delete finished jobs past retention")):
+                yield SystemCommand(f"Maintenance: {text}", f"runs the queue's {task} step once",
+                                    lambda t=task: self.run_maintenance(t))
+        # The current screen's own actions, only those its check_action allows (read-only hides them).
+        for b in getattr(screen, "BINDINGS", []):
+            if isinstance(b, Binding) and b.description and screen.check_action(b.action, ()) is not False:
+                yield SystemCommand(b.description, f"key {b.key}", lambda a=b.action, s=screen: s.run_action(a))
+        yield SystemCommand("Quit", "key q / ctrl+q", lambda: self.exit(0))
+
+    # -- job actions -----------------------------------------------------------------------
+    def start_job_action(self, kind: ActionKind, target: ActionTarget) -> None:
+        """Preview, confirm with the row count and statement, then run in batches."""
+        if self.read_only:
+            reason = self.header_info.read_only_reason if self.header_info else "not connected"
+            self.notify(f"no actions: {reason}", severity="warning", markup=False)
+            return
+        self._preview_and_confirm(kind, target)
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def _preview_and_confirm(self, kind: ActionKind, target: ActionTarget) -> None:
+        try:
+            preview = await self.source.preview(kind, target)
+        except SourceError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        if preview.rows == 0:
+            self.notify(f"{kind}: no job matches {target.describe()}", markup=False)
+            return
+        confirmed = await self.push_screen_wait(ConfirmScreen.for_action(preview))
+        if confirmed:
+            await self.push_screen_wait(ActionRunScreen(kind, target, preview.eligible))
+            refresh = getattr(self.screen, "kick", None)
+            if refresh:
+                refresh()
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def run_maintenance(self, task: str) -> None:
+        ok = await self.push_screen_wait(ConfirmScreen("Maintenance", f"Run the queue's {task} step once now?", task))
+        if not ok:
+            return
+        try:
+            result = await self.source.maintenance(task)
+        except SourceError as exc:
+            result = f"failed: {exc}"
+        await self.push_screen_wait(MessageScreen(f"Maintenance: {task}", result))
+
+    def edit_and_retry(self, job_id: str) -> None:
+        if self.read_only:
+            self.start_job_action("retry", ActionTarget(ids=[job_id]))  # says why nothing can run
+            return
+        self._edit_and_retry(job_id)
+
+    @work(exclusive=True, group="action", exit_on_error=False)
+    async def _edit_and_retry(self, job_id: str) -> None:
+        from pgconsole.tui.screens.modals import EditPayloadScreen
+
+        try:
+            detail = await self.source.job_detail(job_id)
+        except SourceError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        if detail is None:
+            self.notify("that job no longer exists", severity="warning")
+            return
+        edited = await self.push_screen_wait(EditPayloadScreen(job_id, detail.job.get("payload")))
+        if edited is None:
+            return
+        self._preview_and_confirm("retry", ActionTarget(ids=[job_id], payload=edited["payload"]))

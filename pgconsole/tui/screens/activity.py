@@ -1,0 +1,185 @@
+"""4 Activity: sessions (the console's own hidden) with a filter, the blocking tree, and cancel /
+terminate of a backend with confirmation (disabled with the reason in read-only or without rights)."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Input, Static
+
+from pgconsole.console.filters import FilterError, parse_duration
+from pgconsole.console.models import ActivityData, BackendRow
+from pgconsole.console.session import SourceError
+from pgconsole.tui import text as _text
+from pgconsole.tui.screens.base import LiveScreen
+from pgconsole.tui.screens.modals import ConfirmScreen
+from pgconsole.tui.text import lit, since
+
+
+def match(row: BackendRow, line: str, now: datetime) -> bool:
+    """``state:active user:app app:worker dur:>5s`` (all must match; bare words search the query)."""
+    for tok in shlex.split(line):
+        key, sep, value = tok.partition(":")
+        v = value.lower()
+        if sep and key == "state" and v not in (row.state or "").lower():
+            return False
+        if sep and key == "user" and v not in (row.usename or "").lower():
+            return False
+        if sep and key == "app" and v not in row.application_name.lower():
+            return False
+        if sep and key == "dur":
+            start = row.query_start
+            if start is None or (now - start).total_seconds() < parse_duration(value.lstrip(">")):
+                return False
+        if not sep and tok.lower() not in (row.query or "").lower():
+            return False
+    return True
+
+
+def blocking_tree(sessions: list[BackendRow]) -> Text:
+    by_pid = {s.pid: s for s in sessions}
+    waiting = [s for s in sessions if s.blocked_by]
+    t = Text("Blocking tree\n", style="bold")
+    if not waiting:
+        t.append("  nobody is waiting on a lock", style="dim")
+        return t
+    blockers = sorted({b for s in waiting for b in s.blocked_by if not (by_pid.get(b) and by_pid[b].blocked_by)})
+
+    def line(pid: int, depth: int, seen: set[int]) -> None:
+        s = by_pid.get(pid)
+        t.append("  " + "  " * depth + ("└ " if depth else "■ "))
+        t.append(f"{pid} ", style="bold red" if depth == 0 else "yellow")
+        if s:
+            t.append_text(lit(f"{s.usename or ''} {s.application_name} {s.state or ''}: {s.query or ''}", 100))
+        t.append("\n")
+        for w in waiting:
+            if pid in w.blocked_by and w.pid not in seen:
+                line(w.pid, depth + 1, seen | {w.pid})
+
+    for b in blockers:
+        line(b, 0, {b})
+    return t
+
+
+class ActivityScreen(LiveScreen):
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="activity.filter"),
+        Binding("k", "cancel_backend", "Cancel query", id="activity.cancel"),
+        Binding("K", "terminate_backend", "Terminate session", id="activity.terminate"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = ActivityData()
+        self.filter_line = ""
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_chrome_top()
+        yield Input(placeholder="filter — state:active user:NAME app:NAME dur:>5s  words search the query",
+                    id="activity-filter")
+        yield Static(id="activity-status")
+        with Horizontal(id="activity-body"):
+            yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="tree-box", classes="panel"):
+                yield Static(id="blocking-tree")
+        yield from self.compose_chrome_bottom()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns("pid", "user", "application", "state", "wait", "xact", "query age",
+                                              "blocked by", "query")
+        self.watch(self.app, "header_info", lambda _v: self.refresh_bindings(), init=False)
+        self.query_one(DataTable).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("cancel_backend", "terminate_backend"):
+            info = self.pg_app.header_info
+            return bool(info and info.can_signal_backend)
+        return True
+
+    async def fetch(self) -> ActivityData:
+        return await self.source.activity()
+
+    def show(self, data: ActivityData) -> None:
+        self.data = data
+        self._fill()
+
+    def _fill(self) -> None:
+        now = _text.clock()
+        table: DataTable[Any] = self.query_one(DataTable)
+        keep = self._selected_pid()
+        table.clear()
+        try:
+            rows = [s for s in self.data.sessions if match(s, self.filter_line, now)]
+            error = ""
+        except (FilterError, ValueError) as exc:
+            rows, error = self.data.sessions, str(exc)
+        for s in rows:
+            table.add_row(Text(str(s.pid)), lit(s.usename, 16), lit(s.application_name, 28), lit(s.state, 20),
+                          lit(s.wait_event, 24), Text(since(s.xact_start)), Text(since(s.query_start)),
+                          Text(",".join(map(str, s.blocked_by)), style="red"), lit(s.query, 100), key=str(s.pid))
+        if keep is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(str(keep)))
+            except Exception:  # noqa: BLE001 - that session ended
+                pass
+        t = Text(f"{len(rows)} of {len(self.data.sessions)} sessions shown; "
+                 f"{self.data.hidden_own} of the console's own hidden")
+        if error:
+            t.append(f"  {error}", style="red")
+        info = self.pg_app.header_info
+        if info is not None and not info.can_signal_backend:
+            t.append("  cancel/terminate unavailable: ", style="yellow")
+            t.append_text(lit(info.signal_reason, 80, style="yellow"))
+        self.query_one("#activity-status", Static).update(t)
+        self.query_one("#blocking-tree", Static).update(blocking_tree(self.data.sessions))
+
+    def _selected_pid(self) -> int | None:
+        table: DataTable[Any] = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        except Exception:  # noqa: BLE001
+            return None
+
+    def action_focus_filter(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted, "#activity-filter")
+    def _filter(self, event: Input.Submitted) -> None:
+        self.filter_line = event.value
+        self._fill()
+        self.query_one(DataTable).focus()
+
+    def action_cancel_backend(self) -> None:
+        self._signal(False)
+
+    def action_terminate_backend(self) -> None:
+        self._signal(True)
+
+    @work(exclusive=True, group="signal", exit_on_error=False)
+    async def _signal(self, terminate: bool) -> None:
+        pid = self._selected_pid()
+        if pid is None:
+            return
+        row = next((s for s in self.data.sessions if s.pid == pid), None)
+        what = ("Terminate session — this ENDS the session and rolls back its transaction" if terminate
+                else "Cancel the running query (the session stays)")
+        stmt = f"SELECT {'pg_terminate_backend' if terminate else 'pg_cancel_backend'}({pid})"
+        question = f"{what}: pid {pid} ({row.usename if row else '?'} / {row.application_name if row else '?'})"
+        if not await self.app.push_screen_wait(ConfirmScreen("Terminate session" if terminate else "Cancel query",
+                                                             question, stmt, danger=terminate)):
+            return
+        try:
+            result = await self.source.signal_backend(pid, terminate)
+        except SourceError as exc:
+            result = f"failed: {exc}"
+        self.notify(result, markup=False)
+        self.kick()

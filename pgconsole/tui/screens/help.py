@@ -1,0 +1,45 @@
+"""``?``: every binding of the app and of each screen, with its key, id and what it does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label
+
+
+def all_bindings() -> list[tuple[str, Binding]]:
+    from pgconsole.tui.app import PgConsoleApp
+    from pgconsole.tui.screens.job_detail import JobDetailScreen
+    from pgconsole.tui.screens.modals import ConfirmScreen, EditPayloadScreen
+
+    out: list[tuple[str, Binding]] = []
+    sources: list[tuple[str, Any]] = [("global", PgConsoleApp)]
+    sources += [(name, cls) for name, cls in PgConsoleApp.MODES.items() if isinstance(cls, type)]
+    sources += [("job detail", JobDetailScreen), ("confirm", ConfirmScreen), ("payload editor", EditPayloadScreen)]
+    for where, cls in sources:
+        for b in cls.BINDINGS:
+            if isinstance(b, Binding):
+                out.append((where, b))
+    return out
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide help"):
+            yield Label(Text("Keys — ctrl+p opens the command palette with every action", style="bold"),
+                        classes="dialog-title")
+            table: DataTable[Text] = DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            table.add_columns("where", "key", "action", "binding id")
+            for where, b in all_bindings():
+                table.add_row(Text(where), Text(b.key), Text(b.description or b.action), Text(b.id or ""))
+            yield table
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,289 @@
+"""2 Jobs: filtered keyset-paged table, stuck jobs, failures grouped by error, and the actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
+
+from pgconsole.console import filters
+from pgconsole.console.jobs_browser import cursor_of
+from pgconsole.console.models import (
+    SORT_KEYS,
+    ActionKind,
+    ActionTarget,
+    FailureGroup,
+    JobPage,
+    JobQuery,
+    StuckJob,
+)
+from pgconsole.tui.screens.base import LiveScreen
+from pgconsole.tui.text import STATUS_STYLE, lit, since, stamp
+
+ACTIONS = {"retry", "cancel", "delete", "retry_filter", "cancel_filter", "delete_filter", "edit_retry"}
+
+
+class JobsScreen(LiveScreen):
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", id="jobs.filter"),
+        Binding("f", "failed_only", "Failed", id="jobs.failed"),
+        Binding("l", "tab('list')", "List", id="jobs.tab_list"),
+        Binding("s", "tab('stuck')", "Stuck", id="jobs.tab_stuck"),
+        Binding("g", "tab('failures')", "By error", id="jobs.tab_failures"),
+        Binding("m", "mark", "Mark", id="jobs.mark"),
+        Binding("n", "next_page", "Next page", id="jobs.next"),
+        Binding("p", "prev_page", "Prev page", id="jobs.prev"),
+        Binding("o", "cycle_sort", "Sort", id="jobs.sort"),
+        Binding("r", "retry", "Retry", id="jobs.retry"),
+        Binding("c", "cancel", "Cancel", id="jobs.cancel"),
+        Binding("d", "delete", "Delete", id="jobs.delete"),
+        Binding("e", "edit_retry", "Edit+retry", id="jobs.edit_retry"),
+        Binding("R", "retry_filter", "Retry all matching", show=False, id="jobs.retry_all"),
+        Binding("C", "cancel_filter", "Cancel all matching", show=False, id="jobs.cancel_all"),
+        Binding("D", "delete_filter", "Delete all matching", show=False, id="jobs.delete_all"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_model = JobQuery()
+        self.page_starts: list[tuple[Any, str] | None] = [None]
+        self.page = JobPage(rows=[])
+        self.marked: set[str] = set()
+        self.filter_error = ""
+        self.stuck: list[StuckJob] = []
+        self.failures: list[FailureGroup] = []
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_chrome_top()
+        yield Input(placeholder=f"filter — {filters.HELP}", id="filter")
+        yield Static(id="jobs-status")
+        with TabbedContent(id="jobs-tabs", initial="list"):
+            with TabPane("Jobs (l)", id="list"):
+                yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("Stuck (s)", id="stuck"):
+                yield DataTable(id="stuck-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("Failures by error (g)", id="failures"):
+                yield DataTable(id="failures-table", cursor_type="row", zebra_stripes=True)
+        yield from self.compose_chrome_bottom()
+
+    def on_mount(self) -> None:
+        self.query_one("#jobs-table", DataTable).add_columns(
+            " ", "id", "type", "status", "prio", "try", "created", "scheduled", "error")
+        self.query_one("#stuck-table", DataTable).add_columns("id", "type", "worker", "started", "heartbeat", "reason")
+        self.query_one("#failures-table", DataTable).add_columns("count", "type", "last seen", "error")
+        self.watch(self.app, "header_info", lambda _v: self.refresh_bindings(), init=False)
+        self.query_one("#jobs-table", DataTable).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ACTIONS and self.pg_app.read_only:
+            return False  # read-only: the binding is neither shown nor runnable
+        return True
+
+    # -- data --------------------------------------------------------------------------------
+    @property
+    def tab(self) -> str:
+        return self.query_one(TabbedContent).active or "list"
+
+    async def fetch(self) -> tuple[str, Any]:
+        tab = self.tab
+        if tab == "stuck":
+            return tab, await self.source.stuck_jobs()
+        if tab == "failures":
+            return tab, await self.source.failure_groups()
+        return tab, await self.source.jobs_page(self.query_model, self.page_starts[-1])
+
+    def show(self, data: tuple[str, Any]) -> None:
+        tab, value = data
+        if tab == "stuck":
+            self.stuck = value
+            self._fill_stuck()
+        elif tab == "failures":
+            self.failures = value
+            self._fill_failures()
+        else:
+            self.page = value
+            self._fill_jobs()
+        self._status()
+
+    def _fill_jobs(self) -> None:
+        table: DataTable[Any] = self.query_one("#jobs-table", DataTable)
+        keep = self.selected_id()
+        table.clear()
+        for r in self.page.rows:
+            table.add_row(
+                Text("●" if r.id in self.marked else " ", style="bold yellow"),
+                Text(r.id[-12:], style="dim"), lit(r.job_type, 24),
+                Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+                Text(str(r.priority), justify="right"), Text(f"{r.retry_count}/{r.max_retries}", justify="right"),
+                Text(since(r.created_at)), Text(since(r.scheduled_at)), lit(r.error_message, 60),
+                key=r.id,
+            )
+        if keep:
+            self._move_to(table, keep)
+
+    @staticmethod
+    def _move_to(table: DataTable[Any], key: str) -> None:
+        try:
+            table.move_cursor(row=table.get_row_index(key))
+        except Exception:  # noqa: BLE001 - the row left the page (e.g. its status changed)
+            pass
+
+    def _fill_stuck(self) -> None:
+        table: DataTable[Any] = self.query_one("#stuck-table", DataTable)
+        table.clear()
+        for s in self.stuck:
+            table.add_row(Text(s.id[-12:], style="dim"), lit(s.job_type, 24), lit(s.locked_by, 30),
+                          Text(stamp(s.started_at)), Text(since(s.heartbeat_at)), lit(s.reason, 60), key=s.id)
+
+    def _fill_failures(self) -> None:
+        table: DataTable[Any] = self.query_one("#failures-table", DataTable)
+        table.clear()
+        for i, f in enumerate(self.failures):
+            table.add_row(Text(str(f.count), justify="right", style="red"), lit(f.job_type, 24),
+                          Text(since(f.last_seen)), lit(f.error, 90), key=str(i))
+
+    def _status(self) -> None:
+        t = Text()
+        if self.filter_error:
+            t.append(self.filter_error, style="red")
+        else:
+            t.append_text(lit(self.query_model.describe(), 80, style="bold"))
+            t.append(f"  sort {self.query_model.sort}  page {len(self.page_starts)}"
+                     f"{' (more: n)' if self.page.has_more else ''}  {len(self.page.rows)} rows")
+            if self.marked:
+                t.append(f"  {len(self.marked)} marked", style="yellow")
+        info = self.pg_app.header_info
+        if info is not None and info.read_only:
+            t.append("  no actions: ", style="yellow")
+            t.append_text(lit(info.read_only_reason, 90, style="yellow"))
+        self.query_one("#jobs-status", Static).update(t)
+
+    def selected_id(self) -> str | None:
+        table: DataTable[Any] = self.query_one("#jobs-table", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # noqa: BLE001
+            return None
+        return str(key.value) if key.value is not None else None
+
+    # -- navigation -------------------------------------------------------------------------
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_failed_only(self) -> None:
+        self._apply_filter("status:failed")
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one(f"#{ {'list': 'jobs', 'stuck': 'stuck', 'failures': 'failures'}[tab]}-table", DataTable).focus()
+        self.kick()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.kick()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self._apply_filter(event.value)
+
+    def _apply_filter(self, line: str) -> None:
+        try:
+            self.query_model = filters.parse_filter(line).model_copy(update={"sort": self.query_model.sort})
+            if "sort:" in line:
+                self.query_model = filters.parse_filter(line)
+            self.filter_error = ""
+        except filters.FilterError as exc:
+            self.filter_error = str(exc)
+            self._status()
+            return
+        self.query_one("#filter", Input).value = filters.to_line(self.query_model)
+        self.page_starts = [None]
+        self.marked.clear()
+        self.query_one(TabbedContent).active = "list"
+        self.query_one("#jobs-table", DataTable).focus()
+        self.kick()
+
+    def action_next_page(self) -> None:
+        if self.page.has_more and self.page.rows:
+            self.page_starts.append(cursor_of(self.page.rows[-1], self.query_model))
+            self.kick()
+
+    def action_prev_page(self) -> None:
+        if len(self.page_starts) > 1:
+            self.page_starts.pop()
+            self.kick()
+
+    def action_cycle_sort(self) -> None:
+        i = SORT_KEYS.index(self.query_model.sort)
+        self.query_model = self.query_model.model_copy(update={"sort": SORT_KEYS[(i + 1) % len(SORT_KEYS)]})
+        self.page_starts = [None]
+        self.kick()
+
+    def action_mark(self) -> None:
+        job = self.selected_id()
+        if job is None:
+            return
+        self.marked.symmetric_difference_update({job})
+        table: DataTable[Any] = self.query_one("#jobs-table", DataTable)
+        table.update_cell(job, table.ordered_columns[0].key, Text("●" if job in self.marked else " ", style="bold yellow"))
+        table.action_cursor_down()
+        self._status()
+
+    @on(DataTable.RowSelected, "#jobs-table")
+    @on(DataTable.RowSelected, "#stuck-table")
+    def _open_detail(self, event: DataTable.RowSelected) -> None:
+        from pgconsole.tui.screens.job_detail import JobDetailScreen
+
+        if event.row_key.value:
+            self.app.push_screen(JobDetailScreen(str(event.row_key.value)))
+
+    @on(DataTable.RowSelected, "#failures-table")
+    def _drill_failure(self, event: DataTable.RowSelected) -> None:
+        f = self.failures[int(str(event.row_key.value))]
+        self.query_model = JobQuery(statuses=["failed"], job_types=[f.job_type], error_contains=f.error[:80])
+        self.query_one("#filter", Input).value = filters.to_line(self.query_model)
+        self.page_starts = [None]
+        self.action_tab("list")
+
+    # -- actions ----------------------------------------------------------------------------
+    def _chosen(self) -> ActionTarget | None:
+        if self.marked:
+            return ActionTarget(ids=sorted(self.marked))
+        job = self.selected_id()
+        return ActionTarget(ids=[job]) if job else None
+
+    def _act(self, kind: ActionKind, everything: bool = False) -> None:
+        target = ActionTarget(query=self.query_model) if everything else self._chosen()
+        if target is None:
+            self.notify("no job selected", severity="warning")
+            return
+        self.pg_app.start_job_action(kind, target)
+
+    def action_retry(self) -> None:
+        self._act("retry")
+
+    def action_cancel(self) -> None:
+        self._act("cancel")
+
+    def action_delete(self) -> None:
+        self._act("delete")
+
+    def action_retry_filter(self) -> None:
+        self._act("retry", everything=True)
+
+    def action_cancel_filter(self) -> None:
+        self._act("cancel", everything=True)
+
+    def action_delete_filter(self) -> None:
+        self._act("delete", everything=True)
+
+    def action_edit_retry(self) -> None:
+        job = self.selected_id()
+        if job:
+            self.pg_app.edit_and_retry(job)

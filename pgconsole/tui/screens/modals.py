@@ -1,0 +1,176 @@
+"""Modal screens: confirmation (row count + statement), batched action run with a progress bar and
+its report, plain messages, and the payload editor used before a retry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, ProgressBar, Static, TextArea
+
+from pgconsole.console.models import ActionKind, ActionPreview, ActionReport, ActionTarget
+from pgconsole.console.session import SourceError
+from pgconsole.tui.text import block
+
+if TYPE_CHECKING:
+    from pgconsole.tui.app import PgConsoleApp
+
+VERB = {"retry": "Retry", "cancel": "Cancel", "delete": "Delete"}
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, question: str, statement: str = "", *, danger: bool = False) -> None:
+        super().__init__(classes="modal")
+        self.title_text = title
+        self.question = question
+        self.statement = statement
+        self.danger = danger
+
+    @classmethod
+    def for_action(cls, p: ActionPreview) -> ConfirmScreen:
+        skipped = p.rows - p.eligible
+        q = f"{VERB[p.kind]} {p.eligible} job(s)? {p.target.describe()}: {p.rows} row(s) match"
+        if skipped:
+            q += f"; {skipped} are in a state {p.kind} does not change and will be skipped"
+        return cls(f"{VERB[p.kind]} jobs", q, p.statement, danger=p.kind == "delete")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog" + (" danger" if self.danger else "")):
+            yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
+            yield Static(block(self.question), id="confirm-question")
+            if self.statement:
+                yield Label("What will run:", classes="dim")
+                yield Static(block(self.statement), id="confirm-statement", classes="statement")
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", id="yes", variant="error" if self.danger else "primary")
+                yield Button("No (n)", id="no")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(False)
+
+
+class MessageScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,enter,q", "close", "Close", id="message.close")]
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__(classes="modal")
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
+            with VerticalScroll(classes="message-body"):
+                yield Static(block(self.body), id="message-body")
+            yield Button("Close (enter)", id="close")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#close")
+    def _close(self) -> None:
+        self.dismiss(None)
+
+
+class ActionRunScreen(ModalScreen[ActionReport | None]):
+    """Runs the action in batches; the bar advances after each batch; ends with the report."""
+
+    BINDINGS = [Binding("escape,enter", "close", "Close", id="run.close")]
+
+    def __init__(self, kind: ActionKind, target: ActionTarget, expected: int) -> None:
+        super().__init__(classes="modal")
+        self.kind = kind
+        self.target = target
+        self.expected = expected
+        self.report: ActionReport | None = None
+        self.finished = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(f"{VERB[self.kind]}: {self.target.describe()}", style="bold"), classes="dialog-title")
+            yield ProgressBar(total=max(1, self.expected), show_eta=False, id="progress")
+            yield Static(Text("running…"), id="run-status")
+            yield Button("Close (enter)", id="close", disabled=True)
+
+    def on_mount(self) -> None:
+        self._run()
+
+    @work(exclusive=True, group="run", exit_on_error=False)
+    async def _run(self) -> None:
+        app: PgConsoleApp = self.app  # type: ignore[assignment]
+        loop = asyncio.get_running_loop()
+        bar = self.query_one(ProgressBar)
+
+        def progress(done: int, total: int) -> None:  # called from the database thread
+            loop.call_soon_threadsafe(lambda: bar.update(total=max(1, total), progress=done))
+
+        status = self.query_one("#run-status", Static)
+        try:
+            self.report = await app.source.run_action(self.kind, self.target, progress)
+            status.update(Text(self.report.describe()))
+        except SourceError as exc:
+            status.update(Text(f"failed, nothing after the last completed batch was applied: {exc}", style="red"))
+        self.finished = True
+        self.query_one("#close", Button).disabled = False
+        self.query_one("#close", Button).focus()
+
+    def action_close(self) -> None:
+        if self.finished:
+            self.dismiss(self.report)
+
+    @on(Button.Pressed, "#close")
+    def _close(self) -> None:
+        self.action_close()
+
+
+class EditPayloadScreen(ModalScreen[Any]):
+    """Edit a job's payload as JSON; returns the parsed value, or None when cancelled."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Retry with this payload", id="edit.save"),
+        Binding("escape", "cancel", "Cancel", id="edit.cancel"),
+    ]
+
+    def __init__(self, job_id: str, payload: Any) -> None:
+        super().__init__(classes="modal")
+        self.job_id = job_id
+        self.payload = payload
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(Text(f"Payload of job {self.job_id} — ctrl+s retries with it, escape cancels",
+                             style="bold"), classes="dialog-title")
+            yield TextArea(json.dumps(self.payload, indent=2, ensure_ascii=True), language=None, id="payload-editor")
+            yield Static("", id="edit-error")
+
+    def action_save(self) -> None:
+        text = self.query_one(TextArea).text
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.query_one("#edit-error", Static).update(Text(f"not JSON: {exc.msg} (line {exc.lineno})", style="red"))
+            return
+        self.dismiss({"payload": value})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

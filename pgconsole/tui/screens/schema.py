@@ -1,0 +1,100 @@
+"""5 Schema: migrations applied and pending (apply with confirmation), setup status, and the
+doctor's findings with the SQL that fixes each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from pgconsole.console.models import SchemaData
+from pgconsole.console.session import SourceError
+from pgconsole.tui.screens.base import LiveScreen
+from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen
+from pgconsole.tui.text import STATUS_STYLE, block, lit, stamp
+
+
+class SchemaScreen(LiveScreen):
+    BINDINGS = [Binding("a", "apply_migrations", "Apply pending migrations", id="schema.apply")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = SchemaData()
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_chrome_top()
+        yield Static(id="setup-status")
+        with Horizontal(id="schema-body"):
+            yield DataTable(id="migrations-table", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="findings-table", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(id="fix-box", classes="panel"):
+            yield Static(id="fixes")
+        yield from self.compose_chrome_bottom()
+
+    def on_mount(self) -> None:
+        self.query_one("#migrations-table", DataTable).add_columns("version", "name", "applied")
+        self.query_one("#findings-table", DataTable).add_columns("check", "status", "message")
+        self.watch(self.app, "header_info", lambda _v: self.refresh_bindings(), init=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "apply_migrations":
+            return not self.pg_app.read_only and any(m.pending for m in self.data.migrations)
+        return True
+
+    async def fetch(self) -> SchemaData:
+        return await self.source.schema()
+
+    def show(self, data: SchemaData) -> None:
+        self.data = data
+        pending = sum(1 for m in data.migrations if m.pending)
+        t = Text("Setup ", style="bold")
+        t.append("ok" if data.setup_ok else "needs attention", style="green" if data.setup_ok else "yellow")
+        t.append("  ")
+        t.append_text(lit(data.setup_message, 120))
+        if pending:
+            t.append(f"  {pending} pending migration(s): press a to apply", style="yellow")
+        self.query_one("#setup-status", Static).update(t)
+        mt: DataTable[Any] = self.query_one("#migrations-table", DataTable)
+        mt.clear()
+        for m in data.migrations:
+            mt.add_row(Text(m.version), lit(m.name, 40),
+                       Text("pending", style="yellow") if m.pending else Text(stamp(m.applied_at)))
+        ft: DataTable[Any] = self.query_one("#findings-table", DataTable)
+        ft.clear()
+        for f in data.findings:
+            ft.add_row(lit(f.name, 28), Text(f.status, style=STATUS_STYLE.get(f.status, "")), lit(f.message, 70))
+        fixes = Text("SQL to fix the findings\n", style="bold")
+        todo = [f for f in data.findings if f.fix]
+        if not todo:
+            fixes.append("  nothing to fix", style="dim")
+        for f in todo:
+            fixes.append(f"-- {f.name}: ", style="dim")
+            fixes.append_text(lit(f.message, 120, style="dim"))
+            fixes.append("\n")
+            fixes.append_text(block(f.fix))
+            fixes.append("\n")
+        self.query_one("#fixes", Static).update(fixes)
+        self.refresh_bindings()
+
+    def action_apply_migrations(self) -> None:
+        self._apply()
+
+    @work(exclusive=True, group="apply", exit_on_error=False)
+    async def _apply(self) -> None:
+        pending = [m for m in self.data.migrations if m.pending]
+        names = "\n".join(f"{m.version} {m.name}" for m in pending)
+        if not await self.app.push_screen_wait(ConfirmScreen(
+                "Apply migrations", f"Apply {len(pending)} pending migration(s) now, each in its own transaction?",
+                names)):
+            return
+        try:
+            result = await self.source.apply_migrations()
+        except SourceError as exc:
+            result = f"failed: {exc}"
+        await self.app.push_screen_wait(MessageScreen("Migrations", result))
+        self.kick()
