@@ -1,0 +1,352 @@
+"""Producer and worker calls of the queue: enqueue, claim, heartbeat, progress, complete, fail.
+
+Every function takes an open psycopg connection (autocommit, or inside the caller's transaction)
+and calls one function of the SQL API (docs/sql-api.md), with values as parameters. Input is
+validated here first so that bad input fails with one line naming the field and nothing is sent;
+the server checks again (it is the authority, e.g. for the configured payload size limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
+
+from pgconsole.queue.errors import JobNotFound, translate_errors
+from pgconsole.queue.models import (
+    JOB_COLUMNS,
+    CachedResult,
+    FailRow,
+    FindOrCreateResult,
+    HeartbeatRow,
+    InvalidInput,
+    Job,
+    LogEntry,
+    NewJob,
+    RescueRow,
+    StuckJob,
+    check_text,
+    check_worker_id,
+    encode_json,
+    new_job,
+)
+
+Conn = psycopg.Connection[Any]
+
+
+def _jsonb(field: str, value: Any) -> Jsonb:
+    text = encode_json(field, value)
+    return Jsonb(value, dumps=lambda _obj: text)
+
+
+def _job_rows(conn: Conn, query: str, params: Sequence[Any] | dict[str, Any]) -> list[Job]:
+    with translate_errors(), conn.cursor(row_factory=class_row(Job)) as cur:
+        cur.execute(query, params)  # type: ignore[arg-type]  # constant SQL of this module
+        return cur.fetchall()
+
+
+# --------------------------------------------------------------------------------------------
+# Producers
+
+_CREATE = (
+    "SELECT pgconsole.create_job(p_user_id => %(user_id)s, p_job_type => %(job_type)s, p_payload => %(payload)s,"
+    " p_priority => %(priority)s, p_max_retries => %(max_retries)s, p_scheduled_at => %(scheduled_at)s,"
+    " p_expires_at => %(expires_at)s, p_dedupe_key => %(dedupe_key)s, p_tenant_id => %(tenant_id)s)"
+)
+
+
+def enqueue(
+    conn: Conn,
+    job_type: str,
+    payload: Any = None,
+    *,
+    priority: int = 0,
+    max_retries: int = 3,
+    user_id: str | None = None,
+    tenant_id: str | None = None,
+    scheduled_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> UUID:
+    """Enqueue one job through ``create_job`` (per-user active limit enforced when user_id is given).
+
+    Raises InvalidInput (field named), LimitExceeded, DuplicateJob (active job with the dedupe key)."""
+    job = new_job(
+        job_type=job_type, payload={} if payload is None else payload, priority=priority, max_retries=max_retries,
+        user_id=user_id, tenant_id=tenant_id, scheduled_at=scheduled_at, expires_at=expires_at, dedupe_key=dedupe_key,
+    )
+    params = job.model_dump()
+    params["payload"] = _jsonb("payload", job.payload)
+    with translate_errors():
+        row = conn.execute(_CREATE, params).fetchone()
+    assert row is not None
+    return UUID(str(row[0]))
+
+
+_ENQUEUE_MANY = (
+    "SELECT * FROM pgconsole.enqueue_jobs(%s::text[], %s::jsonb[], %s::integer[], %s, %s)"
+)
+
+
+def enqueue_many(
+    conn: Conn,
+    jobs: Sequence[NewJob | tuple[str, Any]],
+    *,
+    max_retries: int = 3,
+    scheduled_at: datetime | None = None,
+) -> list[UUID]:
+    """Enqueue many jobs in one statement (``enqueue_jobs``, unnest of arrays). user_id, dedupe keys
+    and per-job retries are not taken here: use :func:`enqueue` for those."""
+    types: list[str] = []
+    payloads: list[Jsonb] = []
+    priorities: list[int] = []
+    for i, j in enumerate(jobs):
+        nj = j if isinstance(j, NewJob) else new_job(job_type=j[0], payload=j[1])
+        types.append(nj.job_type)
+        payloads.append(_jsonb(f"payload[{i}]", nj.payload))
+        priorities.append(nj.priority)
+    if not types:
+        return []
+    with translate_errors():
+        rows = conn.execute(_ENQUEUE_MANY, (types, payloads, priorities, max_retries, scheduled_at)).fetchall()
+    return [UUID(str(r[0])) for r in rows]
+
+
+_FIND_OR_CREATE = (
+    "SELECT id, created, status FROM pgconsole.find_or_create_job(p_user_id => %(user_id)s,"
+    " p_job_type => %(job_type)s, p_params => %(payload)s, p_dedupe_window => %(window)s,"
+    " p_dedupe_key => %(dedupe_key)s, p_priority => %(priority)s, p_max_retries => %(max_retries)s,"
+    " p_tenant_id => %(tenant_id)s)"
+)
+
+
+def find_or_create(
+    conn: Conn,
+    job_type: str,
+    payload: Any = None,
+    *,
+    user_id: str | None = None,
+    dedupe_key: str | None = None,
+    dedupe_window_seconds: float | None = None,
+    priority: int = 0,
+    max_retries: int = 3,
+    tenant_id: str | None = None,
+) -> FindOrCreateResult:
+    """Return the active (or recently completed) job for this request, or create it. Concurrent
+    callers with the same key get one job (the unique index over active keys decides)."""
+    from datetime import timedelta
+
+    job = new_job(job_type=job_type, payload={} if payload is None else payload, priority=priority,
+                 max_retries=max_retries, user_id=user_id, tenant_id=tenant_id, dedupe_key=dedupe_key)
+    params = job.model_dump()
+    params["payload"] = _jsonb("payload", job.payload)
+    params["window"] = None if dedupe_window_seconds is None else timedelta(seconds=dedupe_window_seconds)
+    with translate_errors(), conn.cursor(row_factory=class_row(FindOrCreateResult)) as cur:
+        cur.execute(_FIND_OR_CREATE, params)
+        row = cur.fetchone()
+    assert row is not None
+    return row
+
+
+def cached_result(
+    conn: Conn, user_id: str, job_type: str, payload: Any, *, ttl_seconds: float | None = None
+) -> CachedResult | None:
+    from datetime import timedelta
+
+    ttl = None if ttl_seconds is None else timedelta(seconds=ttl_seconds)
+    with translate_errors(), conn.cursor(row_factory=class_row(CachedResult)) as cur:
+        cur.execute(
+            "SELECT job_id, result, completed_at FROM pgconsole.get_cached_job_result(%s, %s, %s, %s)",
+            (user_id, job_type, _jsonb("payload", payload), ttl),
+        )
+        return cur.fetchone()
+
+
+def cancel(conn: Conn, job_id: UUID | str, *, user_id: str | None = None, reason: str | None = None) -> str | None:
+    """User-level cancel: 'cancelled' (was pending), 'cancel_requested' (was processing) or None
+    (already finished). JobNotFound for an unknown id."""
+    check_text("reason", reason, max_len=1000, allow_empty=True)
+    with translate_errors():
+        row = conn.execute("SELECT pgconsole.cancel_job(%s, %s, %s)", (_uuid(job_id), user_id, reason)).fetchone()
+    return None if row is None else row[0]
+
+
+def get_job(conn: Conn, job_id: UUID | str) -> Job:
+    """The job (JobNotFound if there is none visible to this role)."""
+    cols = ", ".join(JOB_COLUMNS)
+    rows = _job_rows(conn, f"SELECT {cols} FROM pgconsole.jobs WHERE id = %s", (_uuid(job_id),))  # noqa: S608 - constant column list
+    if not rows:
+        raise JobNotFound(f"id: no job {job_id}")
+    return rows[0]
+
+
+def get_logs(conn: Conn, job_id: UUID | str, *, limit: int = 100) -> list[LogEntry]:
+    """The job's log lines and audit records, newest first (read from the table)."""
+    with translate_errors(), conn.cursor(row_factory=class_row(LogEntry)) as cur:
+        cur.execute(
+            "SELECT id, job_id, level, message, metadata, actor, created_at FROM pgconsole.job_log"
+            " WHERE job_id = %s ORDER BY created_at DESC, id DESC LIMIT %s",
+            (_uuid(job_id), limit),
+        )
+        return cur.fetchall()
+
+
+def add_log(conn: Conn, job_id: UUID | str, message: str, *, level: str = "info", metadata: Any = None) -> int:
+    check_text("message", message, max_len=10000, allow_empty=True)
+    with translate_errors():
+        row = conn.execute(
+            "SELECT pgconsole.add_job_log(%s, %s, %s, %s)",
+            (_uuid(job_id), level, message, _jsonb("metadata", metadata or {})),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _uuid(value: UUID | str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidInput("id", f"not a job id (UUID): {str(value)[:60]!r}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Workers
+
+_CLAIM = "SELECT * FROM pgconsole.claim_jobs(%s, %s, %s, %s)"
+
+
+def claim(
+    conn: Conn,
+    worker_id: str,
+    limit: int = 10,
+    *,
+    job_types: Sequence[str] | None = None,
+    lease_seconds: int | None = None,
+) -> list[Job]:
+    """Claim up to ``limit`` due pending jobs (priority, then schedule order; SKIP LOCKED). Each
+    returned job has a new ``attempt``: pass it back to complete/fail/progress (the fencing token)."""
+    check_worker_id(worker_id)
+    return _job_rows(conn, _CLAIM, (worker_id, limit, list(job_types) if job_types else None, lease_seconds))
+
+
+def heartbeat(conn: Conn, worker_id: str, ids: Sequence[UUID], *, lease_seconds: int | None = None) -> list[HeartbeatRow]:
+    """Extend the lease of the jobs still held; the ids not returned were lost (taken over,
+    cancelled or finished). ``cancel_requested`` asks the worker to stop that job."""
+    if not ids:
+        return []
+    with translate_errors(), conn.cursor(row_factory=class_row(HeartbeatRow)) as cur:
+        cur.execute("SELECT * FROM pgconsole.heartbeat_jobs(%s, %s, %s)", (worker_id, list(ids), lease_seconds))
+        return cur.fetchall()
+
+
+def progress(conn: Conn, job_id: UUID, attempt: int, percent: int, message: str | None = None) -> bool:
+    """Report progress; False when the attempt is no longer current."""
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+        raise InvalidInput("progress_percent", f"must be an integer between 0 and 100 (got {percent!r})")
+    check_text("progress_message", message, max_len=1000, allow_empty=True)
+    with translate_errors():
+        row = conn.execute(
+            "SELECT pgconsole.update_job_progress(%s, %s, %s, %s)", (job_id, percent, message, attempt)
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def complete(
+    conn: Conn, worker_id: str, items: Sequence[tuple[UUID, int, Any]]
+) -> set[UUID]:
+    """Complete many (id, attempt, result) in one statement. Returns the ids that took effect; the
+    others were no longer this worker's attempt (a late or duplicate completion changes nothing)."""
+    if not items:
+        return set()
+    ids = [i for i, _, _ in items]
+    attempts = [a for _, a, _ in items]
+    results = [None if r is None else _jsonb("result", r) for _, _, r in items]
+    with translate_errors():
+        rows = conn.execute(
+            "SELECT id FROM pgconsole.complete_jobs(%s, %s, %s, %s::jsonb[])", (worker_id, ids, attempts, results)
+        ).fetchall()
+    return {UUID(str(r[0])) for r in rows}
+
+
+def clean_error_text(text: str, limit: int = 10000) -> str:
+    """An error message PostgreSQL can store: NUL bytes escaped, length bounded."""
+    return text.replace("\x00", "\\x00")[:limit]
+
+
+def fail(
+    conn: Conn,
+    worker_id: str,
+    items: Sequence[tuple[UUID, int, str, str | None, bool]],
+) -> list[FailRow]:
+    """Fail many (id, attempt, error_message, error_code, retryable) in one statement. Returned rows
+    say what happened: pending (retry after a backoff), failed, or cancelled."""
+    if not items:
+        return []
+    with translate_errors(), conn.cursor(row_factory=class_row(FailRow)) as cur:
+        cur.execute(
+            "SELECT * FROM pgconsole.fail_jobs(%s, %s, %s, %s, %s, %s)",
+            (
+                worker_id,
+                [i[0] for i in items],
+                [i[1] for i in items],
+                [clean_error_text(i[2]) for i in items],
+                [None if i[3] is None else clean_error_text(i[3], 100) for i in items],
+                [i[4] for i in items],
+            ),
+        )
+        return cur.fetchall()
+
+
+def release(conn: Conn, worker_id: str, items: Sequence[tuple[UUID, int]]) -> dict[UUID, str]:
+    """Give held jobs back (shutdown): pending at once, or cancelled when a cancel was requested."""
+    if not items:
+        return {}
+    with translate_errors():
+        rows = conn.execute(
+            "SELECT id, status FROM pgconsole.release_jobs(%s, %s, %s)",
+            (worker_id, [i for i, _ in items], [a for _, a in items]),
+        ).fetchall()
+    return {UUID(str(r[0])): r[1] for r in rows}
+
+
+def finish_cancelled(conn: Conn, worker_id: str, items: Sequence[tuple[UUID, int]]) -> set[UUID]:
+    """Mark jobs whose cancel request the worker honoured as cancelled."""
+    if not items:
+        return set()
+    with translate_errors():
+        rows = conn.execute(
+            "SELECT id FROM pgconsole.finish_cancelled_jobs(%s, %s, %s)",
+            (worker_id, [i for i, _ in items], [a for _, a in items]),
+        ).fetchall()
+    return {UUID(str(r[0])) for r in rows}
+
+
+# --------------------------------------------------------------------------------------------
+# Stuck jobs and maintenance
+
+
+def detect_stuck(conn: Conn) -> list[StuckJob]:
+    with translate_errors(), conn.cursor(row_factory=class_row(StuckJob)) as cur:
+        cur.execute("SELECT * FROM pgconsole.detect_stuck_jobs()")
+        return cur.fetchall()
+
+
+def rescue_stuck(conn: Conn, *, limit: int = 1000, ids: Sequence[UUID] | None = None) -> list[RescueRow]:
+    """Take over jobs whose lease expired (or whose worker is gone); the condition is re-checked
+    in the same UPDATE, so a job completed in between is untouched."""
+    with translate_errors(), conn.cursor(row_factory=class_row(RescueRow)) as cur:
+        cur.execute("SELECT * FROM pgconsole.rescue_stuck_jobs(%s, %s)", (limit, list(ids) if ids is not None else None))
+        return cur.fetchall()
+
+
+def queue_stats(conn: Conn) -> list[dict[str, Any]]:
+    with translate_errors(), conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("SELECT * FROM pgconsole.get_job_queue_stats()")
+        return cur.fetchall()

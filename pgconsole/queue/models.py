@@ -1,0 +1,306 @@
+"""Typed rows of the queue: what the SQL API returns, as pydantic models."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+JobStatus = Literal["pending", "processing", "completed", "failed", "cancelled", "expired"]
+STATUSES: tuple[str, ...] = ("pending", "processing", "completed", "failed", "cancelled", "expired")
+ACTIVE_STATUSES: tuple[str, ...] = ("pending", "processing")
+FINAL_STATUSES: tuple[str, ...] = ("completed", "failed", "cancelled", "expired")
+Action = Literal["retry", "cancel", "delete"]
+
+JOB_TYPE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+WORKER_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,46}$")
+PRIORITY_MIN, PRIORITY_MAX = -100, 100
+DEFAULT_PAYLOAD_MAX_BYTES = 1024 * 1024
+
+
+class InvalidInput(ValueError):
+    """Bad input for one field; the message starts with the field name."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+def check_text(field: str, value: str | None, *, max_len: int = 200, allow_empty: bool = False) -> None:
+    if value is None:
+        return
+    if "\x00" in value:
+        raise InvalidInput(field, "contains a NUL byte, which PostgreSQL text cannot store")
+    if len(value) > max_len or (not allow_empty and not value):
+        raise InvalidInput(field, f"must be {0 if allow_empty else 1}-{max_len} characters (got {len(value)})")
+
+
+def check_job_type(job_type: str) -> str:
+    if not isinstance(job_type, str) or not JOB_TYPE_RE.match(job_type):
+        shown = job_type if isinstance(job_type, str) and len(job_type) <= 60 else f"{str(job_type)[:60]}..."
+        raise InvalidInput("job_type", f"must be 1-100 characters from A-Z a-z 0-9 _ . : - (got {shown!r})")
+    return job_type
+
+
+def check_priority(priority: int) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise InvalidInput("priority", f"must be an integer between {PRIORITY_MIN} and {PRIORITY_MAX} (got {priority!r})")
+    return priority
+
+
+def check_worker_id(worker_id: str) -> str:
+    if not isinstance(worker_id, str) or not WORKER_ID_RE.match(worker_id):
+        raise InvalidInput("worker_id", "must be 1-46 characters from A-Z a-z 0-9 _ . : @ -")
+    return worker_id
+
+
+def encode_json(field: str, value: Any, max_bytes: int | None = DEFAULT_PAYLOAD_MAX_BYTES) -> str:
+    """The JSON text PostgreSQL will store, or InvalidInput naming the field.
+
+    jsonb cannot hold ``\\u0000``; NaN/Infinity are not JSON; the size is checked before sending."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(field, f"not JSON-serialisable: {exc}") from None
+    if "\\u0000" in text or "\x00" in text:
+        raise InvalidInput(field, "contains a NUL character (\\u0000), which PostgreSQL jsonb cannot store")
+    if max_bytes is not None and len(text.encode()) > max_bytes:
+        raise InvalidInput(field, f"{len(text.encode())} bytes is over the limit of {max_bytes} bytes")
+    return text
+
+
+def parse_json(field: str, text: str) -> Any:
+    """Parse user-supplied JSON text (CLI) with an error naming the field."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(field, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+class Job(BaseModel):
+    """One row of pgconsole.jobs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    job_type: str
+    status: JobStatus
+    priority: int
+    payload: Any
+    result: Any = None
+    error_message: str | None = None
+    error_code: str | None = None
+    retry_count: int = 0
+    max_retries: int = 3
+    attempt: int = 0
+    progress_percent: int = 0
+    progress_message: str | None = None
+    user_id: str | None = None
+    tenant_id: str | None = None
+    scheduled_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    locked_by: str | None = None
+    heartbeat_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    dedupe_key: str | None = None
+    expires_at: datetime | None = None
+    cancel_requested_at: datetime | None = None
+
+
+JOB_COLUMNS: tuple[str, ...] = tuple(Job.model_fields)
+
+
+class NewJob(BaseModel):
+    """A job to enqueue (validated on construction; errors name the field)."""
+
+    job_type: str
+    payload: Any = Field(default_factory=dict)
+    priority: int = 0
+    max_retries: int = 3
+    user_id: str | None = None
+    tenant_id: str | None = None
+    scheduled_at: datetime | None = None
+    expires_at: datetime | None = None
+    dedupe_key: str | None = None
+
+    @field_validator("job_type")
+    @classmethod
+    def _job_type(cls, v: str) -> str:
+        return check_job_type(v)
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, v: int) -> int:
+        return check_priority(v)
+
+    @field_validator("max_retries")
+    @classmethod
+    def _max_retries(cls, v: int) -> int:
+        if not 0 <= v <= 1000:
+            raise InvalidInput("max_retries", f"must be between 0 and 1000 (got {v})")
+        return v
+
+    @field_validator("user_id", "tenant_id", "dedupe_key")
+    @classmethod
+    def _text(cls, v: str | None, info: Any) -> str | None:
+        check_text(info.field_name, v)
+        return v
+
+
+def new_job(**fields: Any) -> NewJob:
+    """Build a NewJob; a validation problem raises InvalidInput naming the first bad field."""
+    try:
+        return NewJob(**fields)
+    except ValidationError as exc:
+        raise invalid_from(exc) from None
+
+
+def invalid_from(exc: ValidationError) -> InvalidInput:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err.get("loc", ())) or "input"
+    ctx_error = (err.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, InvalidInput):
+        return ctx_error
+    return InvalidInput(field, str(err.get("msg", "invalid")))
+
+
+class FindOrCreateResult(BaseModel):
+    id: UUID
+    created: bool
+    status: JobStatus
+
+
+class CachedResult(BaseModel):
+    job_id: UUID
+    result: Any
+    completed_at: datetime
+
+
+class HeartbeatRow(BaseModel):
+    id: UUID
+    attempt: int
+    cancel_requested: bool
+    lease_expires_at: datetime
+
+
+class FailRow(BaseModel):
+    id: UUID
+    status: JobStatus
+    scheduled_at: datetime
+
+
+class RescueRow(BaseModel):
+    id: UUID
+    reason: str
+    status: JobStatus
+    attempt: int
+
+
+class StuckJob(BaseModel):
+    """A row of pgconsole.detect_stuck_jobs()."""
+
+    id: UUID
+    job_type: str
+    locked_by: str | None
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    reason: Literal["lease_expired", "worker_gone", "over_time_budget"]
+    attempt: int
+    lease_expires_at: datetime | None
+
+
+class QueueStat(BaseModel):
+    """A row of pgconsole.get_job_queue_stats()."""
+
+    job_type: str
+    status: JobStatus
+    job_count: int
+    oldest_created_at: datetime | None
+    oldest_scheduled_at: datetime | None
+    avg_run_seconds: float | None
+
+
+class LogEntry(BaseModel):
+    id: int
+    job_id: UUID | None
+    level: str
+    message: str
+    metadata: Any
+    actor: str
+    created_at: datetime
+
+
+class ActionRow(BaseModel):
+    """One job an operator action changed. new_status is 'cancel_requested' for a processing job
+    asked to stop, 'deleted' for a deleted job."""
+
+    id: UUID
+    job_type: str
+    old_status: JobStatus
+    new_status: str
+
+
+class JobFilter(BaseModel):
+    """What an operator action or a dry-run count applies to. Empty fields do not filter.
+
+    ``older_than`` compares with completed_at for finished jobs and created_at otherwise;
+    ``error_contains`` is a case-insensitive substring of error_message; ``payload_contains`` is
+    jsonb containment (``payload @> value``)."""
+
+    statuses: list[JobStatus] | None = None
+    job_types: list[str] | None = None
+    older_than: timedelta | None = None
+    error_contains: str | None = None
+    payload_contains: dict[str, Any] | list[Any] | None = None
+
+    @field_validator("job_types")
+    @classmethod
+    def _types(cls, v: list[str] | None) -> list[str] | None:
+        for t in v or []:
+            check_job_type(t)
+        return v
+
+    @field_validator("older_than")
+    @classmethod
+    def _older(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and v < timedelta(0):
+            raise InvalidInput("older_than", "must not be negative")
+        return v
+
+    @field_validator("error_contains")
+    @classmethod
+    def _err(cls, v: str | None) -> str | None:
+        check_text("error_contains", v, max_len=1000)
+        return v
+
+    @field_validator("payload_contains")
+    @classmethod
+    def _payload(cls, v: Any) -> Any:
+        if v is not None:
+            encode_json("payload_contains", v)
+        return v
+
+
+class DryRun(BaseModel):
+    """What a filter action would do now: the number of jobs and the statement that would run."""
+
+    action: Action
+    count: int
+    statement: str
+
+
+class ActionResult(BaseModel):
+    action: Action
+    rows: list[ActionRow]
+    batches: int
+
+    @property
+    def changed(self) -> int:
+        return len(self.rows)
