@@ -28,15 +28,31 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         argv = sys.argv[1:]
         code = 3 if "--check" in argv else EXIT_USAGE
-        self.exit(code, f"{self.prog}: error: {message}\n")
+        # argparse quotes the offending arguments, which may be a DSN with a password in it.
+        self.exit(code, f"{self.prog}: error: {_redact_argv(message, argv)}\n")
 
 
-def add_connection_arguments(p: argparse.ArgumentParser) -> None:
+def _redact_argv(message: str, argv: Sequence[str]) -> str:
+    from pgconsole.db.redact import password_of, redact
+
+    secrets = tuple(pw for a in argv if ("=" in a or "://" in a) and (pw := password_of(a)))
+    return redact(message, secrets)
+
+
+def add_connection_arguments(p: argparse.ArgumentParser, *, in_subcommand: bool = False) -> None:
+    """The connection flags, accepted before and after the subcommand (`pgconsole migrate --dsn X`).
+
+    In a subcommand their default is SUPPRESS: argparse copies a subparser's defaults over the
+    values already parsed, so a default of None there would erase `pgconsole --dsn X migrate`.
+    """
+    kw: dict[str, Any] = {"default": argparse.SUPPRESS} if in_subcommand else {}
     g = p.add_argument_group("connection")
-    g.add_argument("--dsn", help="libpq conninfo or URI (default: $PGCONSOLE_DSN, config file, $DATABASE_URL, libpq defaults)")
-    g.add_argument("--config", metavar="FILE", help="TOML config file (default: user config dir)")
-    g.add_argument("--profile", metavar="NAME", help="profile from the config file")
-    g.add_argument("--connect-timeout", type=float, metavar="S", help="connection timeout in seconds (default 10)")
+    g.add_argument(
+        "--dsn", help="libpq conninfo or URI (default: $PGCONSOLE_DSN, config file, $DATABASE_URL, libpq defaults)", **kw
+    )
+    g.add_argument("--config", metavar="FILE", help="TOML config file (default: user config dir)", **kw)
+    g.add_argument("--profile", metavar="NAME", help="profile from the config file", **kw)
+    g.add_argument("--connect-timeout", type=float, metavar="S", help="connection timeout in seconds (default 10)", **kw)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"pgconsole.commands.{name}")
         module.add_parser(sub)
+        subparser = sub.choices.get(name)
+        if subparser is not None and not any("--dsn" in a.option_strings for a in subparser._actions):
+            add_connection_arguments(subparser, in_subcommand=True)
     return parser
 
 
@@ -77,22 +96,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from pgconsole.config import ConfigError
+    from pgconsole.db.connect import ConnectError
 
+    checking = bool(getattr(args, "check", False))
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:
         print(f"pgconsole: {exc}", file=sys.stderr)
-        return 3 if getattr(args, "check", False) else 1
-    if getattr(args, "check", False):
-        from pgconsole.commands import check as check_cmd
+        return 3 if checking else 1
+    try:
+        if checking:
+            from pgconsole.commands import check as check_cmd
 
-        return int(check_cmd.run(args, settings))
-    if args.command:
-        module = importlib.import_module(f"pgconsole.commands.{args.command}")
-        return int(module.run(args, settings))
-    from pgconsole.commands import tui
+            return int(check_cmd.run(args, settings))
+        if args.command:
+            module = importlib.import_module(f"pgconsole.commands.{args.command}")
+            return int(module.run(args, settings))
+        from pgconsole.commands import tui
 
-    return int(tui.run(args, settings))
+        return int(tui.run(args, settings))
+    except ConnectError as exc:
+        # A command that did not catch it itself: still one redacted line, never a traceback.
+        print(f"pgconsole: cannot connect: {exc}", file=sys.stderr)
+        return 2
 
 
 def entry() -> None:

@@ -26,9 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pydantic import BaseModel
-
 import platformdirs
+from pydantic import BaseModel
 
 STATE_FILE = "pgconsole-embedded.json"
 DEFAULT_DB = "pgconsole_demo"

@@ -13,11 +13,18 @@ def dsn_of(settings: Any) -> str:
     return resolve_dsn(None, settings.dsn)
 
 
+def connect_timeout_of(settings: Any) -> float | None:
+    """The connect timeout the user chose (flag, env or config file), else None: then a
+    ``connect_timeout`` in the DSN or ``$PGCONNECT_TIMEOUT`` applies, else the 10 s default."""
+    chosen = "connect_timeout" in getattr(settings, "model_fields_set", ())
+    return float(settings.connect_timeout) if chosen else None
+
+
 def open_connection(settings: Any, purpose: Purpose, **kwargs: Any) -> Any:
     """Connect or print one redacted line and raise SystemExit(2)."""
     dsn = dsn_of(settings)
     try:
-        return connect(dsn, purpose, connect_timeout=settings.connect_timeout, **kwargs)
+        return connect(dsn, purpose, connect_timeout=connect_timeout_of(settings), **kwargs)
     except ConnectError as exc:
         print(f"pgconsole: cannot connect: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

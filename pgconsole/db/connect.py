@@ -8,6 +8,7 @@ server-side time limits, so that nothing pgconsole runs can hang a session or ho
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,11 @@ from pgconsole.db.redact import password_of, redact
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
-class Purpose(str, enum.Enum):
+class ConnectError(Exception):
+    """Could not connect or authenticate; the message is already redacted."""
+
+
+class Purpose(enum.StrEnum):
     DASHBOARD = "dashboard"
     CHECK = "check"
     OPERATOR = "operator"
@@ -63,27 +68,44 @@ def connection_kwargs(
     dsn: str,
     purpose: Purpose,
     *,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float | None = None,
     app_suffix: str | None = None,
 ) -> dict[str, Any]:
-    """libpq parameters added to the user's DSN; the user's own values win where both set one."""
-    given: Mapping[str, Any] = {}
+    """libpq parameters added to the user's DSN.
+
+    ``connect_timeout``: a number given here (``--connect-timeout``, config) wins; ``None`` keeps
+    the DSN's ``connect_timeout`` or ``$PGCONNECT_TIMEOUT`` when either is set, else 10 s.
+    The DSN's own keepalive settings are kept. ``application_name`` is always pgconsole's own for
+    its own sessions: the dashboard recognises and hides its own sessions, and stuck-job
+    detection recognises workers, by that name; only :attr:`Purpose.APP` (the application's
+    producers) keeps a name given in the DSN.
+    Raises :class:`ConnectError` (redacted) when the DSN cannot be parsed.
+    """
     try:
-        given = conninfo_to_dict(dsn) if dsn else {}
-    except psycopg.ProgrammingError as exc:
-        raise ValueError(f"invalid connection string: {redact(exc, _secrets(dsn))}") from None
-    extra: dict[str, Any] = {
-        "application_name": application_name(purpose, app_suffix),
-        "connect_timeout": max(1, int(round(connect_timeout))),
+        given: Mapping[str, Any] = conninfo_to_dict(dsn) if dsn else {}
+    except psycopg.Error as exc:
+        # psycopg echoes the whole URI, password included, in some parse errors (reliability.md I4).
+        raise ConnectError(f"invalid connection string: {describe_error(exc, dsn)}") from None
+    defaults: dict[str, Any] = {
         # Detect a dead peer on idle connections (keepalives) and on unacknowledged sends.
         "keepalives": 1,
         "keepalives_idle": 10,
         "keepalives_interval": 5,
         "keepalives_count": 3,
     }
-    if purpose is Purpose.WORKER or purpose is Purpose.APP:
-        extra.pop("application_name") if "application_name" in given else None
-    return {k: v for k, v in extra.items() if k not in given}
+    kwargs = {k: v for k, v in defaults.items() if k not in given}
+    if connect_timeout is not None:
+        kwargs["connect_timeout"] = _whole_seconds(connect_timeout)
+    elif "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
+        kwargs["connect_timeout"] = _whole_seconds(DEFAULT_CONNECT_TIMEOUT)
+    if purpose is not Purpose.APP or "application_name" not in given:
+        kwargs["application_name"] = application_name(purpose, app_suffix)
+    return kwargs
+
+
+def _whole_seconds(seconds: float) -> int:
+    # libpq takes whole seconds and treats anything below 2 as 2.
+    return max(2, int(round(seconds)))
 
 
 def _secrets(dsn: str) -> tuple[str, ...]:
@@ -125,17 +147,13 @@ async def apply_settings_async(conn: psycopg.AsyncConnection[Any], settings: Map
     await conn.set_autocommit(autocommit)
 
 
-class ConnectError(Exception):
-    """Could not connect or authenticate; the message is already redacted."""
-
-
 def connect(
     dsn: str,
     purpose: Purpose,
     *,
     autocommit: bool = True,
     timeouts: Timeouts | None = None,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float | None = None,
     app_suffix: str | None = None,
     row_factory: Any = None,
 ) -> psycopg.Connection[Any]:
@@ -158,7 +176,7 @@ async def connect_async(
     *,
     autocommit: bool = True,
     timeouts: Timeouts | None = None,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float | None = None,
     app_suffix: str | None = None,
 ) -> psycopg.AsyncConnection[Any]:
     kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
@@ -186,7 +204,7 @@ def make_pool(
     min_size: int = 1,
     max_size: int = 4,
     timeouts: Timeouts | None = None,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float | None = None,
     app_suffix: str | None = None,
     timeout: float = 10.0,
     open: bool = True,
@@ -221,7 +239,7 @@ def make_async_pool(
     min_size: int = 1,
     max_size: int = 4,
     timeouts: Timeouts | None = None,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connect_timeout: float | None = None,
     app_suffix: str | None = None,
     timeout: float = 10.0,
 ) -> AsyncConnectionPool:
