@@ -22,13 +22,23 @@ SELECT current_setting('server_version_num')::int AS server_version_num,
        (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pgss_version,
        (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
          WHERE e.extname = 'pg_stat_statements') AS pgss_schema,
-       coalesce(current_setting('shared_preload_libraries', true), '') AS shared_preload_libraries,
+       -- shared_preload_libraries is readable only with pg_read_all_settings (missing_ok does not cover
+       -- "permission denied"); for other roles infer the preload from pg_stat_statements' own setting,
+       -- which exists only once the library is loaded (CASE keeps the STABLE call from running).
+       CASE WHEN pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
+                 OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+            THEN coalesce(current_setting('shared_preload_libraries', true), '')
+            WHEN EXISTS (SELECT FROM pg_settings WHERE name = 'pg_stat_statements.max' AND min_val IS NOT NULL)
+            THEN 'pg_stat_statements'
+            ELSE '' END AS shared_preload_libraries,
        pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_all_stats,
        pg_has_role(current_user, 'pg_read_all_settings', 'USAGE') AS can_read_all_settings,
        pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS can_signal_backend,
        to_regprocedure('pg_catalog.uuidv7()') IS NOT NULL AS has_uuidv7,
        to_regclass('pg_catalog.pg_stat_checkpointer') IS NOT NULL AS has_stat_checkpointer,
-       to_regclass('pgconsole.jobs') IS NOT NULL AS has_queue,
+       -- to_regclass() raises "permission denied for schema" for a role without USAGE: ask the catalog.
+       EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'pgconsole' AND c.relname = 'jobs') AS has_queue,
        current_setting('default_transaction_read_only')::bool AS default_read_only
 """
 
