@@ -9,6 +9,7 @@ updates ``pgconsole.jobs`` itself.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from pgconsole.console import jobs_browser
-from pgconsole.console.models import ActionKind, ActionPreview, ActionReport, ActionTarget, JobQuery, StuckJob
+from pgconsole.console.models import ActionKind, ActionPreview, ActionReport, ActionTarget, JobQuery
 from pgconsole.console.session import DeadlineSession, SourceError
 from pgconsole.db.connect import Purpose
 
@@ -28,7 +29,7 @@ BATCH = 500
 ELIGIBLE: dict[str, tuple[str, ...]] = {
     "retry": ("failed", "cancelled", "expired"),
     "cancel": ("pending", "processing"),
-    "delete": ("pending", "completed", "failed", "cancelled", "expired"),
+    "delete": ("completed", "failed", "cancelled", "expired"),
 }
 SKIP_REASON: dict[tuple[str, str], str] = {
     ("retry", "pending"): "already pending",
@@ -39,6 +40,7 @@ SKIP_REASON: dict[tuple[str, str], str] = {
     ("cancel", "cancelled"): "already cancelled",
     ("cancel", "expired"): "already finished",
     ("delete", "processing"): "processing (cancel it first)",
+    ("delete", "pending"): "pending (cancel it first)",
 }
 
 _FUNCTION = {"retry": "retry_jobs", "cancel": "cancel_jobs", "delete": "delete_jobs"}
@@ -53,13 +55,6 @@ async def with_operator(dsn: str, fn: Callable[[psycopg.Connection[Any]], T], *,
     finally:
         session.close()
 
-
-def stuck_jobs(conn: psycopg.Connection[Any]) -> list[StuckJob]:
-    with conn.cursor() as cur:
-        cur.execute("SELECT id::text, job_type, locked_by, started_at, heartbeat_at, reason "
-                    "FROM pgconsole.detect_stuck_jobs()")
-        return [StuckJob(id=r[0], job_type=r[1], locked_by=r[2], started_at=r[3], heartbeat_at=r[4], reason=r[5] or "")
-                for r in cur.fetchall()]
 
 
 def _function_sql(kind: ActionKind) -> sql.Composed:
@@ -109,6 +104,8 @@ def _target_batches(conn: psycopg.Connection[Any], target: ActionTarget) -> list
 def run(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget,
         progress: Callable[[int, int], None]) -> ActionReport:
     """Apply ``kind`` batch by batch (one transaction each), reporting progress after every batch."""
+    if target.payload is not None:
+        return _retry_with_payload(conn, kind, target, progress)
     batches = _target_batches(conn, target)
     total = sum(len(b) for b in batches)
     changed = 0
@@ -133,6 +130,28 @@ def run(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget,
     return ActionReport(kind=kind, requested=total, changed=changed, skipped=dict(skipped))
 
 
+_PAYLOAD_FN = "pgconsole.retry_job_with_payload(uuid,jsonb,text)"
+
+
+def _retry_with_payload(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget,
+                        progress: Callable[[int, int], None]) -> ActionReport:
+    """Retry one job with an edited payload, through the queue's definer function (the operator role
+    has no UPDATE on pgconsole.jobs)."""
+    if kind != "retry" or not target.ids or len(target.ids) != 1:
+        raise SourceError("an edited payload applies to a retry of exactly one job")
+    row = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (_PAYLOAD_FN,)).fetchone()
+    if not row or not row[0]:
+        raise SourceError("editing the payload needs the queue function pgconsole.retry_job_with_payload, "
+                          "which this database does not have (pgconsole migrate)")
+    progress(0, 1)
+    with conn.transaction():
+        rows = conn.execute("SELECT * FROM pgconsole.retry_job_with_payload(%s::uuid, %s::jsonb, %s)",
+                            (target.ids[0], json.dumps(target.payload), target.reason)).fetchall()
+    progress(1, 1)
+    skipped = {} if rows else {"not in a retryable state": 1}
+    return ActionReport(kind="retry", requested=1, changed=len(rows), skipped=skipped)
+
+
 def apply_migrations(conn: psycopg.Connection[Any]) -> str:
     from pgconsole.schema import migrate
 
@@ -145,15 +164,22 @@ MAINTENANCE = ("rescue", "expire", "cleanup")
 
 
 def maintenance(conn: psycopg.Connection[Any], task: str) -> str:
-    """One maintenance step through the queue's admin API."""
-    if task not in MAINTENANCE:
-        raise SourceError(f"unknown maintenance task {task!r}")
-    try:
-        from pgconsole.queue import admin  # type: ignore[attr-defined]
-    except ImportError:
-        raise SourceError("the queue admin API is not installed") from None
-    fn = getattr(admin, f"{task}_jobs", None) or getattr(admin, task, None)
-    if fn is None:
-        raise SourceError(f"queue admin has no {task} action")
-    return str(fn(conn))
+    """One maintenance step through the queue's API (the same steps `pgconsole maintain` runs)."""
+    if task == "rescue":
+        from pgconsole.queue import client
 
+        rows = client.rescue_stuck(conn)
+        return f"rescued {len(rows)} stuck job(s)"
+    if task == "expire":
+        row = conn.execute("SELECT pgconsole.expire_stale_jobs()").fetchone()
+        return f"expired {row[0] if row else 0} overdue pending job(s)"
+    if task == "cleanup":
+        total = 0
+        while True:  # the function removes one short batch per call; stop when a batch is empty
+            row = conn.execute("SELECT pgconsole.cleanup_old_jobs()").fetchone()
+            n = int(row[0]) if row and row[0] else 0
+            total += n
+            if n == 0:
+                break
+        return f"deleted {total} finished job(s) past retention"
+    raise SourceError(f"unknown maintenance task {task!r}: one of {', '.join(MAINTENANCE)}")

@@ -1,4 +1,4 @@
-"""Reads the console needs where the monitor package has no collector yet.
+"""Reads the console needs that the monitor does not provide in this shape.
 
 Each function is small and version-safe for PostgreSQL 14-18. When ``pgconsole.monitor`` provides
 the same data, :mod:`pgconsole.console.source` uses the monitor instead and these fall away.
@@ -12,96 +12,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pgconsole.console.models import BackendRow, QueueTypeRow, StatementRow
-
-COUNT_CAP = 10_000
-
-# Pending and processing come from the partial active-state indexes; the LIMIT caps the work at
-# COUNT_CAP+1 rows per state however deep the backlog is (DESIGN.md §5 "10k+").
-QUEUE_SQL = """
-WITH active AS (
-  (SELECT job_type, status, scheduled_at FROM pgconsole.jobs WHERE status = 'pending' LIMIT %(cap1)s)
-  UNION ALL
-  (SELECT job_type, status, scheduled_at FROM pgconsole.jobs WHERE status = 'processing' LIMIT %(cap1)s)
-), failed AS (
-  SELECT job_type, count(*)::int AS n FROM pgconsole.jobs
-   WHERE status = 'failed' AND completed_at > now() - interval '1 hour' GROUP BY job_type
-), done AS (
-  SELECT job_type, count(*)::int AS n FROM pgconsole.jobs
-   WHERE status = 'completed' AND completed_at > now() - interval '1 minute' GROUP BY job_type
-), types AS (
-  SELECT job_type FROM active UNION SELECT job_type FROM failed UNION SELECT job_type FROM done
-)
-SELECT t.job_type,
-       (SELECT count(*) FROM active a WHERE a.job_type = t.job_type AND a.status = 'pending')::int AS pending,
-       (SELECT count(*) FROM active a WHERE a.job_type = t.job_type AND a.status = 'processing')::int AS processing,
-       coalesce((SELECT n FROM failed f WHERE f.job_type = t.job_type), 0) AS failed_1h,
-       (SELECT extract(epoch FROM now() - min(a.scheduled_at)) FROM active a
-         WHERE a.job_type = t.job_type AND a.status = 'pending' AND a.scheduled_at <= now())::float8 AS oldest_due_age_s,
-       coalesce((SELECT n FROM done d WHERE d.job_type = t.job_type), 0)::float8 AS completed_per_min
-  FROM types t ORDER BY t.job_type
-"""
-
-
-def queue_rows(conn: psycopg.Connection[Any]) -> list[QueueTypeRow]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(QUEUE_SQL, {"cap1": COUNT_CAP + 1})
-        rows = cur.fetchall()
-    out = []
-    for r in rows:
-        capped = r["pending"] > COUNT_CAP
-        out.append(QueueTypeRow(**{**r, "pending": min(r["pending"], COUNT_CAP), "pending_capped": capped}))
-    return out
-
-
-COUNTERS_SQL = """
-SELECT d.xact_commit + d.xact_rollback AS xacts, d.blks_hit, d.blks_read,
-       pg_database_size(current_database()) AS db_size,
-       current_setting('max_connections')::int AS max_connections,
-       (SELECT max(extract(epoch FROM now() - xact_start)) FROM pg_stat_activity
-         WHERE backend_type = 'client backend' AND xact_start IS NOT NULL)::float8 AS oldest_xact_age_s,
-       (SELECT max(age(backend_xmin)) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL)::bigint AS xmin_age,
-       clock_timestamp() AS at
-  FROM pg_stat_database d WHERE d.datname = current_database()
-"""
-
-STATES_SQL = """
-SELECT coalesce(state, 'unknown') AS state, count(*)::int AS n FROM pg_stat_activity
- WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() GROUP BY 1
-"""
-
-REPLICATION_SQL = """
-SELECT coalesce(application_name, client_addr::text, 'standby') AS name,
-       coalesce(replay_lag::text, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))) AS lag
-  FROM pg_stat_replication
-"""
-
-JOB_TOTALS_SQL = """
-SELECT (SELECT count(*) FROM pgconsole.jobs WHERE status = 'completed' AND completed_at > %(since)s)::int AS completed,
-       (SELECT count(*) FROM pgconsole.jobs WHERE status = 'failed' AND completed_at > %(since)s)::int AS failed
-"""
-
-
-def counters(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(COUNTERS_SQL)
-        row = cur.fetchone() or {}
-        cur.execute(STATES_SQL)
-        row["states"] = {r["state"]: r["n"] for r in cur.fetchall()}
-        try:
-            cur.execute(REPLICATION_SQL)
-            row["replication"] = [(r["name"], r["lag"] or "0") for r in cur.fetchall()]
-        except psycopg.Error:
-            row["replication"] = []  # on a standby pg_current_wal_lsn() errors: no downstream to show
-    return row
-
-
-def job_totals_since(conn: psycopg.Connection[Any], since: Any) -> tuple[int, int]:
-    with conn.cursor() as cur:
-        cur.execute(JOB_TOTALS_SQL, {"since": since})
-        row = cur.fetchone()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
-
+from pgconsole.console.models import BackendRow, StatementRow
 
 _ORDER_COLUMN = {"total": "total_exec_time", "mean": "mean_exec_time", "calls": "calls"}
 

@@ -16,7 +16,6 @@ from psycopg.rows import dict_row
 
 from pgconsole.console.models import (
     BackendRow,
-    FailureGroup,
     JobDetail,
     JobLogLine,
     JobPage,
@@ -140,20 +139,3 @@ def fetch_detail(conn: psycopg.Connection[Any], job_id: str) -> JobDetail | None
             b = cur.fetchone()
         backend = BackendRow(**b) if b else None
     return JobDetail(job=job, logs=logs, worker_backend=backend)
-
-
-# Fallback until the monitor's failure grouping is available: recent failures only, so the scan is
-# bounded by the updated_at window rather than the whole history.
-_FAILURES = """
-SELECT left(coalesce(error_message, '(no message)'), 200) AS error, job_type, count(*)::int AS count,
-       max(completed_at) AS last_seen
-  FROM pgconsole.jobs
- WHERE status = 'failed' AND completed_at > now() - interval '24 hours'
- GROUP BY 1, 2 ORDER BY count DESC, last_seen DESC LIMIT 200
-"""
-
-
-def fetch_failure_groups(conn: psycopg.Connection[Any]) -> list[FailureGroup]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_FAILURES)
-        return [FailureGroup(**r) for r in cur.fetchall()]

@@ -9,14 +9,13 @@ from typing import Any, Protocol
 
 import psycopg
 
-from pgconsole.console import actions, explain, interim, jobs_browser
+from pgconsole.console import actions, explain, interim, jobs_browser, overview
 from pgconsole.console.models import (
     ActionKind,
     ActionPreview,
     ActionReport,
     ActionTarget,
     ActivityData,
-    CheckRow,
     FailureGroup,
     FindingRow,
     HeaderInfo,
@@ -70,12 +69,13 @@ class PgSource:
     'pgconsole'), a short-lived operator connection per action."""
 
     def __init__(self, dsn: str, *, read_only: bool = False, deadline: float = 8.0,
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, thresholds: dict[str, Any] | None = None) -> None:
         self.dsn = dsn
         self.forced_read_only = read_only
         self.session = DeadlineSession(dsn, Purpose.DASHBOARD, connect_timeout=connect_timeout, deadline=deadline)
         self.caps: ServerCaps | None = None
-        self._prev_counters: dict[str, Any] | None = None
+        self._prev_snapshot: Any = None
+        self.thresholds = thresholds or {}
         self._prev_statements: dict[int, dict[str, Any]] | None = None
         self._action_allowed = False
 
@@ -119,37 +119,12 @@ class PgSource:
     # -- overview -------------------------------------------------------------------------
     async def overview(self) -> OverviewData:
         caps = await self._caps()
-        prev = self._prev_counters
-
-        def read(conn: psycopg.Connection[Any]) -> tuple[dict[str, Any], OverviewData]:
-            c = interim.counters(conn)
-            data = OverviewData(count_method=f"exact up to {interim.COUNT_CAP:,} (active-state indexes)",
-                                count_cap=interim.COUNT_CAP)
-            if caps.has_queue:
-                data.queue = interim.queue_rows(conn)
-                if prev is not None:
-                    data.completed_interval, data.failed_interval = interim.job_totals_since(conn, prev["at"])
-            data.checks = _basic_checks(conn, caps)
-            return c, data
-
-        c, data = await self.session.call(read)
-        data.connections_by_state = c.get("states", {})
-        data.max_connections = int(c.get("max_connections") or 0)
-        data.db_size_bytes = c.get("db_size")
-        data.replication = c.get("replication", [])
-        data.oldest_xact_age_s = c.get("oldest_xact_age_s")
-        data.xmin_age = c.get("xmin_age")
-        total = (c["blks_hit"] or 0) + (c["blks_read"] or 0)
-        data.cache_hit_cumulative = 100.0 * c["blks_hit"] / total if total else None
-        if prev is not None:
-            dt = (c["at"] - prev["at"]).total_seconds()
-            hit = c["blks_hit"] - prev["blks_hit"]
-            read_ = c["blks_read"] - prev["blks_read"]
-            data.cache_hit_interval = 100.0 * hit / (hit + read_) if hit + read_ > 0 else None
-            data.tps = (c["xacts"] - prev["xacts"]) / dt if dt > 0 else None
+        prev = self._prev_snapshot
+        snap = await self.session.call(lambda conn: overview.snapshot(conn, caps, prev))
+        self._prev_snapshot = snap
+        data = overview.build(snap, self.thresholds)
         if not caps.has_queue:
             data.notes.append("the pgconsole schema is not installed in this database: run `pgconsole migrate`")
-        self._prev_counters = c
         return data
 
     # -- jobs -----------------------------------------------------------------------------
@@ -159,11 +134,21 @@ class PgSource:
     async def job_detail(self, job_id: str) -> JobDetail | None:
         return await self.session.call(lambda conn: jobs_browser.fetch_detail(conn, job_id))
 
+    async def _queue_stats(self) -> Any:
+        caps = await self._caps()
+        snap = await self.session.call(lambda conn: overview.snapshot(conn, caps, None, only={"queue"}))
+        return snap.queue
+
     async def stuck_jobs(self) -> list[StuckJob]:
-        return await self.session.call(actions.stuck_jobs)
+        q = await self._queue_stats()
+        return [StuckJob(**s.model_dump()) for s in (q.stuck or [])] if q else []
 
     async def failure_groups(self) -> list[FailureGroup]:
-        return await self.session.call(jobs_browser.fetch_failure_groups)
+        q = await self._queue_stats()
+        if q is None:
+            return []
+        return [FailureGroup(error=f.error or f.error_code or "(no message)", job_type=f.job_type, count=f.n,
+                             last_seen=f.last_at) for f in q.failures]
 
     # -- queries --------------------------------------------------------------------------
     async def statements(self, order: str, delta: bool) -> StatementsData:
@@ -237,15 +222,6 @@ class PgSource:
 
     def close(self) -> None:
         self.session.close()
-
-
-def _basic_checks(conn: psycopg.Connection[Any], caps: ServerCaps) -> list[CheckRow]:
-    """The check registry's verdicts (pgconsole.checks), or a note that it is unavailable."""
-    try:
-        from pgconsole.console import health
-    except ImportError:  # pragma: no cover - health ships with the console
-        return []
-    return health.run(conn, caps)
 
 
 def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
