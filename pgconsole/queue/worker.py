@@ -1,0 +1,495 @@
+"""The worker runtime behind ``pgconsole worker``.
+
+One process, three kinds of threads, no child processes:
+
+* the main loop (one connection): claims in batches, hands jobs to the handler threads, sends
+  completions and failures in batches, runs a rescue pass every ``rescue_interval`` (so a dead
+  worker's jobs come back without a separate maintenance process), and between claims waits on
+  LISTEN ``pgconsole_jobs`` (a doorbell) with a polling fallback;
+* a heartbeat thread (its own connection): extends the lease of every held job every
+  ``heartbeat_interval`` and learns about cancel requests and lost jobs;
+* ``concurrency`` handler threads (daemon threads: a handler that never returns cannot keep the
+  process alive after shutdown). Async handlers run in ``asyncio.run`` on their thread.
+
+Every connection is named ``pgconsole-worker:<worker_id>`` so stuck-job detection can tell a live
+worker from a gone one. On stop (SIGTERM/SIGINT) the worker claims nothing more, lets running
+handlers finish for up to ``shutdown_timeout`` while it keeps heartbeating, then releases whatever
+it still holds (back to pending at once) and returns. Guarantees: docs/guarantees.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+import os
+import queue
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from pgconsole.db import Purpose, connect
+from pgconsole.queue import client
+from pgconsole.queue.models import InvalidInput, Job, check_worker_id, encode_json
+
+log = logging.getLogger("pgconsole.worker")
+
+Handler = Callable[["JobContext"], Any]
+
+
+class JobCancelled(Exception):
+    """Raise from a handler (or let :meth:`JobContext.raise_if_cancelled` raise it) to stop a job
+    whose cancel was requested; the job ends ``cancelled``."""
+
+
+class PermanentError(Exception):
+    """Raise from a handler to fail the job without further retries."""
+
+
+class JobContext:
+    """What a handler gets: the job's fields, progress, log lines and the cancel request."""
+
+    def __init__(self, job: Job, worker: Worker) -> None:
+        self.job = job
+        self._worker = worker
+        self._cancel = threading.Event()
+        self.lost = False  # the lease was taken over: results of this attempt will be ignored
+
+    id = property(lambda self: self.job.id)
+    job_type = property(lambda self: self.job.job_type)
+    payload = property(lambda self: self.job.payload)
+    attempt = property(lambda self: self.job.attempt)
+    priority = property(lambda self: self.job.priority)
+    user_id = property(lambda self: self.job.user_id)
+    tenant_id = property(lambda self: self.job.tenant_id)
+    retry_count = property(lambda self: self.job.retry_count)
+    max_retries = property(lambda self: self.job.max_retries)
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled(f"cancel requested for job {self.job.id}")
+
+    def progress(self, percent: int, message: str | None = None) -> bool:
+        """Report progress (False when this attempt is no longer current)."""
+        with self._worker._side_conn() as conn:
+            return client.progress(conn, self.job.id, self.job.attempt, percent, message)
+
+    def log(self, message: str, level: str = "info", **metadata: Any) -> None:
+        with self._worker._side_conn() as conn:
+            client.add_log(conn, self.job.id, client.clean_error_text(message), level=level, metadata=metadata)
+
+
+def load_handler(spec: str) -> Handler:
+    """``module:function`` -> the callable (InvalidInput naming --handler otherwise)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise InvalidInput("handler", f"expected MODULE:FUNCTION (got {spec!r})")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidInput("handler", f"cannot import {module_name!r}: {exc}") from None
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part, None)  # type: ignore[assignment]
+        if fn is None:
+            raise InvalidInput("handler", f"{module_name!r} has no attribute {attr!r}")
+    if not callable(fn):
+        raise InvalidInput("handler", f"{spec!r} is not callable")
+    return fn  # type: ignore[return-value]
+
+
+def default_worker_id() -> str:
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:20] or "host"
+    return f"{host}-{os.getpid()}-{random.randrange(16**4):04x}"
+
+
+@dataclass
+class WorkerConfig:
+    dsn: str
+    handler: Handler
+    job_types: Sequence[str] | None = None
+    concurrency: int = 4
+    batch: int = 10
+    lease_seconds: int = 60
+    heartbeat_interval: float | None = None  # default lease/3
+    rescue_interval: float = 15.0  # 0 disables the worker's own rescue pass
+    poll_interval: float = 1.0
+    flush_interval: float = 0.05
+    shutdown_timeout: float = 30.0
+    worker_id: str = field(default_factory=default_worker_id)
+    burst: bool = False  # exit when nothing is due and nothing is held (tests, cron-style runs)
+    connect_timeout: float = 10.0
+
+    def validate(self) -> None:
+        check_worker_id(self.worker_id)
+        if not 1 <= self.concurrency <= 1000:
+            raise InvalidInput("concurrency", "must be between 1 and 1000")
+        if not 1 <= self.batch <= 10000:
+            raise InvalidInput("batch", "must be between 1 and 10000")
+        if not 1 <= self.lease_seconds <= 86400:
+            raise InvalidInput("lease", "must be between 1 and 86400 seconds")
+
+
+@dataclass
+class _Held:
+    job: Job
+    ctx: JobContext
+    started: bool = False
+
+
+@dataclass
+class _Outcome:
+    job: Job
+    kind: str  # complete | fail | cancelled | released
+    result: Any = None
+    error: str = ""
+    code: str | None = None
+    retryable: bool = True
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    released: int = 0
+    rescued: int = 0
+    fenced: int = 0  # outcomes the database refused (lease lost meanwhile)
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig) -> None:
+        config.validate()
+        self.config = config
+        self.id = config.worker_id
+        self.stats = WorkerStats()
+        self._stop = threading.Event()
+        self._held: dict[UUID, _Held] = {}
+        self._held_lock = threading.Lock()
+        self._work: queue.Queue[_Held | None] = queue.Queue()
+        self._results: queue.Queue[_Outcome] = queue.Queue()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._side: list[psycopg.Connection[Any]] = []
+        self._side_lock = threading.Lock()
+        self._is_async = inspect.iscoroutinefunction(config.handler)
+
+    # -- connections -------------------------------------------------------------------------
+    def _connect(self) -> psycopg.Connection[Any]:
+        return connect(self.config.dsn, Purpose.WORKER, app_suffix=self.id, connect_timeout=self.config.connect_timeout)
+
+    def _main_conn(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = self._connect()
+            self._conn.execute("LISTEN pgconsole_jobs")
+        return self._conn
+
+    class _SideConn:
+        def __init__(self, worker: Worker) -> None:
+            self.w = worker
+            self.conn: psycopg.Connection[Any] | None = None
+
+        def __enter__(self) -> psycopg.Connection[Any]:
+            with self.w._side_lock:
+                while self.w._side:
+                    c = self.w._side.pop()
+                    if not c.closed and not c.broken:
+                        self.conn = c
+                        break
+            if self.conn is None:
+                self.conn = self.w._connect()
+            return self.conn
+
+        def __exit__(self, *exc: object) -> None:
+            assert self.conn is not None
+            if self.conn.closed or self.conn.broken:
+                return
+            with self.w._side_lock:
+                self.w._side.append(self.conn)
+
+    def _side_conn(self) -> Worker._SideConn:
+        """A connection for handler progress/log calls (kept in a small free list)."""
+        return Worker._SideConn(self)
+
+    # -- control -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the worker to stop (safe from a signal handler or another thread)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def held_ids(self) -> list[UUID]:
+        with self._held_lock:
+            return list(self._held)
+
+    # -- handler threads -----------------------------------------------------------------------
+    def _handler_thread(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            with self._held_lock:
+                if item.job.id not in self._held:  # released during shutdown before it started
+                    continue
+                item.started = True
+            self._results.put(self._run_one(item))
+
+    def _run_one(self, item: _Held) -> _Outcome:
+        job, ctx = item.job, item.ctx
+        try:
+            ctx.raise_if_cancelled()
+            if self._is_async:
+                value = asyncio.run(self.config.handler(ctx))
+            else:
+                value = self.config.handler(ctx)
+                if inspect.isawaitable(value):
+                    value = asyncio.run(_await(value))
+        except JobCancelled as exc:
+            return _Outcome(job, "cancelled", error=str(exc))
+        except PermanentError as exc:
+            return _Outcome(job, "fail", error=f"{type(exc).__name__}: {exc}", code="permanent", retryable=False)
+        except BaseException as exc:  # noqa: BLE001 - any handler error fails the attempt
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                log.warning("job %s: handler raised %s; failing the attempt", job.id, type(exc).__name__)
+            if ctx.cancel_requested:
+                return _Outcome(job, "cancelled", error=f"{type(exc).__name__}: {exc}")
+            return _Outcome(job, "fail", error=f"{type(exc).__name__}: {exc}", code=type(exc).__name__[:100])
+        try:
+            encode_json("result", value, max_bytes=None)
+        except InvalidInput as exc:
+            return _Outcome(job, "fail", error=str(exc), code="bad_result", retryable=False)
+        return _Outcome(job, "complete", result=value)
+
+    # -- heartbeat thread ----------------------------------------------------------------------
+    def _heartbeat_loop(self, done: threading.Event) -> None:
+        interval = self.config.heartbeat_interval or max(0.2, self.config.lease_seconds / 3)
+        conn: psycopg.Connection[Any] | None = None
+        while not done.wait(interval):
+            ids = self.held_ids()
+            if not ids:
+                continue
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    conn = self._connect()
+                rows = client.heartbeat(conn, self.id, ids, lease_seconds=self.config.lease_seconds)
+            except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - keep beating
+                log.warning("heartbeat failed: %s", exc)
+                if conn is not None:
+                    conn.close()
+                conn = None
+                continue
+            alive = {r.id: r for r in rows}
+            with self._held_lock:
+                for jid in ids:
+                    h = self._held.get(jid)
+                    if h is None:
+                        continue
+                    row = alive.get(jid)
+                    if row is None or row.attempt != h.job.attempt:
+                        h.ctx.lost = True
+                        h.ctx._cancel.set()  # stop work whose result would be refused
+                    elif row.cancel_requested:
+                        h.ctx._cancel.set()
+        if conn is not None:
+            conn.close()
+
+    # -- main loop -----------------------------------------------------------------------------
+    def run(self) -> WorkerStats:
+        cfg = self.config
+        threads = [threading.Thread(target=self._handler_thread, name=f"pgc-handler-{i}", daemon=True)
+                   for i in range(cfg.concurrency)]
+        for t in threads:
+            t.start()
+        hb_done = threading.Event()
+        hb = threading.Thread(target=self._heartbeat_loop, args=(hb_done,), name="pgc-heartbeat", daemon=True)
+        hb.start()
+        max_held = max(cfg.batch, cfg.concurrency)
+        pending: list[_Outcome] = []
+        first_pending = 0.0
+        next_rescue = time.monotonic() + (random.uniform(0, cfg.rescue_interval) if cfg.rescue_interval else 0)
+        log.info("worker %s started (concurrency %d, batch %d, lease %ds)", self.id, cfg.concurrency, cfg.batch,
+                 cfg.lease_seconds)
+        backoff = 0.5
+        try:
+            while not self._stop.is_set():
+                try:
+                    conn = self._main_conn()
+                    # 1. collect finished handlers
+                    while True:
+                        try:
+                            o = self._results.get_nowait()
+                        except queue.Empty:
+                            break
+                        if not pending:
+                            first_pending = time.monotonic()
+                        pending.append(o)
+                    with self._held_lock:
+                        held = len(self._held)
+                    unfinished = held - len(pending)
+                    # 2. send outcomes in batches
+                    if pending and (len(pending) >= cfg.batch or unfinished == 0
+                                    or time.monotonic() - first_pending >= cfg.flush_interval):
+                        self._flush(conn, pending)
+                        pending = []
+                        with self._held_lock:
+                            held = len(self._held)
+                    # 3. the worker's own rescue pass
+                    if cfg.rescue_interval and time.monotonic() >= next_rescue:
+                        rescued = client.rescue_stuck(conn, limit=1000)
+                        if rescued:
+                            self.stats.rescued += len(rescued)
+                            log.info("rescued %d stuck job(s): %s", len(rescued),
+                                     ", ".join(f"{r.id} ({r.reason})" for r in rescued[:5]))
+                        next_rescue = time.monotonic() + cfg.rescue_interval
+                    # 4. claim
+                    free = max_held - held
+                    got = 0
+                    if free > 0 and (free >= max(1, min(cfg.batch, max_held) // 2) or held == 0):
+                        jobs = client.claim(conn, self.id, min(cfg.batch, free), job_types=cfg.job_types,
+                                            lease_seconds=cfg.lease_seconds)
+                        got = len(jobs)
+                        self.stats.claimed += got
+                        with self._held_lock:
+                            items = [_Held(j, JobContext(j, self)) for j in jobs]
+                            for it in items:
+                                self._held[it.job.id] = it
+                        for it in items:
+                            self._work.put(it)
+                        held += got
+                    backoff = 0.5
+                    if got and got == min(cfg.batch, free):
+                        continue  # more may be due: claim again soon
+                    if held == 0 and not pending:
+                        if cfg.burst and got == 0:
+                            break
+                        # idle: wait for the doorbell (or poll)
+                        for _ in conn.notifies(timeout=cfg.poll_interval, stop_after=1):
+                            pass
+                        continue
+                    # busy: wait for a handler to finish
+                    try:
+                        o = self._results.get(timeout=cfg.flush_interval if pending else cfg.poll_interval)
+                        if not pending:
+                            first_pending = time.monotonic()
+                        pending.append(o)
+                    except queue.Empty:
+                        pass
+                except psycopg.OperationalError as exc:
+                    log.warning("database connection problem: %s; retrying in %.1fs", exc, backoff)
+                    if self._conn is not None:
+                        self._conn.close()
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+            self._shutdown(pending)
+        finally:
+            hb_done.set()
+            for _ in threads:
+                self._work.put(None)
+            hb.join(timeout=5)
+            if self._conn is not None:
+                self._conn.close()
+            with self._side_lock:
+                for c in self._side:
+                    c.close()
+                self._side.clear()
+        log.info("worker %s stopped: %s", self.id, self.stats)
+        return self.stats
+
+    def _flush(self, conn: psycopg.Connection[Any], outcomes: list[_Outcome]) -> None:
+        done = [(o.job.id, o.job.attempt, o.result) for o in outcomes if o.kind == "complete"]
+        failed = [(o.job.id, o.job.attempt, o.error, o.code, o.retryable) for o in outcomes if o.kind == "fail"]
+        cancelled = [(o.job.id, o.job.attempt) for o in outcomes if o.kind == "cancelled"]
+        ok_done = client.complete(conn, self.id, done) if done else set()
+        fail_rows = client.fail(conn, self.id, failed) if failed else []
+        ok_cancel = client.finish_cancelled(conn, self.id, cancelled) if cancelled else set()
+        # a cancelled outcome without a request in the database (the handler raised JobCancelled
+        # by itself) is an ordinary failure
+        stray = [(i, a, "JobCancelled raised without a cancel request", "cancelled", False)
+                 for i, a in cancelled if i not in ok_cancel]
+        if stray:
+            fail_rows += client.fail(conn, self.id, stray)
+        self.stats.completed += len(ok_done)
+        self.stats.failed += len(fail_rows)
+        self.stats.cancelled += len(ok_cancel)
+        self.stats.fenced += len(outcomes) - len(ok_done) - len(fail_rows) - len(ok_cancel)
+        with self._held_lock:
+            for o in outcomes:
+                self._held.pop(o.job.id, None)
+
+    def _shutdown(self, pending: list[_Outcome]) -> None:
+        """Finish or release what is held: queued jobs go back at once, running ones get up to
+        shutdown_timeout, then are released too (their late results will be fenced out)."""
+        cfg = self.config
+        with self._held_lock:
+            not_started = [h for h in self._held.values() if not h.started]
+            for h in not_started:
+                del self._held[h.job.id]
+        deadline = time.monotonic() + cfg.shutdown_timeout
+        try:
+            conn = self._main_conn()
+            if not_started:
+                released = client.release(conn, self.id, [(h.job.id, h.job.attempt) for h in not_started])
+                self.stats.released += len(released)
+            while True:
+                while True:
+                    try:
+                        pending.append(self._results.get_nowait())
+                    except queue.Empty:
+                        break
+                if pending:
+                    self._flush(conn, pending)
+                    pending = []
+                with self._held_lock:
+                    left = list(self._held.values())
+                if not left:
+                    break
+                if time.monotonic() >= deadline:
+                    released = client.release(conn, self.id, [(h.job.id, h.job.attempt) for h in left])
+                    self.stats.released += len(released)
+                    log.warning("released %d job(s) still running after %.0fs", len(left), cfg.shutdown_timeout)
+                    with self._held_lock:
+                        self._held.clear()
+                    break
+                try:
+                    pending.append(self._results.get(timeout=min(0.2, max(0.0, deadline - time.monotonic()))))
+                except queue.Empty:
+                    pass
+        except psycopg.Error as exc:
+            log.warning("shutdown: could not finish or release held jobs (%s); they come back after their lease",
+                        exc)
+
+
+async def _await(value: Any) -> Any:
+    return await value
+
+
+def run_worker(config: WorkerConfig, *, install_signals: bool = True) -> WorkerStats:
+    """Run a worker until SIGTERM/SIGINT (or, with burst, until the queue is drained)."""
+    import signal
+
+    worker = Worker(config)
+    if install_signals and threading.current_thread() is threading.main_thread():
+        def _on_signal(signum: int, _frame: Any) -> None:
+            log.info("signal %d: stopping (finishing or releasing held jobs)", signum)
+            worker.stop()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+    return worker.run()
