@@ -43,11 +43,14 @@ def render_throughput(res: dict[str, Any]) -> str:
     for c in res["cells"]:
         sp = c["spread"]
         rows.append([str(c["workers"]), str(c["batch"]), fmt(c["jobs"]),
-                     fspread(sp.get("pgconsole")), fspread(sp.get("pgqueuer")), fspread(sp.get("bare")),
+                     fspread(sp.get("pgconsole")), fspread(sp.get("pgqueuer")), fspread(sp.get("pgconsole-sql")),
+                     fspread(sp.get("bare")),
                      fratio(c.get("ratio_pgconsole_to_pgqueuer")), fratio(c.get("ratio_pgconsole_to_bare")),
+                     fratio(c.get("ratio_pgconsole_sql_to_pgqueuer")), fratio(c.get("ratio_pgconsole_sql_to_bare")),
                      fratio(c.get("ratio_pgqueuer_to_bare"))])
-    out = table(["workers", "batch", "jobs", "pgconsole jobs/s", "PgQueuer jobs/s", "bare loop jobs/s",
-                 "pgconsole / PgQueuer", "pgconsole / bare", "PgQueuer / bare"], rows)
+    out = table(["W", "batch", "jobs", "pgconsole worker jobs/s", "PgQueuer jobs/s", "pgconsole SQL loop jobs/s",
+                 "bare loop jobs/s", "pgconsole / PgQueuer", "pgconsole / bare", "pgc-SQL / PgQueuer",
+                 "pgc-SQL / bare", "PgQueuer / bare"], rows)
     return out + _skips(res)
 
 

@@ -32,6 +32,8 @@ def systems() -> dict[str, System]:
         "pgconsole": System("pgconsole", pgc.PGC_DB, pgc.setup, pgc.fill, pgc.remaining, pgc.worker),
         "pgqueuer": System("pgqueuer", peers.PGQ_DB, peers.pgq_setup, peers.pgq_fill, peers.pgq_remaining,
                            peers.pgq_worker),
+        "pgconsole-sql": System("pgconsole-sql", pgc.PGC_SQL_DB, pgc.sql_setup, pgc.sql_fill, pgc.remaining,
+                                pgc.sql_worker),
         "bare": System("bare", peers.BARE_DB, peers.bare_setup, peers.bare_fill, peers.bare_remaining,
                        peers.bare_worker),
     }
@@ -96,7 +98,7 @@ def jobs_for(batch: int, full_jobs: int, env: Env, job_scale: dict[int, int] | N
 
 
 def run(env: Env, *, workers: tuple[int, ...] = (1, 2, 4), batches: tuple[int, ...] = (1, 10, 100),
-        names: tuple[str, ...] = ("pgconsole", "pgqueuer", "bare"), jobs: int = 200_000,
+        names: tuple[str, ...] = ("pgconsole", "pgqueuer", "pgconsole-sql", "bare"), jobs: int = 200_000,
         job_scale: dict[int, int] | None = None, max_seconds: float = 600) -> dict[str, Any]:
     ready, dsns, skipped = prepare(env, list(names))
     cells: list[dict[str, Any]] = []
@@ -119,6 +121,8 @@ def run(env: Env, *, workers: tuple[int, ...] = (1, 2, 4), batches: tuple[int, .
             cell["ratio_pgconsole_to_pgqueuer"] = ratio(med.get("pgconsole"), med.get("pgqueuer"))
             cell["ratio_pgconsole_to_bare"] = ratio(med.get("pgconsole"), med.get("bare"))
             cell["ratio_pgqueuer_to_bare"] = ratio(med.get("pgqueuer"), med.get("bare"))
+            cell["ratio_pgconsole_sql_to_bare"] = ratio(med.get("pgconsole-sql"), med.get("bare"))
+            cell["ratio_pgconsole_sql_to_pgqueuer"] = ratio(med.get("pgconsole-sql"), med.get("pgqueuer"))
             cells.append(cell)
     return {"cells": cells, "skipped": skipped,
             "goal": "pgconsole >= 1.5x PgQueuer at every cell; >= 0.8x bare at batch >= 10"}
