@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, LiteralString, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -43,7 +43,6 @@ SKIP_REASON: dict[tuple[str, str], str] = {
     ("delete", "pending"): "pending (cancel it first)",
 }
 
-_FUNCTION = {"retry": "retry_jobs", "cancel": "cancel_jobs", "delete": "delete_jobs"}
 
 
 async def with_operator(dsn: str, fn: Callable[[psycopg.Connection[Any]], T], *,
@@ -57,8 +56,15 @@ async def with_operator(dsn: str, fn: Callable[[psycopg.Connection[Any]], T], *,
 
 
 
-def _function_sql(kind: ActionKind) -> sql.Composed:
-    return sql.SQL("SELECT * FROM {}(%s::uuid[], %s)").format(sql.Identifier("pgconsole", _FUNCTION[kind]))
+_BY_IDS: dict[str, LiteralString] = {
+    "retry": "SELECT * FROM pgconsole.retry_jobs(%s::uuid[], %s)",
+    "cancel": "SELECT * FROM pgconsole.cancel_jobs(%s::uuid[], %s)",
+    "delete": "SELECT * FROM pgconsole.delete_jobs(%s::uuid[], %s)",
+}
+
+
+def _function_sql(kind: ActionKind) -> sql.SQL:
+    return sql.SQL(_BY_IDS[kind])
 
 
 def _status_counts(conn: psycopg.Connection[Any], target: ActionTarget) -> Counter[str]:
