@@ -216,20 +216,31 @@ def make_pool(
     def configure(conn: psycopg.Connection[Any]) -> None:
         apply_settings(conn, settings)
 
+    def check(conn: psycopg.Connection[Any]) -> None:
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            # One dead connection usually means they all died (server restart, backends
+            # terminated). psycopg_pool sleeps 1 s, 2 s, 4 s ... before each next candidate, so a
+            # pool of dead connections could outlast `timeout`: sweep the idle ones now instead.
+            pool.check()
+            raise
+
     kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
     kwargs["autocommit"] = True
-    return ConnectionPool(
+    pool: ConnectionPool = ConnectionPool(
         dsn,
         kwargs=kwargs,
         min_size=min_size,
         max_size=max_size,
         configure=configure,
-        check=ConnectionPool.check_connection,
+        check=check,
         timeout=timeout,
         reconnect_timeout=max(timeout * 3, 30.0),
         name=f"pgconsole-{purpose.value}",
         open=open,
     )
+    return pool
 
 
 def make_async_pool(
@@ -249,17 +260,25 @@ def make_async_pool(
     async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
         await apply_settings_async(conn, settings)
 
+    async def check(conn: psycopg.AsyncConnection[Any]) -> None:
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            await pool.check()  # see make_pool
+            raise
+
     kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
     kwargs["autocommit"] = True
-    return AsyncConnectionPool(
+    pool: AsyncConnectionPool = AsyncConnectionPool(
         dsn,
         kwargs=kwargs,
         min_size=min_size,
         max_size=max_size,
         configure=configure,
-        check=AsyncConnectionPool.check_connection,
+        check=check,
         timeout=timeout,
         reconnect_timeout=max(timeout * 3, 30.0),
         name=f"pgconsole-{purpose.value}",
         open=False,
     )
+    return pool
