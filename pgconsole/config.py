@@ -127,7 +127,18 @@ def load_settings(
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "?"
-        source = f" (config file {path})" if key.split(".")[0] in file_values else ""
-        raise ConfigError(f"config: {key}: {err['msg']}{source}") from None
+        raise ConfigError(f"config: {key}: {err['msg']}{_source_of(key.split('.')[0], init, file_values, path)}") from None
     finally:
         _FILE_VALUES.pop("values", None)
+
+
+def _source_of(field: str, cli: dict[str, Any], file_values: dict[str, Any], path: Path) -> str:
+    """Where the winning (bad) value came from, in the same precedence the sources have."""
+    if field in cli:
+        return f" (from --{field.replace('_', '-')})"
+    env = f"PGCONSOLE_{field.upper()}"
+    if env in os.environ:
+        return f" (from ${env})"
+    if field in file_values:
+        return f" (config file {path})"
+    return ""

@@ -10,7 +10,8 @@ from pgconsole.db.connect import ConnectError, connect
 
 
 def dsn_of(settings: Any) -> str:
-    return resolve_dsn(None, settings.dsn)
+    # settings.dsn already ranks --dsn over $PGCONSOLE_DSN over the config file.
+    return resolve_dsn(settings.dsn)
 
 
 def connect_timeout_of(settings: Any) -> float | None:
