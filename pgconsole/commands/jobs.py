@@ -1,16 +1,242 @@
-"""`pgconsole jobs` (owned by the queue issue)."""
+"""`pgconsole jobs list|show|enqueue|retry|cancel|cleanup` (DESIGN.md §2, docs/queue.md).
+
+Exit codes: 0 done, 1 bad input / unknown job / refused / failed, 2 cannot connect.
+Destructive actions need --yes (or an interactive confirmation); --dry-run prints the number of
+jobs and the statement that would run, and changes nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+from datetime import timedelta
 from typing import Any
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+STATUSES = ("pending", "processing", "completed", "failed", "cancelled", "expired")
+
+
+def parse_duration(text: str) -> timedelta:
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"older_than: expected a duration like 90s, 30m, 12h, 7d (got {text!r})")
+    return timedelta(seconds=float(m[1]) * _UNITS[m[2]])
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("which jobs")
+    g.add_argument("--id", dest="ids", action="append", metavar="ID", help="job id (repeatable)")
+    g.add_argument("--status", dest="statuses", action="append", choices=STATUSES, help="repeatable")
+    g.add_argument("--type", dest="types", action="append", metavar="TYPE", help="job type (repeatable)")
+    g.add_argument("--older-than", metavar="DURATION", help="finished (or created) longer ago than 90s/30m/12h/7d")
+    g.add_argument("--error-contains", metavar="TEXT", help="case-insensitive substring of the error message")
+    g.add_argument("--payload-contains", metavar="JSON", help="payload @> JSON")
 
 
 def add_parser(sub: Any) -> None:
-    sub.add_parser("jobs", help="(not built yet)")
+    p = sub.add_parser("jobs", help="list, inspect, enqueue, retry, cancel and clean up jobs",
+                       description="Operate on the pgconsole job queue.")
+    jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
+
+    ls = jsub.add_parser("list", help="list jobs, newest first")
+    ls.add_argument("--status", dest="statuses", action="append", choices=STATUSES)
+    ls.add_argument("--type", dest="types", action="append", metavar="TYPE")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--format", choices=["text", "json"], default="text")
+
+    show = jsub.add_parser("show", help="one job with its log lines and audit records")
+    show.add_argument("id")
+    show.add_argument("--format", choices=["text", "json"], default="text")
+
+    enq = jsub.add_parser("enqueue", help="enqueue one job")
+    enq.add_argument("job_type")
+    src = enq.add_mutually_exclusive_group()
+    src.add_argument("--payload", metavar="JSON", default="{}", help="payload as JSON (default {})")
+    src.add_argument("--payload-file", metavar="FILE", help="read the JSON payload from FILE ('-' = stdin)")
+    enq.add_argument("--priority", type=int, default=0, help="-100..100, higher runs first")
+    enq.add_argument("--max-retries", type=int, default=3)
+    enq.add_argument("--user", metavar="USER_ID")
+    enq.add_argument("--delay", type=float, default=0.0, metavar="SECONDS", help="run no earlier than this from now")
+    enq.add_argument("--dedupe-key", metavar="KEY")
+    enq.add_argument("--format", choices=["text", "json"], default="text")
+
+    for name, help_text in (("retry", "failed/cancelled/expired jobs back to pending"),
+                            ("cancel", "cancel pending jobs (with --id also request cancel of running ones)"),
+                            ("cleanup", "delete finished jobs (completed, failed, cancelled, expired)")):
+        a = jsub.add_parser(name, help=help_text)
+        _filters(a)
+        a.add_argument("--reason", help="why (written to the audit record)")
+        a.add_argument("--dry-run", action="store_true", help="print the count and the statement; change nothing")
+        a.add_argument("--yes", "-y", action="store_true", help="do it without asking")
+        a.add_argument("--batch-size", type=int, default=1000, metavar="N")
+        a.add_argument("--format", choices=["text", "json"], default="text")
+        if name == "cancel":
+            a.add_argument("--include-running", action="store_true",
+                           help="with a filter, also request cancellation of processing jobs")
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from pgconsole.commands.common import fail
+    import psycopg
 
-    return fail("`pgconsole jobs` is not built yet")
+    from pgconsole.commands.common import fail
+    from pgconsole.db import redact
+    from pgconsole.queue.errors import QueueError
+    from pgconsole.queue.models import InvalidInput
+
+    try:
+        return _run(args, settings)
+    except InvalidInput as exc:
+        return fail(str(exc))
+    except ValueError as exc:
+        return fail(str(exc))
+    except QueueError as exc:
+        return fail(str(exc))
+    except psycopg.Error as exc:
+        lines = str(exc).strip().splitlines()
+        return fail(redact(lines[0] if lines else type(exc).__name__))
+
+
+def _emit(fmt: str, data: Any, text: str) -> None:
+    import json
+
+    print(json.dumps(data, default=str, ensure_ascii=False, indent=None) if fmt == "json" else text)
+
+
+def _safe(text: Any, limit: int = 80) -> str:
+    """Database text shown literally: control characters escaped, long values cut."""
+    s = str(text)
+    s = "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _run(args: argparse.Namespace, settings: Any) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from pgconsole.commands.common import fail, open_connection
+    from pgconsole.db import Purpose
+    from pgconsole.queue import admin, client
+    from pgconsole.queue.models import JobFilter, parse_json
+
+    cmd = args.jobs_command
+    if cmd == "enqueue":
+        if args.payload_file:
+            raw = sys.stdin.read() if args.payload_file == "-" else Path(args.payload_file).read_text()
+        else:
+            raw = args.payload
+        payload = parse_json("payload", raw)
+        from datetime import UTC, datetime
+
+        when = datetime.now(UTC) + timedelta(seconds=args.delay) if args.delay else None
+        conn = open_connection(settings, Purpose.APP)
+        with conn:
+            jid = client.enqueue(conn, args.job_type, payload, priority=args.priority, max_retries=args.max_retries,
+                                 user_id=args.user, scheduled_at=when, dedupe_key=args.dedupe_key)
+        _emit(args.format, {"id": str(jid)}, str(jid))
+        return 0
+
+    conn = open_connection(settings, Purpose.OPERATOR)
+    with conn:
+        if cmd == "list":
+            if not 1 <= args.limit <= 10_000:
+                return fail("limit: must be between 1 and 10000")
+            from psycopg.rows import class_row
+
+            from pgconsole.queue.models import JOB_COLUMNS, Job, check_job_type
+
+            for t in args.types or []:
+                check_job_type(t)
+            with conn.cursor(row_factory=class_row(Job)) as cur:
+                cur.execute(
+                    "SELECT " + ", ".join(JOB_COLUMNS) + " FROM pgconsole.jobs"  # noqa: S608 - constant columns
+                    " WHERE (%(s)s::text[] IS NULL OR status = ANY(%(s)s)) AND (%(t)s::text[] IS NULL OR job_type = ANY(%(t)s))"
+                    " ORDER BY created_at DESC, id DESC LIMIT %(n)s",
+                    {"s": args.statuses, "t": args.types, "n": args.limit},
+                )
+                jobs = cur.fetchall()
+            text = "\n".join(
+                f"{j.id}  {j.status:<10} {_safe(j.job_type, 30):<30} p={j.priority:<4} a={j.attempt} "
+                f"{j.created_at:%Y-%m-%d %H:%M:%S}  {_safe(j.error_message or '', 60)}" for j in jobs
+            ) or "no jobs"
+            _emit(args.format, [j.model_dump(mode="json") for j in jobs], text)
+            return 0
+        if cmd == "show":
+            job = client.get_job(conn, args.id)
+            logs = client.get_logs(conn, job.id)
+            data = {"job": job.model_dump(mode="json"), "log": [entry.model_dump(mode="json") for entry in logs]}
+            lines = [f"{k:<20} {_safe(v, 200)}" for k, v in job.model_dump().items()]
+            lines += ["", "log:"] + [f"  {e.created_at:%Y-%m-%d %H:%M:%S} {e.level:<7} {_safe(e.actor, 20)} "
+                                     f"{_safe(e.message, 100)} {_safe(json.dumps(e.metadata), 200)}" for e in logs]
+            _emit(args.format, data, "\n".join(lines))
+            return 0
+
+        action = {"retry": "retry", "cancel": "cancel", "cleanup": "delete"}[cmd]
+        reason = args.reason or f"pgconsole jobs {cmd}"
+        import getpass
+
+        conn.execute("SELECT set_config('pgconsole.os_user', %s, false)", (getpass.getuser(),))
+        if args.ids:
+            if any([args.statuses, args.types, args.older_than, args.error_contains, args.payload_contains]):
+                return fail("ids: give either --id or filters, not both")
+            return _by_ids(conn, action, args, reason)
+        flt = JobFilter(
+            statuses=args.statuses, job_types=args.types,
+            older_than=parse_duration(args.older_than) if args.older_than else None,
+            error_contains=args.error_contains,
+            payload_contains=parse_json("payload_contains", args.payload_contains) if args.payload_contains else None,
+        )
+        running = bool(getattr(args, "include_running", False))
+        dry = admin.dry_run(conn, action, flt, reason, batch_size=args.batch_size, request_running=running)
+        if args.dry_run:
+            _emit(args.format, dry.model_dump(), f"would {cmd} {dry.count} job(s) with (repeated per batch):\n"
+                                                 f"{dry.statement}")
+            return 0
+        if dry.count == 0:
+            _emit(args.format, {"action": action, "changed": 0, "rows": []}, f"no job to {cmd}")
+            return 0
+        if not args.yes and not _confirm(f"{cmd} {dry.count} job(s)?"):
+            return fail(f"not confirmed: {cmd} needs --yes (or an interactive yes); nothing changed")
+        result = admin.run_by_filter(conn, action, flt, reason, batch_size=args.batch_size, request_running=running)
+        _emit(args.format, {"action": action, "changed": result.changed,
+                            "rows": [r.model_dump(mode="json") for r in result.rows]},
+              f"{cmd}: {result.changed} job(s) changed in {result.batches} batch(es)")
+        return 0
+
+
+def _by_ids(conn: Any, action: Any, args: argparse.Namespace, reason: str) -> int:
+    from pgconsole.commands.common import fail
+    from pgconsole.queue import admin
+    from pgconsole.queue.admin import _ids
+
+    ids = _ids(args.ids)
+    if args.dry_run:
+        rows = conn.execute("SELECT count(*) FROM pgconsole.jobs WHERE id = ANY(%s) AND status = ANY(%s)",
+                            (ids, {"retry": ["failed", "cancelled", "expired"], "cancel": ["pending", "processing"],
+                                   "delete": ["completed", "failed", "cancelled", "expired"]}[action])).fetchone()
+        fn = {"retry": "retry_jobs", "cancel": "cancel_jobs", "delete": "delete_jobs"}[action]
+        from psycopg import sql
+
+        stmt = sql.SQL("SELECT * FROM pgconsole.{}({}, {})").format(
+            sql.Identifier(fn), sql.Literal(ids), sql.Literal(reason)).as_string(conn)
+        _emit(args.format, {"action": action, "count": rows[0], "statement": stmt},
+              f"would {args.jobs_command} {rows[0]} job(s) with:\n{stmt}")
+        return 0
+    if not args.yes and not _confirm(f"{args.jobs_command} {len(ids)} job(s)?"):
+        return fail(f"not confirmed: {args.jobs_command} needs --yes (or an interactive yes); nothing changed")
+    rows = admin.act_on_ids(conn, action, ids, reason)
+    _emit(args.format, {"action": action, "changed": len(rows), "rows": [r.model_dump(mode="json") for r in rows]},
+          "\n".join(f"{r.id} {r.old_status} -> {r.new_status}" for r in rows) or "no job changed")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    import sys
+
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False

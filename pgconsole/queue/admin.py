@@ -198,3 +198,32 @@ def run_by_filter(
         if len(batch) < batch_size or (max_rows is not None and len(rows) >= max_rows):
             break
     return ActionResult(action=action, rows=rows, batches=batches)
+
+
+# Maintenance steps (the console's maintenance menu calls admin.rescue / admin.expire / admin.cleanup).
+from pgconsole.queue.maintenance import (  # noqa: E402
+    MaintenanceReport,
+    cleanup,
+    expire,
+    rescue,
+    retry_eligible,
+    run_pass,
+)
+
+__all__ = [
+    "ACTIONS",
+    "MaintenanceReport",
+    "act_on_ids",
+    "cancel_jobs",
+    "cleanup",
+    "count_matching",
+    "delete_jobs",
+    "dry_run",
+    "expire",
+    "rescue",
+    "retry_eligible",
+    "retry_jobs",
+    "run_by_filter",
+    "run_pass",
+    "statement_text",
+]

@@ -133,7 +133,7 @@ def test_worker_honours_cancel_request(db: Any, app: psycopg.Connection[Any], op
         wait_until(lambda: client.get_job(app, jid).status == "cancelled", what="worker stops the job")
         job = client.get_job(app, jid)
         assert job.error_code == "cancelled" and job.completed_at is not None
-        assert ("%s" % jid, 1, "done") not in read_ledger(ledger)
+        assert (str(jid), 1, "done") not in read_ledger(ledger)
         w.send_signal(signal.SIGTERM)
         w.communicate(timeout=60)
     finally:
