@@ -172,7 +172,9 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
             _emit(args.format, data, "\n".join(lines))
             return 0
 
-        action = {"retry": "retry", "cancel": "cancel", "cleanup": "delete"}[cmd]
+        from pgconsole.queue.models import Action
+
+        action: Action = "retry" if cmd == "retry" else "cancel" if cmd == "cancel" else "delete"
         reason = args.reason or f"pgconsole jobs {cmd}"
         import getpass
 
