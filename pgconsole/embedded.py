@@ -346,21 +346,40 @@ def ensure_database(dsn: str, dbname: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
+class StopSignals:
+    """Record SIGINT/SIGTERM from the moment it is created, so that a signal arriving while the
+    server is still starting is not lost (the default handler would kill us and leave the
+    postmaster running). Use as a context manager; :meth:`wait` blocks until a signal came."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._old = {s: signal.signal(s, self._handler) for s in self.SIGNALS}
+
+    def _handler(self, signum: int, _frame: object) -> None:
+        self.received.append(signum)
+
+    def wait(self) -> int:
+        while not self.received:
+            signal.pause()
+        return self.received[0]
+
+    def restore(self) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+    def __enter__(self) -> StopSignals:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+
 def wait_for_signal() -> int:
     """Block until SIGINT or SIGTERM; return the signal number."""
-    received: list[int] = []
-
-    def handler(signum: int, _frame: object) -> None:
-        received.append(signum)
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not received:
-            signal.pause()
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    return received[0]
+    with StopSignals() as signals:
+        return signals.wait()
 
 
 def dump_state(info: ServerInfo) -> str:

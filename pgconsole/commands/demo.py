@@ -31,7 +31,8 @@ def prepare(args: argparse.Namespace) -> tuple[Any, str, bool]:
 
     server = EmbeddedServer(args.data_dir, pg_bin=args.pg_bin, port=args.port)
     if args.reset:
-        server.stop(mode="immediate") if server.is_initialized() else None
+        if server.is_initialized():
+            server.stop(mode="immediate")
         shutil.rmtree(server.data_dir, ignore_errors=True)
     was_running = server.is_running()
     info = server.start()
@@ -48,23 +49,35 @@ def prepare(args: argparse.Namespace) -> tuple[Any, str, bool]:
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from pgconsole.embedded import EmbeddedError, wait_for_signal
+    from pgconsole.embedded import EmbeddedError, StopSignals
     from pgconsole.schema.migrate import MigrationError
 
+    # Catch SIGINT/SIGTERM from the start: one that lands while the server is starting must still
+    # stop it cleanly, not kill us and leave the postmaster behind.
+    signals = StopSignals() if args.serve else None
     try:
-        server, dsn, started_here = prepare(args)
-    except (EmbeddedError, MigrationError) as exc:
-        print(f"pgconsole demo: {exc}", file=sys.stderr)
-        return 1
+        try:
+            server, dsn, started_here = prepare(args)
+        except (EmbeddedError, MigrationError) as exc:
+            print(f"pgconsole demo: {exc}", file=sys.stderr)
+            return 1
+        return _run_prepared(args, settings, server, dsn, started_here, signals)
+    finally:
+        if signals is not None:
+            signals.restore()
+
+
+def _run_prepared(args: argparse.Namespace, settings: Any, server: Any, dsn: str, started_here: bool,
+                  signals: Any) -> int:
     workload = None
     try:
         if not args.no_workload:
             workload = _start_workload(dsn)
-        if args.serve:
+        if signals is not None:
             print(dsn, flush=True)
             print(f"pgconsole demo: serving {server.info.version if server.info else ''} "
                   f"from {server.data_dir}; Ctrl-C or SIGTERM stops it", file=sys.stderr, flush=True)
-            wait_for_signal()
+            signals.wait()
             return 0
         from pgconsole.commands import tui
 
@@ -73,9 +86,13 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     finally:
         if workload is not None:
             workload.stop()
-        if started_here or args.serve:
+        if started_here:
             server.stop()
             print("pgconsole demo: server stopped", file=sys.stderr)
+        else:
+            # Someone else (another `pgconsole demo`) started it; it is theirs to stop.
+            print(f"pgconsole demo: left the server running (it was already running); "
+                  f"stop it with: {server.bin_dir / 'pg_ctl'} stop -D {server.data_dir}", file=sys.stderr)
 
 
 def _start_workload(dsn: str) -> Any:
