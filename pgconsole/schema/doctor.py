@@ -26,7 +26,38 @@ class DoctorReport(BaseModel):
 def diagnose(conn: psycopg.Connection[Any]) -> DoctorReport:
     caps = read_capabilities(conn)
     findings = list(_findings(conn, caps))
+    findings += _collector_and_check_findings(conn, caps)
     return DoctorReport(role=caps.current_user, server_version=caps.server_version, findings=findings)
+
+
+def _collector_and_check_findings(conn: psycopg.Connection[Any], caps: ServerCaps) -> list[Finding]:
+    """Run every collector once as this role and judge every check: what works, what does not, and
+    the GRANT / setting / command that would enable it."""
+    from pgconsole.checks.registry import REGISTRY, check_names, run_checks
+    from pgconsole.checks.result import Status
+    from pgconsole.monitor.snapshot import COLLECTORS, take_snapshot
+
+    snap = take_snapshot(conn, caps)
+    out: list[Finding] = []
+    for spec in COLLECTORS:
+        st = snap.state(spec.name)
+        if st.status == "ok":
+            out.append(Finding(name=f"collector:{spec.name}", status="ok", message=spec.description))
+        elif st.status == "limited":
+            out.append(Finding(name=f"collector:{spec.name}", status="warning",
+                               message=f"{spec.description}: {st.message}", fix=st.hint))
+        else:
+            out.append(Finding(name=f"collector:{spec.name}", status="missing",
+                               message=f"{spec.description}: {st.status}: {st.message}", fix=st.hint))
+    check_names()
+    for r in run_checks(snap):
+        d = REGISTRY[r.name]
+        if r.status is Status.UNKNOWN:
+            out.append(Finding(name=f"check:{r.name}", status="missing", message=f"cannot run: {r.message}",
+                               fix=r.hint))
+        else:
+            out.append(Finding(name=f"check:{r.name}", status="ok", message=f"can run ({d.description})"))
+    return out
 
 
 def _findings(conn: psycopg.Connection[Any], caps: ServerCaps) -> list[Finding]:

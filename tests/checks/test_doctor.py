@@ -1,0 +1,36 @@
+"""`pgconsole doctor` covers every collector and check, naming the grant that enables each."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from psycopg import sql
+
+from pgconsole.checks import check_names
+from pgconsole.monitor import COLLECTOR_NAMES
+from tests.checks.helpers import run_cli
+
+
+def test_doctor_names_the_grant_per_collector_and_check(db):
+    role = f"pgc_doc_{uuid.uuid4().hex[:8]}"
+    with db.admin() as a:
+        a.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'Doc-pw-123'").format(sql.Identifier(role)))
+    try:
+        dsn = f"postgresql://{role}:Doc-pw-123@127.0.0.1:{db.cluster.info.port}/{db.name}"
+        p = run_cli("doctor", "--dsn", dsn, "--format", "json")
+        assert p.returncode == 1, p.stderr
+        findings = {f["name"]: f for f in json.loads(p.stdout)["findings"]}
+        assert {f"collector:{c}" for c in COLLECTOR_NAMES} <= set(findings)
+        assert {f"check:{c}" for c in check_names()} <= set(findings)
+        assert findings["collector:queue"]["status"] == "missing"
+        assert findings["collector:queue"]["fix"] == f'GRANT pgconsole_readonly TO "{role}";'
+        assert findings["check:idle_in_transaction"]["fix"] == f'GRANT pg_read_all_stats TO "{role}";'
+        assert findings["check:cache_hit"]["status"] == "ok"
+        assert "Doc-pw-123" not in p.stdout + p.stderr
+        p = run_cli("doctor", "--dsn", db.dsn_as("pgconsole_readonly"), "--format", "json")
+        findings = {f["name"]: f for f in json.loads(p.stdout)["findings"]}
+        assert all(findings[f"check:{c}"]["status"] == "ok" for c in check_names()), findings
+    finally:
+        with db.admin() as a:
+            a.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
