@@ -10,7 +10,9 @@ Cheap by construction (perf.md §2.3, DESIGN.md §5), never a ``GROUP BY status`
   ``(priority DESC, scheduled_at) WHERE status = 'pending'``: one index descent per distinct priority
   instead of a scan of every pending entry.
 * Throughput and failures over 1/5/15 minutes read only the rows finished in the last 15 minutes
-  through the ``(completed_at)`` partial index, capped at :data:`WINDOW_CAP` rows.
+  through the ``(completed_at)`` partial index, capped at :data:`WINDOW_CAP` rows. The window is
+  ``now() - interval`` (STABLE), never ``clock_timestamp()``: a volatile bound cannot be an index
+  condition and turns the query into a scan of the whole table (measured: 96 ms at 200 k rows).
 """
 
 from __future__ import annotations
@@ -70,12 +72,12 @@ SELECT min(scheduled_at) AS oldest_scheduled_at,
 
 WINDOW_SQL = """
 SELECT job_type, status,
-       count(*) FILTER (WHERE completed_at > clock_timestamp() - interval '1 minute')::int AS last_1m,
-       count(*) FILTER (WHERE completed_at > clock_timestamp() - interval '5 minutes')::int AS last_5m,
+       count(*) FILTER (WHERE completed_at > now() - interval '1 minute')::int AS last_1m,
+       count(*) FILTER (WHERE completed_at > now() - interval '5 minutes')::int AS last_5m,
        count(*)::int AS last_15m
   FROM (SELECT job_type, status, completed_at FROM pgconsole.jobs
          WHERE status IN ('completed', 'failed', 'cancelled', 'expired')
-           AND completed_at > clock_timestamp() - interval '15 minutes'
+           AND completed_at > now() - interval '15 minutes'
          LIMIT %(cap)s) w
  GROUP BY job_type, status
 """
@@ -83,7 +85,7 @@ SELECT job_type, status,
 FAILURES_SQL = """
 SELECT job_type, error_code, left(error_message, 200) AS error, count(*)::int AS n, max(completed_at) AS last_at
   FROM (SELECT job_type, error_code, error_message, completed_at FROM pgconsole.jobs
-         WHERE status = 'failed' AND completed_at > clock_timestamp() - interval '15 minutes'
+         WHERE status = 'failed' AND completed_at > now() - interval '15 minutes'
          LIMIT %(cap)s) f
  GROUP BY 1, 2, 3
  ORDER BY n DESC, last_at DESC
