@@ -18,7 +18,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     import psycopg
 
     from pgconsole.commands.common import open_connection
-    from pgconsole.db.redact import redact
+    from pgconsole.db.connect import describe_error
     from pgconsole.schema.setup import run_setup, setup_sql
 
     if args.print_sql:
@@ -27,12 +27,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     conn = open_connection(settings, Purpose.MIGRATOR)
     try:
         report = run_setup(conn)
-    except psycopg.errors.InsufficientPrivilege as exc:
-        print(f"pgconsole setup: {redact(exc).strip()}: run setup as a role with CREATEROLE that may create "
-              "schemas (or hand `pgconsole setup --print` to your DBA)", file=sys.stderr)
-        return 1
     except psycopg.Error as exc:
-        print(f"pgconsole setup: {redact(exc).strip()}", file=sys.stderr)
+        # Usually a role that may not create roles or schemas (or a read-only one): say what works.
+        print(f"pgconsole setup: {describe_error(exc)}: run setup as a role with CREATEROLE that may create "
+              "schemas (or hand `pgconsole setup --print` to your DBA)", file=sys.stderr)
         return 1
     finally:
         conn.close()
