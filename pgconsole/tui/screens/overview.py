@@ -29,7 +29,7 @@ class OverviewScreen(LiveScreen):
                 yield Static(id="vitals")
                 yield DataTable(id="checks-table", cursor_type="none")
         with Grid(id="charts"):
-            yield Chart("jobs/interval: completed, failed", id="chart-throughput")
+            yield Chart("jobs/min: completed, failed", id="chart-throughput")
             yield Chart("queue depth (pending)", id="chart-depth")
             yield Chart("transactions/s", id="chart-tps")
             yield Chart("cache hit % (interval)", id="chart-cache")
@@ -37,7 +37,7 @@ class OverviewScreen(LiveScreen):
 
     def on_mount(self) -> None:
         q: DataTable[Any] = self.query_one("#queue-table", DataTable)
-        q.add_columns("job type", "pending", "processing", "failed 1h", "oldest due", "done/min")
+        q.add_columns("job type", "pending", "processing", "failed 15m", "oldest due", "done/min")
         c: DataTable[Any] = self.query_one("#checks-table", DataTable)
         c.add_columns("check", "status", "message")
 

@@ -1,0 +1,81 @@
+"""Render each main screen against the demo database to SVG in screenshots/, and measure
+startup-to-first-data.
+
+    .venv/bin/python scripts/screenshots.py [--warmup 30]
+
+Starts an embedded PostgreSQL in a temporary directory (as `pgconsole demo` does), runs the demo
+workload for ``--warmup`` seconds, then drives the app headlessly (Textual run_test) through keys
+1-5 and a job detail, saving one SVG per screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "screenshots"
+SCREENS = [("1", "overview"), ("2", "jobs"), ("3", "queries"), ("4", "activity"), ("5", "schema")]
+
+
+async def shoot(dsn: str, size: tuple[int, int]) -> float:
+    from pgconsole.console.source import PgSource
+    from pgconsole.tui.app import PgConsoleApp
+
+    t0 = time.monotonic()
+    app = PgConsoleApp(PgSource(dsn), refresh=2.0)
+    async with app.run_test(size=size) as pilot:
+        while app.first_data_at is None and time.monotonic() - t0 < 20:
+            await pilot.pause(0.02)
+        first = (app.first_data_at or time.monotonic()) - t0
+        OUT.mkdir(exist_ok=True)
+        for key, name in SCREENS:
+            await pilot.press(key)
+            screen = app.screen
+            start = getattr(screen, "refreshes", 0)
+            while getattr(screen, "refreshes", 1) <= start and time.monotonic() - t0 < 120:
+                await pilot.pause(0.1)
+            if name == "overview":
+                await pilot.pause(6.0)  # a few refreshes so that the charts have lines
+            app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
+        await pilot.press("2", "g")
+        await pilot.pause(2.5)
+        app.save_screenshot(filename="jobs-failures.svg", path=str(OUT))
+        await pilot.press("l", "f")
+        await pilot.pause(2.5)
+        await pilot.press("enter")
+        await pilot.pause(2.5)
+        app.save_screenshot(filename="job-detail.svg", path=str(OUT))
+        await pilot.press("escape", "q")
+    return first
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--warmup", type=float, default=30.0)
+    ap.add_argument("--width", type=int, default=140)
+    ap.add_argument("--height", type=int, default=40)
+    args = ap.parse_args()
+    from pgconsole.commands.demo import prepare
+    from pgconsole.demo import Workload
+
+    data = Path(tempfile.mkdtemp(prefix="pgconsole-shots-"))
+    data.chmod(0o755)
+    ns = argparse.Namespace(data_dir=data / "data", pg_bin=None, port=None, reset=False)
+    server, dsn, _ = prepare(ns)
+    workload = Workload(dsn, seed=7)
+    try:
+        workload.start()
+        time.sleep(args.warmup)
+        first = asyncio.run(shoot(dsn, (args.width, args.height)))
+        print(f"startup to first data on screen: {first:.2f} s (server already up)")
+        print(f"screenshots written to {OUT}")
+    finally:
+        workload.stop()
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
