@@ -123,8 +123,8 @@ async def test_read_only_role_offers_no_action(db18: Any) -> None:
         app = make_app(dsn, read_only=ro, refresh=5)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("2")
-            await until(pilot, lambda: rows(app.screen.query_one("#jobs-table", DataTable)), what="jobs")
-            await until(pilot, lambda: app.header_info is not None)
+            await until(pilot, lambda a=app: rows(a.screen.query_one("#jobs-table", DataTable)), what="jobs")
+            await until(pilot, lambda a=app: a.header_info is not None)
             assert app.header_info is not None and app.header_info.read_only
             screen = app.screen
             for action in ("retry", "cancel", "delete", "retry_filter", "edit_retry"):
