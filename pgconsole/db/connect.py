@@ -161,11 +161,15 @@ def connect(
     kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
     try:
         conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True, **kwargs)
+    except psycopg.Error as exc:
+        raise ConnectError(describe_error(exc, dsn)) from None
+    try:
         if row_factory is not None:
             conn.row_factory = row_factory
         apply_settings(conn, session_settings(purpose, timeouts))
         conn.autocommit = autocommit
     except psycopg.Error as exc:
+        conn.close()
         raise ConnectError(describe_error(exc, dsn)) from None
     return conn
 
@@ -182,9 +186,13 @@ async def connect_async(
     kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
     try:
         conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True, **kwargs)
+    except psycopg.Error as exc:
+        raise ConnectError(describe_error(exc, dsn)) from None
+    try:
         await apply_settings_async(conn, session_settings(purpose, timeouts))
         await conn.set_autocommit(autocommit)
     except psycopg.Error as exc:
+        await conn.close()
         raise ConnectError(describe_error(exc, dsn)) from None
     return conn
 

@@ -312,7 +312,14 @@ def _apply_one(
             EXIT_LOCK_TIMEOUT,
         ) from None
     except psycopg.Error as exc:
-        raise MigrationError(f"{m.filename} failed and was rolled back: {str(exc).strip()}") from None
+        what = ("failed and was rolled back" if m.transactional
+                else "failed; it has no transaction, so the statements before the failing one stay applied")
+        raise MigrationError(f"{m.filename} {what}: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    # Server messages can carry a "LINE n: ..." context over several lines.
+    return " ".join(part.strip() for part in str(exc).splitlines() if part.strip()) or type(exc).__name__
 
 
 def pending_sql(conn: psycopg.Connection[Any], directory: Path | None = None) -> str:

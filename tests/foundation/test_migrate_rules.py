@@ -174,3 +174,14 @@ def test_migrate_before_setup_says_run_setup(pg: Cluster) -> None:
         assert "pgconsole setup" in r.stderr and len(r.stderr.splitlines()) == 1
     finally:
         pg.drop_database(name)
+
+
+def test_failing_migration_is_rolled_back_whole_with_one_line(setup_db: SetUpDB, tmp_path: Path) -> None:
+    d = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={
+        "0002_broken.sql": "CREATE TABLE pgconsole.before_error (id int);\nCREATE TABLE pgconsole.x (id int,\n  oops);\n",
+    })
+    r = migrate(setup_db, d)
+    assert r.returncode == 1
+    assert len(r.stderr.splitlines()) == 1 and "0002_broken.sql failed and was rolled back" in r.stderr, r.stderr
+    assert setup_db.scalar("SELECT to_regclass('pgconsole.before_error')") is None
+    assert [v for v, _ in setup_db.history()] == [1]  # 0001 committed on its own, 0002 not at all
