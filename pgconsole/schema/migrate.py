@@ -312,6 +312,13 @@ def _apply_one(
             EXIT_LOCK_TIMEOUT,
         ) from None
     except psycopg.Error as exc:
+        if conn.broken:
+            raise MigrationError(
+                f"{m.filename}: connection lost ({_one_line(exc)}); the server rolled the file back"
+                + ("" if m.transactional else " except the statements that had already completed")
+                + ". Rerun when the server is reachable.",
+                EXIT_CONNECT,
+            ) from None
         what = ("failed and was rolled back" if m.transactional
                 else "failed; it has no transaction, so the statements before the failing one stay applied")
         raise MigrationError(f"{m.filename} {what}: {_one_line(exc)}") from None

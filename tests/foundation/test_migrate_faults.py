@@ -93,3 +93,25 @@ def test_migrator_role_has_client_connection_check(setup_db: SetUpDB) -> None:
     with psycopg.connect(setup_db.dsn_as(MIGRATOR)) as conn:
         value = conn.execute("SELECT current_setting('client_connection_check_interval', true)").fetchone()
     assert setup_db.cluster.major < 14 or value == ("1s",)
+
+
+def test_backend_terminated_mid_migration_exits_connect_code_and_rolls_back(setup_db: SetUpDB, tmp_path: Path) -> None:
+    """The other side of F6: the server ends the session (failover, pg_terminate_backend)."""
+    from pgconsole.schema.migrate import EXIT_CONNECT
+
+    directory = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_kill_me.sql": KILL_ME})
+    proc = cli_popen("migrate", "--dsn", setup_db.dsn_as(MIGRATOR), "--migrations-dir", str(directory))
+    try:
+        wait_until(lambda: (b := _migrator_backend(setup_db)) is not None and b[1] == "PgSleep",
+                   timeout=30, what="the migrator to reach pg_sleep")
+        backend = _migrator_backend(setup_db)
+        assert backend is not None
+        assert setup_db.scalar("SELECT pg_terminate_backend(%s)", (backend[0],)) is True
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == EXIT_CONNECT, (out, err)
+    assert "0002_kill_me.sql: connection lost" in err and len(err.splitlines()) == 1
+    assert setup_db.scalar("SELECT to_regclass('pgconsole.half_done')") is None
+    assert [v for v, _ in setup_db.history()] == [1]
