@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", type=int, default=SMALL)
     args = ap.parse_args(argv)
     server = None
+    parent = Path()
     if args.dsn:
         from psycopg.conninfo import make_conninfo
 
@@ -110,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if r["ratio"] <= 1.2 else 1
     finally:
         if server is not None:
+            import shutil
+
             server.stop()
+            shutil.rmtree(parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
