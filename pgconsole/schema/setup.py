@@ -58,8 +58,9 @@ CREATE SCHEMA IF NOT EXISTS pgconsole AUTHORIZATION pgconsole_owner;
 ALTER SCHEMA pgconsole OWNER TO pgconsole_owner;
 REVOKE ALL ON SCHEMA pgconsole FROM PUBLIC;
 GRANT USAGE ON SCHEMA pgconsole TO pgconsole_readonly, pgconsole_operator, pgconsole_app, pgconsole_migrator;
--- Functions are executable by PUBLIC by default; ours are granted one by one.
-ALTER DEFAULT PRIVILEGES FOR ROLE pgconsole_owner IN SCHEMA pgconsole REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+-- Functions are executable by PUBLIC by default; ours are granted one by one. The revoke must be
+-- the role-wide default (no IN SCHEMA): a per-schema default cannot take away the global grant.
+ALTER DEFAULT PRIVILEGES FOR ROLE pgconsole_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES FOR ROLE pgconsole_owner IN SCHEMA pgconsole GRANT SELECT ON TABLES TO pgconsole_readonly;
 """
 
