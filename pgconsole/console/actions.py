@@ -9,7 +9,6 @@ updates ``pgconsole.jobs`` itself.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, LiteralString, TypeVar
@@ -17,7 +16,7 @@ from typing import Any, LiteralString, TypeVar
 import psycopg
 from psycopg import sql
 
-from pgconsole.console import jobs_browser
+from pgconsole.console import jobs_browser, payload_edit
 from pgconsole.console.models import ActionKind, ActionPreview, ActionReport, ActionTarget, JobQuery
 from pgconsole.console.session import DeadlineSession, SourceError
 from pgconsole.db.connect import Purpose
@@ -93,8 +92,11 @@ def statement_text(conn: psycopg.Connection[Any], kind: ActionKind, target: Acti
 def preview(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget) -> ActionPreview:
     counts = _status_counts(conn, target)
     eligible = sum(n for st, n in counts.items() if st in ELIGIBLE[kind])
-    return ActionPreview(kind=kind, target=target, rows=sum(counts.values()), eligible=eligible,
-                         statement=statement_text(conn, kind, target))
+    if target.payload is not None and target.ids:
+        statement = payload_edit.call_text(conn, target.ids[0], target.payload, target.reason)
+    else:
+        statement = statement_text(conn, kind, target)
+    return ActionPreview(kind=kind, target=target, rows=sum(counts.values()), eligible=eligible, statement=statement)
 
 
 def _target_batches(conn: psycopg.Connection[Any], target: ActionTarget) -> list[list[str]]:
@@ -136,26 +138,20 @@ def run(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget,
     return ActionReport(kind=kind, requested=total, changed=changed, skipped=dict(skipped))
 
 
-_PAYLOAD_FN = "pgconsole.retry_job_with_payload(uuid,jsonb,text)"
-
-
 def _retry_with_payload(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget,
                         progress: Callable[[int, int], None]) -> ActionReport:
     """Retry one job with an edited payload, through the queue's definer function (the operator role
     has no UPDATE on pgconsole.jobs)."""
     if kind != "retry" or not target.ids or len(target.ids) != 1:
         raise SourceError("an edited payload applies to a retry of exactly one job")
-    row = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (_PAYLOAD_FN,)).fetchone()
-    if not row or not row[0]:
-        raise SourceError("editing the payload needs the queue function pgconsole.retry_job_with_payload, "
-                          "which this database does not have (pgconsole migrate)")
     progress(0, 1)
-    with conn.transaction():
-        rows = conn.execute("SELECT * FROM pgconsole.retry_job_with_payload(%s::uuid, %s::jsonb, %s)",
-                            (target.ids[0], json.dumps(target.payload), target.reason)).fetchall()
+    try:
+        result = payload_edit.retry_with_payload(conn, target.ids[0], target.payload, target.reason)
+    except payload_edit.PayloadError as exc:
+        raise SourceError(str(exc)) from None
     progress(1, 1)
-    skipped = {} if rows else {"not in a retryable state": 1}
-    return ActionReport(kind="retry", requested=1, changed=len(rows), skipped=skipped)
+    skipped = {} if result.changed else {result.reason: 1}
+    return ActionReport(kind="retry", requested=1, changed=int(result.changed), skipped=skipped)
 
 
 def apply_migrations(conn: psycopg.Connection[Any]) -> str:

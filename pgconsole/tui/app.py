@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -18,6 +17,7 @@ from textual.theme import Theme
 from pgconsole.console.models import ActionKind, ActionTarget, CheckRow, HeaderInfo
 from pgconsole.console.session import SourceError
 from pgconsole.console.source import DataSource
+from pgconsole.resources import stylesheet
 from pgconsole.tui.screens.activity import ActivityScreen
 from pgconsole.tui.screens.help import HelpScreen
 from pgconsole.tui.screens.jobs import JobsScreen
@@ -26,21 +26,6 @@ from pgconsole.tui.screens.overview import OverviewScreen
 from pgconsole.tui.screens.queries import QueriesScreen
 from pgconsole.tui.screens.schema import SchemaScreen
 
-
-def styles_dir() -> Path:
-    try:
-        from pgconsole.resources import styles_path  # type: ignore[import-not-found]
-
-        return Path(styles_path())
-    except ImportError:
-        here = Path(__file__).resolve()
-        for candidate in (here.parents[2] / "styles", here.parents[1] / "styles"):
-            if candidate.is_dir():
-                return candidate
-        return here.parents[2] / "styles"
-
-
-STYLES = styles_dir()
 HISTORY = 120  # points kept per chart: 4 minutes at the default 2 s
 
 PGCONSOLE_THEME = Theme(
@@ -54,7 +39,7 @@ MODE_TITLES = {"overview": "1 Overview", "jobs": "2 Jobs", "queries": "3 Queries
 
 class PgConsoleApp(App[int]):
     TITLE = "pgconsole"
-    CSS_PATH = [STYLES / "app.tcss"]
+    CSS_PATH = [stylesheet("app.tcss")]  # styles/ in a checkout, pgconsole/styles in a wheel
     MODES = {"overview": OverviewScreen, "jobs": JobsScreen, "queries": QueriesScreen,
              "activity": ActivityScreen, "schema": SchemaScreen}
     BINDINGS = [

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, ProgressBar, Static, TextArea
 
 from pgconsole.console.models import ActionKind, ActionPreview, ActionReport, ActionTarget
+from pgconsole.console.payload_edit import PayloadError, parse_payload
 from pgconsole.console.session import SourceError
 from pgconsole.tui.text import block
 
@@ -164,11 +165,10 @@ class EditPayloadScreen(ModalScreen[Any]):
             yield Static("", id="edit-error")
 
     def action_save(self) -> None:
-        text = self.query_one(TextArea).text
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            self.query_one("#edit-error", Static).update(Text(f"not JSON: {exc.msg} (line {exc.lineno})", style="red"))
+            value = parse_payload(self.query_one(TextArea).text)
+        except PayloadError as exc:
+            self.query_one("#edit-error", Static).update(Text(str(exc), style="red"))
             return
         self.dismiss({"payload": value})
 
