@@ -151,3 +151,12 @@ def test_service_file_and_pgpass_work_through_connect(setup_db: SetUpDB, tmp_pat
     pgpass.write_text(f"{info.host}:{info.port}:*:pgconsole_readonly:wrong\n")
     with pytest.raises(ConnectError, match="password authentication failed"):
         connect("service=pgctest", Purpose.CHECK, connect_timeout=5).close()
+
+
+@pytest.mark.parametrize("command", ["migrate", "setup", "doctor", "demo"])
+def test_connection_flags_work_before_and_after_the_subcommand(command: str, tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", "[profiles.p]\nrefresh = 7\n")
+    after = settings([command, "--dsn", "host=after", "--config", cfg, "--profile", "p", "--connect-timeout", "3"])
+    before = settings(["--dsn", "host=before", "--config", cfg, "--profile", "p", "--connect-timeout", "3", command])
+    assert (after.dsn, after.refresh, after.connect_timeout) == ("host=after", 7, 3)
+    assert (before.dsn, before.refresh, before.connect_timeout) == ("host=before", 7, 3)

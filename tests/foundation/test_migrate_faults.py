@@ -12,7 +12,7 @@ from tests.foundation.helpers import MIGRATOR, SetUpDB, cli, cli_popen, copy_mig
 
 # Holds its transaction open long enough for the second migrator to arrive while it runs.
 SLOW_PROBE = """CREATE TABLE pgconsole.concurrency_probe (id int);
-SELECT pg_sleep(1.5);
+SELECT pg_sleep(2.5);
 """
 
 # DDL, then a sleep the test kills the client in; the sleep is shortened by PGOPTIONS on the rerun.
@@ -35,7 +35,7 @@ def test_two_migrators_at_once_apply_each_migration_once(setup_db: SetUpDB, tmp_
         assert "UniqueViolation" not in err and "duplicate key" not in err and "already exists" not in err
     outs = [out for out, _ in results]
     # One applied everything, the other waited for the lock and then found nothing to do: proof
-    # that they really overlapped (the probe sleeps 1.5 s inside its transaction).
+    # that they really overlapped (the probe sleeps 2.5 s inside its transaction).
     assert sorted("applied " in o for o in outs) == [False, True], outs
     assert any("waiting" in o and "database is up to date" in o for o in outs), outs
     history = setup_db.history()
