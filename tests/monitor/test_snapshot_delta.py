@@ -3,6 +3,7 @@ collectors answer on PG 15 and 18, and a missing privilege disables a collector 
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg
@@ -29,6 +30,7 @@ def test_cache_hit_and_tps_deltas_match_pg_stat_database(pg, db):
         with pg.admin(work_db) as setup:
             setup.execute("CREATE TABLE t AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) g")
         with pg.admin(db.name) as probe:
+            _wait_gone(probe, work_db)
             before = probe.execute(STAT_SQL, (work_db,)).fetchone()
             s1 = take_snapshot(mon, caps)
             with psycopg.connect(pg.dsn(work_db)) as w:
@@ -38,10 +40,8 @@ def test_cache_hit_and_tps_deltas_match_pg_stat_database(pg, db):
                 for _ in range(25):
                     w.execute("SELECT 1")
                     w.rollback()
-            # the workload's backend has exited: its statistics are flushed
+            _wait_gone(probe, work_db)
             after = probe.execute(STAT_SQL, (work_db,)).fetchone()
-            while after == before:  # pragma: no cover - exit flush is synchronous, keep a guard
-                after = probe.execute(STAT_SQL, (work_db,)).fetchone()
             s2 = take_snapshot(mon, caps, previous=s1)
         mon.close()
         assert s2.delta is not None
@@ -57,6 +57,16 @@ def test_cache_hit_and_tps_deltas_match_pg_stat_database(pg, db):
         assert s2.delta.cluster is not None and s2.delta.cluster.commits >= commits
     finally:
         pg.drop_database(work_db)
+
+
+def _wait_gone(probe: psycopg.Connection, dbname: str) -> None:
+    """A backend flushes its statistics before it leaves pg_stat_activity (before_shmem_exit), so once
+    no session of ``dbname`` is left, every count of that database is in pg_stat_database."""
+    for _ in range(200):
+        if probe.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (dbname,)).fetchone()[0] == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"sessions of {dbname} did not go away")
 
 
 def test_full_snapshot_on_this_server(pg, db):
