@@ -134,6 +134,8 @@ class BackendRow(BaseModel):
     query_start: datetime | None = None
     query: str | None = None
     blocked_by: list[int] = Field(default_factory=list)
+    can_signal: bool | None = None  # may this role cancel/terminate it (None: not known)
+    signal_reason: str = ""  # why not, when it may not
 
 
 class JobDetail(BaseModel):
@@ -174,6 +176,8 @@ class StatementsData(BaseModel):
     delta: bool = True
     order: Literal["total", "mean", "calls"] = "total"
     rows: list[StatementRow] = Field(default_factory=list)
+    note: str = ""  # the interval the deltas cover, or why they are cumulative for now
+    top_of: int | None = None  # the monitor reads this many entries (highest cumulative time first)
 
 
 class ActivityData(BaseModel):

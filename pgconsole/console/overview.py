@@ -12,6 +12,75 @@ from pgconsole.console.session import SourceError
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.monitor import Snapshot, take_snapshot
 
+FAILED_CAP = 10_000
+
+# Per job type, in one statement, through the partial indexes only (checked by EXPLAIN in the tests):
+# * oldest due pending job: a skip scan over the priorities of the claim index
+#   (priority DESC, scheduled_at, job_type) WHERE status = 'pending', then for each (priority, type)
+#   the first due entry of that type: one short index descent each, never every pending row;
+# * failed in the last hour: failed jobs finished since now() - 1 hour (a STABLE bound, so it is an
+#   index condition), read through a failed/finished partial index, capped at FAILED_CAP rows.
+PER_TYPE_SQL = """
+WITH RECURSIVE pr AS (
+    (SELECT j.priority FROM pgconsole.jobs j WHERE j.status = 'pending' ORDER BY j.priority DESC LIMIT 1)
+  UNION ALL
+    SELECT (SELECT j.priority FROM pgconsole.jobs j
+             WHERE j.status = 'pending' AND j.priority < pr.priority
+             ORDER BY j.priority DESC LIMIT 1)
+      FROM pr WHERE pr.priority IS NOT NULL
+), due AS (
+  SELECT t.job_type, min(h.scheduled_at) AS oldest
+    FROM unnest(%(types)s::text[]) AS t(job_type)
+   CROSS JOIN pr
+   CROSS JOIN LATERAL (
+         SELECT j.scheduled_at FROM pgconsole.jobs j
+          WHERE j.status = 'pending' AND j.priority = pr.priority AND j.scheduled_at <= now()
+            AND j.job_type = t.job_type
+          ORDER BY j.priority DESC, j.scheduled_at LIMIT 1) h
+   WHERE pr.priority IS NOT NULL
+   GROUP BY t.job_type
+), failed AS (
+  SELECT f.job_type, count(*)::int AS n
+    FROM (SELECT j.job_type FROM pgconsole.jobs j
+           WHERE j.status = 'failed' AND j.completed_at > now() - interval '1 hour'
+           LIMIT %(cap)s) f
+   GROUP BY f.job_type
+)
+SELECT coalesce(d.job_type, f.job_type) AS job_type, coalesce(f.n, 0) AS failed_1h,
+       CASE WHEN d.oldest IS NOT NULL  -- greatest() would turn a NULL into 0
+            THEN greatest(0, extract(epoch FROM clock_timestamp() - d.oldest))::float8 END AS oldest_due_age_s
+  FROM due d FULL JOIN failed f ON f.job_type = d.job_type
+"""
+
+
+class PerType:
+    """Failed in the last hour and the oldest due pending job's age, by job type."""
+
+    def __init__(self, rows: list[tuple[str, int, float | None]]) -> None:
+        self.failed_1h = {r[0]: int(r[1]) for r in rows}
+        self.oldest_due_age_s = {r[0]: r[2] for r in rows if r[2] is not None}
+        self.failed_capped = sum(self.failed_1h.values()) >= FAILED_CAP
+
+
+def per_type(conn: psycopg.Connection[Any], pending_types: list[str]) -> PerType:
+    rows = conn.execute(PER_TYPE_SQL, {"types": pending_types, "cap": FAILED_CAP}).fetchall()
+    return PerType([(str(r[0]), int(r[1]), None if r[2] is None else float(r[2])) for r in rows])
+
+
+def read(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | None) -> tuple[Snapshot, PerType | None]:
+    """The monitor's snapshot plus the per-type figures the Overview adds to it."""
+    snap = snapshot(conn, caps, previous)
+    extra = None
+    if snap.queue is not None:
+        try:
+            extra = per_type(conn, [t.job_type for t in snap.queue.by_type if t.pending])
+        except psycopg.Error:
+            if conn.broken or conn.closed:
+                raise
+            extra = None  # shown as "–"; the monitor's own figures still render
+    return snap, extra
+
+
 _STATUS: dict[str, Status] = {"OK": "ok", "WARNING": "warning", "CRITICAL": "critical", "UNKNOWN": "unknown"}
 
 
@@ -25,7 +94,8 @@ def snapshot(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot
     return snap
 
 
-def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None) -> OverviewData:
+def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None,
+          extra: PerType | None = None) -> OverviewData:
     data = OverviewData()
     results = run_checks(snap, resolve_thresholds(thresholds_config or {}))
     data.checks = [CheckRow(name=r.name, status=_STATUS.get(r.status.name, "unknown"), message=r.message)
@@ -34,20 +104,24 @@ def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None) -> Ov
     if q is not None:
         pending_state = q.state("pending")
         capped = pending_state is not None and pending_state.method == "capped"
-        methods = sorted({s.method for s in q.states})
-        data.count_method = "/".join(methods) or "exact"
+        cap = f"{pending_state.count // 1000}k" if capped and pending_state is not None else ""
+        caps_hit = [f"pending {cap}+" if cap else "", "failed 10k+" if extra is not None and extra.failed_capped else ""]
+        data.count_method = "pending, processing, failed 1h: exact via partial indexes"
+        if any(caps_hit):
+            data.count_method += " (capped: " + ", ".join(c for c in caps_hit if c) + ")"
         if capped and pending_state is not None:
             data.count_cap = pending_state.count
         per_min: dict[tuple[str, str], int] = {(w.job_type, w.status): w.last_1m for w in q.windows}
-        failed_15: dict[str, int] = {w.job_type: w.last_15m for w in q.windows if w.status == "failed"}
-        types = sorted({t.job_type for t in q.by_type} | {w.job_type for w in q.windows})
+        failed_1h = extra.failed_1h if extra is not None else {}
+        oldest = extra.oldest_due_age_s if extra is not None else {}
+        types = sorted({t.job_type for t in q.by_type} | {w.job_type for w in q.windows} | set(failed_1h))
         by_type = {t.job_type: t for t in q.by_type}
         for jt in types:
             t = by_type.get(jt)
             data.queue.append(QueueTypeRow(
                 job_type=jt, pending=t.pending if t else 0, pending_capped=capped and bool(t and t.pending),
-                processing=t.processing if t else 0, failed_1h=failed_15.get(jt, 0),
-                oldest_due_age_s=None, completed_per_min=float(per_min.get((jt, "completed"), 0)),
+                processing=t.processing if t else 0, failed_1h=failed_1h.get(jt, 0),
+                oldest_due_age_s=oldest.get(jt), completed_per_min=float(per_min.get((jt, "completed"), 0)),
             ))
         data.completed_interval = sum(w.last_1m for w in q.windows if w.status == "completed")
         data.failed_interval = sum(w.last_1m for w in q.windows if w.status == "failed")

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from pgconsole.console import actions, explain, interim, jobs_browser, overview
+from pgconsole.console import actions, backends, explain, jobs_browser, overview, top_statements
 from pgconsole.console.models import (
     ActionKind,
     ActionPreview,
@@ -32,6 +32,7 @@ from pgconsole.console.session import DeadlineSession, SourceError
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
 from pgconsole.db.connect import Purpose
 from pgconsole.db.dsn import describe_target
+from pgconsole.monitor import Snapshot
 
 __all__ = ["DataSource", "PgSource", "SourceError"]
 
@@ -76,7 +77,7 @@ class PgSource:
         self.caps: ServerCaps | None = None
         self._prev_snapshot: Any = None
         self.thresholds = thresholds or {}
-        self._prev_statements: dict[int, dict[str, Any]] | None = None
+        self._prev_statements: Snapshot | None = None
         self._action_allowed = False
 
     # -- header ---------------------------------------------------------------------------
@@ -98,16 +99,13 @@ class PgSource:
         elif not (can_act or caps.is_superuser):
             reason = f"role {caps.current_user} may not run job actions (GRANT pgconsole_operator TO {caps.current_user})"
         self._action_allowed = not reason
-        can_signal = caps.is_superuser or caps.can_signal_backend
-        signal_reason = ""
-        if self.forced_read_only:
-            signal_reason = "read-only mode (--read-only)"
-        elif not can_signal:
-            signal_reason = f"role {caps.current_user} lacks pg_signal_backend"
+        # Cancel/terminate: off in read-only mode; otherwise the server's rules decide per session
+        # (own role's sessions always, others with pg_signal_backend), shown per row on Activity.
+        signal_reason = reason
         return HeaderInfo(
             target=describe_target(self.dsn), server_version=caps.server_version, role=caps.current_user,
             read_only=bool(reason), read_only_reason=reason,
-            can_signal_backend=can_signal and not self.forced_read_only, signal_reason=signal_reason,
+            can_signal_backend=not reason, signal_reason=signal_reason,
         )
 
     async def _caps(self) -> ServerCaps:
@@ -120,9 +118,9 @@ class PgSource:
     async def overview(self) -> OverviewData:
         caps = await self._caps()
         prev = self._prev_snapshot
-        snap = await self.session.call(lambda conn: overview.snapshot(conn, caps, prev))
+        snap, extra = await self.session.call(lambda conn: overview.read(conn, caps, prev))
         self._prev_snapshot = snap
-        data = overview.build(snap, self.thresholds)
+        data = overview.build(snap, self.thresholds, extra)
         if not caps.has_queue:
             data.notes.append("the pgconsole schema is not installed in this database: run `pgconsole migrate`")
         return data
@@ -153,25 +151,9 @@ class PgSource:
     # -- queries --------------------------------------------------------------------------
     async def statements(self, order: str, delta: bool) -> StatementsData:
         caps = await self._caps()
-        if not caps.pgss_usable or not caps.pgss_schema:
-            hint = ("pg_stat_statements is not installed in this database: run CREATE EXTENSION pg_stat_statements;"
-                    if caps.pgss_preloaded else
-                    "pg_stat_statements is not loaded: ALTER SYSTEM SET shared_preload_libraries = "
-                    "'pg_stat_statements'; restart the server, then CREATE EXTENSION pg_stat_statements;")
-            return StatementsData(available=False, hint=hint, delta=delta, order=order)  # type: ignore[arg-type]
-        schema = caps.pgss_schema
         prev = self._prev_statements
-
-        def read(conn: psycopg.Connection[Any]) -> tuple[dict[int, dict[str, Any]], StatementsData]:
-            current = interim.statement_counters(conn, schema)
-            rows = interim.top_statements(current, prev if delta else None, order)
-            texts = interim.statement_texts(conn, schema, [r.queryid for r in rows if r.queryid is not None])
-            for r in rows:
-                r.query = texts.get(r.queryid or 0, "")
-            return current, StatementsData(delta=delta, order=order, rows=rows)  # type: ignore[arg-type]
-
-        current, data = await self.session.call(read)
-        self._prev_statements = current
+        snap, data = await self.session.call(lambda conn: top_statements.read(conn, caps, prev, order, delta))
+        self._prev_statements = snap
         return data
 
     async def explain(self, query: str, analyze: bool) -> str:
@@ -181,7 +163,8 @@ class PgSource:
 
     # -- activity -------------------------------------------------------------------------
     async def activity(self) -> ActivityData:
-        sessions, own = await self.session.call(interim.activity)
+        caps = await self._caps()
+        sessions, own = await self.session.call(lambda conn: backends.read(conn, caps))
         return ActivityData(sessions=sessions, hidden_own=own)
 
     async def signal_backend(self, pid: int, terminate: bool) -> str:

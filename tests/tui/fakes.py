@@ -72,7 +72,7 @@ class FakeSource:
                                 oldest_due_age_s=4, completed_per_min=6),
                    QueueTypeRow(job_type="webhook.deliver", pending=0, processing=1, failed_1h=7,
                                 completed_per_min=55)],
-            count_method="exact up to 10,000 (active-state indexes)", completed_interval=14, failed_interval=1,
+            count_method="pending, processing, failed 1h: exact via partial indexes (capped: pending 10k+)", completed_interval=14, failed_interval=1,
             connections_by_state={"active": 6, "idle": 12, "idle in transaction": 1}, max_connections=100,
             cache_hit_interval=99.2, cache_hit_cumulative=98.7, tps=231.5, db_size_bytes=734_003_200,
             replication=[], oldest_xact_age_s=42, xmin_age=1200,
@@ -120,9 +120,12 @@ class FakeSource:
     async def activity(self) -> ActivityData:
         return ActivityData(hidden_own=1, sessions=[
             BackendRow(pid=4101, application_name="pgconsole-worker:w-1", usename="pgconsole_app", state="active",
-                       query_start=ago(2), xact_start=ago(2), query="SELECT * FROM pgconsole.claim_jobs($1, $2, $3)"),
+                       query_start=ago(2), xact_start=ago(2), query="SELECT * FROM pgconsole.claim_jobs($1, $2, $3)",
+                       can_signal=True),
             BackendRow(pid=4102, application_name="billing", usename="app", state="idle in transaction",
-                       xact_start=ago(75), query_start=ago(70), query="UPDATE accounts SET balance = 0 WHERE id = 1"),
+                       xact_start=ago(75), query_start=ago(70), query="UPDATE accounts SET balance = 0 WHERE id = 1",
+                       can_signal=False, signal_reason="role pgconsole_operator may only signal sessions of roles whose "
+                       "privileges it has (its own); to signal others: GRANT pg_signal_backend TO pgconsole_operator"),
             BackendRow(pid=4103, application_name="billing", usename="app", state="active", wait_event="Lock:tuple",
                        query_start=ago(30), xact_start=ago(30), blocked_by=[4102],
                        query="UPDATE accounts SET balance = 1 WHERE id = 1"),

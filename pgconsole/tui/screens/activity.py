@@ -79,6 +79,7 @@ class ActivityScreen(LiveScreen):
         super().__init__()
         self.data = ActivityData()
         self.filter_line = ""
+        self._status_line = Text()
 
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
@@ -100,7 +101,11 @@ class ActivityScreen(LiveScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("cancel_backend", "terminate_backend"):
             info = self.pg_app.header_info
-            return bool(info and info.can_signal_backend)
+            if info is None or not info.can_signal_backend:
+                return False  # read-only: not offered at all (the status line says why)
+            row = self._selected_row()
+            if row is None or row.can_signal is False:
+                return None  # shown disabled: this role may not signal that session (reason on the status line)
         return True
 
     async def fetch(self) -> ActivityData:
@@ -133,12 +138,30 @@ class ActivityScreen(LiveScreen):
                  f"{self.data.hidden_own} of the console's own hidden")
         if error:
             t.append(f"  {error}", style="red")
-        info = self.pg_app.header_info
-        if info is not None and not info.can_signal_backend:
-            t.append("  cancel/terminate unavailable: ", style="yellow")
-            t.append_text(lit(info.signal_reason, 80, style="yellow"))
-        self.query_one("#activity-status", Static).update(t)
+        self._status_line = t
+        self._show_status()
         self.query_one("#blocking-tree", Static).update(blocking_tree(self.data.sessions))
+
+    def _show_status(self) -> None:
+        t = self._status_line.copy()
+        info = self.pg_app.header_info
+        row = self._selected_row()
+        if info is not None and not info.can_signal_backend:
+            t.append("\ncancel/terminate unavailable: ", style="yellow")
+            t.append_text(lit(info.signal_reason, 100, style="yellow"))
+        elif row is not None and row.can_signal is False:
+            t.append(f"\ncancel/terminate unavailable for pid {row.pid}: ", style="yellow")
+            t.append_text(lit(row.signal_reason, 110, style="yellow"))
+        self.query_one("#activity-status", Static).update(t)
+        self.refresh_bindings()
+
+    @on(DataTable.RowHighlighted, "#sessions-table")
+    def _row_changed(self) -> None:
+        self._show_status()
+
+    def _selected_row(self) -> BackendRow | None:
+        pid = self._selected_pid()
+        return next((s for s in self.data.sessions if s.pid == pid), None) if pid is not None else None
 
     def _selected_pid(self) -> int | None:
         table: DataTable[Any] = self.query_one(DataTable)

@@ -37,7 +37,7 @@ class OverviewScreen(LiveScreen):
 
     def on_mount(self) -> None:
         q: DataTable[Any] = self.query_one("#queue-table", DataTable)
-        q.add_columns("job type", "pending", "processing", "failed 15m", "oldest due", "done/min")
+        q.add_columns("job type", "pending", "processing", "failed 1h", "oldest due", "done/min")
         c: DataTable[Any] = self.query_one("#checks-table", DataTable)
         c.add_columns("check", "status", "message")
 
@@ -63,7 +63,8 @@ class OverviewScreen(LiveScreen):
                       Text(age(r.oldest_due_age_s), justify="right"),
                       Text("–" if r.completed_per_min is None else f"{r.completed_per_min:g}", justify="right"))
         title = Text("Queue by job type", style="bold")
-        title.append(f"   pending counts: {data.count_method}", style="dim")
+        title.append("  ")
+        title.append_text(lit(data.count_method, 90, style="dim"))
         self.query_one("#queue-title", Static).update(title)
         self.query_one("#vitals", Static).update(self._vitals(data))
         c: DataTable[Any] = self.query_one("#checks-table", DataTable)

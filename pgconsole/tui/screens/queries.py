@@ -59,8 +59,14 @@ class QueriesScreen(LiveScreen):
             self.rows = []
             return
         mode = "per interval (delta since the previous refresh)" if self.delta else "cumulative since the last reset"
-        status.update(Text(f"top statements by {self.order} time" if self.order != "calls" else "top statements by calls")
-                      + Text(f" — {mode}   o: order  t: delta/cumulative  x: EXPLAIN", style="dim"))
+        line = Text(f"top statements by {self.order} time" if self.order != "calls" else "top statements by calls",
+                    style="bold")
+        line.append(f" — {mode}")
+        if data.note:
+            line.append(f" ({data.note})", style="yellow" if "first refresh" in data.note else "")
+        line.append("\no: order (total/mean/calls)  t: delta/cumulative  x: EXPLAIN  X: EXPLAIN ANALYZE (asks twice)",
+                    style="dim")
+        status.update(line)
         keep = table.cursor_row
         table.clear()
         self.rows = data.rows
