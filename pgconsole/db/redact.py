@@ -12,9 +12,12 @@ MASK = "***"
 
 # postgresql://user:secret@host  ->  postgresql://user:***@host
 _URI_USERINFO = re.compile(r"(?P<scheme>postgres(?:ql)?://)(?P<user>[^:@/\s]*):(?P<pw>[^@\s]*)@", re.I)
-# password=secret / password = 'sec ret' / PGPASSWORD=secret
+# password=secret / password = 'sec ret' / PGPASSWORD=secret. An unquoted libpq value runs to the
+# next whitespace, so mask all of it (a ';' or ',' is part of the password). URI query strings
+# (?password=...&) are left to _QUERY_PASSWORD, which stops at '&'.
 _KV_PASSWORD = re.compile(
-    r"(?P<key>\b(?:password|pgpassword|passwd|pass)\s*=\s*)(?P<val>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;,]+)",
+    r"(?<![?&])(?P<key>\b(?:password|pgpassword|passwd|pass)\s*=\s*)"
+    r"(?P<val>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|(?:[^\s\\]|\\.)+)",
     re.I,
 )
 # ?password=secret&... inside a URI query string
