@@ -1,14 +1,26 @@
 """Connections: one factory for every connection and pool, DSN resolution, password redaction."""
 
-from pgconsole.db.connect import Purpose, Timeouts, connect, connect_async, make_pool
+from pgconsole.db.connect import (
+    ConnectError,
+    Purpose,
+    Timeouts,
+    connect,
+    connect_async,
+    describe_error,
+    make_async_pool,
+    make_pool,
+)
 from pgconsole.db.dsn import describe_target, resolve_dsn
 from pgconsole.db.redact import redact
 
 __all__ = [
+    "ConnectError",
     "Purpose",
     "Timeouts",
     "connect",
     "connect_async",
+    "describe_error",
+    "make_async_pool",
     "make_pool",
     "describe_target",
     "resolve_dsn",
