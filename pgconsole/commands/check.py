@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     except ThresholdError as exc:
         return _usage_error(str(exc))
 
-    dsn = resolve_dsn(None, settings.dsn)
+    dsn = resolve_dsn(settings.dsn)  # settings.dsn is already --dsn > PGCONSOLE_DSN > file
     reporter = _Reporter(args.format, describe_target(dsn), start)
     watchdog = threading.Timer(max(0.0, start + timeout - time.monotonic()), reporter.on_timeout, (timeout,))
     watchdog.daemon = True
