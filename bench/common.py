@@ -119,17 +119,20 @@ class ProcessGang:
     procs: list[Any] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        self.go = MP.Event()
-        self.stop = MP.Event()
-        self.counter = MP.Value("q", 0)
-        self.ready = MP.Value("i", 0)
+        self.go = Flag(MP.RawArray("b", 1))
+        self.stop = Flag(MP.RawArray("b", 1))
+        # One lock-free slot per process (single writer each): a child that exits or dies mid-update
+        # can never leave a lock held that the parent then blocks on.
+        self.counter = MP.RawArray("q", self.processes)
+        self.ready = MP.RawArray("q", self.processes)
 
     def start(self, timeout: float = 60) -> None:
-        for _ in range(self.processes):
-            p = MP.Process(target=self.target, args=(*self.args, self.go, self.stop, self.counter, self.ready))
+        for i in range(self.processes):
+            p = MP.Process(target=self.target,
+                           args=(*self.args, self.go, self.stop, Slot(self.counter, i), Slot(self.ready, i)))
             p.start()
             self.procs.append(p)
-        if not wait_until(lambda: self.ready.value >= self.processes or not self.all_alive(), timeout, 0.02):
+        if not wait_until(lambda: sum(self.ready) >= self.processes or not self.all_alive(), timeout, 0.02):
             self.kill()
             raise RuntimeError("worker processes did not get ready in time")
         if not self.all_alive():
@@ -143,7 +146,7 @@ class ProcessGang:
         return any(p.is_alive() for p in self.procs)
 
     def handled(self) -> int:
-        return int(self.counter.value)
+        return int(sum(self.counter))
 
     def join(self, timeout: float = 30) -> None:
         self.stop.set()
@@ -165,9 +168,45 @@ class ProcessGang:
         return any(p.exitcode not in (0, None) for p in self.procs)
 
 
+@dataclass
+class Flag:
+    """A lock-free cross-process flag (set once). multiprocessing.Event takes a lock on every call,
+    and a worker process that exits while one of its daemon threads is inside Event.wait leaves
+    that lock held forever (the parent then hangs in Event.set); a plain shared byte cannot."""
+
+    array: Any
+
+    def set(self) -> None:
+        self.array[0] = 1
+
+    def is_set(self) -> bool:
+        return bool(self.array[0])
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.array[0] and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return bool(self.array[0])
+
+
+@dataclass
+class Slot:
+    """One process's cell in a shared lock-free array (only that process writes it)."""
+
+    array: Any
+    index: int
+
+    def add(self, n: int) -> None:
+        self.array[self.index] += n
+
+
 def add_count(counter: Any, n: int) -> None:
-    with counter.get_lock():
-        counter.value += n
+    """Add to a Slot (worker gangs) or to a synchronized multiprocessing Value."""
+    if isinstance(counter, Slot):
+        counter.add(n)
+    else:
+        with counter.get_lock():
+            counter.value += n
 
 
 @contextmanager

@@ -1,11 +1,130 @@
-"""(being written)"""
+"""Q-enqueue: bulk enqueue of N jobs (1M in the recorded run) through each Python API in one call,
+and the single-row enqueue rate (one job per call, autocommit) for a fixed time, pgconsole vs
+PgQueuer's batch and single enqueue, alternating, on the same server."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from typing import Any
 
-from bench.common import Env, Skipped
+import psycopg
+
+from bench import peers, pgc
+from bench.common import Env, Skipped, ratio, rotated, spread
+
+PGC_DB = "bench_enqueue_pgconsole"
+PGQ_DB = "bench_enqueue_pgqueuer"
 
 
-def run(env: Env) -> dict[str, Any]:
-    raise Skipped("not written yet")
+def pgc_bulk(dsn: str, n: int) -> float:
+    from pgconsole.queue import client
+
+    jobs = [("noop", {"i": i}) for i in range(n)]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgconsole.jobs")
+        conn.execute("CHECKPOINT")
+        t0 = time.perf_counter()
+        ids = client.enqueue_many(conn, jobs)
+        t = time.perf_counter() - t0
+    assert len(ids) == n
+    return t
+
+
+def pgc_single(dsn: str, seconds: float) -> tuple[int, float]:
+    from pgconsole.queue import client
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgconsole.jobs")
+        conn.execute("CHECKPOINT")
+        n = 0
+        t0 = time.perf_counter()
+        end = t0 + seconds
+        while time.perf_counter() < end:
+            client.enqueue(conn, "noop", {"i": n})
+            n += 1
+        return n, time.perf_counter() - t0
+
+
+def pgq_bulk(dsn: str, n: int) -> float:
+    payloads = [json.dumps({"i": i}).encode() for i in range(n)]
+    peers.pgq_truncate(dsn)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("CHECKPOINT")
+
+    async def main() -> float:
+        conn, q = await peers._pgq_queries(dsn)
+        try:
+            t0 = time.perf_counter()
+            ids = await q.enqueue([peers.PGQ_ENTRYPOINT] * n, payloads, [0] * n)
+            t = time.perf_counter() - t0
+            assert len(ids) == n
+            return t
+        finally:
+            await conn.close()
+
+    return asyncio.run(main())
+
+
+def pgq_single(dsn: str, seconds: float) -> tuple[int, float]:
+    peers.pgq_truncate(dsn)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("CHECKPOINT")
+
+    async def main() -> tuple[int, float]:
+        conn, q = await peers._pgq_queries(dsn)
+        try:
+            n = 0
+            t0 = time.perf_counter()
+            end = t0 + seconds
+            while time.perf_counter() < end:
+                await q.enqueue(peers.PGQ_ENTRYPOINT, json.dumps({"i": n}).encode(), 0)
+                n += 1
+            return n, time.perf_counter() - t0
+        finally:
+            await conn.close()
+
+    return asyncio.run(main())
+
+
+def run(env: Env, bulk: int | None = None, seconds: float | None = None) -> dict[str, Any]:
+    bulk = bulk or (20_000 if env.quick else 1_000_000)
+    seconds = seconds or (2.0 if env.quick else 10.0)
+    if peers.pgqueuer_available() is None:
+        raise Skipped("PgQueuer is not installed (pip install -e '.[bench]')")
+    pgc.setup(env.fresh_database(PGC_DB))
+    pgc_dsn = env.dsn(PGC_DB)
+    pgq_dsn = env.fresh_database(PGQ_DB)
+    peers.pgq_setup(pgq_dsn)
+    bulk_rates: dict[str, list[float]] = {"pgconsole": [], "pgqueuer": []}
+    single_rates: dict[str, list[float]] = {"pgconsole": [], "pgqueuer": []}
+    for rep in range(env.repeat):
+        for side in rotated(["pgconsole", "pgqueuer"], rep):
+            t = pgc_bulk(pgc_dsn, bulk) if side == "pgconsole" else pgq_bulk(pgq_dsn, bulk)
+            bulk_rates[side].append(bulk / t)
+            print(f"  enqueue bulk {side:9s} rep {rep}: {bulk / t:,.0f} jobs/s ({t:.2f} s)", flush=True)
+        for side in rotated(["pgconsole", "pgqueuer"], rep):
+            n, t = pgc_single(pgc_dsn, seconds) if side == "pgconsole" else pgq_single(pgq_dsn, seconds)
+            single_rates[side].append(n / t)
+            print(f"  enqueue single {side:9s} rep {rep}: {n / t:,.0f} jobs/s", flush=True)
+    bs = {k: spread(v) for k, v in bulk_rates.items()}
+    ss = {k: spread(v) for k, v in single_rates.items()}
+    from bench.report import fratio, fspread
+
+    rows = [
+        [f"bulk, {bulk:,} jobs in one call", "client.enqueue_many (enqueue_jobs, unnest)",
+         fspread(bs["pgconsole"]), "Queries.enqueue(lists)", fspread(bs["pgqueuer"]),
+         fratio(ratio(bs["pgconsole"]["median"], bs["pgqueuer"]["median"]))],
+        [f"single row, one call per job, {seconds:.0f} s", "client.enqueue (create_job)",
+         fspread(ss["pgconsole"]), "Queries.enqueue(scalar)", fspread(ss["pgqueuer"]),
+         fratio(ratio(ss["pgconsole"]["median"], ss["pgqueuer"]["median"]))],
+        ["single row vs PgQueuer's batch enqueue", "client.enqueue", fspread(ss["pgconsole"]),
+         "Queries.enqueue(lists)", fspread(bs["pgqueuer"]),
+         fratio(ratio(ss["pgconsole"]["median"], bs["pgqueuer"]["median"]))],
+    ]
+    return {"bulk_jobs": bulk, "single_seconds": seconds, "bulk_rates": bulk_rates, "single_rates": single_rates,
+            "bulk_spread": bs, "single_spread": ss,
+            "table_header": ["case", "pgconsole call", "pgconsole jobs/s", "PgQueuer call", "PgQueuer jobs/s",
+                             "pgconsole / PgQueuer"],
+            "table": rows}

@@ -38,12 +38,29 @@ def install_schema(dsn: str) -> None:
 
 def setup(dsn: str) -> None:
     queue_api()
+    try:
+        from pgconsole.queue import client, worker  # noqa: F401
+    except ImportError as e:
+        raise Skipped(f"pgconsole.queue.client/worker missing: {e}") from e
     install_schema(dsn)
-    raise Skipped("the pgconsole worker/enqueue API has not landed yet")
+
+
+def enqueue_many(conn: psycopg.Connection[Any], n: int, chunk: int = 10_000, start: int = 0) -> None:
+    """n no-op jobs through the public Python API (``client.enqueue_many``: one unnest statement per chunk)."""
+    from pgconsole.queue import client
+
+    done = 0
+    while done < n:
+        k = min(chunk, n - done)
+        client.enqueue_many(conn, [("noop", {"i": start + done + i}) for i in range(k)])
+        done += k
 
 
 def fill(dsn: str, n: int) -> None:
-    raise Skipped("pgconsole queue API missing")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgconsole.jobs")
+        enqueue_many(conn, n)
+        conn.execute("VACUUM ANALYZE pgconsole.jobs")
 
 
 def remaining(dsn: str) -> int:
@@ -54,8 +71,51 @@ def remaining(dsn: str) -> int:
     return int(row[0]) if row else -1
 
 
+CONCURRENCY = 4  # handler threads per worker process (pgconsole's default)
+
+
 def worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
-    raise Skipped("pgconsole worker runtime missing")
+    """One pgconsole worker process (the runtime behind ``pgconsole worker``), burst mode, no-op handler."""
+    import threading
+    import time
+
+    from bench.common import add_count
+    from pgconsole.queue.worker import Worker, WorkerConfig
+
+    lock = threading.Lock()
+    local = [0]
+
+    def handle(ctx: Any) -> None:
+        with lock:
+            local[0] += 1
+            if local[0] >= 1000:
+                add_count(counter, local[0])
+                local[0] = 0
+
+    w = Worker(WorkerConfig(dsn=dsn, handler=handle, concurrency=CONCURRENCY, batch=batch, burst=True))
+    # connect before 'go' so connection set-up is not timed (as for the other systems)
+    w._main_conn()
+    add_count(ready, 1)
+    go.wait(120)
+    deadline = time.monotonic() + max_seconds
+
+    done = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set() and not done.is_set() and time.monotonic() < deadline:
+            done.wait(0.05)
+        w.stop()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        w.run()
+    finally:
+        done.set()
+        watcher.join(5)
+        with lock:
+            add_count(counter, local[0])
+            local[0] = 0
 
 
 # -- pgconsole's SQL API driven by the same bare loop (no Python runtime) ----------------------
@@ -71,14 +131,8 @@ def sql_setup(dsn: str) -> None:
 
 
 def sql_fill(dsn: str, n: int) -> None:
-    """Pre-enqueue n jobs with one INSERT … SELECT (a plain INSERT is a valid enqueue by contract)."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE pgconsole.jobs")
-        conn.execute(
-            "INSERT INTO pgconsole.jobs (job_type, payload) "
-            "SELECT 'noop', jsonb_build_object('i', g) FROM generate_series(1, %s) g", (n,)
-        )
-        conn.execute("VACUUM ANALYZE pgconsole.jobs")
+    """The same pre-enqueue as the worker side (enqueue_many), so both drain identical rows."""
+    fill(dsn, n)
 
 
 def sql_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:

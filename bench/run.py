@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import signal
 import sys
 import time
 import traceback
@@ -52,6 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the embedded server is stopped and removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     benches = _benchmarks()
     only = [x.strip() for x in args.only.split(",") if x.strip()] or list(benches)
     unknown = [x for x in only if x not in benches]
