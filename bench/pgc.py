@@ -76,6 +76,11 @@ CONCURRENCY = 4  # handler threads per worker process (pgconsole's default)
 
 def worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
     """One pgconsole worker process (the runtime behind ``pgconsole worker``), burst mode, no-op handler."""
+    _run_worker(dsn, batch, max_seconds, go, stop, counter, ready)
+
+
+def _run_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any,
+                job_types: list[str] | None = None, on_job: Any = None) -> None:
     import threading
     import time
 
@@ -86,13 +91,16 @@ def worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter
     local = [0]
 
     def handle(ctx: Any) -> None:
+        if on_job is not None:
+            on_job(ctx)
         with lock:
             local[0] += 1
             if local[0] >= 1000:
                 add_count(counter, local[0])
                 local[0] = 0
 
-    w = Worker(WorkerConfig(dsn=dsn, handler=handle, concurrency=CONCURRENCY, batch=batch, burst=True))
+    w = Worker(WorkerConfig(dsn=dsn, handler=handle, concurrency=CONCURRENCY, batch=batch,
+                            burst=on_job is None, job_types=job_types))
     # connect before 'go' so connection set-up is not timed (as for the other systems)
     w._main_conn()
     add_count(ready, 1)
@@ -159,3 +167,50 @@ def sql_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, cou
                 add_count(counter, handled)
                 handled = 0
         add_count(counter, handled)
+
+
+# -- variants used by the latency and dashboard benchmarks --------------------------------------
+def fill_typed(dsn: str, n: int, job_type: str = "noop") -> None:
+    """Add n pending jobs of one type without touching the rest of the table (history stays)."""
+    from pgconsole.queue import client
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        done = 0
+        while done < n:
+            k = min(10_000, n - done)
+            client.enqueue_many(conn, [(job_type, {"i": done + i}) for i in range(k)])
+            done += k
+
+
+def remaining_typed(dsn: str, job_type: str = "noop") -> int:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pgconsole.jobs WHERE status IN ('pending', 'processing') AND job_type = %s",
+            (job_type,),
+        ).fetchone()
+    return int(row[0]) if row else -1
+
+
+def worker_typed(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
+    """As :func:`worker`, claiming only job type 'noop' (leaves a big history's pending rows alone)."""
+    _run_worker(dsn, batch, max_seconds, go, stop, counter, ready, job_types=["noop"])
+
+
+def latency_worker(dsn: str, out_path: str, max_seconds: float, go: Any, stop: Any, counter: Any,
+                   ready: Any) -> None:
+    """A worker whose handler records now - payload['t'] (enqueue-to-start) and writes them at exit."""
+    import json as _json
+    import time as _time
+
+    lat: list[float] = []
+
+    def on_job(ctx: Any) -> None:
+        t = ctx.job.payload.get("t") if isinstance(ctx.job.payload, dict) else None
+        if t is not None:
+            lat.append(_time.time() - float(t))
+
+    try:
+        _run_worker(dsn, 10, max_seconds, go, stop, counter, ready, on_job=on_job)
+    finally:
+        with open(out_path, "w") as fh:
+            _json.dump(lat, fh)
