@@ -78,5 +78,5 @@ def read(conn: psycopg.Connection[Any], caps: ServerCaps) -> tuple[list[BackendR
             query_start=r["query_start"], query=r["query"], can_signal=bool(r["can_signal"]),
             signal_reason=signal_reason(caps.current_user, r),
         ))
-    own = sum(1 for r in everyone if r["own"])
+    own = 1 + sum(1 for r in everyone if r["own"])  # this dashboard session itself, and the others
     return sessions, own

@@ -204,6 +204,8 @@ class SchemaData(BaseModel):
     setup_ok: bool | None = None
     setup_message: str = ""
     findings: list[FindingRow] = Field(default_factory=list)
+    can_migrate: bool = True  # may this role apply migrations (else migrate_reason says why)
+    migrate_reason: str = ""
 
 
 ActionKind = Literal["retry", "cancel", "delete"]

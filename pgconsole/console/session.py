@@ -75,14 +75,16 @@ class DeadlineSession:
         self.deadline = deadline
         self._conn: psycopg.Connection[Any] | None = None
         self._guard = threading.Lock()
+        self._use = threading.Lock()
         self.generation = 0  # bumps on every new connection (tests and the header can see reconnects)
 
-    def _connection(self) -> psycopg.Connection[Any]:
+    def _connection(self) -> tuple[psycopg.Connection[Any], threading.Lock]:
         with self._guard:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 self._conn = connect(self.dsn, self.purpose, connect_timeout=self.connect_timeout)
+                self._use = threading.Lock()
                 self.generation += 1
-            return self._conn
+            return self._conn, self._use
 
     async def call(self, fn: Callable[[psycopg.Connection[Any]], T], deadline: float | None = None) -> T:
         """Run ``fn(conn)`` in a thread; raise :class:`SourceError` on any database error or after
@@ -91,9 +93,13 @@ class DeadlineSession:
         used: list[psycopg.Connection[Any]] = []
 
         def body() -> T:
-            conn = self._connection()
+            conn, lock = self._connection()
             used.append(conn)
-            return fn(conn)
+            # One call at a time per connection: two screens' calls must not interleave statements
+            # (or one's transaction with the other's). The lock belongs to this connection, so a call
+            # stuck on a dropped connection never holds up the next connection's calls.
+            with lock:
+                return fn(conn)
 
         fut = _run_in_thread(body)
         try:

@@ -158,8 +158,11 @@ class PgSource:
 
     async def explain(self, query: str, analyze: bool) -> str:
         caps = await self._caps()
-        return await self.session.call(
-            lambda conn: explain.explain(conn, query, server_major=caps.major, analyze=analyze), deadline=15.0)
+        # On a connection of its own: EXPLAIN switches to a (read-only, rolled back) transaction, and
+        # ANALYZE may run for a while; the dashboard session keeps refreshing meanwhile.
+        return await actions.with_operator(
+            self.dsn, lambda conn: explain.explain(conn, query, server_major=caps.major, analyze=analyze),
+            deadline=60.0 if analyze else 15.0)
 
     # -- activity -------------------------------------------------------------------------
     async def activity(self) -> ActivityData:
@@ -207,6 +210,12 @@ class PgSource:
         self.session.close()
 
 
+_CAN_MIGRATE_SQL = """
+SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       OR coalesce(pg_has_role(current_user, to_regrole('pgconsole_owner'), 'MEMBER'), false), current_user::text
+"""
+
+
 def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
     from pgconsole.schema import doctor, migrate
 
@@ -223,6 +232,12 @@ def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
         conn.rollback() if not conn.autocommit else None
         data.setup_ok = False
         data.setup_message = f"migration status unavailable: {exc}"
+    row = conn.execute(_CAN_MIGRATE_SQL).fetchone()
+    data.can_migrate = bool(row and row[0])
+    if not data.can_migrate:
+        user = row[1] if row else "this role"
+        data.migrate_reason = (f"role {user} may not apply migrations: run `pgconsole migrate` as pgconsole_migrator, "
+                               f"or GRANT pgconsole_migrator TO {user}")
     report = doctor.diagnose(conn)
     data.findings = [FindingRow(name=f.name, status=f.status, message=f.message, fix=f.fix) for f in report.findings]
     return data

@@ -20,7 +20,7 @@ from pgconsole.console.session import SourceError
 from pgconsole.tui import text as _text
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen
-from pgconsole.tui.text import lit, since
+from pgconsole.tui.text import block, lit, since
 
 
 def match(row: BackendRow, line: str, now: datetime) -> bool:
@@ -148,10 +148,10 @@ class ActivityScreen(LiveScreen):
         row = self._selected_row()
         if info is not None and not info.can_signal_backend:
             t.append("\ncancel/terminate unavailable: ", style="yellow")
-            t.append_text(lit(info.signal_reason, 100, style="yellow"))
+            t.append_text(block(info.signal_reason, style="yellow"))
         elif row is not None and row.can_signal is False:
             t.append(f"\ncancel/terminate unavailable for pid {row.pid}: ", style="yellow")
-            t.append_text(lit(row.signal_reason, 110, style="yellow"))
+            t.append_text(block(row.signal_reason, style="yellow"))
         self.query_one("#activity-status", Static).update(t)
         self.refresh_bindings()
 

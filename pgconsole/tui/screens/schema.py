@@ -43,7 +43,9 @@ class SchemaScreen(LiveScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "apply_migrations":
-            return not self.pg_app.read_only and any(m.pending for m in self.data.migrations)
+            if self.pg_app.read_only or not any(m.pending for m in self.data.migrations):
+                return False
+            return True if self.data.can_migrate else None  # shown disabled, the status line says why
         return True
 
     async def fetch(self) -> SchemaData:
@@ -56,8 +58,13 @@ class SchemaScreen(LiveScreen):
         t.append("ok" if data.setup_ok else "needs attention", style="green" if data.setup_ok else "yellow")
         t.append("  ")
         t.append_text(lit(data.setup_message, 120))
-        if pending:
+        if pending and self.data.can_migrate and not self.pg_app.read_only:
             t.append(f"  {pending} pending migration(s): press a to apply", style="yellow")
+        elif pending:
+            t.append(f"\n{pending} pending migration(s); cannot apply from here: ", style="yellow")
+            info = self.pg_app.header_info
+            why = info.read_only_reason if self.pg_app.read_only and info else data.migrate_reason
+            t.append_text(lit(why, 130, style="yellow"))
         self.query_one("#setup-status", Static).update(t)
         mt: DataTable[Any] = self.query_one("#migrations-table", DataTable)
         mt.clear()
