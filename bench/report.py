@@ -62,7 +62,10 @@ def _skips(res: dict[str, Any]) -> str:
 def render_generic(res: dict[str, Any]) -> str:
     rows = res.get("table")
     if rows:
-        return table(res["table_header"], rows) + _skips(res)
+        out = table(res["table_header"], rows)
+        if res.get("retention_table"):
+            out += "\n\n" + table(res["retention_header"], res["retention_table"])
+        return out + _skips(res)
     return "```\n" + json.dumps({k: v for k, v in res.items() if k != "traceback"}, indent=1, default=str)[:3000] + "\n```"
 
 

@@ -33,10 +33,10 @@ def _benchmarks() -> dict[str, Callable[[Env], dict[str, Any]]]:
         "throughput": throughput.run,
         "latency": latency.run,
         "notify_cost": notify_cost.run,
-        "size": size.run,
-        "dashboard": dashboard.run,
-        "check_latency": check_latency.run,
         "enqueue": enqueue.run,
+        "check_latency": check_latency.run,
+        "dashboard": dashboard.run,
+        "size": size.run,  # last: its retention part deletes the shared 10M history
     }
 
 
@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes for development (numbers are not the recorded ones)")
     p.add_argument("--only", default="", help="comma list of benchmarks: " + ",".join(
-        ["throughput", "latency", "notify_cost", "size", "dashboard", "check_latency", "enqueue"]))
+        ["throughput", "latency", "notify_cost", "enqueue", "check_latency", "dashboard", "size"]))
     p.add_argument("--dsn", default=None, help="use this server (superuser) instead of starting an embedded one")
     p.add_argument("--repeat", type=int, default=3, help="repetitions per measurement (>= 3 for recorded runs)")
     p.add_argument("--json", default=None, help="write the results here (default bench/results/<timestamp>.json)")

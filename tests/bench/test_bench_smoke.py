@@ -1,0 +1,93 @@
+"""Smoke runs of every benchmark function with tiny sizes, so bench/ cannot rot unnoticed.
+
+No timing assertions: benchmarks are not timed tests (docs/BENCHMARKS.md has the real runs).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from bench.common import Env, server_version
+from tests.pgcluster import Cluster
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def env(pg18: Cluster) -> Iterator[Env]:
+    dsn = pg18.dsn()
+    yield Env(admin_dsn=dsn, quick=True, repeat=1, server_version=server_version(dsn))
+
+
+def _pgqueuer() -> bool:
+    from bench.peers import pgqueuer_available
+
+    return pgqueuer_available() is not None
+
+
+def test_throughput_all_sides(env: Env) -> None:
+    from bench import throughput
+
+    names = ("pgconsole", "pgconsole-sql", "bare") + (("pgqueuer",) if _pgqueuer() else ())
+    res = throughput.run(env, workers=(1,), batches=(10,), names=names, job_scale={10: 200}, max_seconds=60)
+    cell = res["cells"][0]
+    for name in names:
+        run = cell["runs"][name][0]
+        assert run["complete"] and not run["worker_failed"], (name, run)
+
+
+def test_latency(env: Env) -> None:
+    from bench import latency
+
+    res = latency.run(env, rate=200.0, samples=10)
+    assert res["runs"]["doorbell"][0]["samples"] == 10
+
+
+def test_notify_cost(env: Env) -> None:
+    from bench import notify_cost
+
+    res = notify_cost.run(env, seconds=0.3, producers=2, drain_jobs=200)
+    assert all(r[0]["rows"] > 0 for r in res["produce_runs"].values())
+
+
+@pytest.mark.skipif(not _pgqueuer(), reason="PgQueuer not installed (pip install -e '.[bench]')")
+def test_enqueue(env: Env) -> None:
+    from bench import enqueue
+
+    res = enqueue.run(env, bulk=200, seconds=0.2)
+    assert res["bulk_spread"]["pgconsole"]["n"] == 1
+
+
+@pytest.mark.skipif(shutil.which("check_postgres") is None, reason="check_postgres not installed")
+def test_check_latency(env: Env) -> None:
+    from bench import check_latency
+
+    res = check_latency.run(env, finished=1_000, pending=10, samples=1)
+    assert res["check_postgres_seconds"]["n"] == 1
+    assert res["pgconsole_seconds"]["n"] == 1, res.get("pgconsole_missing")
+
+
+def test_dashboard_effect(env: Env) -> None:
+    from bench import dashboard
+    from bench.dataset import ensure_history
+
+    hist = ensure_history(env, 1_000, 10)
+    res = dashboard.effect(env, hist["dsn"], jobs=200, workers=1, batch=10)
+    assert res["spread"]["without console"]["n"] == 1
+
+
+def test_size_and_retention(env: Env) -> None:
+    from bench import size
+
+    res = size.run(env, finished=2_000, pending=2_000, retention_budget=2.0, rounds=1)
+    assert res["pairs"] and res["retention"]["deleted"] > 0
+
+
+def test_report_renders(env: Env) -> None:
+    from bench import report
+
+    text = report.render("throughput", {"status": "ok", "cells": [], "skipped": {"x": "why"}})
+    assert "why" in text
