@@ -1,4 +1,6 @@
 import psycopg
+
+
 def test_new_function_not_public(db):
     with db.admin() as c:
         c.execute("SET ROLE pgconsole_owner")
