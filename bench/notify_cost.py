@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from bench import pgc
-from bench.common import MP, Env, ProcessGang, add_count, ratio, rotated, spread, wait_until
+from bench.common import MP, Env, Flag, ProcessGang, add_count, ratio, rotated, spread, wait_until
 
 DB = "bench_notify"
 ROWS_PER_STATEMENT = 10
@@ -52,13 +52,17 @@ def producer(dsn: str, seconds: float, go: Any, stop: Any, counter: Any, ready: 
         add_count(counter, n)
 
 
-def listener(dsn: str, seconds: float, started: Any, counter: Any) -> None:
+def listener(dsn: str, seconds: float, started: Any, done: Any, counter: Any) -> None:
     with psycopg.connect(dsn, autocommit=True, application_name="bench-listener") as conn:
         conn.execute("LISTEN pgconsole_jobs")
         conn.execute("LISTEN pgconsole_job_status")
         started.set()
         n = 0
-        for _ in conn.notifies(timeout=seconds + 5):
+        deadline = time.monotonic() + seconds + 30
+        while not done.is_set() and time.monotonic() < deadline:
+            for _ in conn.notifies(timeout=0.2):
+                n += 1
+        for _ in conn.notifies(timeout=0.2):  # what was still in flight
             n += 1
         add_count(counter, n)
 
@@ -66,7 +70,8 @@ def listener(dsn: str, seconds: float, started: Any, counter: Any) -> None:
 def produce_once(dsn: str, seconds: float, producers: int) -> dict[str, Any]:
     heard = MP.Value("q", 0)
     started = MP.Event()
-    lst = MP.Process(target=listener, args=(dsn, seconds, started, heard))
+    done = Flag(MP.RawArray("b", 1))
+    lst = MP.Process(target=listener, args=(dsn, seconds, started, done, heard))
     lst.start()
     started.wait(30)
     gang = ProcessGang(producer, (dsn, seconds), producers)
@@ -76,7 +81,8 @@ def produce_once(dsn: str, seconds: float, producers: int) -> dict[str, Any]:
     wait_until(lambda: not gang.any_alive(), seconds + 30, 0.05)
     elapsed = time.perf_counter() - t0
     gang.join()
-    lst.join(seconds + 10)
+    done.set()
+    lst.join(10)
     if lst.is_alive():
         lst.terminate()
         lst.join(5)

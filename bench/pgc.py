@@ -89,13 +89,14 @@ def _run_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, co
 
     lock = threading.Lock()
     local = [0]
+    flush_every = 1 if on_job is not None else 1000  # latency runs count every job
 
     def handle(ctx: Any) -> None:
         if on_job is not None:
             on_job(ctx)
         with lock:
             local[0] += 1
-            if local[0] >= 1000:
+            if local[0] >= flush_every:
                 add_count(counter, local[0])
                 local[0] = 0
 

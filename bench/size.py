@@ -65,7 +65,7 @@ def probe_during(dsn: str, seconds_max: float, work: Any) -> tuple[Any, list[flo
     return result, lat
 
 
-def retention(env: Env, budget: float) -> dict[str, Any]:
+def retention(env: Env, budget: float, base_seconds: float = 5.0) -> dict[str, Any]:
     dsn = env.dsn(HISTORY_DB)
     with psycopg.connect(dsn, autocommit=True) as conn:
         before = conn.execute(
@@ -73,7 +73,7 @@ def retention(env: Env, budget: float) -> dict[str, Any]:
         ).fetchone()
         # the shared history is consumed from here on: make the next ensure_history rebuild it
         conn.execute("UPDATE public.bench_meta SET finished = -1")
-    _, base = probe_during(dsn, 10, lambda: time.sleep(5))
+    _, base = probe_during(dsn, base_seconds + 5, lambda: time.sleep(base_seconds))
 
     def work() -> dict[str, Any]:
         with psycopg.connect(dsn, autocommit=True, application_name="bench-retention") as conn:
@@ -108,14 +108,14 @@ def retention(env: Env, budget: float) -> dict[str, Any]:
 
 
 def run(env: Env, finished: int | None = None, pending: int | None = None, retention_budget: float | None = None,
-        rounds: int | None = None) -> dict[str, Any]:
+        rounds: int | None = None, sizes: list[int] | None = None) -> dict[str, Any]:
     from bench import claim_size
 
     finished = finished if finished is not None else (100_000 if env.quick else 10_000_000)
     pending = pending if pending is not None else (1_000 if env.quick else 100_000)
     retention_budget = retention_budget or (10.0 if env.quick else 180.0)
     rounds = rounds or (2 if env.quick else 7)
-    sizes = [100_000, 1_000_000] if not env.quick else [10_000, 50_000]
+    sizes = sizes or ([100_000, 1_000_000] if not env.quick else [10_000, 50_000])
     dsns: dict[int, str] = {}
     for n in sizes:
         dsns[n] = claim_size.prepare(env.dsn, f"claim_size_{n}", n)
@@ -134,7 +134,7 @@ def run(env: Env, finished: int | None = None, pending: int | None = None, reten
             "claims_each_per_rep": reps[0]["claims_each"],
         }
         print(f"  size {small:,} vs {large:,}: ratio {pairs[str(large)]['ratio']}", flush=True)
-    ret = retention(env, retention_budget)
+    ret = retention(env, retention_budget, base_seconds=1.0 if env.quick else 5.0)
     print(f"  retention: {ret['deleted']:,} rows in {ret['seconds']:.0f} s; probe p99 during "
           f"{ret['claim_ms_during']['p99']:.1f} ms", flush=True)
     from bench.report import fmt, fspread

@@ -82,7 +82,7 @@ def test_dashboard_effect(env: Env) -> None:
 def test_size_and_retention(env: Env) -> None:
     from bench import size
 
-    res = size.run(env, finished=2_000, pending=2_000, retention_budget=2.0, rounds=1)
+    res = size.run(env, finished=2_000, pending=2_000, retention_budget=2.0, rounds=1, sizes=[500])
     assert res["pairs"] and res["retention"]["deleted"] > 0
 
 
