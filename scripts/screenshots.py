@@ -39,6 +39,9 @@ async def shoot(dsn: str, size: tuple[int, int]) -> float:
                 await pilot.pause(0.1)
             if name == "overview":
                 await pilot.pause(6.0)  # a few refreshes so that the charts have lines
+            if name == "queries":  # the first refresh is cumulative; the second shows the interval
+                while screen.refreshes <= start + 1 and time.monotonic() - t0 < 120:
+                    await pilot.pause(0.1)
             app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
         await pilot.press("2", "g")
         await pilot.pause(2.5)

@@ -89,6 +89,7 @@ class ActivityScreen(LiveScreen):
         with Horizontal(id="activity-body"):
             yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="tree-box", classes="panel"):
+                yield Static(id="session-detail")
                 yield Static(id="blocking-tree")
         yield from self.compose_chrome_bottom()
 
@@ -140,6 +141,7 @@ class ActivityScreen(LiveScreen):
             t.append(f"  {error}", style="red")
         self._status_line = t
         self._show_status()
+        self._show_detail()
         self.query_one("#blocking-tree", Static).update(blocking_tree(self.data.sessions))
 
     def _show_status(self) -> None:
@@ -158,6 +160,21 @@ class ActivityScreen(LiveScreen):
     @on(DataTable.RowHighlighted, "#sessions-table")
     def _row_changed(self) -> None:
         self._show_status()
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The selected session whole (the table truncates), above the blocking tree."""
+        row = self._selected_row()
+        t = Text()
+        if row is not None:
+            t.append(f"pid {row.pid}", style="bold")
+            t.append("  ")
+            t.append_text(lit(f"{row.usename or '?'} · {row.application_name or '-'} · {row.client_addr or 'local'} · "
+                              f"{row.state or '?'}", 120, style="dim"))
+            t.append("\n")
+            t.append_text(block(row.query or ""))
+            t.append("\n")
+        self.query_one("#session-detail", Static).update(t)
 
     def _selected_row(self) -> BackendRow | None:
         pid = self._selected_pid()

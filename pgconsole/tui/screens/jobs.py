@@ -31,9 +31,9 @@ class JobsScreen(LiveScreen):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="jobs.filter"),
         Binding("f", "failed_only", "Failed", id="jobs.failed"),
-        Binding("l", "tab('list')", "List", id="jobs.tab_list"),
-        Binding("s", "tab('stuck')", "Stuck", id="jobs.tab_stuck"),
-        Binding("g", "tab('failures')", "By error", id="jobs.tab_failures"),
+        Binding("l", "tab('list')", "List", show=False, id="jobs.tab_list"),  # the tab labels show the key
+        Binding("s", "tab('stuck')", "Stuck", show=False, id="jobs.tab_stuck"),  # the tab labels show the key
+        Binding("g", "tab('failures')", "By error", show=False, id="jobs.tab_failures"),  # the tab labels show the key
         Binding("m", "mark", "Mark", id="jobs.mark"),
         Binding("n", "next_page", "Next page", id="jobs.next"),
         Binding("p", "prev_page", "Prev page", id="jobs.prev"),
