@@ -67,7 +67,8 @@ async def test_keypress_handled_within_200ms_while_refresh_takes_2s(db18: Any) -
     terminal's input thread hands it over) to the action handler, so pilot's own waiting is not
     counted. The median must be <= 200 ms; every key must be handled before the refresh ends, and
     the event loop must never stall for anything like the refresh (a blocked loop would delay every
-    key by up to the full sleep)."""
+    key by up to the full sleep). The first key after start carries Textual's one-time setup (70-400 ms
+    under load, then 1-2 ms per key), which is why the bound is on the median."""
     source = SlowSource(db18.dsn_as("pgconsole_operator"))
     source.sleep_s = 3.0  # longer than 2 s so that five spaced keys fit inside one refresh on a loaded machine
     app = PgConsoleApp(source, refresh=2.0)
@@ -119,15 +120,18 @@ async def test_keypress_handled_within_200ms_while_refresh_takes_2s(db18: Any) -
         await until(pilot, lambda: screen.refreshes >= 1, what="the slow refresh completes afterwards")
         stop.set()
         await beat
-        latencies = sorted(h - s for (h, _), s in zip(handled, sent, strict=True))
+        in_order = [h - s for (h, _), s in zip(handled, sent, strict=True)]
+        latencies = sorted(in_order)
         median = statistics.median(latencies)
         print(f"keypress latency while a {source.sleep_s:g} s refresh ran: median {median * 1000:.1f} ms, "
-              f"all {[round(x * 1000, 1) for x in latencies]} ms; event-loop lag max {max(lags) * 1000:.0f} ms, "
+              f"in order {[round(x * 1000, 1) for x in in_order]} ms; event-loop lag max {max(lags) * 1000:.0f} ms, "
               f"median {statistics.median(lags) * 1000:.1f} ms over {len(lags)} beats")
         assert len(sent) == len(KEYS)
         assert app.refresh_interval == before * 2, "each key reached its action, in order"
         assert in_flight and all(n == 0 for _, n in handled), "all keys were handled while the refresh was in flight"
         assert median <= 0.2, f"median keypress latency {median * 1000:.0f} ms"
-        assert max(lags) < 1.0, f"the event loop stalled {max(lags) * 1000:.0f} ms during the refresh"
+        # A refresh on the loop would stall it for the whole 3 s sleep; the first key's one-time setup
+        # in Textual was measured at up to ~0.7 s of lag on 2 loaded cores (load 4), hence 1.5 s.
+        assert max(lags) < 1.5, f"the event loop stalled {max(lags) * 1000:.0f} ms during the refresh"
         await pilot.press("q")
     assert app.return_code == 0
