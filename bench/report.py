@@ -39,18 +39,32 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def render_throughput(res: dict[str, Any]) -> str:
+    def r(a: float | None, b: float | None) -> str:
+        return fratio(a / b) if a and b else "—"
+
     rows = []
     for c in res["cells"]:
         sp = c["spread"]
+        m = {k: v.get("median") for k, v in sp.items()}
         rows.append([str(c["workers"]), str(c["batch"]), fmt(c["jobs"]),
                      fspread(sp.get("pgconsole")), fspread(sp.get("pgqueuer")), fspread(sp.get("pgconsole-sql")),
                      fspread(sp.get("bare")),
-                     fratio(c.get("ratio_pgconsole_to_pgqueuer")), fratio(c.get("ratio_pgconsole_to_bare")),
-                     fratio(c.get("ratio_pgconsole_sql_to_pgqueuer")), fratio(c.get("ratio_pgconsole_sql_to_bare")),
-                     fratio(c.get("ratio_pgqueuer_to_bare"))])
-    out = table(["W", "batch", "jobs", "pgconsole worker jobs/s", "PgQueuer jobs/s", "pgconsole SQL loop jobs/s",
-                 "bare loop jobs/s", "pgconsole / PgQueuer", "pgconsole / bare", "pgc-SQL / PgQueuer",
-                 "pgc-SQL / bare", "PgQueuer / bare"], rows)
+                     r(m.get("pgconsole"), m.get("pgqueuer")), r(m.get("pgconsole"), m.get("bare")),
+                     r(m.get("pgconsole-sql"), m.get("bare")), r(m.get("pgqueuer"), m.get("bare"))])
+    out = "Steady state (rate between 10 % and 90 % of the jobs handled), jobs/s:\n\n" + table(
+        ["W", "batch", "jobs", "pgconsole worker", "PgQueuer", "pgconsole SQL loop", "bare loop",
+         "pgconsole / PgQueuer", "pgconsole / bare", "pgc SQL / bare", "PgQueuer / bare"], rows)
+    rows2 = []
+    for c in res["cells"]:
+        sp = c.get("spread_end_to_end") or {}
+        m = {k: v.get("median") for k, v in sp.items()}
+        rows2.append([str(c["workers"]), str(c["batch"]), fmt(c["jobs"]),
+                      fspread(sp.get("pgconsole")), fspread(sp.get("pgqueuer")), fspread(sp.get("pgconsole-sql")),
+                      fspread(sp.get("bare")),
+                      r(m.get("pgconsole"), m.get("pgqueuer")), r(m.get("pgconsole"), m.get("bare"))])
+    out += "\n\nEnd to end (all jobs / time from start flag to the database confirming the queue empty), jobs/s:\n\n"
+    out += table(["W", "batch", "jobs", "pgconsole worker", "PgQueuer", "pgconsole SQL loop", "bare loop",
+                  "pgconsole / PgQueuer", "pgconsole / bare"], rows2)
     return out + _skips(res)
 
 

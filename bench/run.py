@@ -24,6 +24,20 @@ from bench.common import Env, Skipped, embedded_server, machine, server_version
 # Embedded server settings for the benchmark cluster: the defaults of a fresh cluster (fsync and
 # synchronous_commit on, as in production), plus room for the worker connections.
 BENCH_SETTINGS = {"max_connections": "200"}
+# Full 200k burn-downs at batch 1 take minutes per run for the slower sides on 2 cores; the
+# recorded run scales the job count per batch size (docs/BENCHMARKS.md shows a 200k calibration).
+FULL_THROUGHPUT_JOBS = "1:2000,10:10000,100:20000"
+
+
+def parse_jobs(spec: str) -> dict[int, int]:
+    if ":" not in spec:
+        n = int(spec.replace("_", ""))
+        return {1: n, 10: n, 100: n}
+    out = {}
+    for part in spec.split(","):
+        b, n = part.split(":")
+        out[int(b)] = int(n.replace("_", ""))
+    return out
 
 
 def _benchmarks() -> dict[str, Callable[[Env], dict[str, Any]]]:
@@ -47,6 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ["throughput", "latency", "notify_cost", "enqueue", "check_latency", "dashboard", "size"]))
     p.add_argument("--dsn", default=None, help="use this server (superuser) instead of starting an embedded one")
     p.add_argument("--repeat", type=int, default=3, help="repetitions per measurement (>= 3 for recorded runs)")
+    p.add_argument("--throughput-jobs", default=None, metavar="SPEC",
+                   help="jobs per burn-down: N for every batch size, or per batch like 1:2000,10:10000,100:20000 "
+                        f"(default {FULL_THROUGHPUT_JOBS} for a full run)")
     p.add_argument("--json", default=None, help="write the results here (default bench/results/<timestamp>.json)")
     return p.parse_args(argv)
 
@@ -82,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {name}", flush=True)
             t0 = time.perf_counter()
             try:
-                res = benches[name](env)
+                if name == "throughput":
+                    spec = args.throughput_jobs or (None if args.quick else FULL_THROUGHPUT_JOBS)
+                    res = benches[name](env, job_scale=parse_jobs(spec) if spec else None)  # type: ignore[call-arg]
+                else:
+                    res = benches[name](env)
                 res["status"] = "ok"
             except Skipped as e:
                 res = {"status": "skipped", "reason": str(e)}

@@ -113,7 +113,7 @@ def run(env: Env, finished: int | None = None, pending: int | None = None, reten
 
     finished = finished if finished is not None else (100_000 if env.quick else 10_000_000)
     pending = pending if pending is not None else (1_000 if env.quick else 100_000)
-    retention_budget = retention_budget or (10.0 if env.quick else 180.0)
+    retention_budget = retention_budget or (10.0 if env.quick else 150.0)
     rounds = rounds or (2 if env.quick else 7)
     sizes = sizes or ([100_000, 1_000_000] if not env.quick else [10_000, 50_000])
     dsns: dict[int, str] = {}
