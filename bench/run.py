@@ -32,7 +32,7 @@ FULL_THROUGHPUT_JOBS = "1:2000,10:10000,100:20000"
 def parse_jobs(spec: str) -> dict[int, int]:
     if ":" not in spec:
         n = int(spec.replace("_", ""))
-        return {1: n, 10: n, 100: n}
+        return {b: n for b in (1, 10, 100, 1000)}
     out = {}
     for part in spec.split(","):
         b, n = part.split(":")
@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--throughput-jobs", default=None, metavar="SPEC",
                    help="jobs per burn-down: N for every batch size, or per batch like 1:2000,10:10000,100:20000 "
                         f"(default {FULL_THROUGHPUT_JOBS} for a full run)")
+    p.add_argument("--workers", default="1,2,4", help="throughput: worker process counts (default 1,2,4)")
+    p.add_argument("--batches", default="1,10,100", help="throughput: claim batch sizes (default 1,10,100)")
     p.add_argument("--json", default=None, help="write the results here (default bench/results/<timestamp>.json)")
     return p.parse_args(argv)
 
@@ -101,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if name == "throughput":
                     spec = args.throughput_jobs or (None if args.quick else FULL_THROUGHPUT_JOBS)
-                    res = benches[name](env, job_scale=parse_jobs(spec) if spec else None)  # type: ignore[call-arg]
+                    res = benches[name](  # type: ignore[call-arg]
+                        env, job_scale=parse_jobs(spec) if spec else None,
+                        workers=tuple(int(x) for x in args.workers.split(",")),
+                        batches=tuple(int(x) for x in args.batches.split(",")))
                 else:
                     res = benches[name](env)
                 res["status"] = "ok"
