@@ -210,3 +210,41 @@ def latency_worker(dsn: str, out_path: str, max_seconds: float, go: Any, stop: A
     finally:
         with open(out_path, "w") as fh:
             _json.dump(lat, fh)
+
+
+# -- diagnostic: the bare loop's two statements written directly against pgconsole.jobs --------
+# (no plpgsql functions; triggers as installed). Used to attribute the SQL loop's cost between
+# the table + its triggers and the function layer. Not part of the default throughput grid.
+TABLE_CLAIM = """
+UPDATE pgconsole.jobs j
+   SET status = 'processing', attempt = j.attempt + 1, locked_by = %s, started_at = now(),
+       heartbeat_at = now(), lease_expires_at = now() + interval '60 seconds', updated_at = now()
+ WHERE j.id = ANY (ARRAY(SELECT id FROM pgconsole.jobs WHERE status = 'pending' AND scheduled_at <= now()
+                    ORDER BY priority DESC, scheduled_at LIMIT %s FOR UPDATE SKIP LOCKED))
+RETURNING j.id, j.attempt, j.payload
+"""
+TABLE_COMPLETE = """
+UPDATE pgconsole.jobs j SET status = 'completed', completed_at = now(), updated_at = now(),
+       progress_percent = 100, lease_expires_at = NULL
+  FROM unnest(%s::uuid[], %s::int[]) AS u(i, a)
+ WHERE j.id = u.i AND j.attempt = u.a AND j.status = 'processing' AND j.locked_by = %s
+"""
+
+
+def table_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
+    import os
+    import time
+
+    from bench.common import add_count
+
+    with psycopg.connect(dsn, autocommit=True, application_name="bench-pgconsole-table") as conn:
+        me = f"bench-table-{os.getpid()}"
+        add_count(ready, 1)
+        go.wait(120)
+        deadline = time.monotonic() + max_seconds
+        while not stop.is_set() and time.monotonic() < deadline:
+            rows = conn.execute(TABLE_CLAIM, (me, batch)).fetchall()
+            if not rows:
+                break
+            conn.execute(TABLE_COMPLETE, ([r[0] for r in rows], [r[1] for r in rows], me))
+            add_count(counter, len(rows))

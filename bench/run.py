@@ -66,6 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         f"(default {FULL_THROUGHPUT_JOBS} for a full run)")
     p.add_argument("--workers", default="1,2,4", help="throughput: worker process counts (default 1,2,4)")
     p.add_argument("--batches", default="1,10,100", help="throughput: claim batch sizes (default 1,10,100)")
+    p.add_argument("--systems", default="pgconsole,pgqueuer,pgconsole-sql,bare",
+                   help="throughput: systems to compare (also: pgconsole-table, a diagnostic)")
     p.add_argument("--json", default=None, help="write the results here (default bench/results/<timestamp>.json)")
     return p.parse_args(argv)
 
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                     res = benches[name](  # type: ignore[call-arg]
                         env, job_scale=parse_jobs(spec) if spec else None,
                         workers=tuple(int(x) for x in args.workers.split(",")),
-                        batches=tuple(int(x) for x in args.batches.split(",")))
+                        batches=tuple(int(x) for x in args.batches.split(",")),
+                        names=tuple(x.strip() for x in args.systems.split(",") if x.strip()))
                 else:
                     res = benches[name](env)
                 res["status"] = "ok"

@@ -34,6 +34,8 @@ def systems() -> dict[str, System]:
                            peers.pgq_worker),
         "pgconsole-sql": System("pgconsole-sql", pgc.PGC_SQL_DB, pgc.sql_setup, pgc.sql_fill, pgc.remaining,
                                 pgc.sql_worker),
+        "pgconsole-table": System("pgconsole-table", "bench_pgconsole_table", pgc.sql_setup, pgc.sql_fill,
+                                  pgc.remaining, pgc.table_worker),
         "bare": System("bare", peers.BARE_DB, peers.bare_setup, peers.bare_fill, peers.bare_remaining,
                        peers.bare_worker),
     }
