@@ -65,6 +65,16 @@ def render_throughput(res: dict[str, Any]) -> str:
     out += "\n\nEnd to end (all jobs / time from start flag to the database confirming the queue empty), jobs/s:\n\n"
     out += table(["W", "batch", "jobs", "pgconsole worker", "PgQueuer", "pgconsole SQL loop", "bare loop",
                   "pgconsole / PgQueuer", "pgconsole / bare"], rows2)
+    extra = sorted({k for c in res["cells"] for k in c["spread"]} - {"pgconsole", "pgqueuer", "pgconsole-sql", "bare"})
+    if extra:
+        rows3 = []
+        for c in res["cells"]:
+            bare = c["spread"].get("bare", {}).get("median")
+            for k in extra:
+                sp = c["spread"].get(k)
+                m = sp.get("median") if sp else None
+                rows3.append([str(c["workers"]), str(c["batch"]), k, fspread(sp), r(m, bare)])
+        out += "\n\nDiagnostic systems, steady state jobs/s:\n\n" + table(["W", "batch", "system", "jobs/s", "/ bare"], rows3)
     return out + _skips(res)
 
 
