@@ -75,7 +75,8 @@ def effect(env: Env, dsn: str, jobs: int, workers: int, batch: int) -> dict[str,
             "goal": ">= 0.98"}
 
 
-def run(env: Env, finished: int | None = None, pending: int | None = None) -> dict[str, Any]:
+def run(env: Env, finished: int | None = None, pending: int | None = None,
+        drain_jobs: int | None = None) -> dict[str, Any]:
     finished = finished if finished is not None else (100_000 if env.quick else 10_000_000)
     pending = pending if pending is not None else (1_000 if env.quick else 100_000)
     result: dict[str, Any] = {}
@@ -86,7 +87,7 @@ def run(env: Env, finished: int | None = None, pending: int | None = None) -> di
     except Exception as e:  # the collectors side is another issue's code: report, keep going
         result["collector_cost"] = {"status": "error", "reason": f"{type(e).__name__}: {e}"}
     hist = ensure_history(env, finished, pending)
-    jobs = 5_000 if env.quick else 20_000
+    jobs = drain_jobs or (5_000 if env.quick else 20_000)
     result["effect"] = effect(env, hist["dsn"], jobs, workers=2, batch=10)
     from bench.report import fratio, fspread
 

@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batches", default="1,10,100", help="throughput: claim batch sizes (default 1,10,100)")
     p.add_argument("--systems", default="pgconsole,pgqueuer,pgconsole-sql,bare",
                    help="throughput: systems to compare (also: pgconsole-table, a diagnostic)")
+    p.add_argument("--drain-jobs", type=int, default=None,
+                   help="dashboard: jobs per drain when measuring the console's effect (default 20000)")
     p.add_argument("--json", default=None, help="write the results here (default bench/results/<timestamp>.json)")
     return p.parse_args(argv)
 
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                         workers=tuple(int(x) for x in args.workers.split(",")),
                         batches=tuple(int(x) for x in args.batches.split(",")),
                         names=tuple(x.strip() for x in args.systems.split(",") if x.strip()))
+                elif name == "dashboard" and args.drain_jobs:
+                    res = benches[name](env, drain_jobs=args.drain_jobs)  # type: ignore[call-arg]
                 else:
                     res = benches[name](env)
                 res["status"] = "ok"
