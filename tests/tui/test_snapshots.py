@@ -5,18 +5,30 @@ Regenerate after an intended change with
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import pytest
 
-from pgconsole.tui.app import PgConsoleApp
+from pgconsole.tui.app import HISTORY, PgConsoleApp
 from tests.tui.fakes import FakeSource
 
 SIZE = (140, 40)
 
+# Fixed chart history (as if the session had been open a while), so the charts are drawn too.
+CHART_HISTORY = {
+    "completed": [12, 15, 14, 18, 22, 19, 16, 21, 25, 23, 20, 17],
+    "failed": [0, 1, 0, 0, 2, 1, 0, 0, 3, 1, 0, 1],
+    "depth": [40, 55, 80, 120, 160, 150, 130, 110, 90, 70, 60, 55],
+    "tps": [180, 190, 210, 205, 230, 240, 225, 215, 220, 235, 228, 230],
+    "cache": [99.4, 99.3, 99.1, 98.8, 98.9, 99.0, 99.2, 99.3, 99.1, 99.2, 99.3, 99.2],
+}
+
 
 def _app(**kw: Any) -> PgConsoleApp:
-    return PgConsoleApp(FakeSource(**kw), refresh=3600)
+    app = PgConsoleApp(FakeSource(**kw), refresh=3600)
+    app.history = {name: deque(values, maxlen=HISTORY) for name, values in CHART_HISTORY.items()}
+    return app
 
 
 def _keys(*keys: str) -> Any:

@@ -29,10 +29,10 @@ class OverviewScreen(LiveScreen):
                 yield Static(id="vitals")
                 yield DataTable(id="checks-table", cursor_type="none")
         with Grid(id="charts"):
-            yield Chart("jobs/min: completed, failed", id="chart-throughput")
-            yield Chart("queue depth (pending)", id="chart-depth")
-            yield Chart("transactions/s", id="chart-tps")
-            yield Chart("cache hit % (interval)", id="chart-cache")
+            yield Chart("jobs/min", id="chart-throughput")
+            yield Chart("queue depth", id="chart-depth")
+            yield Chart("TPS", id="chart-tps")
+            yield Chart("cache hit % (interval)", id="chart-cache", y_min=None)
         yield from self.compose_chrome_bottom()
 
     def on_mount(self) -> None:
@@ -69,7 +69,9 @@ class OverviewScreen(LiveScreen):
         self.query_one("#vitals", Static).update(self._vitals(data))
         c: DataTable[Any] = self.query_one("#checks-table", DataTable)
         c.clear()
-        for chk in data.checks:
+        # Worst first: at 3 a.m. the row that needs a look must not be below the fold.
+        severity = {"critical": 0, "warning": 1, "unknown": 2}
+        for chk in sorted(data.checks, key=lambda r: severity.get(r.status, 3)):
             c.add_row(lit(chk.name, 24), Text(chk.status.upper(), style=STATUS_STYLE.get(chk.status, "")),
                       lit(chk.message, 60))
         depth = sum(r.pending for r in data.queue)

@@ -1,4 +1,10 @@
-"""A small line chart drawn with plotext into a Static (redrawn on data and on resize)."""
+"""A small line chart drawn with plotext into a Static (redrawn on data and on resize).
+
+The legend is drawn as a coloured title line above the plot rather than inside it: at the sizes
+the Overview gives a chart (about 35 x 12 cells) plotext's in-canvas legend box covers the data.
+Series are joined braille lines, x is "samples ago" (0 = now) and counts start at 0, so a flat
+queue reads as flat instead of as noise magnified by an auto-fitted y range.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,27 @@ import plotext as plt
 from rich.text import Text
 from textual.widgets import Static
 
+# plotext 256-colour codes and the matching Rich colours for the title legend.
+_PALETTE: list[tuple[int, str]] = [(39, "dodger_blue1"), (203, "indian_red1"), (114, "pale_green3"), (221, "light_goldenrod2")]
+
+
+def _compact(value: float) -> str:
+    if abs(value) >= 10_000:
+        return f"{value / 1000:.0f}k"
+    if abs(value) >= 1000:
+        return f"{value / 1000:.1f}k"
+    if float(value).is_integer() or abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}"
+
 
 class Chart(Static):
-    def __init__(self, title: str, *, id: str | None = None) -> None:
+    def __init__(self, title: str, *, id: str | None = None, y_min: float | None = 0.0,
+                 y_max: float | None = None) -> None:
         super().__init__(id=id)
         self.title = title
+        self.y_min = y_min
+        self.y_max = y_max
         self.series: list[tuple[str, list[float]]] = []
 
     def set_series(self, series: list[tuple[str, list[float]]]) -> None:
@@ -20,24 +42,58 @@ class Chart(Static):
     def on_resize(self) -> None:
         self._draw()
 
+    def _legend(self) -> Text:
+        """Title and one "● label last-value" per series, on a second line when it would wrap."""
+        keys = Text()
+        for i, (label, values) in enumerate(self.series):
+            colour = _PALETTE[i % len(_PALETTE)][1]
+            keys.append(" ● ", style=colour)
+            keys.append(f"{label} {_compact(values[-1])}" if values else label, style=colour)
+        title = Text(self.title, style="bold")
+        if len(title) + len(keys) <= self.content_size.width:
+            return Text.assemble(title, keys)
+        return Text.assemble(title, "\n", keys)
+
     def _draw(self) -> None:
-        w, h = self.size.width, self.size.height
+        # content_size excludes the border and padding the stylesheet gives the chart.
+        w, h = self.content_size.width, self.content_size.height
         if w < 10 or h < 4:
             return
-        # plotext 6 keeps one global figure; the UI thread is the only caller, so reset it each draw.
+        points = [(label, [v for v in values if v is not None]) for label, values in self.series]
+        if not any(len(values) >= 2 for _label, values in points):
+            # One sample is not a trend; say so instead of drawing a lone dot.
+            self.update(Text.assemble(self._legend(), "\n", Text("collecting…", style="dim")))
+            return
+        # plotext keeps one global figure; the UI thread is the only caller, so reset it each draw.
         fig = plt.figure
         fig.clear()
-        fig.plot_size(w, h)
+        legend = self._legend()
+        fig.plot_size(w, h - len(legend.split()))
         fig.theme("dark")
-        fig.title(self.title)
-        drawn = False
-        for label, values in self.series:
-            if values:
-                sig = fig.signal(list(values))
-                sig.label(label)
-                fig.draw(sig)
-                drawn = True
-        if not drawn:
-            self.update(Text(f"{self.title}\n(collecting…)", style="dim"))
-            return
-        self.update(Text.from_ansi(str(fig.build())))
+        fig.legend(active=False)
+        top = 0.0
+        bottom = float("inf")
+        for i, (_label, values) in enumerate(points):
+            if len(values) < 2:
+                continue
+            xs = list(range(-len(values) + 1, 1))
+            sig = fig.signal(xs, values, marker=plt.marker("braille", _PALETTE[i % len(_PALETTE)][0]))
+            sig.lines(True)
+            fig.draw(sig)
+            top = max(top, max(values))
+            bottom = min(bottom, min(values))
+        # y_min None: fit the range to the data (cache hit lives near 100 %, 0-based would flatten it).
+        if self.y_min is not None:
+            low = self.y_min
+            high = self.y_max if self.y_max is not None else (top * 1.1 if top > low else low + 1.0)
+        else:
+            pad = max((top - bottom) * 0.1, 0.5)
+            low, high = bottom - pad, top + pad
+        fig.ruler("y").lim(low, high)
+        # Our own tick labels: plotext writes 1e4 / 3e1 for round numbers.
+        ticks = [low, (low + high) / 2, high]
+        fig.ruler("y").ticks(ticks, [_compact(t) for t in ticks])
+        longest = max(len(values) for _label, values in points)
+        fig.ruler("x").lim(-longest + 1, 0)
+        fig.ruler("x").frequency(3)
+        self.update(Text.assemble(legend, "\n", Text.from_ansi(str(fig.build()))))
