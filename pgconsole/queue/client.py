@@ -14,13 +14,14 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import class_row, dict_row
+from psycopg.rows import class_row, dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from pgconsole.queue.errors import JobNotFound, translate_errors
 from pgconsole.queue.models import (
     JOB_COLUMNS,
     CachedResult,
+    ClaimedJob,
     FailRow,
     FindOrCreateResult,
     HeartbeatRow,
@@ -234,6 +235,28 @@ def claim(
     returned job has a new ``attempt``: pass it back to complete/fail/progress (the fencing token)."""
     check_worker_id(worker_id)
     return _job_rows(conn, _CLAIM, (worker_id, limit, list(job_types) if job_types else None, lease_seconds))
+
+
+_CLAIM_LEAN = (
+    "SELECT id, job_type, payload, attempt, priority, retry_count, max_retries, user_id, tenant_id,"
+    " lease_expires_at FROM pgconsole.claim_jobs_lean(%s, %s, %s, %s)"
+)
+
+
+def claim_lean(
+    conn: Conn,
+    worker_id: str,
+    limit: int,
+    *,
+    lease_seconds: int,
+    job_types: Sequence[str] | None = None,
+) -> list[ClaimedJob]:
+    """The worker runtime's claim (migration 0006): same jobs, order and fencing as :func:`claim`,
+    but only the columns a handler needs, as slotted :class:`ClaimedJob` rows (no validation per
+    row: the database is the source of these values), and the lease passed by the caller."""
+    with translate_errors(), conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(_CLAIM_LEAN, (worker_id, limit, lease_seconds, list(job_types) if job_types else None))
+        return [ClaimedJob(*r) for r in cur.fetchall()]
 
 
 def heartbeat(conn: Conn, worker_id: str, ids: Sequence[UUID], *, lease_seconds: int | None = None) -> list[HeartbeatRow]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -115,6 +116,24 @@ class Job(BaseModel):
 
 
 JOB_COLUMNS: tuple[str, ...] = tuple(Job.model_fields)
+
+
+@dataclass(slots=True, frozen=True)
+class ClaimedJob:
+    """What a worker holds of a claimed job (pgconsole.claim_jobs_lean, migration 0006): the
+    fields a handler reads and the fencing token ``attempt``. A plain slotted dataclass: built from
+    the claim's row tuples without validation (the database is the source of these values)."""
+
+    id: UUID
+    job_type: str
+    payload: Any
+    attempt: int
+    priority: int
+    retry_count: int
+    max_retries: int
+    user_id: str | None
+    tenant_id: str | None
+    lease_expires_at: datetime | None
 
 
 class NewJob(BaseModel):

@@ -2,8 +2,11 @@
 
 One process, three kinds of threads, no child processes:
 
-* the main loop (one connection): claims in batches, hands jobs to the handler threads, sends
-  completions and failures in batches, runs a rescue pass every ``rescue_interval`` (so a dead
+* the main loop (one connection): claims in batches (``claim_jobs_lean``; the next batch is
+  claimed once half of the current one has finished, before its completions are flushed: at most
+  max(batch, concurrency) unfinished jobs, up to about 2 x batch held in all), hands each batch to the
+  handler threads in a few chunks, sends completions and failures in batches (on the batch size
+  or after ``flush_interval``), runs a rescue pass every ``rescue_interval`` (so a dead
   worker's jobs come back without a separate maintenance process), and between claims waits on
   LISTEN ``pgconsole_jobs`` (a doorbell) with a polling fallback;
 * a heartbeat thread (its own connection): extends the lease of every held job every
@@ -39,7 +42,7 @@ import psycopg
 
 from pgconsole.db import Purpose, connect
 from pgconsole.queue import client
-from pgconsole.queue.models import InvalidInput, Job, check_worker_id, encode_json
+from pgconsole.queue.models import ClaimedJob, InvalidInput, check_worker_id, encode_json
 
 log = logging.getLogger("pgconsole.worker")
 
@@ -55,14 +58,31 @@ class PermanentError(Exception):
     """Raise from a handler to fail the job without further retries."""
 
 
+class _Flag:
+    """A set-once flag (what threading.Event was used for here, without its lock and condition:
+    the heartbeat thread sets it, the handler reads it; both are single attribute accesses)."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 class JobContext:
     """What a handler gets: the job's fields, progress, log lines and the cancel request."""
 
-    def __init__(self, job: Job, worker: Worker) -> None:
+    def __init__(self, job: ClaimedJob, worker: Worker) -> None:
         self.job = job
         self._worker = worker
-        self._cancel = threading.Event()
+        self._cancel = _Flag()
         self.lost = False  # the lease was taken over: results of this attempt will be ignored
+        self._started = False  # a handler thread took it (under the worker's held lock)
 
     id = property(lambda self: self.job.id)
     job_type = property(lambda self: self.job.job_type)
@@ -143,16 +163,9 @@ class WorkerConfig:
             raise InvalidInput("lease", "must be between 1 and 86400 seconds")
 
 
-@dataclass
-class _Held:
-    job: Job
-    ctx: JobContext
-    started: bool = False
-
-
-@dataclass
+@dataclass(slots=True)
 class _Outcome:
-    job: Job
+    job: ClaimedJob
     kind: str  # complete | fail | cancelled | released
     result: Any = None
     error: str = ""
@@ -178,10 +191,10 @@ class Worker:
         self.id = config.worker_id
         self.stats = WorkerStats()
         self._stop = threading.Event()
-        self._held: dict[UUID, _Held] = {}
+        self._held: dict[UUID, JobContext] = {}
         self._held_lock = threading.Lock()
-        self._work: queue.Queue[_Held | None] = queue.Queue()
-        self._results: queue.Queue[_Outcome] = queue.Queue()
+        self._work: queue.Queue[list[JobContext] | None] = queue.Queue()
+        self._results: queue.Queue[list[_Outcome]] = queue.Queue()
         self._conn: psycopg.Connection[Any] | None = None
         self._side: list[psycopg.Connection[Any]] = []
         self._side_lock = threading.Lock()
@@ -241,18 +254,30 @@ class Worker:
 
     # -- handler threads -----------------------------------------------------------------------
     def _handler_thread(self) -> None:
+        flush_after = self.config.flush_interval
         while True:
-            item = self._work.get()
-            if item is None:
+            chunk = self._work.get()
+            if chunk is None:
                 return
-            with self._held_lock:
-                if item.job.id not in self._held:  # released during shutdown before it started
-                    continue
-                item.started = True
-            self._results.put(self._run_one(item))
+            done: list[_Outcome] = []
+            since = 0.0
+            for ctx in chunk:
+                with self._held_lock:
+                    if ctx.job.id not in self._held:  # released during shutdown before it started
+                        continue
+                    ctx._started = True
+                done.append(self._run_one(ctx))
+                # hand outcomes back per chunk, or sooner when the chunk's handlers are slow
+                if len(done) == 1:
+                    since = time.monotonic()
+                elif time.monotonic() - since >= flush_after:
+                    self._results.put(done)
+                    done = []
+            if done:
+                self._results.put(done)
 
-    def _run_one(self, item: _Held) -> _Outcome:
-        job, ctx = item.job, item.ctx
+    def _run_one(self, ctx: JobContext) -> _Outcome:
+        job = ctx.job
         try:
             ctx.raise_if_cancelled()
             if self._is_async:
@@ -303,10 +328,10 @@ class Worker:
                         continue
                     row = alive.get(jid)
                     if row is None or row.attempt != h.job.attempt:
-                        h.ctx.lost = True
-                        h.ctx._cancel.set()  # stop work whose result would be refused
+                        h.lost = True
+                        h._cancel.set()  # stop work whose result would be refused
                     elif row.cancel_requested:
-                        h.ctx._cancel.set()
+                        h._cancel.set()
         if conn is not None:
             conn.close()
 
@@ -320,7 +345,11 @@ class Worker:
         hb_done = threading.Event()
         hb = threading.Thread(target=self._heartbeat_loop, args=(hb_done,), name="pgc-heartbeat", daemon=True)
         hb.start()
+        # At most max_held unfinished jobs. Finished ones whose outcome is not yet flushed do not
+        # count: the next batch is claimed as soon as half of the current one has finished, while
+        # the rest runs and before its completions are sent (so up to about 2 x batch are held).
         max_held = max(cfg.batch, cfg.concurrency)
+        chunks = max(1, cfg.concurrency)
         pending: list[_Outcome] = []
         first_pending = 0.0
         next_rescue = time.monotonic() + (random.uniform(0, cfg.rescue_interval) if cfg.rescue_interval else 0)
@@ -334,12 +363,12 @@ class Worker:
                     # 1. collect finished handlers
                     while True:
                         try:
-                            o = self._results.get_nowait()
+                            got_outcomes = self._results.get_nowait()
                         except queue.Empty:
                             break
                         if not pending:
                             first_pending = time.monotonic()
-                        pending.append(o)
+                        pending.extend(got_outcomes)
                     with self._held_lock:
                         held = len(self._held)
                     unfinished = held - len(pending)
@@ -359,20 +388,24 @@ class Worker:
                                      ", ".join(f"{r.id} ({r.reason})" for r in rescued[:5]))
                         next_rescue = time.monotonic() + cfg.rescue_interval
                     # 4. claim
-                    free = max_held - held
+                    unfinished = held - len(pending)
+                    free = max_held - unfinished
                     got = 0
-                    if free > 0 and (free >= max(1, min(cfg.batch, max_held) // 2) or held == 0):
-                        jobs = client.claim(conn, self.id, min(cfg.batch, free), job_types=cfg.job_types,
-                                            lease_seconds=cfg.lease_seconds)
+                    if free > 0 and (free >= max(1, min(cfg.batch, max_held) // 2) or unfinished == 0):
+                        jobs = client.claim_lean(conn, self.id, min(cfg.batch, free), job_types=cfg.job_types,
+                                                 lease_seconds=cfg.lease_seconds)
                         got = len(jobs)
-                        self.stats.claimed += got
-                        with self._held_lock:
-                            items = [_Held(j, JobContext(j, self)) for j in jobs]
-                            for it in items:
-                                self._held[it.job.id] = it
-                        for it in items:
-                            self._work.put(it)
-                        held += got
+                        if got:
+                            self.stats.claimed += got
+                            items = [JobContext(j, self) for j in jobs]
+                            with self._held_lock:
+                                for it in items:
+                                    self._held[it.job.id] = it
+                            # the batch in a few chunks (round robin), one queue item per chunk
+                            n = min(chunks, got)
+                            for k in range(n):
+                                self._work.put(items[k::n])
+                            held += got
                     backoff = 0.5
                     if got and got == min(cfg.batch, free):
                         continue  # more may be due: claim again soon
@@ -385,10 +418,10 @@ class Worker:
                         continue
                     # busy: wait for a handler to finish
                     try:
-                        o = self._results.get(timeout=cfg.flush_interval if pending else cfg.poll_interval)
+                        got_outcomes = self._results.get(timeout=cfg.flush_interval if pending else cfg.poll_interval)
                         if not pending:
                             first_pending = time.monotonic()
-                        pending.append(o)
+                        pending.extend(got_outcomes)
                     except queue.Empty:
                         pass
                 except psycopg.OperationalError as exc:
@@ -438,7 +471,7 @@ class Worker:
         shutdown_timeout, then are released too (their late results will be fenced out)."""
         cfg = self.config
         with self._held_lock:
-            not_started = [h for h in self._held.values() if not h.started]
+            not_started = [h for h in self._held.values() if not h._started]
             for h in not_started:
                 del self._held[h.job.id]
         deadline = time.monotonic() + cfg.shutdown_timeout
@@ -450,7 +483,7 @@ class Worker:
             while True:
                 while True:
                     try:
-                        pending.append(self._results.get_nowait())
+                        pending.extend(self._results.get_nowait())
                     except queue.Empty:
                         break
                 if pending:
@@ -468,7 +501,7 @@ class Worker:
                         self._held.clear()
                     break
                 try:
-                    pending.append(self._results.get(timeout=min(0.2, max(0.0, deadline - time.monotonic()))))
+                    pending.extend(self._results.get(timeout=min(0.2, max(0.0, deadline - time.monotonic()))))
                 except queue.Empty:
                     pass
         except psycopg.Error as exc:
