@@ -38,7 +38,7 @@ async def shoot(dsn: str, size: tuple[int, int]) -> float:
             while getattr(screen, "refreshes", 1) <= start and time.monotonic() - t0 < 120:
                 await pilot.pause(0.1)
             if name == "overview":
-                await pilot.pause(6.0)  # a few refreshes so that the charts have lines
+                await pilot.pause(20.0)  # ten refreshes so that the charts show a trend
             if name == "queries":  # the first refresh is cumulative; the second shows the interval
                 while screen.refreshes <= start + 1 and time.monotonic() - t0 < 120:
                     await pilot.pause(0.1)

@@ -92,7 +92,8 @@ class Chart(Static):
         fig.ruler("y").lim(low, high)
         # Our own tick labels: plotext writes 1e4 / 3e1 for round numbers.
         ticks = [low, (low + high) / 2, high]
-        fig.ruler("y").ticks(ticks, [_compact(t) for t in ticks])
+        fine = high - low < 10  # a narrow range (cache hit 99.2-100) needs a decimal to tell ticks apart
+        fig.ruler("y").ticks(ticks, [f"{t:.1f}" if fine else _compact(t) for t in ticks])
         longest = max(len(values) for _label, values in points)
         fig.ruler("x").lim(-longest + 1, 0)
         fig.ruler("x").frequency(3)
