@@ -3,6 +3,7 @@ the selected one, and its plan on request (EXPLAIN; ANALYZE only after a second 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.text import Text
@@ -20,6 +21,12 @@ from pgconsole.tui.text import block, lit, pct
 
 ORDERS = ("total", "mean", "calls")
 
+
+
+def _one_line(query: object) -> str:
+    """Fold layout whitespace (newlines, tabs) for the table row; every other control character
+    stays and is made visible by lit(). The detail pane below shows the text as it is."""
+    return re.sub(r"[ \t\r\n]+", " ", str(query)).strip()
 
 class QueriesScreen(LiveScreen):
     BINDINGS = [
@@ -73,7 +80,7 @@ class QueriesScreen(LiveScreen):
         for i, r in enumerate(data.rows):
             table.add_row(Text(f"{r.total_ms:,.1f}", justify="right"), Text(f"{r.mean_ms:,.2f}", justify="right"),
                           Text(f"{r.calls:,}", justify="right"), Text(f"{r.rows:,}", justify="right"),
-                          Text(pct(r.hit_percent), justify="right"), lit(r.query, 120), key=str(i))
+                          Text(pct(r.hit_percent), justify="right"), lit(_one_line(r.query), 120), key=str(i))
         if data.rows:
             table.move_cursor(row=min(keep, len(data.rows) - 1))
         self._show_text()
