@@ -17,6 +17,18 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "screenshots"
+
+
+def save(app: object, name: str) -> None:
+    """Save one SVG with ``xml:space="preserve"`` on the root: Textual writes spaces as U+00A0 and
+    positions each run with textLength, but librsvg (rsvg-convert, used to view these as PNG) drops
+    the leading spaces of every run and ignores textLength, so "Error  code" rendered as "Errorcode"
+    and indented JSON lost its indentation. Browsers render the file the same either way."""
+    app.save_screenshot(filename=f"{name}.svg", path=str(OUT))  # type: ignore[attr-defined]
+    path = OUT / f"{name}.svg"
+    svg = path.read_text(encoding="utf-8")
+    if "xml:space" not in svg[:200]:
+        path.write_text(svg.replace("<svg ", '<svg xml:space="preserve" ', 1), encoding="utf-8")
 SCREENS = [("1", "overview"), ("2", "jobs"), ("3", "queries"), ("4", "activity"), ("5", "schema")]
 
 
@@ -42,15 +54,16 @@ async def shoot(dsn: str, size: tuple[int, int]) -> float:
             if name == "queries":  # the first refresh is cumulative; the second shows the interval
                 while screen.refreshes <= start + 1 and time.monotonic() - t0 < 120:
                     await pilot.pause(0.1)
-            app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
+            await pilot.pause(0.3)  # let the footer settle (it recomposes when bindings change)
+            save(app, name)
         await pilot.press("2", "g")
         await pilot.pause(2.5)
-        app.save_screenshot(filename="jobs-failures.svg", path=str(OUT))
+        save(app, "jobs-failures")
         await pilot.press("l", "f")
         await pilot.pause(2.5)
         await pilot.press("enter")
         await pilot.pause(2.5)
-        app.save_screenshot(filename="job-detail.svg", path=str(OUT))
+        save(app, "job-detail")
         await pilot.press("escape", "q")
     return first
 

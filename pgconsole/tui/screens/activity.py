@@ -20,7 +20,7 @@ from pgconsole.console.session import SourceError
 from pgconsole.tui import text as _text
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen
-from pgconsole.tui.text import block, lit, since
+from pgconsole.tui.text import block, heading, lit, one_line, rest_width, since
 
 
 def match(row: BackendRow, line: str, now: datetime) -> bool:
@@ -46,7 +46,7 @@ def match(row: BackendRow, line: str, now: datetime) -> bool:
 def blocking_tree(sessions: list[BackendRow]) -> Text:
     by_pid = {s.pid: s for s in sessions}
     waiting = [s for s in sessions if s.blocked_by]
-    t = Text("Blocking tree\n", style="bold")
+    t = heading("Blocking tree\n")
     if not waiting:
         t.append("  nobody is waiting on a lock", style="dim")
         return t
@@ -80,6 +80,7 @@ class ActivityScreen(LiveScreen):
         self.data = ActivityData()
         self.filter_line = ""
         self._status_line = Text()
+        self._bindings_state: tuple[bool, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
@@ -126,10 +127,14 @@ class ActivityScreen(LiveScreen):
             error = ""
         except (FilterError, ValueError) as exc:
             rows, error = self.data.sessions, str(exc)
-        for s in rows:
-            table.add_row(Text(str(s.pid)), lit(s.usename, 16), lit(s.application_name, 28), lit(s.state, 20),
-                          lit(s.wait_event, 24), Text(since(s.xact_start)), Text(since(s.query_start)),
-                          Text(",".join(map(str, s.blocked_by)), style="red"), lit(s.query, 100), key=str(s.pid))
+        cells = [[Text(str(s.pid)), lit(s.usename, 16), lit(s.application_name, 28), lit(s.state, 20),
+                  lit(s.wait_event, 24), Text(since(s.xact_start)), Text(since(s.query_start)),
+                  Text(",".join(map(str, s.blocked_by)), style="red")] for s in rows]
+        headers = [str(c.label) for c in table.ordered_columns][:8]
+        used = [max([len(h)] + [c[i].cell_len for c in cells]) for i, h in enumerate(headers)]
+        query_w = rest_width(table.size.width, used, minimum=30)
+        for s, row_cells in zip(rows, cells, strict=True):
+            table.add_row(*row_cells, lit(one_line(s.query or ""), query_w), key=str(s.pid))
         if keep is not None:
             try:
                 table.move_cursor(row=table.get_row_index(str(keep)))
@@ -155,7 +160,12 @@ class ActivityScreen(LiveScreen):
             t.append(f"\ncancel/terminate unavailable for pid {row.pid}: ", style="yellow")
             t.append_text(block(row.signal_reason, style="yellow"))
         self.query_one("#activity-status", Static).update(t)
-        self.refresh_bindings()
+        # Only when what the footer offers changes: refresh_bindings recomposes the footer, and doing
+        # it on every refresh made it blink (and left it empty in screenshots taken right after).
+        state = (info is not None and info.can_signal_backend, row is not None and row.can_signal is not False)
+        if state != self._bindings_state:
+            self._bindings_state = state
+            self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#sessions-table")
     def _row_changed(self) -> None:

@@ -45,7 +45,7 @@ class LiveScreen(Screen[None]):
         yield HealthBanner(classes="banner")
 
     def compose_chrome_bottom(self) -> ComposeResult:
-        yield Footer()
+        yield Footer(compact=True)
 
     async def fetch(self) -> Any:
         raise NotImplementedError

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from pgconsole.console.models import ActionTarget, JobDetail
 from pgconsole.console.safe_text import pretty_json
 from pgconsole.tui.screens.base import LiveScreen
-from pgconsole.tui.text import STATUS_STYLE, block, lit
+from pgconsole.tui.text import STATUS_STYLE, as_datetime, block, heading, lit, relative, stamp_ms
 
 TIMELINE = ("created_at", "scheduled_at", "started_at", "heartbeat_at", "lease_expires_at", "cancel_requested_at",
             "completed_at", "updated_at", "expires_at")
@@ -70,32 +70,31 @@ class JobDetailScreen(LiveScreen):
         t.append("  ")
         t.append_text(lit(j.get("job_type"), 60, style="bold"))
         t.append("  ")
-        t.append(str(j.get("status")), style="bold " + STATUS_STYLE.get(str(j.get("status")), ""))
-        t.append(f"\npriority {j.get('priority')}  attempt {j.get('attempt')}  retries {j.get('retry_count')}/"
-                 f"{j.get('max_retries')}  progress {j.get('progress_percent')}% ")
-        t.append_text(lit(j.get("progress_message") or "", 80))
-        t.append("\nuser ")
-        t.append_text(lit(j.get("user_id") or "–", 40))
-        t.append("  tenant ")
-        t.append_text(lit(j.get("tenant_id") or "–", 40))
-        t.append("  worker ")
-        t.append_text(lit(j.get("locked_by") or "–", 60))
-        t.append("  dedupe ")
-        t.append_text(lit(j.get("dedupe_key") or "–", 60))
+        t.append_text(lit(j.get("status"), 20, style="bold " + STATUS_STYLE.get(str(j.get("status")), "")))
+        t.append_text(self._attempts(j))
+        t.append("\n")
+        self._field(t, "progress", f"{j.get('progress_percent') or 0}%")
+        if j.get("progress_message"):
+            t.append(" ")
+            t.append_text(lit(j.get("progress_message"), 80))
+        for label, key in (("user", "user_id"), ("tenant", "tenant_id"), ("worker", "locked_by"),
+                           ("dedupe", "dedupe_key")):
+            t.append("   ")
+            self._field(t, label, j.get(key) or "–")
         head.update(t)
-        err = Text("Error", style="bold red" if j.get("error_message") else "bold")
-        err.append(f"  code {j.get('error_code') or '–'}\n", style="dim")
-        err.append_text(block(j.get("error_message") or "none"))
+        has_error = bool(j.get("error_message") or j.get("error_code"))
+        err = heading("Error", "bold red" if has_error else "bold")
+        if j.get("error_code"):
+            err.append("  code ", style="dim")
+            err.append_text(lit(j.get("error_code"), 60, style="red"))
+        err.append("\n")
+        err.append_text(block(j.get("error_message") or "none", style="" if has_error else "dim"))
         self.query_one("#detail-error", Static).update(err)
         self.query_one("#detail-payload", Static).update(self._json("Payload", j.get("payload")))
         self.query_one("#detail-result", Static).update(self._json("Result", j.get("result")))
-        tl = Text("Timeline\n", style="bold")
-        for key in TIMELINE:
-            if j.get(key):
-                tl.append(f"  {key:<20} {j[key]}\n")
-        self.query_one("#detail-timeline", Static).update(tl)
+        self.query_one("#detail-timeline", Static).update(self._timeline(j))
         self.query_one("#detail-worker", Static).update(self._worker(data))
-        logs = Text(f"Log ({len(data.logs)} lines)\n", style="bold")
+        logs = heading(f"Log ({len(data.logs)} lines)\n")
         for line in data.logs:
             logs.append(f"  {line.created_at:%H:%M:%S} " if line.created_at else "  ")
             logs.append(f"{line.level:<7} ", style="red" if line.level == "error" else "cyan" if line.level == "audit" else "")
@@ -110,14 +109,63 @@ class JobDetailScreen(LiveScreen):
         self.query_one("#detail-logs", Static).update(logs)
 
     @staticmethod
+    def _field(t: Text, label: str, value: object) -> None:
+        t.append(f"{label} ", style="dim")
+        t.append_text(lit(value, 60))
+
+    @staticmethod
+    def _attempts(j: dict[str, Any]) -> Text:
+        """``attempt 2 of 4 · 1 failed · 2 retries left``: retry_count counts failed attempts and a
+        job may run max_retries + 1 times (the bare "retries 2/1" read as a bug)."""
+        t = Text()
+        attempt, failed, retries = j.get("attempt"), j.get("retry_count"), j.get("max_retries")
+        if not isinstance(failed, int) or not isinstance(retries, int):
+            return t
+        allowed = retries + 1
+        t.append("   attempt ", style="dim")
+        t.append(f"{attempt if isinstance(attempt, int) else '–'} of {allowed}")
+        t.append(" · ", style="dim")
+        t.append(f"{failed} failed", style="red" if failed else "")
+        status = j.get("status")
+        if status == "pending":  # a finished job has no budget left to speak of
+            left = max(0, allowed - failed)
+            t.append(" · ", style="dim")
+            t.append(f"{left} attempt{'' if left == 1 else 's'} left", style="" if left > 1 else "yellow")
+        elif status == "processing" and isinstance(attempt, int):
+            left = max(0, allowed - attempt)
+            t.append(" · ", style="dim")
+            t.append(f"{left} retr{'y' if left == 1 else 'ies'} left if this fails" if left else "last attempt",
+                     style="" if left else "yellow")
+        return t
+
+    @staticmethod
     def _json(title: str, value: Any) -> Text:
-        t = Text(f"{title}\n", style="bold")
-        t.append(Text(pretty_json(value)))
+        # Text(...) whole, never markup: the JSON's own indentation (leading spaces) is kept as is.
+        t = heading(f"{title}\n")
+        t.append_text(Text(pretty_json(value), style="" if value is not None else "dim"))
+        return t
+
+    @staticmethod
+    def _timeline(j: dict[str, Any]) -> Text:
+        """Compact UTC stamps with millisecond precision and how long ago (or ahead) each was."""
+        t = heading("Timeline\n")
+        for key in TIMELINE:
+            raw = j.get(key)
+            if not raw:
+                continue
+            t.append(f"  {key.removesuffix('_at').replace('_', ' '):<18}", style="dim")
+            ts = as_datetime(raw)
+            if ts is None:
+                t.append_text(lit(raw, 60))
+            else:
+                t.append(stamp_ms(ts))
+                t.append(f"  {relative(ts)}", style="dim")
+            t.append("\n")
         return t
 
     @staticmethod
     def _worker(data: JobDetail) -> Text:
-        t = Text("Worker backend\n", style="bold")
+        t = heading("Worker backend\n")
         b = data.worker_backend
         if data.job.get("status") != "processing":
             t.append("  (only for processing jobs)", style="dim")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -21,10 +22,19 @@ from pgconsole.console.models import (
     JobQuery,
     StuckJob,
 )
+from pgconsole.tui import text as _text
 from pgconsole.tui.screens.base import LiveScreen
-from pgconsole.tui.text import STATUS_STYLE, lit, since, stamp
+from pgconsole.tui.text import STATUS_STYLE, age, as_datetime, lit, rest_width, since, stamp
 
 ACTIONS = {"retry", "cancel", "delete", "retry_filter", "cancel_filter", "delete_filter", "edit_retry"}
+
+
+def _due(ts: datetime | None) -> str:
+    """How long the job has been due (``22s``), or ``in 5m`` for one scheduled ahead."""
+    aware, now = as_datetime(ts), _text.clock()  # the module's clock: snapshot tests pin it
+    if aware is not None and aware > now:
+        return f"in {age((aware - now).total_seconds())}"
+    return since(ts)
 
 
 class JobsScreen(LiveScreen):
@@ -35,9 +45,11 @@ class JobsScreen(LiveScreen):
         Binding("s", "tab('stuck')", "Stuck", show=False, id="jobs.tab_stuck"),  # the tab labels show the key
         Binding("g", "tab('failures')", "By error", show=False, id="jobs.tab_failures"),  # the tab labels show the key
         Binding("m", "mark", "Mark", id="jobs.mark"),
-        Binding("n", "next_page", "Next page", id="jobs.next"),
-        Binding("p", "prev_page", "Prev page", id="jobs.prev"),
-        Binding("o", "cycle_sort", "Sort", id="jobs.sort"),
+        # Paging and sort are named on the status line ("page 1 (n/p)", "sort … (o)"), so the footer
+        # keeps its room for the actions; they stay in help (?) and the command palette.
+        Binding("n", "next_page", "Next page", show=False, id="jobs.next"),
+        Binding("p", "prev_page", "Prev page", show=False, id="jobs.prev"),
+        Binding("o", "cycle_sort", "Sort", show=False, id="jobs.sort"),
         Binding("r", "retry", "Retry", id="jobs.retry"),
         Binding("c", "cancel", "Cancel", id="jobs.cancel"),
         Binding("d", "delete", "Delete", id="jobs.delete"),
@@ -72,7 +84,7 @@ class JobsScreen(LiveScreen):
 
     def on_mount(self) -> None:
         self.query_one("#jobs-table", DataTable).add_columns(
-            " ", "id", "type", "status", "prio", "try", "created", "scheduled", "error")
+            " ", "id", "type", "status", "prio", "fails", "created", "due", "error")
         self.query_one("#stuck-table", DataTable).add_columns("id", "type", "worker", "started", "heartbeat", "reason")
         self.query_one("#failures-table", DataTable).add_columns("count", "type", "last seen", "error")
         self.watch(self.app, "header_info", lambda _v: self.refresh_bindings(), init=False)
@@ -113,13 +125,16 @@ class JobsScreen(LiveScreen):
         table: DataTable[Any] = self.query_one("#jobs-table", DataTable)
         keep = self.selected_id()
         table.clear()
+        type_w = min(24, max((len(r.job_type) for r in self.page.rows), default=4))
+        error_w = rest_width(table.size.width, [1, 12, type_w, 10, 4, 5, 7, 3], minimum=30)
         for r in self.page.rows:
             table.add_row(
                 Text("●" if r.id in self.marked else " ", style="bold yellow"),
-                Text(r.id[-12:], style="dim"), lit(r.job_type, 24),
+                Text(r.id[-12:], style="dim"), lit(r.job_type, type_w),
                 Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-                Text(str(r.priority), justify="right"), Text(f"{r.retry_count}/{r.max_retries}", justify="right"),
-                Text(since(r.created_at)), Text(since(r.scheduled_at)), lit(r.error_message, 60),
+                Text(str(r.priority), justify="right"), # failed attempts of the attempts allowed (max_retries + 1): 4/4 = no retry left
+                Text(f"{r.retry_count}/{r.max_retries + 1}", justify="right"),
+                Text(since(r.created_at)), Text(_due(r.scheduled_at)), lit(r.error_message, error_w),
                 key=r.id,
             )
         if keep:
@@ -152,8 +167,12 @@ class JobsScreen(LiveScreen):
             t.append(self.filter_error, style="red")
         else:
             t.append_text(lit(self.query_model.describe(), 80, style="bold"))
-            t.append(f"  sort {self.query_model.sort}  page {len(self.page_starts)}"
-                     f"{' (more: n)' if self.page.has_more else ''}  {len(self.page.rows)} rows")
+            t.append(f"  ·  {len(self.page.rows)} rows  ·  page {len(self.page_starts)}")
+            nav = [k for k, ok in (("n next", self.page.has_more), ("p previous", len(self.page_starts) > 1)) if ok]
+            if nav:
+                t.append(f" ({', '.join(nav)})", style="dim")
+            t.append(f"  ·  sort {self.query_model.sort.replace('_', ' ')}")
+            t.append(" (o)", style="dim")
             if self.marked:
                 t.append(f"  {len(self.marked)} marked", style="yellow")
         info = self.pg_app.header_info

@@ -5,41 +5,55 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from pgconsole.console.models import OverviewData
+from pgconsole.console.models import CheckRow, OverviewData
 from pgconsole.tui.screens.base import LiveScreen
-from pgconsole.tui.text import STATUS_STYLE, age, lit, pct, size
+from pgconsole.tui.text import STATUS_STYLE, age, block, lit, pct, rest_width, size
 from pgconsole.tui.widgets.chart import Chart
+
+_SEVERITY = {"critical": 0, "warning": 1, "unknown": 2}
+_SHORT = {"ok": "OK", "warning": "WARN", "critical": "CRIT", "unknown": "UNKN"}
 
 
 class OverviewScreen(LiveScreen):
     BINDINGS = [Binding("r", "refresh_now", "Refresh", id="overview.refresh")]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks: list[CheckRow] = []
+
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
         with Horizontal(id="overview-top"):
-            with Vertical(id="queue-panel", classes="panel"):
-                yield Static(Text("Queue by job type", style="bold"), id="queue-title")
-                yield DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
-            with Vertical(id="vitals-panel", classes="panel"):
-                yield Static(id="vitals")
-                yield DataTable(id="checks-table", cursor_type="none")
+            with Vertical(id="overview-left"):
+                with Vertical(id="queue-panel", classes="panel") as queue:
+                    queue.border_title = "Queue by job type"
+                    yield Static(id="queue-title", classes="dim")
+                    yield DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
+                vitals = Static(id="vitals", classes="panel")
+                vitals.border_title = "Server"
+                yield vitals
+            with Vertical(id="checks-panel", classes="panel") as checks:
+                checks.border_title = "Health checks"
+                yield DataTable(id="checks-table", cursor_type="row")
+                yield Static(id="check-detail")
         with Grid(id="charts"):
             yield Chart("jobs/min", id="chart-throughput")
             yield Chart("queue depth", id="chart-depth")
             yield Chart("TPS", id="chart-tps")
-            yield Chart("cache hit % (interval)", id="chart-cache", y_min=None)
+            yield Chart("cache hit %", id="chart-cache", y_min=None, y_max=100.0)
         yield from self.compose_chrome_bottom()
 
     def on_mount(self) -> None:
         q: DataTable[Any] = self.query_one("#queue-table", DataTable)
-        q.add_columns("job type", "pending", "processing", "failed 1h", "oldest due", "done/min")
+        q.add_columns("job type", "pending", "running", "failed 1h", "oldest due", "done/min")
         c: DataTable[Any] = self.query_one("#checks-table", DataTable)
-        c.add_columns("check", "status", "message")
+        c.add_columns("status", "check", "message")
 
     def action_refresh_now(self) -> None:
         self.kick()
@@ -58,53 +72,96 @@ class OverviewScreen(LiveScreen):
         q.clear()
         for r in data.queue:
             pending = f"{data.count_cap // 1000}k+" if r.pending_capped else str(r.pending)
-            q.add_row(lit(r.job_type, 30), Text(pending, justify="right"), Text(str(r.processing), justify="right"),
+            q.add_row(lit(r.job_type, 24), Text(pending, justify="right"), Text(str(r.processing), justify="right"),
                       Text(str(r.failed_1h), style="red" if r.failed_1h else "", justify="right"),
                       Text(age(r.oldest_due_age_s), justify="right"),
                       Text("–" if r.completed_per_min is None else f"{r.completed_per_min:g}", justify="right"))
-        title = Text("Queue by job type", style="bold")
-        title.append("  ")
-        title.append_text(lit(data.count_method, 90, style="dim"))
-        self.query_one("#queue-title", Static).update(title)
+        self.query_one("#queue-title", Static).update(block(data.count_method, style="dim"))
         self.query_one("#vitals", Static).update(self._vitals(data))
-        c: DataTable[Any] = self.query_one("#checks-table", DataTable)
-        c.clear()
-        # Worst first: at 3 a.m. the row that needs a look must not be below the fold.
-        severity = {"critical": 0, "warning": 1, "unknown": 2}
-        for chk in sorted(data.checks, key=lambda r: severity.get(r.status, 3)):
-            c.add_row(lit(chk.name, 24), Text(chk.status.upper(), style=STATUS_STYLE.get(chk.status, "")),
-                      lit(chk.message, 60))
+        self._fill_checks(data.checks)
         depth = sum(r.pending for r in data.queue)
+        step = app.refresh_interval
         self.query_one("#chart-throughput", Chart).set_series([
             ("completed", app.record("completed", data.completed_interval)),
             ("failed", app.record("failed", data.failed_interval)),
-        ])
-        self.query_one("#chart-depth", Chart).set_series([("pending", app.record("depth", depth))])
-        self.query_one("#chart-tps", Chart).set_series([("tps", app.record("tps", data.tps))])
-        self.query_one("#chart-cache", Chart).set_series([("hit %", app.record("cache", data.cache_hit_interval))])
+        ], step)
+        self.query_one("#chart-depth", Chart).set_series([("pending", app.record("depth", depth))], step)
+        self.query_one("#chart-tps", Chart).set_series([("tps", app.record("tps", data.tps))], step)
+        self.query_one("#chart-cache", Chart).set_series([("hit %", app.record("cache", data.cache_hit_interval))],
+                                                         step)
+
+    def _fill_checks(self, checks: list[CheckRow]) -> None:
+        """Worst first (at 3 a.m. the row that needs a look must not be below the fold), the status
+        as a short coloured word, the message cut to the panel with the whole of the highlighted one
+        shown under the table."""
+        table: DataTable[Any] = self.query_one("#checks-table", DataTable)
+        keep = table.cursor_row
+        self.checks = sorted(checks, key=lambda r: _SEVERITY.get(r.status, 3))
+        table.clear()
+        name_w = min(22, max((len(c.name) for c in self.checks), default=5))
+        msg_w = rest_width(table.size.width or 60, [4, name_w], minimum=16)
+        for chk in self.checks:
+            style = STATUS_STYLE.get(chk.status, "")
+            table.add_row(Text(_SHORT.get(chk.status, chk.status.upper()), style=style),
+                          lit(chk.name, name_w, style="" if chk.status == "ok" else style), lit(chk.message, msg_w))
+        bad = sum(1 for c in self.checks if c.status != "ok")
+        panel = self.query_one("#checks-panel")
+        panel.border_title = f"Health checks: {len(self.checks) - bad} ok, {bad} need a look" if bad else \
+            f"Health checks: all {len(self.checks)} ok"
+        if self.checks:
+            table.move_cursor(row=min(max(keep, 0), len(self.checks) - 1))
+        self._show_check()
+
+    @on(DataTable.RowHighlighted, "#checks-table")
+    def _show_check(self) -> None:
+        table: DataTable[Any] = self.query_one("#checks-table", DataTable)
+        detail = self.query_one("#check-detail", Static)
+        if not self.checks or not 0 <= table.cursor_row < len(self.checks):
+            detail.update("")
+            return
+        chk = self.checks[table.cursor_row]
+        t = Text()
+        t.append_text(lit(chk.name, 40, style="bold " + STATUS_STYLE.get(chk.status, "")))
+        t.append(": ")
+        t.append_text(block(chk.message))
+        detail.update(t)
 
     @staticmethod
     def _vitals(d: OverviewData) -> Text:
+        """One labelled item per line, labels in a column."""
         t = Text()
+
+        def label(name: str) -> None:
+            if t:
+                t.append("\n")
+            t.append(f"{name:<13}", style="bold")
+
         total = sum(d.connections_by_state.values())
-        t.append("Connections ", style="bold")
-        t.append(f"{total}/{d.max_connections}  ")
-        t.append(", ".join(f"{k} {v}" for k, v in sorted(d.connections_by_state.items())) or "–", style="dim")
-        t.append("\nCache hit ", style="bold")
-        t.append(f"{pct(d.cache_hit_interval)} interval, {pct(d.cache_hit_cumulative)} cumulative")
-        t.append("\nTPS ", style="bold")
+        label("Connections")
+        t.append(f"{total} of {d.max_connections}")
+        if d.connections_by_state:
+            t.append("  (" + ", ".join(f"{k} {v}" for k, v in sorted(d.connections_by_state.items())) + ")",
+                     style="dim")
+        label("Cache hit")
+        t.append(pct(d.cache_hit_interval))
+        t.append(" interval", style="dim")
+        t.append(f"  {pct(d.cache_hit_cumulative)}")
+        t.append(" since stats reset", style="dim")
+        label("TPS")
         t.append("–" if d.tps is None else f"{d.tps:.1f}")
-        t.append("   Database ", style="bold")
+        label("Size")
         t.append(size(d.db_size_bytes))
-        t.append("\nOldest transaction ", style="bold")
+        label("Oldest xact")
         t.append(age(d.oldest_xact_age_s))
-        t.append("   xmin age ", style="bold")
-        t.append("–" if d.xmin_age is None else f"{d.xmin_age:,}")
-        t.append("\nReplication ", style="bold")
+        label("xmin age")
+        t.append("–" if d.xmin_age is None else f"{d.xmin_age:,} transactions")
+        label("Replication")
         if d.replication:
-            for name, lag in d.replication:
+            for i, (name, lag) in enumerate(d.replication):
+                if i:
+                    t.append(", ")
                 t.append_text(lit(name, 20))
-                t.append(f" lag {lag}  ")
+                t.append(f" lag {lag}")
         else:
             t.append("no standbys", style="dim")
         for note in d.notes:

@@ -3,7 +3,6 @@ the selected one, and its plan on request (EXPLAIN; ANALYZE only after a second 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rich.text import Text
@@ -17,16 +16,10 @@ from pgconsole.console.models import StatementRow, StatementsData
 from pgconsole.console.session import SourceError
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen
-from pgconsole.tui.text import block, lit, pct
+from pgconsole.tui.text import block, heading, lit, one_line, pct, rest_width
 
 ORDERS = ("total", "mean", "calls")
 
-
-
-def _one_line(query: object) -> str:
-    """Fold layout whitespace (newlines, tabs) for the table row; every other control character
-    stays and is made visible by lit(). The detail pane below shows the text as it is."""
-    return re.sub(r"[ \t\r\n]+", " ", str(query)).strip()
 
 class QueriesScreen(LiveScreen):
     BINDINGS = [
@@ -61,26 +54,36 @@ class QueriesScreen(LiveScreen):
         status = self.query_one("#queries-status", Static)
         table: DataTable[Any] = self.query_one(DataTable)
         if not data.available:
-            status.update(Text("pg_stat_statements is unavailable. ", style="bold yellow") + block(data.hint))
+            status.update(Text.assemble(heading("pg_stat_statements is unavailable. ", "bold yellow"), block(data.hint)))
             table.clear()
             self.rows = []
             return
         mode = "per interval (delta since the previous refresh)" if self.delta else "cumulative since the last reset"
-        line = Text(f"top statements by {self.order} time" if self.order != "calls" else "top statements by calls",
-                    style="bold")
+        line = heading(f"Top statements by {self.order} time" if self.order != "calls" else "Top statements by calls")
         line.append(f" — {mode}")
         if data.note:
             line.append(f" ({data.note})", style="yellow" if "first refresh" in data.note else "")
         line.append("\no: order (total/mean/calls)  t: delta/cumulative  x: EXPLAIN  X: EXPLAIN ANALYZE (asks twice)",
                     style="dim")
         status.update(line)
+        # Keep the selected statement, not the row number: the order changes between refreshes, and an
+        # EXPLAIN pressed right after one must run on the statement the operator picked.
+        picked = self.selected()
         keep = table.cursor_row
+        if picked is not None:
+            keep = next((i for i, r in enumerate(data.rows)
+                         if (r.queryid, r.query) == (picked.queryid, picked.query)), keep)
         table.clear()
         self.rows = data.rows
+        numbers = [max([len(h)] + [len(f) for f in col]) for h, col in (
+            ("total ms", [f"{r.total_ms:,.1f}" for r in data.rows]), ("mean ms", [f"{r.mean_ms:,.2f}" for r in data.rows]),
+            ("calls", [f"{r.calls:,}" for r in data.rows]), ("rows", [f"{r.rows:,}" for r in data.rows]),
+            ("hit %", [pct(r.hit_percent) for r in data.rows]))]
+        query_w = rest_width(table.size.width, numbers, minimum=40)
         for i, r in enumerate(data.rows):
             table.add_row(Text(f"{r.total_ms:,.1f}", justify="right"), Text(f"{r.mean_ms:,.2f}", justify="right"),
                           Text(f"{r.calls:,}", justify="right"), Text(f"{r.rows:,}", justify="right"),
-                          Text(pct(r.hit_percent), justify="right"), lit(_one_line(r.query), 120), key=str(i))
+                          Text(pct(r.hit_percent), justify="right"), lit(one_line(r.query), query_w), key=str(i))
         if data.rows:
             table.move_cursor(row=min(keep, len(data.rows) - 1))
         self._show_text()

@@ -16,7 +16,7 @@ from pgconsole.console.models import SchemaData
 from pgconsole.console.session import SourceError
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen
-from pgconsole.tui.text import STATUS_STYLE, block, lit, stamp
+from pgconsole.tui.text import STATUS_STYLE, block, heading, lit, rest_width, stamp
 
 
 class SchemaScreen(LiveScreen):
@@ -25,6 +25,7 @@ class SchemaScreen(LiveScreen):
     def __init__(self) -> None:
         super().__init__()
         self.data = SchemaData()
+        self._bindings_state: tuple[bool, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
@@ -38,7 +39,7 @@ class SchemaScreen(LiveScreen):
 
     def on_mount(self) -> None:
         self.query_one("#migrations-table", DataTable).add_columns("version", "name", "applied")
-        self.query_one("#findings-table", DataTable).add_columns("check", "status", "message")
+        self.query_one("#findings-table", DataTable).add_columns("status", "check", "message")
         self.watch(self.app, "header_info", lambda _v: self.refresh_bindings(), init=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -54,7 +55,7 @@ class SchemaScreen(LiveScreen):
     def show(self, data: SchemaData) -> None:
         self.data = data
         pending = sum(1 for m in data.migrations if m.pending)
-        t = Text("Setup ", style="bold")
+        t = heading("Setup ")
         t.append("ok" if data.setup_ok else "needs attention", style="green" if data.setup_ok else "yellow")
         t.append("  ")
         t.append_text(lit(data.setup_message, 120))
@@ -73,9 +74,13 @@ class SchemaScreen(LiveScreen):
                        Text("pending", style="yellow") if m.pending else Text(stamp(m.applied_at)))
         ft: DataTable[Any] = self.query_one("#findings-table", DataTable)
         ft.clear()
-        for f in data.findings:
-            ft.add_row(lit(f.name, 28), Text(f.status, style=STATUS_STYLE.get(f.status, "")), lit(f.message, 70))
-        fixes = Text("SQL to fix the findings\n", style="bold")
+        name_w = min(28, max((len(f.name) for f in data.findings), default=5))
+        msg_w = rest_width(ft.size.width, [name_w, 7], minimum=24)
+        for f in sorted(data.findings, key=lambda f: f.status == "ok"):  # what needs a look first
+            style = STATUS_STYLE.get(f.status, "")
+            ft.add_row(Text(f.status, style=style), lit(f.name, name_w, style="" if f.status == "ok" else style),
+                       lit(f.message, msg_w))
+        fixes = heading("SQL to fix the findings\n")
         todo = [f for f in data.findings if f.fix]
         if not todo:
             fixes.append("  nothing to fix", style="dim")
@@ -86,7 +91,10 @@ class SchemaScreen(LiveScreen):
             fixes.append_text(block(f.fix))
             fixes.append("\n")
         self.query_one("#fixes", Static).update(fixes)
-        self.refresh_bindings()
+        state = (pending > 0, data.can_migrate)
+        if state != self._bindings_state:  # recomposing the footer on every refresh made it blink
+            self._bindings_state = state
+            self.refresh_bindings()
 
     def action_apply_migrations(self) -> None:
         self._apply()

@@ -2,11 +2,17 @@
 
 The legend is drawn as a coloured title line above the plot rather than inside it: at the sizes
 the Overview gives a chart (about 35 x 12 cells) plotext's in-canvas legend box covers the data.
-Series are joined braille lines, x is "samples ago" (0 = now) and counts start at 0, so a flat
-queue reads as flat instead of as noise magnified by an auto-fitted y range.
+Series are joined lines of quadrant blocks (plotext's "hd" marker, 2x2 points per cell): braille
+would be finer, but braille glyphs are missing from common monospace fonts (DejaVu Sans Mono among
+them) and the fallback font's wider glyphs push the line past the frame. x is time before now
+(samples times the refresh interval, three labelled ticks) and counts start at 0 with a round top,
+so a flat queue reads as flat instead of as noise magnified by an auto-fitted y range; a percentage
+never goes past its ``y_max``.
 """
 
 from __future__ import annotations
+
+import math
 
 import plotext as plt
 from rich.text import Text
@@ -26,6 +32,26 @@ def _compact(value: float) -> str:
     return f"{value:.1f}"
 
 
+def _nice_ceil(value: float) -> float:
+    """The next "round" top for a 0-based axis (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k), so that
+    its half, the middle tick, is round too: 0 / 15 / 30 rather than 0 / 13.8 / 27.5."""
+    scale = 10 ** math.floor(math.log10(value)) if value > 0 else 1.0
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * scale >= value:
+            return step * scale
+    return 10 * scale
+
+
+def _ago(seconds: float) -> str:
+    if seconds <= 0:
+        return "now"
+    if seconds < 120:
+        return f"-{seconds:.0f}s"
+    if seconds < 7200:
+        return f"-{seconds / 60:.0f}m"
+    return f"-{seconds / 3600:.0f}h"
+
+
 class Chart(Static):
     def __init__(self, title: str, *, id: str | None = None, y_min: float | None = 0.0,
                  y_max: float | None = None) -> None:
@@ -34,9 +60,12 @@ class Chart(Static):
         self.y_min = y_min
         self.y_max = y_max
         self.series: list[tuple[str, list[float]]] = []
+        self.step = 1.0
 
-    def set_series(self, series: list[tuple[str, list[float]]]) -> None:
+    def set_series(self, series: list[tuple[str, list[float]]], step: float = 1.0) -> None:
+        """``step``: seconds between two samples (the refresh interval), for the time axis."""
         self.series = series
+        self.step = step
         self._draw()
 
     def on_resize(self) -> None:
@@ -77,7 +106,7 @@ class Chart(Static):
             if len(values) < 2:
                 continue
             xs = list(range(-len(values) + 1, 1))
-            sig = fig.signal(xs, values, marker=plt.marker("braille", _PALETTE[i % len(_PALETTE)][0]))
+            sig = fig.signal(xs, values, marker=plt.marker("hd", _PALETTE[i % len(_PALETTE)][0]))
             sig.lines(True)
             fig.draw(sig)
             top = max(top, max(values))
@@ -85,16 +114,21 @@ class Chart(Static):
         # y_min None: fit the range to the data (cache hit lives near 100 %, 0-based would flatten it).
         if self.y_min is not None:
             low = self.y_min
-            high = self.y_max if self.y_max is not None else (top * 1.1 if top > low else low + 1.0)
+            high = self.y_max if self.y_max is not None else _nice_ceil(max(top * 1.1, low + 2.0))
         else:
             pad = max((top - bottom) * 0.1, 0.5)
             low, high = bottom - pad, top + pad
+            if self.y_max is not None and high > self.y_max:  # cache hit: 100 % is the ceiling
+                low, high = max(0.0, low - (high - self.y_max)), self.y_max
         fig.ruler("y").lim(low, high)
         # Our own tick labels: plotext writes 1e4 / 3e1 for round numbers.
         ticks = [low, (low + high) / 2, high]
-        fine = high - low < 10  # a narrow range (cache hit 99.2-100) needs a decimal to tell ticks apart
+        fine = self.y_min is None and high - low < 10  # a narrow range (cache hit 99.2-100) needs a decimal to tell ticks apart
         fig.ruler("y").ticks(ticks, [f"{t:.1f}" if fine else _compact(t) for t in ticks])
         longest = max(len(values) for _label, values in points)
-        fig.ruler("x").lim(-longest + 1, 0)
-        fig.ruler("x").frequency(3)
+        first = -(longest - 1)
+        fig.ruler("x").lim(first, 0)
+        # Three whole-sample ticks labelled in time before now; plotext's own would read -4.5.
+        xticks = sorted({first, round(first / 2), 0})
+        fig.ruler("x").ticks(xticks, [_ago(-t * self.step) for t in xticks])
         self.update(Text.assemble(legend, "\n", Text.from_ansi(str(fig.build()))))
