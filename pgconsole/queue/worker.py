@@ -372,14 +372,9 @@ class Worker:
                     with self._held_lock:
                         held = len(self._held)
                     unfinished = held - len(pending)
-                    # 2. send outcomes in batches
-                    if pending and (len(pending) >= cfg.batch or unfinished == 0
-                                    or time.monotonic() - first_pending >= cfg.flush_interval):
-                        self._flush(conn, pending)
-                        pending = []
-                        with self._held_lock:
-                            held = len(self._held)
-                    # 3. the worker's own rescue pass
+                    free = max_held - unfinished
+                    claim_due = free > 0 and (free >= max(1, min(cfg.batch, max_held) // 2) or unfinished == 0)
+                    # 2. the worker's own rescue pass
                     if cfg.rescue_interval and time.monotonic() >= next_rescue:
                         rescued = client.rescue_stuck(conn, limit=1000)
                         if rescued:
@@ -387,27 +382,34 @@ class Worker:
                             log.info("rescued %d stuck job(s): %s", len(rescued),
                                      ", ".join(f"{r.id} ({r.reason})" for r in rescued[:5]))
                         next_rescue = time.monotonic() + cfg.rescue_interval
-                    # 4. claim
-                    unfinished = held - len(pending)
-                    free = max_held - unfinished
-                    got = 0
-                    if free > 0 and (free >= max(1, min(cfg.batch, max_held) // 2) or unfinished == 0):
-                        jobs = client.claim_lean(conn, self.id, min(cfg.batch, free), job_types=cfg.job_types,
+                    # 3. send outcomes: with the next claim when one is due (one transaction, one
+                    #    round trip), else on their own once batch-full, all-finished or timed out
+                    jobs: list[ClaimedJob] = []
+                    want = min(cfg.batch, free) if claim_due else 0
+                    if pending and (want or len(pending) >= cfg.batch or unfinished == 0
+                                    or time.monotonic() - first_pending >= cfg.flush_interval):
+                        jobs = self._flush(conn, pending, claim=want)
+                        pending = []
+                    elif want:
+                        jobs = client.claim_lean(conn, self.id, want, job_types=cfg.job_types,
                                                  lease_seconds=cfg.lease_seconds)
-                        got = len(jobs)
-                        if got:
-                            self.stats.claimed += got
-                            items = [JobContext(j, self) for j in jobs]
-                            with self._held_lock:
-                                for it in items:
-                                    self._held[it.job.id] = it
-                            # the batch in a few chunks (round robin), one queue item per chunk
-                            n = min(chunks, got)
-                            for k in range(n):
-                                self._work.put(items[k::n])
-                            held += got
+                    with self._held_lock:
+                        held = len(self._held)
+                    # 4. hand the claimed batch to the handler threads
+                    got = len(jobs)
+                    if got:
+                        self.stats.claimed += got
+                        items = [JobContext(j, self) for j in jobs]
+                        with self._held_lock:
+                            for it in items:
+                                self._held[it.job.id] = it
+                        # the batch in a few chunks (round robin), one queue item per chunk
+                        n = min(chunks, got)
+                        for k in range(n):
+                            self._work.put(items[k::n])
+                        held += got
                     backoff = 0.5
-                    if got and got == min(cfg.batch, free):
+                    if got and got == want:
                         continue  # more may be due: claim again soon
                     if held == 0 and not pending:
                         if cfg.burst and got == 0:
@@ -445,11 +447,12 @@ class Worker:
         log.info("worker %s stopped: %s", self.id, self.stats)
         return self.stats
 
-    def _flush(self, conn: psycopg.Connection[Any], outcomes: list[_Outcome]) -> None:
+    def _flush(self, conn: psycopg.Connection[Any], outcomes: list[_Outcome], claim: int = 0) -> list[ClaimedJob]:
+        """Send outcomes; with ``claim`` > 0 also claim that many jobs, in the completions' transaction."""
         done = [(o.job.id, o.job.attempt, o.result) for o in outcomes if o.kind == "complete"]
         failed = [(o.job.id, o.job.attempt, o.error, o.code, o.retryable) for o in outcomes if o.kind == "fail"]
         cancelled = [(o.job.id, o.job.attempt) for o in outcomes if o.kind == "cancelled"]
-        ok_done = client.complete(conn, self.id, done) if done else set()
+        # failures and cancels first: a failed job retried at once must be claimable by the claim below
         fail_rows = client.fail(conn, self.id, failed) if failed else []
         ok_cancel = client.finish_cancelled(conn, self.id, cancelled) if cancelled else set()
         # a cancelled outcome without a request in the database (the handler raised JobCancelled
@@ -458,6 +461,12 @@ class Worker:
                  for i, a in cancelled if i not in ok_cancel]
         if stray:
             fail_rows += client.fail(conn, self.id, stray)
+        claimed: list[ClaimedJob] = []
+        if claim:
+            ok_done, claimed = client.complete_and_claim(conn, self.id, done, claim, job_types=self.config.job_types,
+                                                         lease_seconds=self.config.lease_seconds)
+        else:
+            ok_done = client.complete(conn, self.id, done) if done else set()
         self.stats.completed += len(ok_done)
         self.stats.failed += len(fail_rows)
         self.stats.cancelled += len(ok_cancel)
@@ -465,6 +474,7 @@ class Worker:
         with self._held_lock:
             for o in outcomes:
                 self._held.pop(o.job.id, None)
+        return claimed
 
     def _shutdown(self, pending: list[_Outcome]) -> None:
         """Finish or release what is held: queued jobs go back at once, running ones get up to
