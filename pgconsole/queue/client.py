@@ -305,30 +305,38 @@ def complete(
     return {r[0] for r in rows}
 
 
+_COMPLETE_AND_CLAIM = (
+    "SELECT id, job_type, payload, attempt, priority, retry_count, max_retries, user_id, tenant_id,"
+    " lease_expires_at, completed FROM pgconsole.complete_and_claim_jobs(%s, %s::uuid[], %s::int[], %s::jsonb[],"
+    " %s, %s, %s)"
+)
+
+
 def complete_and_claim(
-    conn: psycopg.Connection[Any],
+    conn: Conn,
     worker_id: str,
     items: Sequence[tuple[UUID, int, Any]],
     limit: int,
     *,
     lease_seconds: int,
     job_types: Sequence[str] | None = None,
-) -> tuple[set[UUID], list[ClaimedJob]]:
-    """:func:`complete` then :func:`claim_lean` in one transaction and one round trip (psycopg
-    pipeline mode): the completions ride along with the next claim, as Oban's "bundled acking"
-    and River's batch completer do. One commit (one WAL flush) instead of two per batch; measured
-    in docs/BENCHMARKS.md ("Hot path II"). Both take effect or neither does."""
-    if not items:
-        return set(), claim_lean(conn, worker_id, limit, lease_seconds=lease_seconds, job_types=job_types)
-    with translate_errors():
-        with conn.pipeline(), conn.transaction():
-            done = conn.execute(_COMPLETE, _complete_params(worker_id, items))
-            cur = conn.cursor(row_factory=tuple_row)
-            cur.execute(_CLAIM_LEAN, (worker_id, limit, lease_seconds, list(job_types) if job_types else None))
-        completed = {r[0] for r in done.fetchall()}
-        claimed = [ClaimedJob(*r) for r in cur.fetchall()]
-        cur.close()
-    return completed, claimed
+) -> tuple[int, list[ClaimedJob]]:
+    """:func:`complete` then :func:`claim_lean` in one statement (``complete_and_claim_jobs``,
+    migration 0007): the completions ride along with the next claim, as Oban's bundled acking and
+    River's batch completer do; one round trip and one commit per batch instead of two. Returns
+    how many completions took effect and the claimed jobs. Both take effect or neither does."""
+    # ids and attempts go as array literals: one text value each instead of a dumper call per
+    # element (the per-job client cost is what bounds a worker at large batches)
+    ids = "{" + ",".join([str(i) for i, _, _ in items]) + "}"
+    attempts = "{" + ",".join([str(a) for _, a, _ in items]) + "}"
+    results = None if all(r is None for _, _, r in items) else [
+        None if r is None else _jsonb("result", r) for _, _, r in items]
+    with translate_errors(), conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(_COMPLETE_AND_CLAIM, (worker_id, ids, attempts, results, limit, lease_seconds,
+                                          list(job_types) if job_types else None))
+        rows = cur.fetchall()
+    completed = rows[0][10] if rows else 0
+    return completed, [ClaimedJob(*r[:10]) for r in rows[1:]]
 
 
 def clean_error_text(text: str, limit: int = 10000) -> str:

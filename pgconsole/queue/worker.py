@@ -2,11 +2,12 @@
 
 One process, three kinds of threads, no child processes:
 
-* the main loop (one connection): claims in batches (``claim_jobs_lean``; the next batch is
-  claimed once half of the current one has finished, before its completions are flushed: at most
-  max(batch, concurrency) unfinished jobs, up to about 2 x batch held in all), hands each batch to the
-  handler threads in a few chunks, sends completions and failures in batches (on the batch size
-  or after ``flush_interval``), runs a rescue pass every ``rescue_interval`` (so a dead
+* the main loop (one connection): claims full batches (``claim_jobs_lean``): at most
+  max(batch, concurrency) unfinished jobs, plus one more batch claimed ahead while handlers are
+  quick (under ``flush_interval`` per job); hands each batch to the handler threads in a few
+  chunks; sends completions with the next claim in one statement (``complete_and_claim_jobs``),
+  and failures, or completions when no claim is due, in batches (on the batch size or after
+  ``flush_interval``); runs a rescue pass every ``rescue_interval`` (so a dead
   worker's jobs come back without a separate maintenance process), and between claims waits on
   LISTEN ``pgconsole_jobs`` (a doorbell) with a polling fallback;
 * a heartbeat thread (its own connection): extends the lease of every held job every
@@ -199,6 +200,7 @@ class Worker:
         self._side: list[psycopg.Connection[Any]] = []
         self._side_lock = threading.Lock()
         self._is_async = inspect.iscoroutinefunction(config.handler)
+        self._job_seconds: float | None = None  # recent handler time per job (None: none finished yet)
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
@@ -260,19 +262,24 @@ class Worker:
             if chunk is None:
                 return
             done: list[_Outcome] = []
-            since = 0.0
+            ran = 0
+            started = since = time.monotonic()
             for ctx in chunk:
                 with self._held_lock:
                     if ctx.job.id not in self._held:  # released during shutdown before it started
                         continue
                     ctx._started = True
                 done.append(self._run_one(ctx))
+                ran += 1
                 # hand outcomes back per chunk, or sooner when the chunk's handlers are slow
                 if len(done) == 1:
                     since = time.monotonic()
                 elif time.monotonic() - since >= flush_after:
                     self._results.put(done)
                     done = []
+            if ran:
+                # how long a job takes here, lately (one float store; read by the claim policy)
+                self._job_seconds = (time.monotonic() - started) / ran
             if done:
                 self._results.put(done)
 
@@ -345,10 +352,13 @@ class Worker:
         hb_done = threading.Event()
         hb = threading.Thread(target=self._heartbeat_loop, args=(hb_done,), name="pgc-heartbeat", daemon=True)
         hb.start()
-        # At most max_held unfinished jobs. Finished ones whose outcome is not yet flushed do not
-        # count: the next batch is claimed as soon as half of the current one has finished, while
-        # the rest runs and before its completions are sent (so up to about 2 x batch are held).
-        max_held = max(cfg.batch, cfg.concurrency)
+        # At most base_held unfinished jobs (finished ones whose outcome is not yet sent do not
+        # count). While handlers are quick (a job takes less than flush_interval), one more full
+        # batch is claimed behind the running one: handlers never wait for a claim round trip,
+        # every claim is a full batch, and the finished jobs' completions ride with it
+        # (complete_and_claim: one statement). Slow handlers get no prefetch, so a worker never
+        # sits on a batch that other workers could be running.
+        base_held = max(cfg.batch, cfg.concurrency)
         chunks = max(1, cfg.concurrency)
         pending: list[_Outcome] = []
         first_pending = 0.0
@@ -372,8 +382,9 @@ class Worker:
                     with self._held_lock:
                         held = len(self._held)
                     unfinished = held - len(pending)
-                    free = max_held - unfinished
-                    claim_due = free > 0 and (free >= max(1, min(cfg.batch, max_held) // 2) or unfinished == 0)
+                    quick = self._job_seconds is not None and self._job_seconds < cfg.flush_interval
+                    free = base_held + (cfg.batch if quick else 0) - unfinished
+                    claim_due = free > 0 and (free >= cfg.batch or unfinished == 0)
                     # 2. the worker's own rescue pass
                     if cfg.rescue_interval and time.monotonic() >= next_rescue:
                         rescued = client.rescue_stuck(conn, limit=1000)
@@ -463,14 +474,14 @@ class Worker:
             fail_rows += client.fail(conn, self.id, stray)
         claimed: list[ClaimedJob] = []
         if claim:
-            ok_done, claimed = client.complete_and_claim(conn, self.id, done, claim, job_types=self.config.job_types,
-                                                         lease_seconds=self.config.lease_seconds)
+            n_done, claimed = client.complete_and_claim(conn, self.id, done, claim, job_types=self.config.job_types,
+                                                        lease_seconds=self.config.lease_seconds)
         else:
-            ok_done = client.complete(conn, self.id, done) if done else set()
-        self.stats.completed += len(ok_done)
+            n_done = len(client.complete(conn, self.id, done)) if done else 0
+        self.stats.completed += n_done
         self.stats.failed += len(fail_rows)
         self.stats.cancelled += len(ok_cancel)
-        self.stats.fenced += len(outcomes) - len(ok_done) - len(fail_rows) - len(ok_cancel)
+        self.stats.fenced += len(outcomes) - n_done - len(fail_rows) - len(ok_cancel)
         with self._held_lock:
             for o in outcomes:
                 self._held.pop(o.job.id, None)

@@ -131,3 +131,32 @@ BEGIN
   RETURNING j.id, j.job_type, j.payload, j.attempt, j.priority, j.retry_count, j.max_retries,
             j.user_id, j.tenant_id, j.lease_expires_at;
 END $$;
+
+-- Completions ride along with the next claim ("bundled acking", as Oban and River batch theirs):
+-- one statement, so one round trip and one commit (one WAL flush) per batch instead of two.
+-- The result is one header row (id IS NULL, completed = how many of p_ids took effect) followed
+-- by the claimed jobs in the columns of claim_jobs_lean (completed IS NULL). Completion and claim
+-- are the same calls as complete_jobs and claim_jobs_lean, with their checks and fencing: both
+-- take effect or, on an error, neither does.
+CREATE FUNCTION pgconsole.complete_and_claim_jobs(
+    p_worker_id text, p_ids uuid[], p_attempts integer[], p_results jsonb[],
+    p_limit integer, p_lease_seconds integer, p_job_types text[] DEFAULT NULL)
+RETURNS TABLE(id uuid, job_type text, payload jsonb, attempt integer, priority smallint,
+              retry_count integer, max_retries integer, user_id text, tenant_id text,
+              lease_expires_at timestamptz, completed integer)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  v_done integer := 0;
+BEGIN
+  IF cardinality(p_ids) > 0 THEN
+    SELECT count(*) INTO v_done FROM pgconsole.complete_jobs(p_worker_id, p_ids, p_attempts, p_results);
+  END IF;
+  RETURN QUERY SELECT NULL::uuid, NULL::text, NULL::jsonb, NULL::integer, NULL::smallint, NULL::integer,
+                      NULL::integer, NULL::text, NULL::text, NULL::timestamptz, v_done;
+  RETURN QUERY SELECT l.id, l.job_type, l.payload, l.attempt, l.priority, l.retry_count, l.max_retries,
+                      l.user_id, l.tenant_id, l.lease_expires_at, NULL::integer
+                 FROM pgconsole.claim_jobs_lean(p_worker_id, p_limit, p_lease_seconds, p_job_types) l;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION pgconsole.complete_and_claim_jobs(text, uuid[], integer[], jsonb[], integer, integer, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgconsole.complete_and_claim_jobs(text, uuid[], integer[], jsonb[], integer, integer, text[]) TO pgconsole_app;
