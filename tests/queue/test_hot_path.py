@@ -102,3 +102,63 @@ def test_lean_claim_grants(su: psycopg.Connection[Any]) -> None:
     lean, trig = rows
     assert lean[1:] == (True, "search_path=pg_catalog, pg_temp", True, False, False)
     assert trig[5] is False
+
+
+# -- migration 0007: completions ride with the next claim; the cheaper job_type check ------------
+def test_complete_and_claim_completes_fenced_then_claims(app: psycopg.Connection[Any],
+                                                         su: psycopg.Connection[Any]) -> None:
+    ids = client.enqueue_many(app, [("hp", {"i": i}) for i in range(5)])
+    a, b = client.claim_lean(app, "w1", 2, lease_seconds=30)
+    never = next(i for i in ids if i not in (a.id, b.id))
+    # one current attempt, one stale attempt, one id that was never claimed
+    items = [(a.id, a.attempt, None), (b.id, b.attempt - 1, None), (never, 1, None)]
+    done, claimed = client.complete_and_claim(app, "w1", items, 2, lease_seconds=30)
+    assert done == 1
+    assert len(claimed) == 2 and all(j.attempt == 1 and j.job_type == "hp" for j in claimed)
+    left = set(ids) - {a.id, b.id} - {j.id for j in claimed}
+    status = dict(su.execute("SELECT id, status FROM pgconsole.jobs").fetchall())
+    assert status[a.id] == "completed" and status[b.id] == "processing"
+    assert {status[j.id] for j in claimed} == {"processing"} and {status[i] for i in left} == {"pending"}
+    # another worker cannot complete w1's jobs through it
+    c = claimed[0]
+    done, claimed2 = client.complete_and_claim(app, "w2", [(c.id, c.attempt, None)], 5, lease_seconds=30)
+    assert done == 0 and {j.id for j in claimed2} == left
+    assert su.execute("SELECT status FROM pgconsole.jobs WHERE id = %s", (c.id,)).fetchone() == ("processing",)
+    # results are stored; nothing left to claim is an empty list, not an error
+    done, claimed3 = client.complete_and_claim(app, "w1", [(c.id, c.attempt, {"ok": True})], 5, lease_seconds=30)
+    assert (done, claimed3) == (1, [])
+    assert su.execute("SELECT result FROM pgconsole.jobs WHERE id = %s", (c.id,)).fetchone() == ({"ok": True},)
+
+
+def test_complete_and_claim_bad_input_changes_nothing(app: psycopg.Connection[Any], su: psycopg.Connection[Any]) -> None:
+    [jid] = client.enqueue_many(app, [("hp", {})])
+    [j] = client.claim_lean(app, "w1", 1, lease_seconds=30)
+    with pytest.raises((InvalidInput, QueueError)) as exc:  # refused before anything runs: nothing is completed
+        client.complete_and_claim(app, "w1", [(j.id, j.attempt, None)], 0, lease_seconds=30)
+    assert "limit" in str(exc.value)
+    assert su.execute("SELECT status FROM pgconsole.jobs WHERE id = %s", (jid,)).fetchone() == ("processing",)
+
+
+def test_complete_and_claim_grants(su: psycopg.Connection[Any]) -> None:
+    row = su.execute(
+        "SELECT p.prosecdef, array_to_string(p.proconfig, ';'),"
+        "       has_function_privilege('pgconsole_app', p.oid, 'EXECUTE'),"
+        "       has_function_privilege('pgconsole_readonly', p.oid, 'EXECUTE'),"
+        "       has_function_privilege('public', p.oid, 'EXECUTE')"
+        "  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = 'pgconsole' AND p.proname = 'complete_and_claim_jobs'").fetchone()
+    assert row == (True, "search_path=pg_catalog, pg_temp", True, False, False)
+
+
+@pytest.mark.parametrize(("job_type", "ok"), [
+    ("a", True), ("x" * 100, True), ("a.b:c-d_e", True), ("", False), ("x" * 101, False),
+    ("bad type", False), ("é", False), ("a\nb", False)])
+def test_job_type_rule_unchanged_by_cheaper_check(su: psycopg.Connection[Any], job_type: str, ok: bool) -> None:
+    """0007 replaced ^[...]{1,100}$ by ^[...]+$ AND length <= 100: the same accepted set."""
+    try:
+        with su.transaction():
+            su.execute("INSERT INTO pgconsole.jobs (job_type, payload) VALUES (%s, '{}')", (job_type,))
+        accepted = True
+    except psycopg.errors.CheckViolation:
+        accepted = False
+    assert accepted is ok

@@ -135,9 +135,11 @@ END $$;
 -- Completions ride along with the next claim ("bundled acking", as Oban and River batch theirs):
 -- one statement, so one round trip and one commit (one WAL flush) per batch instead of two.
 -- The result is one header row (id IS NULL, completed = how many of p_ids took effect) followed
--- by the claimed jobs in the columns of claim_jobs_lean (completed IS NULL). Completion and claim
--- are the same calls as complete_jobs and claim_jobs_lean, with their checks and fencing: both
--- take effect or, on an error, neither does.
+-- by the claimed jobs in the columns of claim_jobs_lean (completed IS NULL). The completion is
+-- complete_jobs' UPDATE (same fencing: still processing, same attempt, same worker) and the claim
+-- is claim_jobs_lean's, written out here rather than called: each call of a function with a SET
+-- clause saves and restores the search_path, which at batch 10 is a measurable part of the call.
+-- Both take effect or, on an error, neither does.
 CREATE FUNCTION pgconsole.complete_and_claim_jobs(
     p_worker_id text, p_ids uuid[], p_attempts integer[], p_results jsonb[],
     p_limit integer, p_lease_seconds integer, p_job_types text[] DEFAULT NULL)
@@ -145,17 +147,53 @@ RETURNS TABLE(id uuid, job_type text, payload jsonb, attempt integer, priority s
               retry_count integer, max_retries integer, user_id text, tenant_id text,
               lease_expires_at timestamptz, completed integer)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
 DECLARE
   v_done integer := 0;
 BEGIN
+  IF p_worker_id IS NULL OR p_worker_id !~ '^[A-Za-z0-9_.:@-]+$' OR length(p_worker_id) > 46 THEN
+    RAISE EXCEPTION 'worker_id: must be 1-46 characters from A-Z a-z 0-9 _ . : @ -' USING ERRCODE = '22023';
+  END IF;
+  IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+    RAISE EXCEPTION 'limit: must be between 1 and 10000' USING ERRCODE = '22023';
+  END IF;
+  IF p_lease_seconds IS NULL OR p_lease_seconds NOT BETWEEN 1 AND 86400 THEN
+    RAISE EXCEPTION 'lease_seconds: must be between 1 and 86400' USING ERRCODE = '22023';
+  END IF;
+  IF cardinality(p_ids) IS DISTINCT FROM cardinality(p_attempts)
+     OR (p_results IS NOT NULL AND cardinality(p_results) <> cardinality(p_ids)) THEN
+    RAISE EXCEPTION 'ids/attempts/results: arrays must have the same length' USING ERRCODE = '22023';
+  END IF;
   IF cardinality(p_ids) > 0 THEN
-    SELECT count(*) INTO v_done FROM pgconsole.complete_jobs(p_worker_id, p_ids, p_attempts, p_results);
+    UPDATE pgconsole.jobs j
+       SET status = 'completed', completed_at = now(), updated_at = now(), result = u.r,
+           progress_percent = 100, lease_expires_at = NULL, cancel_requested_at = NULL
+      FROM unnest(p_ids, p_attempts, coalesce(p_results, array_fill(NULL::jsonb, ARRAY[cardinality(p_ids)])))
+           AS u(i, a, r)
+     WHERE j.id = u.i AND j.attempt = u.a AND j.status = 'processing' AND j.locked_by = p_worker_id;
+    GET DIAGNOSTICS v_done = ROW_COUNT;
   END IF;
   RETURN QUERY SELECT NULL::uuid, NULL::text, NULL::jsonb, NULL::integer, NULL::smallint, NULL::integer,
                       NULL::integer, NULL::text, NULL::text, NULL::timestamptz, v_done;
-  RETURN QUERY SELECT l.id, l.job_type, l.payload, l.attempt, l.priority, l.retry_count, l.max_retries,
-                      l.user_id, l.tenant_id, l.lease_expires_at, NULL::integer
-                 FROM pgconsole.claim_jobs_lean(p_worker_id, p_limit, p_lease_seconds, p_job_types) l;
+  RETURN QUERY
+  WITH c AS (
+    SELECT j.id FROM pgconsole.jobs j
+     WHERE j.status = 'pending' AND j.scheduled_at <= pg_catalog.now()
+       AND (p_job_types IS NULL OR j.job_type = ANY (p_job_types))
+       AND (j.expires_at IS NULL OR j.expires_at > pg_catalog.now())
+     ORDER BY j.priority DESC, j.scheduled_at
+     LIMIT p_limit
+     FOR UPDATE SKIP LOCKED)
+  UPDATE pgconsole.jobs j
+     SET status = 'processing', attempt = j.attempt + 1, locked_by = p_worker_id,
+         started_at = pg_catalog.now(), heartbeat_at = pg_catalog.now(),
+         lease_expires_at = pg_catalog.now() + pg_catalog.make_interval(secs => p_lease_seconds),
+         updated_at = pg_catalog.now(), progress_percent = 0, progress_message = NULL,
+         cancel_requested_at = NULL
+    FROM c
+   WHERE j.id = c.id AND j.status = 'pending'
+  RETURNING j.id, j.job_type, j.payload, j.attempt, j.priority, j.retry_count, j.max_retries,
+            j.user_id, j.tenant_id, j.lease_expires_at, NULL::integer;
 END $$;
 
 REVOKE EXECUTE ON FUNCTION pgconsole.complete_and_claim_jobs(text, uuid[], integer[], jsonb[], integer, integer, text[]) FROM PUBLIC;
