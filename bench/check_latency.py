@@ -3,7 +3,9 @@
 check_postgres runs one action per process, so its side is the six closest actions run one after
 another (connection, backends, hitratio, query_time, txn_idle, locks) and its time is the sum.
 Both sides run alternately, ``samples`` times each (10 for the recorded run), against the
-history database (10M finished jobs unless the run says otherwise).
+history database (10M finished jobs unless the run says otherwise). A third side, the same
+interpreter doing nothing but ``import psycopg``, runs in the same rotation: the floor under any
+psycopg-based check process on this machine, so the < 0.5 s goal can be read against it.
 """
 
 from __future__ import annotations
@@ -76,15 +78,20 @@ def run(env: Env, finished: int | None = None, pending: int | None = None, sampl
         pgc_missing = f"`pgconsole --check` did not run: exit {pgc_warm[1]}: {pgc_warm[2][:200]}"
     else:
         pgc_missing = ""
+    floor_cmd = [sys.executable, "-c", "import psycopg"]
+    timed(floor_cmd)
+    floor_times: list[float] = []
     pgc_times: list[float] = []
     cp_times: list[float] = []
     pgc_codes: list[int] = []
     cp_codes: list[list[int]] = []
     cp_out: list[str] = []
     for i in range(samples):
-        order = ["pgc", "cp"] if i % 2 == 0 else ["cp", "pgc"]
+        order = ["pgc", "floor", "cp"] if i % 2 == 0 else ["cp", "floor", "pgc"]
         for side in order:
-            if side == "pgc" and not pgc_missing:
+            if side == "floor":
+                floor_times.append(timed(floor_cmd)[0])
+            elif side == "pgc" and not pgc_missing:
                 t, code, out = timed(pgc_cmd)
                 pgc_times.append(t)
                 pgc_codes.append(code)
@@ -108,12 +115,15 @@ def run(env: Env, finished: int | None = None, pending: int | None = None, sampl
              fspread(spread(pgc_times), 3) if pgc_times else "not measured", str(len(pgc_times))],
             ["check_postgres", "6 processes: " + ", ".join(a for a, _ in CHECK_POSTGRES_ACTIONS),
              fspread(spread(cp_times), 3), str(len(cp_times))],
+            ["import floor", "`python -c 'import psycopg'` (same interpreter, no pgconsole, no server)",
+             fspread(spread(floor_times), 3), str(len(floor_times))],
             ["ratio", "check_postgres / pgconsole (higher = pgconsole faster)",
              f"{ratio(cp_med, pgc_med):.2f}×" if pgc_med and cp_med else "—", ""]]
     return {
         "history": hist,
         "pgconsole_cmd": " ".join(pgc_cmd), "check_postgres_cmds": [" ".join(c) for c in cp_cmds],
         "pgconsole_seconds": spread(pgc_times), "check_postgres_seconds": spread(cp_times),
+        "import_psycopg_seconds": spread(floor_times),
         "pgconsole_exit_codes": pgc_codes, "check_postgres_exit_codes": cp_codes,
         "check_postgres_first_lines": cp_out,
         "pgconsole_missing": pgc_missing or None,
