@@ -206,6 +206,13 @@ class Worker:
         self._stop = threading.Event()
         self._held: dict[UUID, JobContext] = {}
         self._held_lock = threading.Lock()
+        # The main connection (complete, fail, release) and the heartbeat connection both update
+        # this worker's processing rows, in separate transactions and in different row orders (the
+        # completion follows the claim order, heartbeat_jobs' id = ANY scan the sorted ids), so the
+        # two can deadlock. Seen once in a 200k-job drain (bench/drain_snapshots.py): a completion
+        # waited on another transaction, and the heartbeat is the only other writer of a worker's
+        # rows there; PostgreSQL aborted one and the worker retried. They now take turns.
+        self._row_writes = threading.Lock()
         self._work: queue.Queue[list[JobContext] | None] = queue.Queue()
         self._results: queue.Queue[list[_Outcome]] = queue.Queue()
         self._conn: psycopg.Connection[Any] | None = None
@@ -333,7 +340,8 @@ class Worker:
             try:
                 if conn is None or conn.closed or conn.broken:
                     conn = self._connect()
-                rows = client.heartbeat(conn, self.id, ids, lease_seconds=self.config.lease_seconds)
+                with self._row_writes:
+                    rows = client.heartbeat(conn, self.id, ids, lease_seconds=self.config.lease_seconds)
             except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - keep beating
                 log.warning("heartbeat failed: %s", exc)
                 if conn is not None:
@@ -473,6 +481,10 @@ class Worker:
 
     def _flush(self, conn: psycopg.Connection[Any], outcomes: list[_Outcome], claim: int = 0) -> list[ClaimedJob]:
         """Send outcomes; with ``claim`` > 0 also claim that many jobs, in the completions' transaction."""
+        with self._row_writes:
+            return self._send_outcomes(conn, outcomes, claim)
+
+    def _send_outcomes(self, conn: psycopg.Connection[Any], outcomes: list[_Outcome], claim: int) -> list[ClaimedJob]:
         done = [(o.job.id, o.job.attempt, o.result) for o in outcomes if o.kind == "complete"]
         failed = [(o.job.id, o.job.attempt, o.error, o.code, o.retryable) for o in outcomes if o.kind == "fail"]
         cancelled = [(o.job.id, o.job.attempt) for o in outcomes if o.kind == "cancelled"]
@@ -512,7 +524,8 @@ class Worker:
         try:
             conn = self._main_conn()
             if not_started:
-                released = client.release(conn, self.id, [(h.job.id, h.job.attempt) for h in not_started])
+                with self._row_writes:
+                    released = client.release(conn, self.id, [(h.job.id, h.job.attempt) for h in not_started])
                 self.stats.released += len(released)
             while True:
                 while True:
@@ -528,7 +541,8 @@ class Worker:
                 if not left:
                     break
                 if time.monotonic() >= deadline:
-                    released = client.release(conn, self.id, [(h.job.id, h.job.attempt) for h in left])
+                    with self._row_writes:
+                        released = client.release(conn, self.id, [(h.job.id, h.job.attempt) for h in left])
                     self.stats.released += len(released)
                     log.warning("released %d job(s) still running after %.0fs", len(left), cfg.shutdown_timeout)
                     with self._held_lock:
