@@ -10,7 +10,11 @@ Cheap by construction (perf.md §2.3, DESIGN.md §5), never a ``GROUP BY status`
   ``(priority DESC, scheduled_at) WHERE status = 'pending'``: one index descent per distinct priority
   instead of a scan of every pending entry.
 * Throughput and failures over 1/5/15 minutes read only the rows finished in the last 15 minutes
-  through the ``(completed_at)`` partial index, capped at :data:`WINDOW_CAP` rows. The window is
+  through the ``(completed_at)`` partial index, newest first, capped at :data:`WINDOW_CAP` rows
+  (``window_capped`` then says the counts are lower bounds and the rates are over the newest
+  WINDOW_CAP finished jobs). The cap was 100,000: during a 4-5k jobs/s drain the collector then
+  read ~100,000 rows every refresh and grew from ~20 ms to 95-240 ms (bench/drain_snapshots.py,
+  docs/BENCHMARKS.md §6). The window is
   ``now() - interval`` (STABLE), never ``clock_timestamp()``: a volatile bound cannot be an index
   condition and turns the query into a scan of the whole table (measured: 96 ms at 200 k rows).
 """
@@ -28,7 +32,7 @@ from pgconsole.db.capabilities import ServerCaps
 from pgconsole.monitor.base import CollectorUnavailable, fetch_all, fetch_one, grant_queue_read
 
 ACTIVE_CAP = 10_000
-WINDOW_CAP = 100_000
+WINDOW_CAP = 10_000
 FINISHED_STATES = ("completed", "failed", "cancelled", "expired")
 ACTIVE_STATES = ("pending", "processing")
 
@@ -78,6 +82,7 @@ SELECT job_type, status,
   FROM (SELECT job_type, status, completed_at FROM pgconsole.jobs
          WHERE status IN ('completed', 'failed', 'cancelled', 'expired')
            AND completed_at > now() - interval '15 minutes'
+         ORDER BY completed_at DESC
          LIMIT %(cap)s) w
  GROUP BY job_type, status
 """
@@ -86,6 +91,7 @@ FAILURES_SQL = """
 SELECT job_type, error_code, left(error_message, 200) AS error, count(*)::int AS n, max(completed_at) AS last_at
   FROM (SELECT job_type, error_code, error_message, completed_at FROM pgconsole.jobs
          WHERE status = 'failed' AND completed_at > now() - interval '15 minutes'
+         ORDER BY completed_at DESC
          LIMIT %(cap)s) f
  GROUP BY 1, 2, 3
  ORDER BY n DESC, last_at DESC
