@@ -40,11 +40,7 @@ def pgconsole_side(dsn: str, batch: int) -> tuple[float, float]:
     from pgconsole.queue.worker import Worker, WorkerConfig
 
     n = batch * JOBS_PER_BATCH
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute("TRUNCATE pgconsole.jobs")
-        c.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'noop', jsonb_build_object('i', g)"
-                  " FROM generate_series(1, %s) g", (n,))
-        c.execute("VACUUM ANALYZE pgconsole.jobs")
+    pgc.fill_sql(dsn, n)
     w = Worker(WorkerConfig(dsn=dsn, handler=_noop, batch=batch, burst=True, rescue_interval=0))
     c0, t0 = _cpu(), time.perf_counter()
     stats = w.run()

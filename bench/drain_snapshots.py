@@ -38,10 +38,7 @@ def main(jobs: int = 200_000, workers: int = 2) -> None:
             c.execute("CREATE DATABASE bench_drain_snapshots")
         dsn = psycopg.conninfo.make_conninfo(admin, dbname="bench_drain_snapshots")
         pgc.install_schema(dsn)
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'noop', jsonb_build_object('i', g)"
-                      " FROM generate_series(1, %s) g", (jobs,))
-            c.execute("VACUUM ANALYZE pgconsole.jobs")
+        pgc.fill_sql(dsn, jobs)
         conn = connect(dsn, Purpose.DASHBOARD)
         caps = read_capabilities(conn)
         prev = None

@@ -166,6 +166,16 @@ def sql_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, cou
 
 
 # -- variants used by the latency and dashboard benchmarks --------------------------------------
+def fill_sql(dsn: str, n: int) -> None:
+    """Replace the queue with n pending no-op jobs in one generate_series INSERT (fast set-up for
+    diagnostics that do not measure enqueue), then VACUUM ANALYZE."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgconsole.jobs")
+        conn.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'noop', jsonb_build_object('i', g)"
+                     " FROM generate_series(1, %s) g", (n,))
+        conn.execute("VACUUM ANALYZE pgconsole.jobs")
+
+
 def fill_typed(dsn: str, n: int, job_type: str = "noop") -> None:
     """Add n pending jobs of one type without touching the rest of the table (history stays)."""
     from pgconsole.queue import client

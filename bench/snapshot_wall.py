@@ -27,11 +27,7 @@ def main() -> None:
         dsn = psycopg.conninfo.make_conninfo(admin, dbname="bench_snapshot_wall")
         pgc.install_schema(dsn)
         for n in (20_000, 250_000):
-            with psycopg.connect(dsn, autocommit=True) as c:
-                c.execute("TRUNCATE pgconsole.jobs")
-                c.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'noop', jsonb_build_object('i', g)"
-                          " FROM generate_series(1, %s) g", (n,))
-                c.execute("VACUUM ANALYZE pgconsole.jobs")
+            pgc.fill_sql(dsn, n)
             conn = connect(dsn, Purpose.DASHBOARD)
             caps = read_capabilities(conn)
             prev = None

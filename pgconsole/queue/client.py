@@ -287,10 +287,15 @@ _COMPLETE = "SELECT id FROM pgconsole.complete_jobs(%s, %s, %s, %s::jsonb[])"
 def _complete_params(worker_id: str, items: Sequence[tuple[UUID, int, Any]]) -> tuple[Any, ...]:
     ids = [i for i, _, _ in items]
     attempts = [a for _, a, _ in items]
-    # all-None results (the common no-result handler) go as SQL NULL: complete_jobs fills them in
-    results = None if all(r is None for _, _, r in items) else [
-        None if r is None else _jsonb("result", r) for _, _, r in items]
-    return (worker_id, ids, attempts, results)
+    return (worker_id, ids, attempts, _results_param(items))
+
+
+def _results_param(items: Sequence[tuple[UUID, int, Any]]) -> list[Jsonb | None] | None:
+    """The results array of a completion; all-None results (the common no-result handler) go as
+    SQL NULL, which complete_jobs and complete_and_claim_jobs fill in."""
+    if all(r is None for _, _, r in items):
+        return None
+    return [None if r is None else _jsonb("result", r) for _, _, r in items]
 
 
 def complete(
@@ -329,10 +334,8 @@ def complete_and_claim(
     # element (the per-job client cost is what bounds a worker at large batches)
     ids = "{" + ",".join([str(i) for i, _, _ in items]) + "}"
     attempts = "{" + ",".join([str(a) for _, a, _ in items]) + "}"
-    results = None if all(r is None for _, _, r in items) else [
-        None if r is None else _jsonb("result", r) for _, _, r in items]
     with translate_errors(), conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(_COMPLETE_AND_CLAIM, (worker_id, ids, attempts, results, limit, lease_seconds,
+        cur.execute(_COMPLETE_AND_CLAIM, (worker_id, ids, attempts, _results_param(items), limit, lease_seconds,
                                           list(job_types) if job_types else None))
         rows = cur.fetchall()
     completed = rows[0][10] if rows else 0
