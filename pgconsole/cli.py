@@ -8,6 +8,7 @@ Each subcommand lives in ``pgconsole/commands/<name>.py`` with ``add_parser(subp
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -24,9 +25,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits 2 on a usage error; for `--check` 2 means CRITICAL, so usage errors exit 3
     (UNKNOWN) there, as check_postgres does, and 64 (EX_USAGE) elsewhere."""
 
+    # The command line being parsed, set by main() (subparsers share it through the class, which is
+    # why this is not an instance attribute); sys.argv when main() was not the caller.
+    argv: Sequence[str] | None = None
+
     def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
-        argv = sys.argv[1:]
+        argv = _Parser.argv if _Parser.argv is not None else sys.argv[1:]
         code = 3 if "--check" in argv else EXIT_USAGE
         # argparse quotes the offending arguments, which may be a DSN with a password in it.
         self.exit(code, f"{self.prog}: error: {_redact_argv(message, argv)}\n")
@@ -55,7 +60,12 @@ def add_connection_arguments(p: argparse.ArgumentParser, *, in_subcommand: bool 
     g.add_argument("--connect-timeout", type=float, metavar="S", help="connection timeout in seconds (default 10)", **kw)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
+    """The whole parser; with ``subcommands=False`` only the top-level flags (the `--check` path).
+
+    Building the subcommand parsers imports every command module, and with them the queue, schema
+    and pool modules; `--check` needs none of them (measured: ~40-70 ms of its start-up).
+    """
     parser = _Parser(
         prog="pgconsole",
         description="Terminal dashboard, admin console and job queue for PostgreSQL.",
@@ -69,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     from pgconsole.commands import check as check_cmd
 
     check_cmd.add_top_level_arguments(parser)
+    if not subcommands:
+        return parser
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"pgconsole.commands.{name}")
@@ -92,8 +104,25 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     return load_settings(cli, config_path=getattr(args, "config", None), profile=getattr(args, "profile", None))
 
 
+def _check_only(argv: Sequence[str]) -> bool:
+    """`pgconsole --check ...` with no subcommand named: the top-level parser is enough. Any word
+    that names a subcommand (even as an option's value) takes the full parser, so a command line
+    means the same either way; the only difference is the wording of a usage error (both exit 3)."""
+    return "--check" in argv and not any(a in SUBCOMMANDS for a in argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _Parser.argv = argv
+    check_only = _check_only(argv)
+    if check_only:
+        # A `--check` process lives for at most --timeout seconds and makes few cycles, so the
+        # cyclic GC only costs it time: its collections during the pydantic/psycopg imports, and
+        # the final one at interpreter exit over every object those imports made (~100 ms at exit
+        # alone on the benchmark machine; docs/BENCHMARKS.md §5). Reference counting still frees
+        # memory; gc.freeze() below keeps the exit-time collection from walking the imports.
+        gc.disable()
+    parser = build_parser(subcommands=not check_only)
     args = parser.parse_args(argv)
     from pgconsole.config import ConfigError
     from pgconsole.db.connect import ConnectError
@@ -108,7 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if checking:
             from pgconsole.commands import check as check_cmd
 
-            return int(check_cmd.run(args, settings))
+            try:
+                return int(check_cmd.run(args, settings))
+            finally:
+                gc.freeze()
         if args.command:
             module = importlib.import_module(f"pgconsole.commands.{args.command}")
             return int(module.run(args, settings))

@@ -13,19 +13,26 @@ config directory (platformdirs). Layout::
     read_only = true
 
 Values of a profile override the top-level ones. A bad value exits with one line naming the key.
+
+The environment is read here rather than through pydantic-settings: its import (dotenv, its CLI
+and cloud-secret sources) cost ~65 ms of every `pgconsole --check` start-up, which has a 0.5 s
+budget (docs/BENCHMARKS.md §5). What it did for us is small and kept: ``PGCONSOLE_<FIELD>`` for
+each field, names matched case-insensitively, table-valued fields given as JSON, and the
+precedence CLI > environment > file, with pydantic doing the validation and coercion as before.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import Field, ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "PGCONSOLE_"
 
 
 class ConfigError(Exception):
@@ -36,22 +43,8 @@ def default_config_path() -> Path:
     return platformdirs.user_config_path("pgconsole") / "config.toml"
 
 
-class _DictSource(PydanticBaseSettingsSource):
-    """Values read from the TOML file (profile already merged)."""
-
-    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._values = values
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self._values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._values)
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PGCONSOLE_", extra="forbid", validate_default=True)
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     dsn: str | None = Field(default=None, description="libpq conninfo or URI")
     read_only: bool = False
@@ -62,19 +55,27 @@ class Settings(BaseSettings):
     profile: str | None = None
     config_file: str | None = None
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _DictSource(settings_cls, _FILE_VALUES.get("values", {})))
+
+# Fields a user sets as a table (TOML) and so as JSON in the environment.
+_JSON_FIELDS = frozenset({"thresholds"})
 
 
-_FILE_VALUES: dict[str, dict[str, Any]] = {}
+def _env_values() -> dict[str, Any]:
+    """``PGCONSOLE_<FIELD>`` for each settings field (case-insensitive; an empty value counts)."""
+    by_lower = {k.lower(): v for k, v in os.environ.items()}
+    values: dict[str, Any] = {}
+    for field in Settings.model_fields:
+        raw = by_lower.get(f"{ENV_PREFIX}{field}".lower())
+        if raw is None:
+            continue
+        if field in _JSON_FIELDS:
+            try:
+                values[field] = json.loads(raw)
+            except ValueError as exc:
+                raise ConfigError(f"config: {field}: not valid JSON: {exc} (from ${ENV_PREFIX}{field.upper()})") from None
+        else:
+            values[field] = raw
+    return values
 
 
 def _read_file(path: Path, profile: str | None, explicit: bool) -> dict[str, Any]:
@@ -118,26 +119,36 @@ def load_settings(
     path = Path(explicit) if explicit else default_config_path()
     profile = profile or os.environ.get("PGCONSOLE_PROFILE")
     file_values = _read_file(path, profile, bool(explicit))
-    _FILE_VALUES["values"] = file_values
+    env_values = _env_values()
     init = {k: v for k, v in (cli or {}).items() if v is not None}
     init["profile"] = profile
     init["config_file"] = str(path) if path.exists() else None
     try:
-        return Settings(**init)
+        return Settings(**_deep_merge(_deep_merge(file_values, env_values), init))
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "?"
         raise ConfigError(f"config: {key}: {err['msg']}{_source_of(key.split('.')[0], init, file_values, path)}") from None
-    finally:
-        _FILE_VALUES.pop("values", None)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` wins; tables merge key by key (a threshold set in the environment keeps the file's
+    other thresholds), as pydantic-settings merged its sources."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _source_of(field: str, cli: dict[str, Any], file_values: dict[str, Any], path: Path) -> str:
     """Where the winning (bad) value came from, in the same precedence the sources have."""
     if field in cli:
         return f" (from --{field.replace('_', '-')})"
-    env = f"PGCONSOLE_{field.upper()}"
-    if env in os.environ:
+    env = f"{ENV_PREFIX}{field.upper()}"
+    if env.lower() in {k.lower() for k in os.environ}:
         return f" (from ${env})"
     if field in file_values:
         return f" (config file {path})"

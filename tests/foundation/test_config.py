@@ -18,7 +18,7 @@ from tests.pgcluster import role_password
 
 _ENV = ("PGCONSOLE_DSN", "PGCONSOLE_REFRESH", "PGCONSOLE_READ_ONLY", "PGCONSOLE_CONFIG", "PGCONSOLE_PROFILE",
         "PGCONSOLE_CONNECT_TIMEOUT", "DATABASE_URL", "PGSERVICE", "PGSERVICEFILE", "PGPASSFILE", "PGPASSWORD",
-        "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGCONNECT_TIMEOUT")
+        "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGCONNECT_TIMEOUT", "PGCONSOLE_THRESHOLDS", "PGCONSOLE_TIMEOUT")
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +99,31 @@ def test_bad_env_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("PGCONSOLE_REFRESH", "fast")
     with pytest.raises(ConfigError, match=r"^config: refresh: .* \(from \$PGCONSOLE_REFRESH\)$"):
         settings([])
+
+
+def test_env_names_are_case_insensitive_and_tables_are_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write(tmp_path / "c.toml", '[thresholds.cache_hit]\nwarn = "95%"\ncrit = "90%"\n'
+                                     '[thresholds.connections_used]\nwarn = "80%"\n')
+    monkeypatch.setenv("pgconsole_timeout", "7")
+    monkeypatch.setenv("PGCONSOLE_THRESHOLDS", '{"cache_hit": {"crit": "85%"}}')
+    s = settings(["--config", cfg])
+    assert s.timeout == 7
+    # the environment's table merges into the file's, key by key: the file's other values stay
+    assert s.thresholds == {"cache_hit": {"warn": "95%", "crit": "85%"}, "connections_used": {"warn": "80%"}}
+    monkeypatch.setenv("PGCONSOLE_THRESHOLDS", "{cache_hit")
+    with pytest.raises(ConfigError, match=r"^config: thresholds: not valid JSON: .* \(from \$PGCONSOLE_THRESHOLDS\)$"):
+        settings([])
+
+
+def test_check_parses_without_the_subcommands_and_means_the_same() -> None:
+    from pgconsole.cli import _check_only
+
+    argv = ["--check", "--dsn", "host=x", "--only", "cache_hit", "--timeout", "3", "--format", "json"]
+    assert _check_only(argv) and not _check_only(["--check", "migrate"]) and not _check_only(["migrate"])
+    fast, full = build_parser(subcommands=False).parse_args(argv), build_parser().parse_args(argv)
+    assert {k: v for k, v in vars(full).items() if k != "command"} == vars(fast)
+    r = run_main("--check", "no-such-word")  # a usage error under --check is UNKNOWN either way
+    assert r.returncode == 3 and "unrecognized arguments: no-such-word" in r.stderr
 
 
 def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
