@@ -149,6 +149,10 @@ def default_worker_id() -> str:
     return f"{host}-{os.getpid()}-{random.randrange(16**4):04x}"
 
 
+# A job that takes less than this (measured per chunk) is CPU-trivial: see the dispatch in run().
+TRIVIAL_JOB_SECONDS = 0.0005
+
+
 @dataclass
 class WorkerConfig:
     dsn: str
@@ -435,8 +439,12 @@ class Worker:
                         with self._held_lock:
                             for it in items:
                                 self._held[it.job.id] = it
-                        # the batch in a few chunks (round robin), one queue item per chunk
-                        n = min(chunks, got)
+                        # the batch in a few chunks (round robin), one queue item per chunk; while
+                        # jobs take under TRIVIAL_JOB_SECONDS the whole batch is one chunk: threads
+                        # cannot run such handlers in parallel anyway (the GIL), and every extra
+                        # chunk is a thread wake-up and a result hand-back that cost more than the jobs
+                        trivial = self._job_seconds is not None and self._job_seconds < TRIVIAL_JOB_SECONDS
+                        n = 1 if trivial else min(chunks, got)
                         for k in range(n):
                             self._work.put(items[k::n])
                         held += got

@@ -100,7 +100,7 @@ def test_lean_claim_grants(su: psycopg.Connection[Any]) -> None:
         " ORDER BY 1").fetchall()
     assert [r[0] for r in rows] == ["claim_jobs_lean", "jobs_notify_repending"]
     lean, trig = rows
-    assert lean[1:] == (True, "search_path=pg_catalog, pg_temp", True, False, False)
+    assert lean[1:] == (True, "search_path=pg_catalog, pg_temp;plan_cache_mode=force_generic_plan", True, False, False)
     assert trig[5] is False
 
 
@@ -147,7 +147,7 @@ def test_complete_and_claim_grants(su: psycopg.Connection[Any]) -> None:
         "       has_function_privilege('public', p.oid, 'EXECUTE')"
         "  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
         " WHERE n.nspname = 'pgconsole' AND p.proname = 'complete_and_claim_jobs'").fetchone()
-    assert row == (True, "search_path=pg_catalog, pg_temp", True, False, False)
+    assert row == (True, "search_path=pg_catalog, pg_temp;plan_cache_mode=force_generic_plan", True, False, False)
 
 
 @pytest.mark.parametrize(("job_type", "ok"), [
@@ -162,3 +162,34 @@ def test_job_type_rule_unchanged_by_cheaper_check(su: psycopg.Connection[Any], j
     except psycopg.errors.CheckViolation:
         accepted = False
     assert accepted is ok
+
+
+# -- migration 0008: the claim is planned once (a generic plan), and that plan is index-only -----
+@pytest.mark.parametrize(("call", "rows"), [
+    ("SELECT count(*) FROM pgconsole.complete_and_claim_jobs('w1', '{}', '{}', NULL, 5, 30)", 6),  # + header
+    ("SELECT count(*) FROM pgconsole.claim_jobs_lean('w1', 5, 30)", 5),
+    ("SELECT count(*) FROM pgconsole.claim_jobs('w1', 5)", 5),
+])
+def test_claim_runs_a_generic_plan_through_the_indexes(su: psycopg.Connection[Any], call: str, rows: int) -> None:
+    """auto_explain (sent to this session as NOTICEs) shows each nested statement's plan as run.
+
+    A generic plan keeps ``p_job_types IS NULL OR job_type = ANY (p_job_types)`` as a run-time
+    filter on a parameter (a custom plan folds it away for NULL: checked against 0007's function),
+    so seeing it proves the cached generic plan ran; the claim's generic plan
+    must still read the pending index in claim order and the primary key, never the whole table
+    (the old CTE text's generic plan hash-joined a sequential scan of jobs)."""
+    su.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'hp', '{}' FROM generate_series(1, 2000)")
+    su.execute("ANALYZE pgconsole.jobs")
+    plans: list[str] = []
+    su.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
+    for stmt in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+                 "SET auto_explain.log_nested_statements = on", "SET auto_explain.log_level = notice"):
+        su.execute(stmt)
+    for _ in range(7):  # past the plan cache's five custom plans
+        plans.clear()
+        assert su.execute(call).fetchone() == (rows,)
+    claim = [p for p in plans if "SKIP LOCKED" in p or "LockRows" in p]
+    assert len(claim) == 1, plans
+    assert "job_type = ANY ($" in claim[0], claim[0]  # the generic plan (a custom one folds it away)
+    assert "Seq Scan" not in claim[0] and "Hash Join" not in claim[0], claim[0]
+    assert "jobs_pending_claim_idx" in claim[0] and "jobs_pkey" in claim[0], claim[0]
