@@ -255,7 +255,8 @@ def claim_lean(
     but only the columns a handler needs, as slotted :class:`ClaimedJob` rows (no validation per
     row: the database is the source of these values), and the lease passed by the caller."""
     with translate_errors(), conn.cursor(row_factory=tuple_row) as cur:
-        cur.execute(_CLAIM_LEAN, (worker_id, limit, lease_seconds, list(job_types) if job_types else None))
+        cur.execute(_CLAIM_LEAN, (worker_id, limit, lease_seconds, list(job_types) if job_types else None),
+                    binary=True)
         return [ClaimedJob(*r) for r in cur.fetchall()]
 
 
@@ -331,12 +332,15 @@ def complete_and_claim(
     River's batch completer do; one round trip and one commit per batch instead of two. Returns
     how many completions took effect and the claimed jobs. Both take effect or neither does."""
     # ids and attempts go as array literals: one text value each instead of a dumper call per
-    # element (the per-job client cost is what bounds a worker at large batches)
-    ids = "{" + ",".join([str(i) for i, _, _ in items]) + "}"
+    # element (the per-job client cost is what bounds a worker at large batches). An id is written
+    # as its 32 hex digits (UUID.hex), which uuid input accepts, as psycopg's own uuid dumper
+    # does: 0.6 us against 1.6 us for str(UUID) with its hyphens (timeit).
+    ids = "{" + ",".join([i.hex for i, _, _ in items]) + "}"
     attempts = "{" + ",".join([str(a) for _, a, _ in items]) + "}"
     with translate_errors(), conn.cursor(row_factory=tuple_row) as cur:
+        # binary results: uuid, int and timestamptz columns load without text parsing
         cur.execute(_COMPLETE_AND_CLAIM, (worker_id, ids, attempts, _results_param(items), limit, lease_seconds,
-                                          list(job_types) if job_types else None))
+                                          list(job_types) if job_types else None), binary=True)
         rows = cur.fetchall()
     completed = rows[0][10] if rows else 0
     return completed, [ClaimedJob(*r[:10]) for r in rows[1:]]
