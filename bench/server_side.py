@@ -4,15 +4,15 @@
     .venv/bin/python -m bench.server_side --dsn URI       # a superuser DSN of a scratch server
 
 Why: the throughput table compares whole clients (Python included). This takes the client out:
-pgbench (C) runs each side's statements for a batch of 10 no-op jobs, one pgbench transaction per
-batch, at 1 and 2 clients, sides alternating, ``--repeat`` times, each on a freshly filled table:
+pgbench (C) runs each side's statements for a batch of ``--batch`` (10) no-op jobs, one pgbench
+transaction per batch, at 1 and 2 clients, sides alternating, ``--repeat`` times, each on a freshly filled table:
 
 * ``bare``: the bare loop's claim and finish (bench/peers.py) on its 9-column table;
 * ``pgc-raw``: the same two steps written as plain SQL on ``pgconsole.jobs`` (claim_jobs_lean's
   UPDATE, then complete_jobs' UPDATE), no function call;
 * ``pgc-call``: ``pgconsole.complete_and_claim_jobs``, the worker's one call per batch.
 
-jobs/s = pgbench tps x 10. What ``pgc-raw`` loses to ``bare`` is the table (row width, indexes,
+jobs/s = pgbench tps x batch. What ``pgc-raw`` loses to ``bare`` is the table (row width, indexes,
 constraints); what ``pgc-call`` gains back is one round trip and one commit per batch.
 """
 
@@ -30,7 +30,12 @@ import psycopg
 from bench import peers, pgc
 from bench.common import embedded_server
 
-BATCH = 10  # the LIMIT and the limit argument written in SCRIPTS
+BATCH = 10  # the LIMIT and the limit argument written in SCRIPTS (--batch rewrites them)
+
+
+def _scripts(batch: int) -> dict[str, str]:
+    return {k: v.replace("LIMIT 10 ", "LIMIT " + str(batch) + " ").replace("NULL, 10, 300", "NULL, " + str(batch) + ", 300")
+            for k, v in SCRIPTS.items()}
 
 SCRIPTS = {
     "bare": """
@@ -78,7 +83,7 @@ def _fill(dsn: str, side: str, n: int) -> None:
         conn.execute("CHECKPOINT")
 
 
-def _run(dsn: str, script: Path, clients: int, seconds: int) -> float:
+def _run(dsn: str, script: Path, clients: int, seconds: int, batch: int) -> float:
     # pgbench keeps a client's variables across its transactions: each batch completes the last one
     out = subprocess.run([_pgbench(), "-n", "-c", str(clients), "-j", str(clients), "-T", str(seconds),
                           "-D", "ids={}", "-D", "att={}", "-f", str(script), dsn],
@@ -86,18 +91,18 @@ def _run(dsn: str, script: Path, clients: int, seconds: int) -> float:
     m = re.search(r"tps = ([\d.]+)", out.stdout)
     if not m or "aborted" in out.stderr:
         raise RuntimeError(f"pgbench failed: {out.stdout[-400:]} {out.stderr[-400:]}")
-    return float(m.group(1)) * BATCH
+    return float(m.group(1)) * batch
 
 
-def measure(dsn: str, repeat: int, seconds: int, jobs: int) -> None:
+def measure(dsn: str, repeat: int, seconds: int, jobs: int, batch: int = BATCH) -> None:
     pgc.install_schema(dsn)
     peers.bare_setup(dsn)
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {}
-        for name, text in SCRIPTS.items():
+        for name, text in _scripts(batch).items():
             scripts[name] = Path(tmp) / f"{name}.sql"
             scripts[name].write_text(text)
-        print(f"pgbench, batch 10, {seconds} s per run, {repeat} runs per cell, sides alternating")
+        print(f"pgbench, batch {batch}, {seconds} s per run, {repeat} runs per cell, sides alternating")
         print("| clients | side | jobs/s median (min–max) | ratio to bare |")
         print("|---|---|---|---|")
         for clients in (1, 2):
@@ -106,7 +111,7 @@ def measure(dsn: str, repeat: int, seconds: int, jobs: int) -> None:
                 order = list(SCRIPTS) if r % 2 == 0 else list(SCRIPTS)[::-1]
                 for side in order:
                     _fill(dsn, side, jobs)
-                    res[side].append(_run(dsn, scripts[side], clients, seconds))
+                    res[side].append(_run(dsn, scripts[side], clients, seconds, batch))
             base = statistics.median(res["bare"])
             for side, v in res.items():
                 med = statistics.median(v)
@@ -119,15 +124,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--jobs", type=int, default=200_000, help="pending jobs per fill (must outlast a run)")
+    ap.add_argument("--batch", type=int, default=BATCH)
     args = ap.parse_args()
     if args.dsn:
-        measure(args.dsn, args.repeat, args.seconds, args.jobs)
+        measure(args.dsn, args.repeat, args.seconds, args.jobs, args.batch)
         return
     with embedded_server() as (admin, _version):
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute("CREATE DATABASE bench_server_side")
         measure(psycopg.conninfo.make_conninfo(admin, dbname="bench_server_side"), args.repeat, args.seconds,
-                args.jobs)
+                args.jobs, args.batch)
 
 
 if __name__ == "__main__":
