@@ -69,8 +69,9 @@ _UNKNOWN_SAFETY = SafeUUID.unknown  # an Enum member lookup per row costs as muc
 
 class _UUIDLoader(Loader):
     """Binary uuid -> UUID for the worker's claims (which are fetched in binary), without
-    UUID.__init__'s argument handling: 0.8 us instead of 1.6-2.0 us a row (timeit), paid once per
-    claimed job. The 16 bytes are the UUID's big-endian integer, as UUID(bytes=...) reads them."""
+    UUID.__init__'s argument handling: about half the time of psycopg's loaders, UUID(bytes=...) and
+    UUID(str) (timeit, same process: 1.45 vs 2.75 and 3.41 us a row; other runs 0.8 vs 2.0), paid
+    once per claimed job. The 16 bytes are the UUID's big-endian integer, as UUID(bytes=...) reads them."""
 
     format = Format.BINARY
 
