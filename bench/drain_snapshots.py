@@ -1,14 +1,19 @@
-"""Collector times during a drain: which part of the console's refresh grows while jobs move.
+"""Collector and statement times during a drain: which part of the console's refresh grows while jobs move.
 
-    .venv/bin/python -m bench.drain_snapshots       # embedded PostgreSQL 18 in a temp dir
+    .venv/bin/python -m bench.drain_snapshots [--jobs N]    # embedded PostgreSQL 18 in a temp dir
 
-200,000 no-op jobs, 2 pgconsole worker processes (batch 10, burst), and in this process one full
-snapshot per second; every 5th snapshot prints its wall time and its four slowest collectors
-(``elapsed_ms`` as recorded by ``take_snapshot``). Used by docs/BENCHMARKS.md §6.
+N no-op jobs (default 200,000) enqueued through the Python API (so the statistics are those of the
+table before the jobs arrived, as between autovacuum's analyzes), 2 pgconsole worker processes
+(batch 10, burst). In this process, once a second: each collector alone (``take_snapshot(only=…)``),
+each of the queue collector's statements alone (with the collector's plan settings), the Overview's
+per-type query, and the Overview's whole read. At the end: median, p90 and max of each (client wall
+time, ms), then the 20 costliest statements by pg_stat_statements. Used by docs/BENCHMARKS.md §6.
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import time
 from typing import Any
 
@@ -25,39 +30,74 @@ def _noop(ctx: Any) -> None:
 def _work(dsn: str) -> None:
     from pgconsole.queue.worker import Worker, WorkerConfig
 
-    Worker(WorkerConfig(dsn=dsn, handler=_noop, batch=10, burst=True, rescue_interval=0)).run()
+    Worker(WorkerConfig(dsn=dsn, handler=_noop, batch=10, burst=True, rescue_interval=0, job_types=["noop"])).run()
 
 
-def main(jobs: int = 200_000, workers: int = 2) -> None:
+def _timed(times: dict[str, list[float]], key: str, fn: Any) -> None:
+    t0 = time.perf_counter()
+    fn()
+    times.setdefault(key, []).append((time.perf_counter() - t0) * 1000)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pgconsole.console import overview
     from pgconsole.db import Purpose, connect
     from pgconsole.db.capabilities import read_capabilities
+    from pgconsole.monitor import queue as Q
     from pgconsole.monitor import take_snapshot
+    from pgconsole.monitor.snapshot import COLLECTORS
 
-    with embedded_server() as (admin, _version):
+    ap = argparse.ArgumentParser(prog="python -m bench.drain_snapshots")
+    ap.add_argument("--jobs", type=int, default=200_000)
+    a = ap.parse_args(argv)
+    statements = {"active counts": (Q.ACTIVE_COUNTS_SQL, {"cap": Q.ACTIVE_CAP + 1}), "estimates": (Q.ESTIMATE_SQL, None),
+                  "oldest pending": (Q.OLDEST_PENDING_SQL, None), "window sample": (Q.WINDOW_SQL, {"cap": Q.WINDOW_CAP}),
+                  "stuck": (Q.STUCK_SQL, None)}
+    with embedded_server({"shared_preload_libraries": "pg_stat_statements"}) as (admin, version):
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute("CREATE DATABASE bench_drain_snapshots")
         dsn = psycopg.conninfo.make_conninfo(admin, dbname="bench_drain_snapshots")
-        pgc.install_schema(dsn)
-        pgc.fill_sql(dsn, jobs)
+        pgc.setup(dsn)
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        pgc.fill_typed(dsn, a.jobs)
         conn = connect(dsn, Purpose.DASHBOARD)
         caps = read_capabilities(conn)
-        prev = None
-        procs = [MP.Process(target=_work, args=(dsn,)) for _ in range(workers)]
+        procs = [MP.Process(target=_work, args=(dsn,)) for _ in range(2)]
         for p in procs:
             p.start()
-        t0 = time.monotonic()
-        i = 0
+        times: dict[str, list[float]] = {}
+        prev = None
+        t_start = time.monotonic()
+
+        def statement(sql: str, params: Any) -> None:
+            with conn.transaction():
+                conn.execute(Q.PLAN_SETTINGS_SQL)
+                conn.execute(sql, params).fetchall()
+
         while any(p.is_alive() for p in procs):
             t = time.perf_counter()
-            prev = take_snapshot(conn, caps, previous=prev)
-            ms = (time.perf_counter() - t) * 1000
-            if i % 5 == 0:
-                top = sorted(((s.name, round(s.elapsed_ms)) for s in prev.collectors.values()), key=lambda x: -x[1])
-                print(f"t={time.monotonic() - t0:5.1f} s  snapshot {ms:4.0f} ms  slowest: {top[:4]}", flush=True)
-            i += 1
-            time.sleep(max(0.0, 1 - ms / 1000))
-        print(f"drained {jobs:,} jobs in {time.monotonic() - t0:.1f} s")
+            for spec in COLLECTORS:
+                _timed(times, "collector " + spec.name, lambda n=spec.name: take_snapshot(conn, caps, only={n}))
+            for k, (sql, params) in statements.items():
+                _timed(times, "queue SQL " + k, lambda s=sql, p=params: statement(s, p))
+            _timed(times, "overview per-type SQL", lambda: overview.per_type(conn, ["noop"]))
+            t0 = time.perf_counter()
+            prev, _extra = overview.read(conn, caps, prev)
+            times.setdefault("Overview read (whole refresh)", []).append((time.perf_counter() - t0) * 1000)
+            time.sleep(max(0.0, 1 - (time.perf_counter() - t)))
+        print(f"{version}: drained {a.jobs:,} jobs in {time.monotonic() - t_start:.1f} s; client wall ms:")
+        for k, v in sorted(times.items()):
+            v = sorted(v)
+            print(f"  {k:32s} n={len(v):3d}  median {statistics.median(v):6.1f}  p90 {v[int(0.9 * len(v))]:6.1f}"
+                  f"  max {v[-1]:6.1f}")
         conn.close()
+        with psycopg.connect(dsn, autocommit=True) as c:
+            print("costliest statements (calls, mean ms, total ms):")
+            for r in c.execute("SELECT calls, round(mean_exec_time::numeric, 2), round(total_exec_time::numeric),"
+                               " left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_statements"
+                               " ORDER BY total_exec_time DESC LIMIT 20"):
+                print("  ", r)
 
 
 if __name__ == "__main__":

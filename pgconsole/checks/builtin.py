@@ -365,7 +365,10 @@ def failure_rate(snap: Snapshot, t: Thresholds) -> CheckResult:
         return _result("failure_rate", Status.OK, f"{failed} of {done} jobs failed in 15 min (too few to judge, < {min_jobs:g})",
                        perfdata=perfdata)
     st = judge(rate, t)
-    msg = f"{rate:.1f}% of jobs failed in 15 min ({failed} of {done}){_limit(t, st, lambda v: f'{v:g}%')}"
+    # A busy queue: the counts are those of the newest jobs finished (the collector's sample).
+    scope = (f"the newest {done + q.finished('15m', 'cancelled') + q.finished('15m', 'expired')} finished"
+             if q.window_capped else "15 min")
+    msg = f"{rate:.1f}% of jobs failed in {scope} ({failed} of {done}){_limit(t, st, lambda v: f'{v:g}%')}"
     details = [f"{g.n}x {g.job_type} {g.error_code or ''} {(g.error or '')[:100]}" for g in q.failures[:5]]
     if q.failures and st is not Status.OK:
         top = q.failures[0]

@@ -41,7 +41,7 @@ class OverviewData(BaseModel):
     queue: list[QueueTypeRow] = Field(default_factory=list)
     count_method: str = "exact"  # how the pending counts were obtained, shown next to them
     count_cap: int = 10_000
-    completed_interval: int | None = None  # jobs completed since the previous refresh
+    completed_interval: int | None = None  # jobs completed per minute (last minute, or the sample's span)
     failed_interval: int | None = None
     connections_by_state: dict[str, int] = Field(default_factory=dict)
     max_connections: int = 0

@@ -111,7 +111,6 @@ def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None,
             data.count_method += " (capped: " + ", ".join(c for c in caps_hit if c) + ")"
         if capped and pending_state is not None:
             data.count_cap = pending_state.count
-        per_min: dict[tuple[str, str], int] = {(w.job_type, w.status): w.last_1m for w in q.windows}
         failed_1h = extra.failed_1h if extra is not None else {}
         oldest = extra.oldest_due_age_s if extra is not None else {}
         types = sorted({t.job_type for t in q.by_type} | {w.job_type for w in q.windows} | set(failed_1h))
@@ -121,10 +120,11 @@ def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None,
             data.queue.append(QueueTypeRow(
                 job_type=jt, pending=t.pending if t else 0, pending_capped=capped and bool(t and t.pending),
                 processing=t.processing if t else 0, failed_1h=failed_1h.get(jt, 0),
-                oldest_due_age_s=oldest.get(jt), completed_per_min=float(per_min.get((jt, "completed"), 0)),
+                oldest_due_age_s=oldest.get(jt), completed_per_min=float(round(60 * q.rate_per_s("1m", "completed", jt))),
             ))
-        data.completed_interval = sum(w.last_1m for w in q.windows if w.status == "completed")
-        data.failed_interval = sum(w.last_1m for w in q.windows if w.status == "failed")
+        # Per minute; over the sample's span when the window sample is full (a busy queue).
+        data.completed_interval = round(60 * q.rate_per_s("1m", "completed"))
+        data.failed_interval = round(60 * q.rate_per_s("1m", "failed"))
         data.notes.append(f"oldest due pending job waits {q.oldest_due_age_s:.0f}s")
         if q.stuck_note:
             data.notes.append(q.stuck_note)
