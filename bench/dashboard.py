@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from bench import pgc
@@ -23,9 +25,10 @@ def refresh_loop(dsn: str, interval: float, stop: Any, max_seconds: float, out: 
                  only: tuple[str, ...] | None = None, enabled: Any = None) -> None:
     """A headless stand-in for the TUI's refresh: what the Overview reads, once per interval.
 
-    ``only=None`` is the Overview's own read (:func:`pgconsole.console.overview.read`: the full
-    snapshot plus its per-type query); a tuple of collector names runs just those (ablation).
-    ``out`` gets [snapshots, total wall ms, max wall ms]. With ``enabled`` (a shared byte array),
+    ``only=None`` is the Overview's own read and build (:func:`pgconsole.console.overview.read`:
+    the full snapshot plus its per-type query; then ``build``: every check and the screen's data;
+    not the Textual rendering); a tuple of collector names runs just those (ablation).
+    ``out`` gets [snapshots, total wall ms, max wall ms(, its backend's pid)]. With ``enabled`` (a shared byte array),
     the loop refreshes only while ``enabled[0]`` is 1 and idles (connected) otherwise.
     """
     from pgconsole.console import overview
@@ -35,6 +38,8 @@ def refresh_loop(dsn: str, interval: float, stop: Any, max_seconds: float, out: 
 
     conn = connect(dsn, Purpose.DASHBOARD)
     caps = read_capabilities(conn)
+    if len(out) > 3:
+        out[3] = conn.info.backend_pid  # for the CPU accounting of :func:`alternating`
     prev = None
     n, total_ms, max_ms = 0, 0.0, 0.0
     deadline = time.monotonic() + max_seconds
@@ -45,7 +50,8 @@ def refresh_loop(dsn: str, interval: float, stop: Any, max_seconds: float, out: 
                 time.sleep(0.01)
                 continue
             if only is None:
-                prev, _extra = overview.read(conn, caps, prev)
+                prev, extra = overview.read(conn, caps, prev)
+                overview.build(prev, None, extra)  # the checks and the screen's data, as the TUI
             else:
                 prev = take_snapshot(conn, caps, previous=prev, only=set(only))
             ms = (time.monotonic() - t0) * 1000
@@ -106,6 +112,38 @@ def effect(env: Env, dsn: str, jobs: int, workers: int, batch: int,
     return out
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (0 when it is gone), from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _postgres_pids() -> list[int]:
+    """Every PostgreSQL server process on this machine (postmaster, backends, autovacuum, WAL writer)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if d.joinpath("comm").read_text().strip().startswith("postgres"):
+                    pids.append(int(d.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _cpu_sample(console_client: int, console_backend: int, worker_clients: list[int]) -> dict[str, float]:
+    server = sum(_cpu_seconds(p) for p in _postgres_pids())
+    backend = _cpu_seconds(console_backend) if console_backend else 0.0
+    return {"console_client": _cpu_seconds(console_client), "console_backend": backend,
+            "server_other": server - backend, "worker_clients": sum(_cpu_seconds(p) for p in worker_clients)}
+
+
 def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s: float = 4.0) -> dict[str, Any]:
     """The console's effect measured inside each drain: the refresh loop (the Overview's full read
     every second) is switched on and off every ``phase_s`` seconds while the workers drain, and
@@ -125,12 +163,18 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
     drains: list[dict[str, Any]] = []
     for rep in range(env.repeat):
         sys_.fill(dsn, jobs)
-        enabled, stop, counts = MP.RawArray("b", 1), Flag(MP.RawArray("b", 1)), MP.RawArray("q", 3)
+        enabled, stop, counts = MP.RawArray("b", 1), Flag(MP.RawArray("b", 1)), MP.RawArray("q", 4)
         loop = MP.Process(target=refresh_loop, args=(dsn, 1.0, stop, 900, counts, None, enabled))
         loop.start()
         gang = ProcessGang(sys_.worker, (dsn, batch, 600.0), workers)
         gang.start()
         time.sleep(1.0)  # the loop is connected before the drain starts
+        worker_pids = [p.pid for p in gang.procs]
+
+        def cpu(loop: Any = loop, counts: Any = counts, worker_pids: list[int] = worker_pids) -> dict[str, float]:
+            return _cpu_sample(loop.pid or 0, int(counts[3]), worker_pids)
+
+        start_cpu = cpu()
         phases: list[dict[str, Any]] = []
         state = rep % 2 == 1
         enabled[0] = int(state)
@@ -143,11 +187,13 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
                 h, now = gang.handled(), time.perf_counter()
                 done = h >= jobs or not gang.any_alive() or now - t0 > 600
                 if now - start_t >= phase_s or done:
+                    c = cpu()
                     phases.append({"console": state, "seconds": now - start_t, "from": start_h, "to": h,
-                                   "jobs_per_s": (h - start_h) / (now - start_t)})
+                                   "jobs_per_s": (h - start_h) / (now - start_t),
+                                   "cpu_s": {k: c[k] - start_cpu[k] for k in c}})
                     state = not state
                     enabled[0] = int(state)
-                    start_t, start_h = now, h
+                    start_t, start_h, start_cpu = now, h, c
                 if done:
                     break
         finally:
@@ -165,7 +211,11 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
             if a["console"] != b["console"]:
                 on, off = (a, b) if a["console"] else (b, a)
                 pairs.append(on["jobs_per_s"] / off["jobs_per_s"])
+        on_cpu = {k: sum(p["cpu_s"][k] for p in steady if p["console"]) for k in start_cpu}
+        total = sum(on_cpu.values())
         d = {"phases": phases, "pair_ratios": pairs, "refreshes": int(counts[0]),
+             "on_phase_cpu_s": on_cpu,
+             "console_cpu_share": (on_cpu["console_client"] + on_cpu["console_backend"]) / total if total else None,
              "refresh_ms_mean": round(counts[1] / counts[0], 1) if counts[0] else None,
              "refresh_ms_max": int(counts[2]) if counts[0] else None,
              "median_pair_ratio": statistics.median(pairs) if pairs else None,
@@ -174,11 +224,13 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
         drains.append(d)
         print(f"  dashboard effect (alternating {phase_s:g} s) rep {rep}: {len(pairs)} pairs, median ratio "
               f"{d['median_pair_ratio'] if d['median_pair_ratio'] is None else round(d['median_pair_ratio'], 3)}, "
-              f"{d['refreshes']} refreshes (mean {d['refresh_ms_mean']} ms, max {d['refresh_ms_max']} ms)", flush=True)
+              f"{d['refreshes']} refreshes (mean {d['refresh_ms_mean']} ms, max {d['refresh_ms_max']} ms), "
+              f"console CPU share {d['console_cpu_share']}", flush=True)
     all_pairs = [r for d in drains for r in d["pair_ratios"]]
     return {"jobs": jobs, "workers": workers, "batch": batch, "phase_s": phase_s, "drains": drains,
             "pairs": len(all_pairs), "pair_ratio_spread": spread(all_pairs),
             "drain_ratio_spread": spread([d["median_pair_ratio"] for d in drains if d["median_pair_ratio"]]),
+            "console_cpu_share_spread": spread([d["console_cpu_share"] for d in drains if d["console_cpu_share"]]),
             "ratio_with_to_without": statistics.median(all_pairs) if all_pairs else None, "goal": ">= 0.98"}
 
 
