@@ -48,6 +48,10 @@ def _run_in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(deliver, result, None)
 
+    # A caller that gave up (deadline, or the app quit mid-refresh) never reads the result; mark an
+    # exception as retrieved so asyncio does not print "Future exception was never retrieved" with
+    # a traceback at exit (seen once in the test suite: a refresh cut off by the app's exit).
+    fut.add_done_callback(lambda f: None if f.cancelled() else f.exception())
     threading.Thread(target=body, name="pgconsole-db-call", daemon=True).start()
     return fut
 
