@@ -35,6 +35,8 @@ class CollectorState(BaseModel):
     message: str = ""
     hint: str | None = None
     elapsed_ms: float = 0.0
+    collected_at: float | None = None
+    """Client monotonic clock when this collector's data was read (an earlier snapshot's when carried)."""
 
 
 class CollectorUnavailable(Exception):

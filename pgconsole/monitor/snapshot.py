@@ -56,6 +56,10 @@ class CollectorSpec:
     """The grant that fixes a permission error, given the role name."""
     needs_all_stats: bool = False
     """Runs without pg_read_all_stats but sees only this role's own sessions (state 'limited')."""
+    min_interval_s: float = 0.0
+    """With a previous snapshot, its data is reused until it is this old (figures that move slowly).
+    The console's refresh is about 2 % of a drain's CPU on two cores (docs/BENCHMARKS.md §6); these
+    collectors were ~4 ms of a ~30 ms refresh during a drain (bench.drain_snapshots)."""
 
 
 COLLECTORS: tuple[CollectorSpec, ...] = (
@@ -65,11 +69,13 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
     CollectorSpec("statements", "pg_stat_statements(false) numbers", collect_statements, None),
     CollectorSpec("activity", "long queries and transactions, lock waits, blocking trees", collect_activity, None, True),
     CollectorSpec("replication", "standbys, replay delay, slots", collect_replication, None, True),
-    CollectorSpec("vacuum", "wraparound, queue-table dead tuples, xmin holders", collect_vacuum, None),
-    CollectorSpec("archiver", "pg_stat_archiver failures", collect_archiver, None),
+    CollectorSpec("vacuum", "wraparound, queue-table dead tuples, xmin holders", collect_vacuum, None,
+                  min_interval_s=10.0),
+    CollectorSpec("archiver", "pg_stat_archiver failures", collect_archiver, None, min_interval_s=10.0),
     CollectorSpec("notify", "LISTEN/NOTIFY queue usage", collect_notify, None),
     CollectorSpec("queue", "job counts, latency, throughput, failures, stuck jobs", collect_queue, grant_queue_read),
-    CollectorSpec("migrations", "applied and pending pgconsole migrations", collect_migrations, grant_queue_read),
+    CollectorSpec("migrations", "applied and pending pgconsole migrations", collect_migrations, grant_queue_read,
+                  min_interval_s=10.0),
 )
 COLLECTOR_NAMES = tuple(c.name for c in COLLECTORS)
 
@@ -134,7 +140,9 @@ def take_snapshot(
 
     ``deadline`` is a ``time.monotonic()`` value: each statement's timeout is cut to the time left,
     and collectors that no longer fit are ``skipped``. Collectors disabled in ``previous`` stay
-    disabled (their hint is carried over) without touching the server. Never raises for a collector's
+    disabled (their hint is carried over) without touching the server, and slow-moving ones
+    (``min_interval_s``) reuse ``previous``'s data until it is that old (``collected_at`` says when
+    it was read). Never raises for a collector's
     failure; a lost connection marks the remaining collectors as ``error``.
     """
     start = time.monotonic()
@@ -153,6 +161,10 @@ def take_snapshot(
             continue
         if previous is not None and previous.state(name).status == "disabled":
             states[name] = previous.state(name).model_copy(update={"elapsed_ms": 0.0})
+            continue
+        if previous is not None and spec.min_interval_s and _fresh_enough(previous, name, start, spec.min_interval_s):
+            states[name] = previous.state(name).model_copy(update={"elapsed_ms": 0.0})
+            data[name] = getattr(previous, name)
             continue
         if connection_lost is not None:
             states[name] = CollectorState(name=name, status="error", message=f"connection lost: {connection_lost}")
@@ -199,6 +211,7 @@ def take_snapshot(
         except Exception as exc:  # a bug or an unexpected shape: contain it, keep the others
             states[name] = CollectorState(name=name, status="error", message=f"{type(exc).__name__}: {redact(_one_line(exc))}")
         states[name].elapsed_ms = (time.monotonic() - t0) * 1000
+        states[name].collected_at = t0
     server = data.get("server")
     snap = Snapshot.model_validate(
         {
@@ -213,6 +226,13 @@ def take_snapshot(
     if previous is not None:
         snap.delta = compute_delta(previous, snap)
     return snap
+
+
+def _fresh_enough(previous: Snapshot, name: str, now: float, max_age_s: float) -> bool:
+    """The previous snapshot has this collector's data, read less than ``max_age_s`` ago."""
+    st = previous.state(name)
+    return (st.status in ("ok", "limited") and st.collected_at is not None
+            and getattr(previous, name, None) is not None and now - st.collected_at < max_age_s)
 
 
 def _one_line(exc: BaseException) -> str:
