@@ -69,13 +69,34 @@ WITHOUT = "without console"
 WITH = "with 1 s refresh"
 
 
+def _typed_pgconsole() -> Any:
+    """pgconsole workers claiming only 'noop' jobs (a big history's pending rows stay untouched)."""
+    from bench.throughput import System
+
+    return System("pgconsole", "", lambda d: None, pgc.fill_typed, pgc.remaining_typed, pgc.worker_typed)
+
+
+def _stop_loop(stop: Any, loop: Any) -> None:
+    stop.set()
+    loop.join(10)
+    if loop.is_alive():
+        loop.terminate()
+
+
+def _refresh_stats(counts: Any) -> dict[str, Any]:
+    """What a refresh loop reported in ``counts``: refreshes, mean and max wall ms."""
+    n = int(counts[0])
+    return {"refreshes": n, "refresh_ms_mean": round(counts[1] / n, 1) if n else None,
+            "refresh_ms_max": int(counts[2]) if n else None}
+
+
 def effect(env: Env, dsn: str, jobs: int, workers: int, batch: int,
            variants: dict[str, tuple[str, ...] | None] | None = None) -> dict[str, Any]:
     """Drains with and without a refresh loop, rotated. ``variants`` maps a name to the loop's
     ``only`` (None: the Overview's full read); "without console" is always run."""
-    from bench.throughput import System, drain_once
+    from bench.throughput import drain_once
 
-    sys_ = System("pgconsole", "", lambda d: None, pgc.fill_typed, pgc.remaining_typed, pgc.worker_typed)
+    sys_ = _typed_pgconsole()
     loops = variants if variants is not None else {WITH: None}
     runs: dict[str, list[dict[str, Any]]] = {WITHOUT: [], **{v: [] for v in loops}}
     for rep in range(env.repeat):
@@ -89,16 +110,10 @@ def effect(env: Env, dsn: str, jobs: int, workers: int, batch: int,
                     p.start()
                     time.sleep(1.0)  # connected and first snapshot taken before the drain starts
 
-                    def stopper() -> None:
-                        stop.set()
-                        p.join(10)
-                        if p.is_alive():
-                            p.terminate()
-                    return stopper
+                    return lambda: _stop_loop(stop, p)
             r = drain_once(sys_, dsn, jobs, workers, batch, 600, extra=extra)
-            r["snapshots"] = int(counts[0])
-            r["refresh_ms_mean"] = round(counts[1] / counts[0], 1) if counts[0] else None
-            r["refresh_ms_max"] = int(counts[2]) if counts[0] else None
+            stats = _refresh_stats(counts)
+            r.update(stats, snapshots=stats["refreshes"])
             runs[v].append(r)
             print(f"  dashboard effect {v:17s} rep {rep}: steady {(r['steady_jobs_per_s'] or 0):,.0f} jobs/s "
                   f"({r['seconds']:.1f} s, {r['snapshots']} refreshes, mean {r['refresh_ms_mean']} ms, "
@@ -157,9 +172,8 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
     drain alternates between on and off.
     """
     from bench.common import ProcessGang
-    from bench.throughput import System
 
-    sys_ = System("pgconsole", "", lambda d: None, pgc.fill_typed, pgc.remaining_typed, pgc.worker_typed)
+    sys_ = _typed_pgconsole()
     drains: list[dict[str, Any]] = []
     for rep in range(env.repeat):
         sys_.fill(dsn, jobs)
@@ -198,10 +212,7 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
                     break
         finally:
             enabled[0] = 0
-            stop.set()
-            loop.join(10)
-            if loop.is_alive():
-                loop.terminate()
+            _stop_loop(stop, loop)
             gang.join()
         steady = [p for p in phases if p["from"] >= 0.1 * jobs and p["to"] <= 0.9 * jobs and p["seconds"] >= phase_s]
         # Non-overlapping adjacent pairs: (0, 1), (2, 3), ...; each holds one phase with and one without.
@@ -213,11 +224,9 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
                 pairs.append(on["jobs_per_s"] / off["jobs_per_s"])
         on_cpu = {k: sum(p["cpu_s"][k] for p in steady if p["console"]) for k in start_cpu}
         total = sum(on_cpu.values())
-        d = {"phases": phases, "pair_ratios": pairs, "refreshes": int(counts[0]),
+        d = {"phases": phases, "pair_ratios": pairs, **_refresh_stats(counts),
              "on_phase_cpu_s": on_cpu,
              "console_cpu_share": (on_cpu["console_client"] + on_cpu["console_backend"]) / total if total else None,
-             "refresh_ms_mean": round(counts[1] / counts[0], 1) if counts[0] else None,
-             "refresh_ms_max": int(counts[2]) if counts[0] else None,
              "median_pair_ratio": statistics.median(pairs) if pairs else None,
              "with_jobs_per_s": spread([p["jobs_per_s"] for p in steady if p["console"]]),
              "without_jobs_per_s": spread([p["jobs_per_s"] for p in steady if not p["console"]])}

@@ -185,9 +185,11 @@ class QueueStats(BaseModel):
     def state(self, status: str) -> StateCount | None:
         return next((s for s in self.states if s.status == status), None)
 
-    def finished(self, window: Literal["1m", "5m", "15m"], status: str | None = None) -> int:
+    def finished(self, window: Literal["1m", "5m", "15m"], status: str | None = None,
+                 job_type: str | None = None) -> int:
         attr = f"last_{window}"
-        return sum(getattr(w, attr) for w in self.windows if status is None or w.status == status)
+        return sum(getattr(w, attr) for w in self.windows
+                   if (status is None or w.status == status) and (job_type is None or w.job_type == job_type))
 
     def seconds_covered(self, window: Literal["1m", "5m", "15m"]) -> float:
         """The time the window's counts cover: the window, or the sample's span when that is shorter."""
@@ -199,10 +201,7 @@ class QueueStats(BaseModel):
     def rate_per_s(self, window: Literal["1m", "5m", "15m"], status: str | None = None,
                    job_type: str | None = None) -> float:
         """Jobs finished per second over the window (over the sample's span when capped)."""
-        attr = f"last_{window}"
-        n = sum(getattr(w, attr) for w in self.windows
-                if (status is None or w.status == status) and (job_type is None or w.job_type == job_type))
-        return n / self.seconds_covered(window)
+        return self.finished(window, status, job_type) / self.seconds_covered(window)
 
     def throughput_per_s(self, window: Literal["1m", "5m", "15m"]) -> float:
         return self.rate_per_s(window)
@@ -284,15 +283,15 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps) -> QueueStats:
     oldest = fetch_one(conn, OLDEST_PENDING_SQL)
     sample = fetch_all(conn, WINDOW_SQL, {"cap": WINDOW_CAP})
     windows, failures = _windows_and_failures(sample)
-    capped = sum(w.last_15m for w in windows) >= WINDOW_CAP
+    window_capped = sum(w.last_15m for w in windows) >= WINDOW_CAP
     return QueueStats(
         states=states,
         by_type=sorted(by_type.values(), key=lambda t: t.job_type),
         oldest_scheduled_at=oldest["oldest_scheduled_at"],
         oldest_due_age_s=float(oldest["oldest_due_age_s"] or 0.0),
         windows=windows,
-        window_capped=capped,
-        window_span_s=max((float(r["span_s"]) for r in sample), default=None) if capped else None,
+        window_capped=window_capped,
+        window_span_s=max((float(r["span_s"]) for r in sample), default=None) if window_capped else None,
         failures=failures,
         stuck=None,
     )
