@@ -23,6 +23,7 @@ import psycopg
 
 from bench import pgc
 from bench.common import MP, embedded_server
+from bench.dashboard import nothing_reusable
 
 
 def _noop(ctx: Any) -> None:
@@ -39,12 +40,6 @@ def _timed(times: dict[str, list[float]], key: str, fn: Any) -> None:
     t0 = time.perf_counter()
     fn()
     times.setdefault(key, []).append((time.perf_counter() - t0) * 1000)
-
-
-def _aged(snap: Any) -> Any:
-    """``snap`` with the slow-moving collectors' data marked as too old to reuse."""
-    collectors = {n: s.model_copy(update={"collected_at": None}) for n, s in snap.collectors.items()}
-    return snap.model_copy(update={"collectors": collectors})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -94,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
             # collectors reuse data younger than their min_interval_s) and with them forced to read.
             kinds = ["carried", "re-read"] if len(times.get("queue SQL stuck", [])) % 2 else ["re-read", "carried"]
             for kind in kinds:
-                base = prev if kind == "carried" or prev is None else _aged(prev)
+                base = prev if kind == "carried" or prev is None else nothing_reusable(prev)
                 t0 = time.perf_counter()
                 snap, _extra = overview.read(conn, caps, base)
                 times.setdefault(f"Overview read, slow collectors {kind}", []).append((time.perf_counter() - t0) * 1000)

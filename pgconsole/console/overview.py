@@ -14,6 +14,12 @@ from pgconsole.monitor import Snapshot, take_snapshot
 
 FAILED_CAP = 10_000
 
+# Collectors the Overview reads less often than every refresh, and how old their data may get.
+# It shows no statement figures, only the pg_stat_statements check (readable or not), yet reading
+# the whole view (up to 500 entries) was a quarter of a refresh's CPU: 5.4 of 19.1 ms, client and
+# backend, 200k pending (python -m bench.refresh_cpu). The Queries screen reads it every refresh.
+CARRIED_S = {"statements": 30.0}
+
 # Per job type, in one statement, through the partial indexes only (checked by EXPLAIN in the tests):
 # * oldest due pending job: a skip scan over the priorities of the claim index
 #   (priority DESC, scheduled_at, job_type) WHERE status = 'pending', then for each (priority, type)
@@ -86,7 +92,7 @@ _STATUS: dict[str, Status] = {"OK": "ok", "WARNING": "warning", "CRITICAL": "cri
 
 def snapshot(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | None,
              only: set[str] | None = None) -> Snapshot:
-    snap = take_snapshot(conn, caps, previous, only=only)
+    snap = take_snapshot(conn, caps, previous, only=only, min_interval_s=CARRIED_S)
     if conn.broken or conn.closed:
         # take_snapshot never raises; a lost connection shows as collector errors. Surface it.
         errors = [s.message for s in snap.collectors.values() if s.status == "error" and s.message]

@@ -156,7 +156,10 @@ def compute_delta(prev: Snapshot, cur: Snapshot) -> SnapshotDelta | None:
             cluster = database_delta(prev.database.total(), cur.database.total(), interval)
     statements: list[StatementDelta] = []
     evicted = None
-    if prev.statements is not None and cur.statements is not None:
+    # Only between two reads of the view: a snapshot may reuse an older one's (min_interval_s),
+    # and counts from before the previous snapshot are not this interval's.
+    if prev.statements is not None and cur.statements is not None and _read_in(prev, "statements") \
+            and _read_in(cur, "statements"):
         before_s = {s.key: s for s in prev.statements.statements}
         since = prev.server.now if prev.server is not None else None
         for s in cur.statements.statements:
@@ -172,3 +175,9 @@ def compute_delta(prev: Snapshot, cur: Snapshot) -> SnapshotDelta | None:
         interval_s=interval, cluster=cluster, databases=databases, statements=statements,
         statements_evicted=evicted, notes=notes,
     )
+
+
+def _read_in(snap: Snapshot, name: str) -> bool:
+    """The collector's data was read by this snapshot, not carried from an earlier one."""
+    at = snap.state(name).collected_at
+    return at is not None and at >= snap.monotonic

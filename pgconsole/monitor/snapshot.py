@@ -14,7 +14,7 @@ fresh each time; PG 15+ ``stats_fetch_consistency`` freezes them inside a transa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,11 +51,14 @@ DEFAULT_COLLECTOR_TIMEOUT_MS = 2_000
 class CollectorSpec:
     name: str
     description: str
-    collect: Callable[[psycopg.Connection[Any], ServerCaps], BaseModel]
+    collect: Callable[..., BaseModel]
+    """``collect(conn, caps)``, or ``collect(conn, caps, previous)`` when ``takes_previous``."""
     privilege_hint: Callable[[str], str] | None
     """The grant that fixes a permission error, given the role name."""
     needs_all_stats: bool = False
     """Runs without pg_read_all_stats but sees only this role's own sessions (state 'limited')."""
+    takes_previous: bool = False
+    """Given the previous snapshot's data (None if it has none), to reuse what is still valid."""
     min_interval_s: float = 0.0
     """With a previous snapshot, its data is reused until it is this old (figures that move slowly).
     The console's refresh is about 2 % of a drain's CPU on two cores (docs/BENCHMARKS.md §6); these
@@ -73,7 +76,8 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
                   min_interval_s=10.0),
     CollectorSpec("archiver", "pg_stat_archiver failures", collect_archiver, None, min_interval_s=10.0),
     CollectorSpec("notify", "LISTEN/NOTIFY queue usage", collect_notify, None),
-    CollectorSpec("queue", "job counts, latency, throughput, failures, stuck jobs", collect_queue, grant_queue_read),
+    CollectorSpec("queue", "job counts, latency, throughput, failures, stuck jobs", collect_queue, grant_queue_read,
+                  takes_previous=True),
     CollectorSpec("migrations", "applied and pending pgconsole migrations", collect_migrations, grant_queue_read,
                   min_interval_s=10.0),
 )
@@ -135,6 +139,7 @@ def take_snapshot(
     only: Collection[str] | None = None,
     deadline: float | None = None,
     collector_timeout_ms: int = DEFAULT_COLLECTOR_TIMEOUT_MS,
+    min_interval_s: Mapping[str, float] | None = None,
 ) -> Snapshot:
     """Run the collectors (all, or ``only``) and return a :class:`Snapshot`.
 
@@ -142,8 +147,9 @@ def take_snapshot(
     and collectors that no longer fit are ``skipped``. Collectors disabled in ``previous`` stay
     disabled (their hint is carried over) without touching the server, and slow-moving ones
     (``min_interval_s``) reuse ``previous``'s data until it is that old (``collected_at`` says when
-    it was read). Never raises for a collector's
-    failure; a lost connection marks the remaining collectors as ``error``.
+    it was read). ``min_interval_s`` sets that age per collector for this caller, over the
+    collectors' own (a screen that does not show a collector's figures reads it less often). Never
+    raises for a collector's failure; a lost connection marks the remaining collectors as ``error``.
     """
     start = time.monotonic()
     states: dict[str, CollectorState] = {}
@@ -162,7 +168,8 @@ def take_snapshot(
         if previous is not None and previous.state(name).status == "disabled":
             states[name] = previous.state(name).model_copy(update={"elapsed_ms": 0.0})
             continue
-        if previous is not None and spec.min_interval_s and _fresh_enough(previous, name, start, spec.min_interval_s):
+        max_age_s = (min_interval_s or {}).get(name, spec.min_interval_s)
+        if previous is not None and max_age_s and _fresh_enough(previous, name, start, max_age_s):
             states[name] = previous.state(name).model_copy(update={"elapsed_ms": 0.0})
             data[name] = getattr(previous, name)
             continue
@@ -184,7 +191,10 @@ def take_snapshot(
                     continue
         t0 = time.monotonic()
         try:
-            data[name] = spec.collect(conn, caps)
+            if spec.takes_previous:
+                data[name] = spec.collect(conn, caps, getattr(previous, name) if previous is not None else None)
+            else:
+                data[name] = spec.collect(conn, caps)
             if spec.needs_all_stats and limited:
                 states[name] = CollectorState(
                     name=name, status="limited",

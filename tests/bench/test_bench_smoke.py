@@ -79,6 +79,18 @@ def test_dashboard_effect(env: Env) -> None:
     assert res["spread"]["without console"]["n"] == 1
 
 
+def test_dashboard_effect_alternating(env: Env) -> None:
+    from bench import dashboard
+    from bench.dataset import ensure_history
+
+    hist = ensure_history(env, 1_000, 10)
+    res = dashboard.alternating(env, hist["dsn"], jobs=3_000, workers=1, batch=10, phase_s=0.2)
+    phases = res["drains"][0]["phases"]
+    assert phases[0]["from"] == 0 and phases[-1]["to"] == 3_000, "the phases account for every job"
+    assert all(a["to"] == b["from"] and a["console"] != b["console"] for a, b in zip(phases, phases[1:], strict=False))
+    assert res["neighbours"] == len(res["drains"][0]["neighbour_ratios"])
+
+
 def test_size_and_retention(env: Env) -> None:
     from bench import size
 

@@ -91,3 +91,35 @@ def test_quiet_queue_counts_exactly_over_the_whole_window(db):
     assert (q.finished("1m"), q.finished("5m"), q.finished("15m")) == (59, 120, 120)
     assert q.throughput_per_s("5m") == pytest.approx(120 / 300)
     assert q.failures == [] and q.failure_rate_percent() == 0.0
+
+
+def test_a_capped_pending_count_is_reused_until_it_is_old_then_counted_again(db, monkeypatch):
+    monkeypatch.setattr(Q, "ACTIVE_CAP", 4)
+    with db.admin() as a:
+        a.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'cap', '{}' FROM generate_series(1, 6)")
+    with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
+        caps = read_capabilities(conn)
+        first = Q.collect_queue(conn, caps)
+        pending = first.state("pending")
+        assert pending is not None and (pending.method, pending.count) == ("capped", 4)
+        with db.admin() as a:  # below the cap now, and one job processing
+            a.execute("DELETE FROM pgconsole.jobs WHERE id IN (SELECT id FROM pgconsole.jobs LIMIT 4)")
+            a.execute("UPDATE pgconsole.jobs SET status = 'processing', locked_by = 'w', started_at = now(), "
+                      "lease_expires_at = now() + interval '1 minute' "
+                      "WHERE id = (SELECT id FROM pgconsole.jobs LIMIT 1)")
+        second = Q.collect_queue(conn, caps, first)
+        assert second.state("pending") == pending and second.pending_counted_at == first.pending_counted_at
+        processing = second.state("processing")
+        assert processing is not None and (processing.method, processing.count) == ("exact", 1), "read again"
+        assert first.pending_counted_at is not None
+        old = first.model_copy(update={"pending_counted_at": first.pending_counted_at - Q.PENDING_RECOUNT_S - 0.1})
+        third = Q.collect_queue(conn, caps, old)
+        again = third.state("pending")
+        assert again is not None and (again.method, again.count) == ("exact", 1)
+        assert third.pending_counted_at is not None and third.pending_counted_at > first.pending_counted_at
+        # below the cap, every read counts
+        with db.admin() as a:
+            a.execute("INSERT INTO pgconsole.jobs (job_type, payload) VALUES ('cap', '{}')")
+        fourth = Q.collect_queue(conn, caps, third)
+        now = fourth.state("pending")
+        assert now is not None and (now.method, now.count) == ("exact", 2)

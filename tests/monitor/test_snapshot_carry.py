@@ -51,3 +51,43 @@ def test_check_without_previous_reads_everything(db):
         b = take_snapshot(conn, caps)
     for name in SLOW:
         assert b.state(name).collected_at > a.state(name).collected_at
+
+
+def test_overview_reads_statements_every_30_s_and_the_queries_screen_every_refresh(db):
+    from pgconsole.console import overview, top_statements
+
+    with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
+        caps = read_capabilities(conn)
+        assert caps.pgss_usable, "both test servers preload pg_stat_statements"
+        first, _ = overview.read(conn, caps, None)
+        assert first.statements is not None and first.state("statements").collected_at is not None
+        second, _ = overview.read(conn, caps, first)
+        assert second.statements is first.statements
+        assert second.state("statements").collected_at == first.state("statements").collected_at
+        # no statement delta from carried counts (they are not this interval's)
+        assert second.delta is not None and second.delta.statements == []
+        aged = second.model_copy(update={"collectors": {
+            n: s.model_copy(update={"collected_at": s.collected_at - overview.CARRIED_S["statements"] - 0.1})
+            if n == "statements" and s.collected_at else s for n, s in second.collectors.items()}})
+        third, _ = overview.read(conn, caps, aged)
+        assert third.statements is not first.statements
+        assert third.state("statements").collected_at > first.state("statements").collected_at
+        # the Queries screen, given the Overview's snapshot, reads the view again
+        q, _ = top_statements.read(conn, caps, second, "total", delta=True)
+        assert q is not None and q.state("statements").collected_at > second.state("statements").collected_at
+
+
+def test_statement_delta_only_between_two_reads_of_the_view(db):
+    with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
+        caps = read_capabilities(conn)
+        only = {"server", "statements"}
+        a = take_snapshot(conn, caps, only=only)
+        b = take_snapshot(conn, caps, a, only=only, min_interval_s={"statements": 60.0})
+        assert b.statements is a.statements
+        conn.execute("SELECT 1 AS pgconsole_carry_probe")
+        # c reads the view, b only carried a's: the probe's call happened in neither interval alone
+        c = take_snapshot(conn, caps, b, only=only)
+        assert c.statements is not a.statements and c.delta is not None and c.delta.statements == []
+        conn.execute("SELECT 1 AS pgconsole_carry_probe")
+        d = take_snapshot(conn, caps, c, only=only)
+        assert d.delta is not None and any(s.calls >= 1 for s in d.delta.statements), "two reads: a delta"
