@@ -9,6 +9,10 @@ user + system CPU of the client process (getrusage, interpreter start-up and imp
 divided by the jobs it handled, one worker, burst mode, no-op handler, for each batch size, sides
 alternating, ``--repeat`` times. The bare loop is the same one as in the throughput benchmark
 (bench/peers.py: claim statement, no-op per row, finish statement).
+
+The worker's JobContext parses the payload and builds the job's UUID only when the handler reads
+them, which the no-op handler does not (the bare loop's psycopg parses every payload it fetches);
+``--handler reads`` runs a handler that reads ``ctx.id`` and ``ctx.payload`` of every job.
 """
 
 from __future__ import annotations
@@ -35,13 +39,20 @@ def _noop(ctx: Any) -> None:
     return None
 
 
-def pgconsole_side(dsn: str, batch: int) -> tuple[float, float]:
+def _reads(ctx: Any) -> None:
+    ctx.id, ctx.payload  # noqa: B018 - the reads are the point
+
+
+HANDLERS = {"noop": _noop, "reads": _reads}
+
+
+def pgconsole_side(dsn: str, batch: int, handler: str = "noop") -> tuple[float, float]:
     """(jobs/s, client CPU microseconds per job) of one Worker (default concurrency) draining the queue."""
     from pgconsole.queue.worker import Worker, WorkerConfig
 
     n = batch * JOBS_PER_BATCH
     pgc.fill_sql(dsn, n)
-    w = Worker(WorkerConfig(dsn=dsn, handler=_noop, batch=batch, burst=True, rescue_interval=0))
+    w = Worker(WorkerConfig(dsn=dsn, handler=HANDLERS[handler], batch=batch, burst=True, rescue_interval=0))
     c0, t0 = _cpu(), time.perf_counter()
     stats = w.run()
     el, cpu = time.perf_counter() - t0, _cpu() - c0
@@ -70,7 +81,7 @@ def bare_side(dsn: str, batch: int) -> tuple[float, float]:
     return n / el, cpu / n * 1e6
 
 
-def run(dsn: str, batches: list[int], repeat: int) -> dict[str, Any]:
+def run(dsn: str, batches: list[int], repeat: int, handler: str = "noop") -> dict[str, Any]:
     pgc.install_schema(dsn)
     peers.bare_setup(dsn)
     out: dict[str, Any] = {}
@@ -79,7 +90,7 @@ def run(dsn: str, batches: list[int], repeat: int) -> dict[str, Any]:
         for rep in range(repeat):
             sides = list(runs) if rep % 2 == 0 else list(reversed(runs))
             for side in sides:
-                runs[side].append(pgconsole_side(dsn, b) if side == "pgconsole worker" else bare_side(dsn, b))
+                runs[side].append(pgconsole_side(dsn, b, handler) if side == "pgconsole worker" else bare_side(dsn, b))
         out[str(b)] = {side: {"jobs_per_s": statistics.median(r[0] for r in v),
                               "cpu_us_per_job": statistics.median(r[1] for r in v),
                               "cpu_us_per_job_all": [round(r[1], 1) for r in v]} for side, v in runs.items()}
@@ -91,10 +102,11 @@ def main() -> None:
     ap.add_argument("--dsn", default=None)
     ap.add_argument("--batches", default="10,100")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--handler", choices=sorted(HANDLERS), default="noop", help="the worker's handler")
     args = ap.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     if args.dsn:
-        res = run(args.dsn, batches, args.repeat)
+        res = run(args.dsn, batches, args.repeat, args.handler)
     else:
         from bench.common import embedded_server
 
@@ -102,7 +114,8 @@ def main() -> None:
             with psycopg.connect(admin, autocommit=True) as c:
                 c.execute("DROP DATABASE IF EXISTS bench_client_cpu WITH (FORCE)")
                 c.execute("CREATE DATABASE bench_client_cpu")
-            res = run(psycopg.conninfo.make_conninfo(admin, dbname="bench_client_cpu"), batches, args.repeat)
+            res = run(psycopg.conninfo.make_conninfo(admin, dbname="bench_client_cpu"), batches, args.repeat,
+                      args.handler)
     print("| batch | side | jobs/s (1 worker) | client CPU µs/job (median; runs) |")
     print("|---|---|---|---|")
     for b, sides in res.items():

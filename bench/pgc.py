@@ -75,7 +75,8 @@ CONCURRENCY = 4  # handler threads per worker process (pgconsole's default)
 
 
 def worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
-    """One pgconsole worker process (the runtime behind ``pgconsole worker``), burst mode, no-op handler."""
+    """One pgconsole worker process (the runtime behind ``pgconsole worker``), burst mode, a handler
+    that reads the job's id and payload and does nothing else."""
     _run_worker(dsn, batch, max_seconds, go, stop, counter, ready)
 
 
@@ -92,6 +93,10 @@ def _run_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, co
     flush_every = 1  # a lock-free write per job: the parent reads progress for the steady-state rate
 
     def handle(ctx: Any) -> None:
+        # Read the job's id and payload: JobContext makes them only when read, and the bare loop's
+        # psycopg parses every payload it fetches; a handler that never looks at its job would
+        # flatter the worker (bench.client_cpu --handler reads vs noop).
+        ctx.id, ctx.payload  # noqa: B018
         if on_job is not None:
             on_job(ctx)
         with lock:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import json
 import logging
 import os
 import queue
@@ -38,13 +37,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID, SafeUUID
+from uuid import UUID
 
 import psycopg
-from psycopg.abc import Buffer
-from psycopg.adapt import Loader
-from psycopg.pq import Format
-from psycopg.types.json import set_json_loads
 
 from pgconsole.db import Purpose, connect
 from pgconsole.queue import client
@@ -53,33 +48,9 @@ from pgconsole.queue.models import ClaimedJob, InvalidInput, check_worker_id, en
 log = logging.getLogger("pgconsole.worker")
 
 # the decoder's C scanner (an instance attribute set in JSONDecoder.__init__, not in the stubs)
-_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def _load_db_json(data: str | bytes) -> Any:
-    """json.loads for payloads the server sends (jsonb output: one valid JSON value, no
-    surrounding whitespace), without json.loads' encoding detection and whitespace regexes:
-    0.9 us instead of 4.7 us for a small payload (timeit), paid once per claimed job."""
-    return _scan_json(data if isinstance(data, str) else data.decode(), 0)[0]
-
-_new_uuid = object.__new__
-_set_slot = object.__setattr__  # UUID's slots refuse ordinary assignment (it is immutable)
-_UNKNOWN_SAFETY = SafeUUID.unknown  # an Enum member lookup per row costs as much as the rest
-
-
-class _UUIDLoader(Loader):
-    """Binary uuid -> UUID for the worker's claims (which are fetched in binary), without
-    UUID.__init__'s argument handling: about half the time of psycopg's loaders, UUID(bytes=...) and
-    UUID(str) (timeit, same process: 1.45 vs 2.75 and 3.41 us a row; other runs 0.8 vs 2.0), paid
-    once per claimed job. The 16 bytes are the UUID's big-endian integer, as UUID(bytes=...) reads them."""
-
-    format = Format.BINARY
-
-    def load(self, data: Buffer) -> UUID:
-        u = _new_uuid(UUID)
-        _set_slot(u, "int", int.from_bytes(data, "big"))
-        _set_slot(u, "is_safe", _UNKNOWN_SAFETY)
-        return u  # type: ignore[no-any-return]
+# The claim rows' layout (client.claim_rows): the id's 16 bytes, the payload's JSON text, the attempt.
+_ID, _PAYLOAD, _ATTEMPT = client.ROW_ID, client.ROW_PAYLOAD, client.ROW_ATTEMPT
+_uuid, _load_db_json = client.uuid_from_bytes, client.load_db_json
 
 
 Handler = Callable[["JobContext"], Any]
@@ -94,58 +65,87 @@ class PermanentError(Exception):
     """Raise from a handler to fail the job without further retries."""
 
 
-class _Flag:
-    """A set-once flag (what threading.Event was used for here, without its lock and condition:
-    the heartbeat thread sets it, the handler reads it; both are single attribute accesses)."""
-
-    __slots__ = ("_set",)
-
-    def __init__(self) -> None:
-        self._set = False
-
-    def set(self) -> None:
-        self._set = True
-
-    def is_set(self) -> bool:
-        return self._set
+_UNREAD: Any = object()  # a lazy field not built yet
 
 
 class JobContext:
-    """What a handler gets: the job's fields, progress, log lines and the cancel request."""
+    """What a handler gets: the job's fields, progress, log lines and the cancel request.
 
-    def __init__(self, job: ClaimedJob, worker: Worker) -> None:
-        self.job = job
+    Built from the claim's row; ``id``, ``payload`` and ``job`` (the :class:`ClaimedJob`) are made
+    when first read and kept, so ``ctx.payload is ctx.job.payload``. The worker's per-job state
+    (cancel flag, outcome) lives here too, as class-level defaults that a job completed without a
+    result never overrides: no per-job flag or outcome object."""
+
+    lost: bool = False  # the lease was taken over: results of this attempt will be ignored
+    _cancel: bool = False  # set by the heartbeat thread, read by the handler (single attribute accesses)
+    _kind: str = "complete"  # the outcome: complete | fail | cancelled
+    _result: Any = None
+    _error: str = ""
+    _code: str | None = None
+    _retryable: bool = True
+    _id: UUID | None = None
+    _payload: Any = _UNREAD
+    _job: ClaimedJob | None = None
+
+    def __init__(self, row: tuple[Any, ...] | ClaimedJob, worker: Worker) -> None:
+        """``row``: a row of the worker's claim (see _CLAIM), or a ClaimedJob (as before rows were kept)."""
+        if type(row) is not tuple:
+            assert isinstance(row, ClaimedJob)
+            self._id, self._payload, self._job = row.id, row.payload, row
+            row = (row.id.bytes, row.job_type, None, row.attempt, row.priority, row.retry_count, row.max_retries,
+                   row.user_id, row.tenant_id, row.lease_expires_at)
+        self._row = row
         self._worker = worker
-        self._cancel = _Flag()
-        self.lost = False  # the lease was taken over: results of this attempt will be ignored
-        self._started = False  # a handler thread took it (under the worker's held lock)
 
-    id = property(lambda self: self.job.id)
-    job_type = property(lambda self: self.job.job_type)
-    payload = property(lambda self: self.job.payload)
-    attempt = property(lambda self: self.job.attempt)
-    priority = property(lambda self: self.job.priority)
-    user_id = property(lambda self: self.job.user_id)
-    tenant_id = property(lambda self: self.job.tenant_id)
-    retry_count = property(lambda self: self.job.retry_count)
-    max_retries = property(lambda self: self.job.max_retries)
+    @property
+    def id(self) -> UUID:
+        u = self._id
+        if u is None:
+            u = self._id = _uuid(self._row[_ID])
+        return u
+
+    @property
+    def payload(self) -> Any:
+        p = self._payload
+        if p is _UNREAD:
+            p = self._payload = _load_db_json(self._row[_PAYLOAD])
+        return p
+
+    @property
+    def job(self) -> ClaimedJob:
+        j = self._job
+        if j is None:
+            r = self._row
+            j = self._job = ClaimedJob(self.id, r[1], self.payload, *r[3:10])
+        return j
+
+    job_type = property(lambda self: self._row[1])
+    attempt = property(lambda self: self._row[_ATTEMPT])
+    priority = property(lambda self: self._row[4])
+    retry_count = property(lambda self: self._row[5])
+    max_retries = property(lambda self: self._row[6])
+    user_id = property(lambda self: self._row[7])
+    tenant_id = property(lambda self: self._row[8])
 
     @property
     def cancel_requested(self) -> bool:
-        return self._cancel.is_set()
+        return self._cancel
 
     def raise_if_cancelled(self) -> None:
-        if self._cancel.is_set():
-            raise JobCancelled(f"cancel requested for job {self.job.id}")
+        if self._cancel:
+            raise JobCancelled(f"cancel requested for job {self.id}")
 
     def progress(self, percent: int, message: str | None = None) -> bool:
         """Report progress (False when this attempt is no longer current)."""
         with self._worker._side_conn() as conn:
-            return client.progress(conn, self.job.id, self.job.attempt, percent, message)
+            return client.progress(conn, self.id, self.attempt, percent, message)
 
     def log(self, message: str, level: str = "info", **metadata: Any) -> None:
         with self._worker._side_conn() as conn:
-            client.add_log(conn, self.job.id, client.clean_error_text(message), level=level, metadata=metadata)
+            client.add_log(conn, self.id, client.clean_error_text(message), level=level, metadata=metadata)
+
+    def _outcome(self, kind: str, error: str, code: str | None = None, retryable: bool = True) -> None:
+        self._kind, self._error, self._code, self._retryable = kind, error, code, retryable
 
 
 def load_handler(spec: str) -> Handler:
@@ -203,16 +203,6 @@ class WorkerConfig:
             raise InvalidInput("lease", "must be between 1 and 86400 seconds")
 
 
-@dataclass(slots=True)
-class _Outcome:
-    job: ClaimedJob
-    kind: str  # complete | fail | cancelled | released
-    result: Any = None
-    error: str = ""
-    code: str | None = None
-    retryable: bool = True
-
-
 @dataclass
 class WorkerStats:
     claimed: int = 0
@@ -231,8 +221,12 @@ class Worker:
         self.id = config.worker_id
         self.stats = WorkerStats()
         self._stop = threading.Event()
-        self._held: dict[UUID, JobContext] = {}
+        self._held: dict[bytes, JobContext] = {}  # by the id's 16 bytes (the claim's row)
         self._held_lock = threading.Lock()
+        # Held jobs no handler has started. A handler thread starts a job by popping it, shutdown
+        # releases one by popping it: one dict.pop each (atomic), so exactly one of them gets each
+        # job, without a lock per job.
+        self._queued: dict[JobContext, bool] = {}
         # The main connection (complete, fail, release) and the heartbeat connection both update
         # this worker's processing rows, in separate transactions and in different row orders (the
         # completion follows the claim order, heartbeat_jobs' id = ANY scan the sorted ids), so the
@@ -241,8 +235,9 @@ class Worker:
         # rows there; PostgreSQL aborted one and the worker retried. They now take turns.
         self._row_writes = threading.Lock()
         self._work: queue.Queue[list[JobContext] | None] = queue.Queue()
-        self._results: queue.Queue[list[_Outcome]] = queue.Queue()
+        self._results: queue.Queue[list[JobContext]] = queue.Queue()  # finished, outcome on each
         self._conn: psycopg.Connection[Any] | None = None
+        self._cur: psycopg.Cursor[Any] | None = None  # the claim cursor of _conn (see _CLAIM)
         self._side: list[psycopg.Connection[Any]] = []
         self._side_lock = threading.Lock()
         self._is_async = inspect.iscoroutinefunction(config.handler)
@@ -257,8 +252,7 @@ class Worker:
             if self._conn is not None:
                 self._conn.close()
             self._conn = self._connect()
-            set_json_loads(_load_db_json, self._conn)
-            self._conn.adapters.register_loader("uuid", _UUIDLoader)
+            self._cur = client.claim_cursor(self._conn)
             self._conn.execute("LISTEN pgconsole_jobs")
         return self._conn
 
@@ -300,72 +294,83 @@ class Worker:
 
     def held_ids(self) -> list[UUID]:
         with self._held_lock:
-            return list(self._held)
+            held = list(self._held.values())
+        return [h.id for h in held]
 
     # -- handler threads -----------------------------------------------------------------------
     def _handler_thread(self) -> None:
         flush_after = self.config.flush_interval
+        start = self._queued.pop
+        run_one = self._run_one
+        monotonic = time.monotonic
         while True:
             chunk = self._work.get()
             if chunk is None:
                 return
-            done: list[_Outcome] = []
+            done: list[JobContext] = []
             ran = 0
-            started = since = time.monotonic()
+            started = since = monotonic()
             for ctx in chunk:
-                with self._held_lock:
-                    if ctx.job.id not in self._held:  # released during shutdown before it started
-                        continue
-                    ctx._started = True
-                done.append(self._run_one(ctx))
+                if not start(ctx, False):  # released during shutdown before it started
+                    continue
+                run_one(ctx)
+                done.append(ctx)
                 ran += 1
                 # hand outcomes back per chunk, or sooner when the chunk's handlers are slow
                 if len(done) == 1:
-                    since = time.monotonic()
-                elif time.monotonic() - since >= flush_after:
+                    since = monotonic()
+                elif monotonic() - since >= flush_after:
                     self._results.put(done)
                     done = []
             if ran:
                 # how long a job takes here, lately (one float store; read by the claim policy)
-                self._job_seconds = (time.monotonic() - started) / ran
+                self._job_seconds = (monotonic() - started) / ran
             if done:
                 self._results.put(done)
 
-    def _run_one(self, ctx: JobContext) -> _Outcome:
-        job = ctx.job
+    def _run_one(self, ctx: JobContext) -> None:
+        """Run the handler; the outcome is left on ctx (nothing to set for a completion without a result)."""
         try:
-            ctx.raise_if_cancelled()
+            if ctx._cancel:
+                raise JobCancelled(f"cancel requested for job {ctx.id}")
             if self._is_async:
                 value = asyncio.run(self.config.handler(ctx))
             else:
                 value = self.config.handler(ctx)
-                if inspect.isawaitable(value):
+                if value is not None and inspect.isawaitable(value):
                     value = asyncio.run(_await(value))
         except JobCancelled as exc:
-            return _Outcome(job, "cancelled", error=str(exc))
+            ctx._outcome("cancelled", str(exc))
+            return
         except PermanentError as exc:
-            return _Outcome(job, "fail", error=f"{type(exc).__name__}: {exc}", code="permanent", retryable=False)
+            ctx._outcome("fail", f"{type(exc).__name__}: {exc}", "permanent", False)
+            return
         except BaseException as exc:  # noqa: BLE001 - any handler error fails the attempt
             if isinstance(exc, KeyboardInterrupt | SystemExit):
-                log.warning("job %s: handler raised %s; failing the attempt", job.id, type(exc).__name__)
-            if ctx.cancel_requested:
-                return _Outcome(job, "cancelled", error=f"{type(exc).__name__}: {exc}")
-            return _Outcome(job, "fail", error=f"{type(exc).__name__}: {exc}", code=type(exc).__name__[:100])
+                log.warning("job %s: handler raised %s; failing the attempt", ctx.id, type(exc).__name__)
+            if ctx._cancel:
+                ctx._outcome("cancelled", f"{type(exc).__name__}: {exc}")
+            else:
+                ctx._outcome("fail", f"{type(exc).__name__}: {exc}", type(exc).__name__[:100])
+            return
         if value is not None:  # None is the common no-result handler: nothing to check
             try:
                 encode_json("result", value, max_bytes=None)
             except InvalidInput as exc:
-                return _Outcome(job, "fail", error=str(exc), code="bad_result", retryable=False)
-        return _Outcome(job, "complete", result=value)
+                ctx._outcome("fail", str(exc), "bad_result", False)
+                return
+            ctx._result = value
 
     # -- heartbeat thread ----------------------------------------------------------------------
     def _heartbeat_loop(self, done: threading.Event) -> None:
         interval = self.config.heartbeat_interval or max(0.2, self.config.lease_seconds / 3)
         conn: psycopg.Connection[Any] | None = None
         while not done.wait(interval):
-            ids = self.held_ids()
-            if not ids:
+            with self._held_lock:
+                held = list(self._held.values())
+            if not held:
                 continue
+            ids = [h.id for h in held]
             try:
                 if conn is None or conn.closed or conn.broken:
                     conn = self._connect()
@@ -379,16 +384,15 @@ class Worker:
                 continue
             alive = {r.id: r for r in rows}
             with self._held_lock:
-                for jid in ids:
-                    h = self._held.get(jid)
-                    if h is None:
+                for h, jid in zip(held, ids, strict=True):
+                    if self._held.get(h._row[_ID]) is not h:  # finished meanwhile
                         continue
                     row = alive.get(jid)
-                    if row is None or row.attempt != h.job.attempt:
+                    if row is None or row.attempt != h.attempt:
                         h.lost = True
-                        h._cancel.set()  # stop work whose result would be refused
+                        h._cancel = True  # stop work whose result would be refused
                     elif row.cancel_requested:
-                        h._cancel.set()
+                        h._cancel = True
         if conn is not None:
             conn.close()
 
@@ -410,7 +414,7 @@ class Worker:
         # sits on a batch that other workers could be running.
         base_held = max(cfg.batch, cfg.concurrency)
         chunks = max(1, cfg.concurrency)
-        pending: list[_Outcome] = []
+        pending: list[JobContext] = []  # finished jobs whose outcome is not sent yet
         first_pending = 0.0
         next_rescue = time.monotonic() + (random.uniform(0, cfg.rescue_interval) if cfg.rescue_interval else 0)
         log.info("worker %s started (concurrency %d, batch %d, lease %ds)", self.id, cfg.concurrency, cfg.batch,
@@ -445,25 +449,24 @@ class Worker:
                         next_rescue = time.monotonic() + cfg.rescue_interval
                     # 3. send outcomes: with the next claim when one is due (one transaction, one
                     #    round trip), else on their own once batch-full, all-finished or timed out
-                    jobs: list[ClaimedJob] = []
+                    jobs: list[tuple[Any, ...]] = []
                     want = min(cfg.batch, free) if claim_due else 0
                     if pending and (want or len(pending) >= cfg.batch or unfinished == 0
                                     or time.monotonic() - first_pending >= cfg.flush_interval):
                         jobs = self._flush(conn, pending, claim=want)
                         pending = []
                     elif want:
-                        jobs = client.claim_lean(conn, self.id, want, job_types=cfg.job_types,
-                                                 lease_seconds=cfg.lease_seconds)
+                        jobs = self._claim(want)
                     with self._held_lock:
                         held = len(self._held)
                     # 4. hand the claimed batch to the handler threads
                     got = len(jobs)
                     if got:
                         self.stats.claimed += got
-                        items = [JobContext(j, self) for j in jobs]
+                        items = [JobContext(r, self) for r in jobs]
+                        self._queued.update(dict.fromkeys(items, True))
                         with self._held_lock:
-                            for it in items:
-                                self._held[it.job.id] = it
+                            self._held.update(zip([r[_ID] for r in jobs], items, strict=True))
                         # the batch in a few chunks (round robin), one queue item per chunk; while
                         # jobs take under TRIVIAL_JOB_SECONDS the whole batch is one chunk: threads
                         # cannot run such handlers in parallel anyway (the GIL), and every extra
@@ -512,15 +515,33 @@ class Worker:
         log.info("worker %s stopped: %s", self.id, self.stats)
         return self.stats
 
-    def _flush(self, conn: psycopg.Connection[Any], outcomes: list[_Outcome], claim: int = 0) -> list[ClaimedJob]:
+    def _flush(self, conn: psycopg.Connection[Any], outcomes: list[JobContext], claim: int = 0) -> list[tuple[Any, ...]]:
         """Send outcomes; with ``claim`` > 0 also claim that many jobs, in the completions' transaction."""
         with self._row_writes:
             return self._send_outcomes(conn, outcomes, claim)
 
-    def _send_outcomes(self, conn: psycopg.Connection[Any], outcomes: list[_Outcome], claim: int) -> list[ClaimedJob]:
-        done = [(o.job.id, o.job.attempt, o.result) for o in outcomes if o.kind == "complete"]
-        failed = [(o.job.id, o.job.attempt, o.error, o.code, o.retryable) for o in outcomes if o.kind == "fail"]
-        cancelled = [(o.job.id, o.job.attempt) for o in outcomes if o.kind == "cancelled"]
+    def _claim(self, limit: int) -> list[tuple[Any, ...]]:
+        """claim_jobs_lean: ``limit`` jobs as rows (client.claim_rows)."""
+        assert self._cur is not None
+        return client.claim_rows(self._cur, self.id, limit, lease_seconds=self.config.lease_seconds,
+                                 job_types=self.config.job_types)
+
+    def _complete_and_claim(self, done: list[JobContext], limit: int) -> tuple[int, list[tuple[Any, ...]]]:
+        """complete_and_claim_jobs (as client.complete_and_claim) from the claim rows' own bytes."""
+        assert self._cur is not None
+        results = [c._result for c in done]
+        # all None (the common no-result handler) goes as SQL NULL, which complete_and_claim_jobs fills in
+        res_param = None if results.count(None) == len(results) else [
+            None if r is None else client._jsonb("result", r) for r in results]
+        return client.complete_and_claim_rows(
+            self._cur, self.id, [c._row[_ID].hex() for c in done], [c._row[_ATTEMPT] for c in done], res_param,
+            limit, lease_seconds=self.config.lease_seconds, job_types=self.config.job_types)
+
+    def _send_outcomes(self, conn: psycopg.Connection[Any], outcomes: list[JobContext],
+                       claim: int) -> list[tuple[Any, ...]]:
+        done = [c for c in outcomes if c._kind == "complete"]
+        failed = [(c.id, c.attempt, c._error, c._code, c._retryable) for c in outcomes if c._kind == "fail"]
+        cancelled = [(c.id, c.attempt) for c in outcomes if c._kind == "cancelled"]
         # failures and cancels first: a failed job retried at once must be claimable by the claim below
         fail_rows = client.fail(conn, self.id, failed) if failed else []
         ok_cancel = client.finish_cancelled(conn, self.id, cancelled) if cancelled else set()
@@ -530,35 +551,37 @@ class Worker:
                  for i, a in cancelled if i not in ok_cancel]
         if stray:
             fail_rows += client.fail(conn, self.id, stray)
-        claimed: list[ClaimedJob] = []
+        claimed: list[tuple[Any, ...]] = []
         if claim:
-            n_done, claimed = client.complete_and_claim(conn, self.id, done, claim, job_types=self.config.job_types,
-                                                        lease_seconds=self.config.lease_seconds)
+            n_done, claimed = self._complete_and_claim(done, claim)
+        elif done:
+            n_done = len(client.complete(conn, self.id, [(c.id, c.attempt, c._result) for c in done]))
         else:
-            n_done = len(client.complete(conn, self.id, done)) if done else 0
+            n_done = 0
         self.stats.completed += n_done
         self.stats.failed += len(fail_rows)
         self.stats.cancelled += len(ok_cancel)
         self.stats.fenced += len(outcomes) - n_done - len(fail_rows) - len(ok_cancel)
         with self._held_lock:
-            for o in outcomes:
-                self._held.pop(o.job.id, None)
+            pop = self._held.pop
+            for c in outcomes:
+                pop(c._row[_ID], None)
         return claimed
 
-    def _shutdown(self, pending: list[_Outcome]) -> None:
+    def _shutdown(self, pending: list[JobContext]) -> None:
         """Finish or release what is held: queued jobs go back at once, running ones get up to
         shutdown_timeout, then are released too (their late results will be fenced out)."""
         cfg = self.config
         with self._held_lock:
-            not_started = [h for h in self._held.values() if not h._started]
+            not_started = [h for h in self._held.values() if self._queued.pop(h, False)]
             for h in not_started:
-                del self._held[h.job.id]
+                del self._held[h._row[_ID]]
         deadline = time.monotonic() + cfg.shutdown_timeout
         try:
             conn = self._main_conn()
             if not_started:
                 with self._row_writes:
-                    released = client.release(conn, self.id, [(h.job.id, h.job.attempt) for h in not_started])
+                    released = client.release(conn, self.id, [(h.id, h.attempt) for h in not_started])
                 self.stats.released += len(released)
             while True:
                 while True:
@@ -575,7 +598,7 @@ class Worker:
                     break
                 if time.monotonic() >= deadline:
                     with self._row_writes:
-                        released = client.release(conn, self.id, [(h.job.id, h.job.attempt) for h in left])
+                        released = client.release(conn, self.id, [(h.id, h.attempt) for h in left])
                     self.stats.released += len(released)
                     log.warning("released %d job(s) still running after %.0fs", len(left), cfg.shutdown_timeout)
                     with self._held_lock:
