@@ -57,12 +57,7 @@ def main(argv: list[str] | None = None) -> None:
                   "oldest pending": (Q.OLDEST_PENDING_SQL, None), "window sample": (Q.WINDOW_SQL, {"cap": Q.WINDOW_CAP}),
                   "stuck": (Q.STUCK_SQL, None)}
     with embedded_server({"shared_preload_libraries": "pg_stat_statements"}) as (admin, version):
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute("CREATE DATABASE bench_drain_snapshots")
-        dsn = psycopg.conninfo.make_conninfo(admin, dbname="bench_drain_snapshots")
-        pgc.setup(dsn)
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        dsn = pgc.new_database(admin, "bench_drain_snapshots")
         pgc.fill_typed(dsn, a.jobs)
         conn = connect(dsn, Purpose.DASHBOARD)
         caps = read_capabilities(conn)

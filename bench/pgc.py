@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from bench.common import Skipped
 
@@ -43,6 +44,17 @@ def setup(dsn: str) -> None:
     except ImportError as e:
         raise Skipped(f"pgconsole.queue.client/worker missing: {e}") from e
     install_schema(dsn)
+
+
+def new_database(admin_dsn: str, name: str) -> str:
+    """A new database on the server with pgconsole set up and pg_stat_statements created; its DSN."""
+    with psycopg.connect(admin_dsn, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
+    setup(dsn)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    return dsn
 
 
 def enqueue_many(conn: psycopg.Connection[Any], n: int, chunk: int = 10_000, start: int = 0) -> None:

@@ -24,8 +24,6 @@ import statistics
 import time
 from typing import Any
 
-import psycopg
-
 from bench import pgc
 from bench.common import MP, embedded_server
 from bench.dashboard import _cpu_seconds, nothing_reusable
@@ -62,12 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args(argv)
     with embedded_server({"shared_preload_libraries": "pg_stat_statements"}) as (admin, version):
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute("CREATE DATABASE bench_refresh_cpu")
-        dsn = psycopg.conninfo.make_conninfo(admin, dbname="bench_refresh_cpu")
-        pgc.setup(dsn)
-        with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        dsn = pgc.new_database(admin, "bench_refresh_cpu")
         pgc.fill_typed(dsn, a.finished, job_type="other")
         p = MP.Process(target=_drain_other, args=(dsn,))
         p.start()
