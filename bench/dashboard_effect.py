@@ -8,7 +8,7 @@ R times (default 3): no console; the Overview's full 1 s refresh; only the queue
 collector but the queue one. ``--history N`` first loads N finished jobs (+100k pending of 8
 other types, as the recorded run's history database has); default none (a fresh database).
 ``--only`` keeps a subset of the variants. ``--alternating`` measures instead with the console
-switched on and off every 4 s inside each drain (:func:`bench.dashboard.alternating`).
+switched on and off every 2 s inside each drain (:func:`bench.dashboard.alternating`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--history", type=int, default=0)
     ap.add_argument("--only", default="", help="comma-separated variant names to keep")
     ap.add_argument("--alternating", action="store_true",
-                    help="instead: the full refresh switched on/off every 4 s inside each drain")
+                    help="instead: the full refresh switched on/off every 2 s inside each drain")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "dashboard-effect-ablation.json"))
     a = ap.parse_args(argv)
     keep = [v.strip() for v in a.only.split(",") if v.strip()]
