@@ -5,7 +5,7 @@
 
 Why: the throughput table compares whole clients (Python included). This takes the client out:
 pgbench (C) runs each side's statements for a batch of ``--batch`` (10) no-op jobs, one pgbench
-transaction per batch, at 1 and 2 clients, sides alternating, ``--repeat`` times, each on a freshly filled table:
+transaction per batch, at 1 and 2 clients (``--clients``), sides alternating, ``--repeat`` times, each on a freshly filled table:
 
 * ``bare``: the bare loop's claim and finish (bench/peers.py) on its 9-column table;
 * ``pgc-raw``: the same two steps written as plain SQL on ``pgconsole.jobs`` (claim_jobs_lean's
@@ -94,7 +94,8 @@ def _run(dsn: str, script: Path, clients: int, seconds: int, batch: int) -> floa
     return float(m.group(1)) * batch
 
 
-def measure(dsn: str, repeat: int, seconds: int, jobs: int, batch: int = BATCH) -> None:
+def measure(dsn: str, repeat: int, seconds: int, jobs: int, batch: int = BATCH,
+            clients_list: tuple[int, ...] = (1, 2)) -> None:
     pgc.install_schema(dsn)
     peers.bare_setup(dsn)
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,7 +106,7 @@ def measure(dsn: str, repeat: int, seconds: int, jobs: int, batch: int = BATCH) 
         print(f"pgbench, batch {batch}, {seconds} s per run, {repeat} runs per cell, sides alternating")
         print("| clients | side | jobs/s median (min–max) | ratio to bare |")
         print("|---|---|---|---|")
-        for clients in (1, 2):
+        for clients in clients_list:
             res: dict[str, list[float]] = {k: [] for k in SCRIPTS}
             for r in range(repeat):
                 order = list(SCRIPTS) if r % 2 == 0 else list(SCRIPTS)[::-1]
@@ -125,15 +126,17 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--jobs", type=int, default=200_000, help="pending jobs per fill (must outlast a run)")
     ap.add_argument("--batch", type=int, default=BATCH)
+    ap.add_argument("--clients", default="1,2", help="comma-separated pgbench client counts")
     args = ap.parse_args()
+    clients = tuple(int(c) for c in args.clients.split(","))
     if args.dsn:
-        measure(args.dsn, args.repeat, args.seconds, args.jobs, args.batch)
+        measure(args.dsn, args.repeat, args.seconds, args.jobs, args.batch, clients)
         return
     with embedded_server() as (admin, _version):
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute("CREATE DATABASE bench_server_side")
         measure(psycopg.conninfo.make_conninfo(admin, dbname="bench_server_side"), args.repeat, args.seconds,
-                args.jobs, args.batch)
+                args.jobs, args.batch, clients)
 
 
 if __name__ == "__main__":

@@ -103,3 +103,17 @@ def test_report_renders(env: Env) -> None:
 
     text = report.render("throughput", {"status": "ok", "cells": [], "skipped": {"x": "why"}})
     assert "why" in text
+
+
+def test_cpu_split(env: Env) -> None:
+    from bench.cpu_split import drain
+    from bench.throughput import prepare
+
+    ready, dsns, skipped = prepare(env, ["pgconsole", "bare"])
+    assert not skipped, skipped
+    for name, system in ready.items():
+        r = drain(system, dsns[name], 2_000, 2, 10)
+        # Both sides of the split are counted, though the workers and their backends exit at the
+        # end: a first version lost the exited backends' CPU and reported 0.1 us a job for the server
+        # (it is tens of us; 5 us is far below any real figure and far above the lost one).
+        assert r["client_us_per_job"] > 5 and r["server_us_per_job"] > 5, (name, r)
