@@ -19,33 +19,11 @@ import argparse
 import resource
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.common import Env, ProcessGang, embedded_server, server_version
-from bench.dashboard import _TICKS, _cpu_seconds, _postgres_pids
+from bench.dashboard import _cpu_seconds, _server_cpu
 from bench.throughput import prepare
-
-
-def _stat(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def _server_cpu() -> float:
-    """All the server's CPU so far: its live processes, plus what the postmaster has reaped from
-    exited ones (cutime + cstime): backends exit when their worker disconnects at the end of a
-    drain, and their CPU must not vanish with them."""
-    pids = set(_postgres_pids())
-    total = 0.0
-    for pid in pids:
-        try:
-            f = _stat(pid)
-        except (OSError, IndexError):
-            continue
-        total += (int(f[11]) + int(f[12])) / _TICKS
-        if int(f[1]) not in pids:  # the postmaster: its parent is not a server process
-            total += (int(f[13]) + int(f[14])) / _TICKS
-    return total
 
 
 def _children_cpu() -> float:

@@ -160,22 +160,29 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
-def _cpu_sample(console_client: int, console_backend: int, worker_clients: list[int]) -> dict[str, Any]:
-    """CPU so far of the console's process and backend, the workers, and each server process."""
-    server = {p: _cpu_seconds(p) for p in _postgres_pids() if p != console_backend}
+def _server_cpu() -> float:
+    """All the server's CPU so far: its live processes, plus what the postmaster has reaped from
+    exited ones (cutime + cstime): backends exit when their client disconnects and autovacuum
+    workers when they finish, and their CPU must not vanish with them (a phase once showed
+    -1.81 s of server CPU when a sum over live processes lost one)."""
+    pids = set(_postgres_pids())
+    total = 0.0
+    for pid in pids:
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(f[11]) + int(f[12])) / _TICKS
+        if int(f[1]) not in pids:  # the postmaster: its parent is not a server process
+            total += (int(f[13]) + int(f[14])) / _TICKS
+    return total
+
+
+def _cpu_sample(console_client: int, console_backend: int, worker_clients: list[int]) -> dict[str, float]:
+    """CPU so far of the console's process and backend, the workers, and the rest of the server."""
     backend = _cpu_seconds(console_backend) if console_backend else 0.0
     return {"console_client": _cpu_seconds(console_client), "console_backend": backend,
-            "server_other": server, "worker_clients": sum(_cpu_seconds(p) for p in worker_clients)}
-
-
-def _cpu_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
-    """CPU used between two samples. Server processes are matched by pid: one that exited in
-    between (an autovacuum worker) drops out instead of making the sum go backwards (a phase once
-    showed -1.81 s), and one that started counts from zero."""
-    out = {k: after[k] - before[k] for k in after if k != "server_other"}
-    prev = before["server_other"]
-    out["server_other"] = sum(max(0.0, cpu - prev.get(pid, 0.0)) for pid, cpu in after["server_other"].items())
-    return out
+            "server_other": _server_cpu() - backend, "worker_clients": sum(_cpu_seconds(p) for p in worker_clients)}
 
 
 def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s: float = 2.0) -> dict[str, Any]:
@@ -207,7 +214,7 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
         time.sleep(1.0)  # the loop is connected before the drain starts
         worker_pids = [p.pid for p in gang.procs]
 
-        def cpu(loop: Any = loop, counts: Any = counts, worker_pids: list[int] = worker_pids) -> dict[str, Any]:
+        def cpu(loop: Any = loop, counts: Any = counts, worker_pids: list[int] = worker_pids) -> dict[str, float]:
             return _cpu_sample(loop.pid or 0, int(counts[3]), worker_pids)
 
         start_cpu = cpu()
@@ -226,7 +233,7 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
                     c = cpu()
                     phases.append({"console": state, "seconds": now - start_t, "from": start_h, "to": h,
                                    "jobs_per_s": (h - start_h) / (now - start_t),
-                                   "cpu_s": _cpu_delta(start_cpu, c)})
+                                   "cpu_s": {k: c[k] - start_cpu[k] for k in c}})
                     state = not state
                     enabled[0] = int(state)
                     start_t, start_h, start_cpu = now, h, c
