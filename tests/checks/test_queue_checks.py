@@ -77,6 +77,23 @@ def test_burst_of_failed_jobs(db, capsys):
     assert status_of(capsys, dsn, "failure_rate")["status"] == "OK"
 
 
+def test_failure_rate_of_a_busy_queue_is_that_of_the_newest_finished(db, capsys):
+    from pgconsole.monitor.queue import WINDOW_CAP
+
+    dsn = db.dsn_as("pgconsole_readonly")
+    with db.admin() as a:  # more finished in 15 min than the collector's sample holds
+        a.execute("""INSERT INTO pgconsole.jobs (job_type, status, started_at, completed_at, result)
+                     SELECT 'email.send', 'completed', now(), now() - interval '1 minute', '{}'
+                       FROM generate_series(1, %s)""", (WINDOW_CAP + 500,))
+        a.execute("""INSERT INTO pgconsole.jobs (job_type, status, started_at, completed_at, error_message, error_code)
+                     SELECT 'email.send', 'failed', now(), now(), 'SMTP 421 try later', 'smtp'
+                       FROM generate_series(1, 300)""")
+    r = status_of(capsys, dsn, "failure_rate")
+    # the sample: the 300 failures and the newest WINDOW_CAP - 300 completions
+    assert f"15.0% of jobs failed in the newest {WINDOW_CAP} finished (300 of {WINDOW_CAP})" in r["message"], r
+    assert r["status"] == "WARNING", r
+
+
 def test_old_pending_job(db, capsys):
     dsn = db.dsn_as("pgconsole_readonly")
     with db.admin() as a:
