@@ -19,12 +19,12 @@ Overview's per-type query and ``build``. Variants alternate in rounds so drift h
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import time
 from typing import Any
 
 from bench import pgc
+from bench.client_cpu import _cpu
 from bench.common import MP, embedded_server
 from bench.dashboard import _cpu_seconds, nothing_reusable
 
@@ -37,11 +37,6 @@ def _drain_other(dsn: str) -> None:
     from pgconsole.queue.worker import Worker, WorkerConfig
 
     Worker(WorkerConfig(dsn=dsn, handler=_noop, batch=100, burst=True, rescue_interval=0, job_types=["other"])).run()
-
-
-def _client_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,14 +87,14 @@ def main(argv: list[str] | None = None) -> None:
             for name, fn in variants.items():
                 prev = first
                 n = a.paced_refreshes if name in paced else a.refreshes
-                c0, b0, wall = _client_cpu(), _cpu_seconds(backend), 0.0
+                c0, b0, wall = _cpu(), _cpu_seconds(backend), 0.0
                 for _ in range(n):
                     t0 = time.perf_counter()
                     prev = fn(prev)
                     wall += time.perf_counter() - t0
                     if name in paced:  # one refresh a second, so what is reused is reused as in the TUI
                         time.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
-                results[name].append(((_client_cpu() - c0) / n * 1000, (_cpu_seconds(backend) - b0) / n * 1000,
+                results[name].append(((_cpu() - c0) / n * 1000, (_cpu_seconds(backend) - b0) / n * 1000,
                                       wall / n * 1000))
         conn.close()
         print(f"{version}: {a.pending:,} pending, {a.finished:,} finished; per refresh, ms, median of {a.rounds} "

@@ -58,9 +58,10 @@ SELECT 'processing', job_type, count(*)::int
 """
 
 # While the pending count is over the cap, a refresh reuses it until it is this old, then counts
-# again. Counting to the cap reads 10,001 index entries and groups them by type: 5 of the queue
-# collector's ~10 ms (client and backend CPU) at 200k pending (python -m bench.refresh_cpu), every
-# second, to show "10k+" again. Below the cap the count is cheap and read on every refresh.
+# again. Counting to the cap reads 10,001 index entries and groups them by type, every second, to
+# show "10k+" again: 5.1 ms median for the statement at 200k pending (a scratch timing loop), in a
+# queue collector that cost 8.0 ms of client and backend CPU a refresh (bench/results/refresh-cpu-
+# before.txt). Below the cap the count is cheap and read on every refresh.
 PENDING_RECOUNT_S = 3.0
 
 # One plan, four arms: each arm's estimated rows is that state's count.

@@ -61,8 +61,9 @@ class CollectorSpec:
     """Given the previous snapshot's data (None if it has none), to reuse what is still valid."""
     min_interval_s: float = 0.0
     """With a previous snapshot, its data is reused until it is this old (figures that move slowly).
-    The console's refresh is about 2 % of a drain's CPU on two cores (docs/BENCHMARKS.md §6); these
-    collectors were ~4 ms of a ~30 ms refresh during a drain (bench.drain_snapshots)."""
+    The console's refresh was 1.7-2.0 % of a drain's CPU on two cores in the fourth recorded run
+    (docs/BENCHMARKS.md §6); these collectors were ~4 ms of a ~30 ms refresh during a drain
+    (bench.drain_snapshots)."""
 
 
 COLLECTORS: tuple[CollectorSpec, ...] = (

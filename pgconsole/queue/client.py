@@ -256,6 +256,7 @@ _COMPLETE_AND_CLAIM = (
 )
 ClaimRow = tuple[Any, ...]
 
+# the decoder's C scanner (an instance attribute set in JSONDecoder.__init__, not in the stubs)
 _scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
@@ -347,15 +348,15 @@ _COMPLETE = "SELECT id FROM pgconsole.complete_jobs(%s, %s, %s, %s::jsonb[])"
 def _complete_params(worker_id: str, items: Sequence[tuple[UUID, int, Any]]) -> tuple[Any, ...]:
     ids = [i for i, _, _ in items]
     attempts = [a for _, a, _ in items]
-    return (worker_id, ids, attempts, _results_param(items))
+    return (worker_id, ids, attempts, results_param([r for _, _, r in items]))
 
 
-def _results_param(items: Sequence[tuple[UUID, int, Any]]) -> list[Jsonb | None] | None:
+def results_param(results: Sequence[Any]) -> list[Jsonb | None] | None:
     """The results array of a completion; all-None results (the common no-result handler) go as
     SQL NULL, which complete_jobs and complete_and_claim_jobs fill in."""
-    if all(r is None for _, _, r in items):
+    if all(r is None for r in results):
         return None
-    return [None if r is None else _jsonb("result", r) for _, _, r in items]
+    return [None if r is None else _jsonb("result", r) for r in results]
 
 
 def complete(
@@ -411,7 +412,7 @@ def complete_and_claim(
     how many completions took effect and the claimed jobs. Both take effect or neither does."""
     with claim_cursor(conn) as cur:
         completed, rows = complete_and_claim_rows(
-            cur, worker_id, [i.hex for i, _, _ in items], [a for _, a, _ in items], _results_param(items), limit,
+            cur, worker_id, [i.hex for i, _, _ in items], [a for _, a, _ in items], results_param([r for _, _, r in items]), limit,
             lease_seconds=lease_seconds, job_types=job_types)
     return completed, [claimed_job(r) for r in rows]
 

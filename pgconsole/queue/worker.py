@@ -47,9 +47,8 @@ from pgconsole.queue.models import ClaimedJob, InvalidInput, check_worker_id, en
 
 log = logging.getLogger("pgconsole.worker")
 
-# the decoder's C scanner (an instance attribute set in JSONDecoder.__init__, not in the stubs)
 # The claim rows' layout (client.claim_rows): the id's 16 bytes, the payload's JSON text, the attempt.
-_ID, _PAYLOAD, _ATTEMPT = client.ROW_ID, client.ROW_PAYLOAD, client.ROW_ATTEMPT
+_ID, _TYPE, _PAYLOAD, _ATTEMPT = client.ROW_ID, client.ROW_TYPE, client.ROW_PAYLOAD, client.ROW_ATTEMPT
 _uuid, _load_db_json = client.uuid_from_bytes, client.load_db_json
 
 
@@ -116,10 +115,10 @@ class JobContext:
         j = self._job
         if j is None:
             r = self._row
-            j = self._job = ClaimedJob(self.id, r[1], self.payload, *r[3:10])
+            j = self._job = ClaimedJob(self.id, r[_TYPE], self.payload, *r[3:10])
         return j
 
-    job_type = property(lambda self: self._row[1])
+    job_type = property(lambda self: self._row[_TYPE])
     attempt = property(lambda self: self._row[_ATTEMPT])
     priority = property(lambda self: self._row[4])
     retry_count = property(lambda self: self._row[5])
@@ -529,12 +528,9 @@ class Worker:
     def _complete_and_claim(self, done: list[JobContext], limit: int) -> tuple[int, list[tuple[Any, ...]]]:
         """complete_and_claim_jobs (as client.complete_and_claim) from the claim rows' own bytes."""
         assert self._cur is not None
-        results = [c._result for c in done]
-        # all None (the common no-result handler) goes as SQL NULL, which complete_and_claim_jobs fills in
-        res_param = None if results.count(None) == len(results) else [
-            None if r is None else client._jsonb("result", r) for r in results]
         return client.complete_and_claim_rows(
-            self._cur, self.id, [c._row[_ID].hex() for c in done], [c._row[_ATTEMPT] for c in done], res_param,
+            self._cur, self.id, [c._row[_ID].hex() for c in done], [c._row[_ATTEMPT] for c in done],
+            client.results_param([c._result for c in done]),
             limit, lease_seconds=self.config.lease_seconds, job_types=self.config.job_types)
 
     def _send_outcomes(self, conn: psycopg.Connection[Any], outcomes: list[JobContext],
