@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import pgc
-from bench.common import MP, Env, Flag, ratio, rotated, spread
+from bench.common import MP, Env, Flag, ratio, rotated, spread, wait_until
 from bench.dataset import ensure_history
 
 
@@ -211,7 +211,11 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
         loop.start()
         gang = ProcessGang(sys_.worker, (dsn, batch, 600.0), workers)
         gang.start()
-        time.sleep(1.0)  # the loop is connected before the drain starts
+        # The loop is connected and has reported its backend's pid before the first CPU sample: a
+        # sleep was not always enough on a loaded box, and a sample without the pid counted the
+        # backend's CPU as the server's, then moved it to the console's (a phase went backwards).
+        if not wait_until(lambda counts=counts: counts[3] != 0, 60):
+            raise RuntimeError("the refresh loop did not connect within 60 s")
         worker_pids = [p.pid for p in gang.procs]
 
         def cpu(loop: Any = loop, counts: Any = counts, worker_pids: list[int] = worker_pids) -> dict[str, float]:
