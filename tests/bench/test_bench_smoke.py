@@ -119,3 +119,16 @@ def test_cpu_split(env: Env) -> None:
         # end: a first version lost the exited backends' CPU and reported 0.1 us a job for the server
         # (it is tens of us; 5 us is far below any real figure and far above the lost one).
         assert r["client_us_per_job"] > 5 and r["server_us_per_job"] > 5, (name, r)
+
+
+def test_backend_cpu(env: Env) -> None:
+    from bench.backend_cpu import BATCH, measure
+
+    res = measure(env.admin_dsn, [1, 2], batches=10, repeat=1)
+    for sessions, by_side in res.items():
+        for side, (run,) in by_side.items():
+            # every session handled its batches, and the backends' CPU was read while they were
+            # still connected (tens of us a job; 5 us is far below any real figure and far above
+            # the zero of a backend that had exited; /proc counts 10 ms ticks, 1,000 jobs make several)
+            assert run["jobs"] == sessions * 10 * BATCH, (sessions, side, run)
+            assert run["us_per_job"] > 5, (sessions, side, run)
