@@ -28,6 +28,7 @@ import threading
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from bench import peers, pgc
 from bench.common import Env, embedded_server, server_version
@@ -67,7 +68,7 @@ def _bare_loop(conn: psycopg.Connection[Any], batches: int) -> int:
 
 
 LOOPS = {"pgconsole": _pgconsole_loop, "bare": _bare_loop}
-TABLES = {"pgconsole": "pgconsole.jobs", "bare": "bare.jobs"}
+TABLES = {"pgconsole": sql.Identifier("pgconsole", "jobs"), "bare": sql.Identifier("bare", "jobs")}
 
 
 def one_run(side: str, dsn: str, sessions: int, batches: int) -> dict[str, float]:
@@ -79,7 +80,7 @@ def one_run(side: str, dsn: str, sessions: int, batches: int) -> dict[str, float
         pgc.fill_sql(dsn, n)
     conns = [psycopg.connect(dsn, autocommit=True) for _ in range(sessions)]
     try:
-        pids = [int(c.execute("SELECT pg_backend_pid()").fetchone()[0]) for c in conns]  # type: ignore[index]
+        pids = [c.info.backend_pid for c in conns]
         go = threading.Barrier(sessions + 1)
         handled = [0] * sessions
 
@@ -96,10 +97,9 @@ def one_run(side: str, dsn: str, sessions: int, batches: int) -> dict[str, float
             t.join()
         loop_cpu = sum(_cpu_seconds(p) for p in pids) - cpu0
         with psycopg.connect(dsn, autocommit=True) as vac:
-            vpid = int(vac.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
-            v0 = _cpu_seconds(vpid)
-            vac.execute(f"VACUUM {TABLES[side]}")
-            vacuum_cpu = _cpu_seconds(vpid) - v0
+            v0 = _cpu_seconds(vac.info.backend_pid)
+            vac.execute(sql.SQL("VACUUM {}").format(TABLES[side]))
+            vacuum_cpu = _cpu_seconds(vac.info.backend_pid) - v0
     finally:
         for c in conns:
             c.close()
@@ -114,7 +114,7 @@ def measure(admin: str, sessions_list: list[int], batches: int, repeat: int) -> 
     peers.bare_setup(dsns["bare"])
     for side, dsn in dsns.items():
         with psycopg.connect(dsn, autocommit=True) as c:
-            c.execute(f"ALTER TABLE {TABLES[side]} SET (autovacuum_enabled = off)")
+            c.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = off)").format(TABLES[side]))
     out: dict[int, dict[str, list[dict[str, float]]]] = {}
     for sessions in sessions_list:
         res: dict[str, list[dict[str, float]]] = {"pgconsole": [], "bare": []}

@@ -138,13 +138,18 @@ def effect(env: Env, dsn: str, jobs: int, workers: int, batch: int,
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (field 3 on), or None when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a process so far (0 when it is gone), from /proc (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / _TICKS if fields else 0.0
 
 
 def _postgres_pids() -> list[int]:
@@ -168,9 +173,8 @@ def _server_cpu() -> float:
     pids = set(_postgres_pids())
     total = 0.0
     for pid in pids:
-        try:
-            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+        f = _stat_fields(pid)
+        if f is None:
             continue
         total += (int(f[11]) + int(f[12])) / _TICKS
         if int(f[1]) not in pids:  # the postmaster: its parent is not a server process
