@@ -58,8 +58,49 @@ class ServerInfo(BaseModel):
         return self.dsn(dbname, self.superuser, self.password)
 
 
-def default_data_dir() -> Path:
-    return platformdirs.user_data_path("pgconsole") / "embedded-pg18"
+ROOT_DATA_DIR = Path("/var/lib/pgconsole/embedded-pg18")
+
+
+def default_data_dir(os_user: str | None = None) -> Path:
+    """The user's data dir; as root, where the server's OS user can reach it (a home of mode 700
+    is private to root, and PostgreSQL will not run as root)."""
+    path = platformdirs.user_data_path("pgconsole") / "embedded-pg18"
+    if os_user is not None and unreachable_parent(path, os_user) is not None:
+        return ROOT_DATA_DIR
+    return path
+
+
+def unreachable_parent(path: Path, os_user: str) -> Path | None:
+    """The first existing ancestor of ``path`` that ``os_user`` may not enter, else None."""
+    pw = pwd.getpwnam(os_user)
+    groups = {pw.pw_gid, *os.getgrouplist(os_user, pw.pw_gid)}
+    for parent in reversed([path, *path.parents]):
+        try:
+            st = parent.stat()
+        except FileNotFoundError:
+            return None  # created by us below here, owned by the server's user
+        except OSError:
+            return parent
+        if st.st_uid == pw.pw_uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return parent
+    return None
+
+
+def error_line(output: str) -> str:
+    """The line of a server tool's output that says what went wrong (initdb and pg_ctl print
+    several paragraphs; the cause is the line marked as an error)."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    for marker in ("error:", "FATAL:", "could not"):
+        hits = [ln for ln in lines if marker in ln]
+        if hits:
+            return hits[-1]
+    return lines[-1] if lines else "no output"
 
 
 def wheel_bin_dir() -> Path:
@@ -158,8 +199,8 @@ class EmbeddedServer:
         host_auth: str = "trust",
         extra_settings: dict[str, str] | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir or default_data_dir()).absolute()
         self.os_user = _run_as_user()
+        self.data_dir = Path(data_dir or default_data_dir(self.os_user)).absolute()
         self.bin_dir = _usable_bin_dir(Path(pg_bin) if pg_bin else wheel_bin_dir(), self.os_user)
         self.requested_port = port
         self.password = password
@@ -191,7 +232,7 @@ class EmbeddedServer:
             text = out.read()
         result = subprocess.CompletedProcess(proc.args, proc.returncode, text, "")
         if check and proc.returncode != 0:
-            raise EmbeddedError(f"{name} failed ({proc.returncode}): {text.strip()[-2000:]}")
+            raise EmbeddedError(f"{name} failed: {error_line(text)}")
         return result
 
     @property
@@ -210,6 +251,14 @@ class EmbeddedServer:
         return self._cmd("pg_ctl", "status", "-D", str(self.data_dir), check=False).returncode == 0
 
     def init(self) -> None:
+        if self.os_user is not None:
+            blocked = unreachable_parent(self.data_dir, self.os_user)
+            if blocked is not None:
+                raise EmbeddedError(
+                    f"PostgreSQL will not run as root, so the server runs as OS user {self.os_user!r}, "
+                    f"which cannot enter {blocked}; pass --data-dir with a directory it can reach, "
+                    f"e.g. --data-dir {ROOT_DATA_DIR}"
+                )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
         _chown_tree(self.data_dir, self.os_user)
@@ -288,8 +337,15 @@ class EmbeddedServer:
         port = self.requested_port or (state.port if state and _port_free(state.port) else free_port())
         self._write_conf(port)
         log = self.data_dir / "server.log"
-        self._cmd("pg_ctl", "start", "-w", "-t", str(int(timeout)), "-D", str(self.data_dir), "-l", str(log),
-                  timeout=timeout + 10)
+        try:
+            self._cmd("pg_ctl", "start", "-w", "-t", str(int(timeout)), "-D", str(self.data_dir), "-l", str(log),
+                      timeout=timeout + 10)
+        except EmbeddedError as exc:
+            try:
+                cause = error_line(log.read_text(errors="replace"))
+            except OSError:
+                raise exc from None
+            raise EmbeddedError(f"the server did not start: {cause} (log: {log})") from None
         info = ServerInfo(
             data_dir=self.data_dir,
             bin_dir=self.bin_dir,

@@ -40,6 +40,9 @@ MODE_TITLES = {"overview": "1 Overview", "jobs": "2 Jobs", "queries": "3 Queries
 class PgConsoleApp(App[int]):
     TITLE = "pgconsole"
     CSS_PATH = [stylesheet("app.tcss")]  # styles/ in a checkout, pgconsole/styles in a wheel
+    # Screen classes for styles/app.tcss: at 80x24 (the SSH default) charts give way to the tables.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
     MODES = {"overview": OverviewScreen, "jobs": JobsScreen, "queries": QueriesScreen,
              "activity": ActivityScreen, "schema": SchemaScreen}
     BINDINGS = [

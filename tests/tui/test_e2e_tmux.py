@@ -3,48 +3,17 @@ send-keys, the screen read with capture-pane, the result checked in the database
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.terminal import TMUX, Tmux
 from tests.tui.dbseed import add_job, statuses
 
-TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed: the real-terminal test needs it")
-
-
-class Tmux:
-    def __init__(self) -> None:
-        self.socket = f"pgc-{uuid.uuid4().hex[:8]}"
-
-    def run(self, *args: str) -> str:
-        assert TMUX is not None
-        return subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True, text=True, timeout=10).stdout
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "e2e")
-
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            shown = self.screen()
-            if text in shown:
-                return shown
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen()}")
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", "e2e", *keys)
-
-    def alive(self) -> bool:
-        assert TMUX is not None
-        return subprocess.run([TMUX, "-L", self.socket, "has-session", "-t", "e2e"], capture_output=True).returncode == 0
 
 
 def test_retry_a_failed_job_in_a_real_terminal(db18: Any, tmp_path: Path) -> None:
