@@ -88,9 +88,20 @@ def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
         module = importlib.import_module(f"pgconsole.commands.{name}")
         module.add_parser(sub)
         subparser = sub.choices.get(name)
-        if subparser is not None and not any("--dsn" in a.option_strings for a in subparser._actions):
-            add_connection_arguments(subparser, in_subcommand=True)
+        if subparser is not None:
+            _add_connection_arguments_everywhere(subparser)
     return parser
+
+
+def _add_connection_arguments_everywhere(p: argparse.ArgumentParser) -> None:
+    """The connection flags on a subcommand and on each of its own subcommands (`pgconsole jobs
+    list --dsn X` as well as `pgconsole jobs --dsn X list` and `pgconsole --dsn X jobs list`)."""
+    if not any("--dsn" in a.option_strings for a in p._actions):
+        add_connection_arguments(p, in_subcommand=True)
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases share one parser
+                _add_connection_arguments_everywhere(child)
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -160,7 +171,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        # The reader went away (`pgconsole jobs list | head -c 200`): stop quietly, as the Python
+        # docs advise (library/signal.html, "Note on SIGPIPE"): point stdout at devnull so that the
+        # final flush at exit raises nothing, and exit 1.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled", "expired")
 
 
@@ -21,6 +21,10 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION.match(text)
     if not m:
         raise ValueError(f"older_than: expected a duration like 90s, 30m, 12h, 7d (got {text!r})")
+    if not m[2]:
+        # A bare number used to mean seconds, so `--older-than 7` meant 7 seconds, not 7 days.
+        n = m[1]
+        raise ValueError(f"older_than: {text.strip()!r} has no unit: write {n}d, {n}h, {n}m or {n}s")
     return timedelta(seconds=float(m[1]) * _UNITS[m[2]])
 
 
@@ -93,8 +97,26 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     except QueueError as exc:
         return fail(str(exc))
     except psycopg.Error as exc:
-        lines = str(exc).strip().splitlines()
-        return fail(redact(lines[0] if lines else type(exc).__name__))
+        from pgconsole.db.connect import explain_error
+
+        needs = {"enqueue": "enqueue", "list": "read", "show": "read"}.get(args.jobs_command, "act")
+        return fail(redact(explain_error(exc, user=_user_of(settings), needs=needs)))
+
+
+def _user_of(settings: Any) -> str | None:
+    """The role the command connected as (for the GRANT in an error message)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from pgconsole.commands.common import dsn_of
+
+    try:
+        user = conninfo_to_dict(dsn_of(settings)).get("user")
+    except Exception:  # noqa: BLE001 - only for wording an error
+        return None
+    import getpass
+    import os
+
+    return str(user) if user else os.environ.get("PGUSER") or getpass.getuser()  # libpq's own default
 
 
 def _emit(fmt: str, data: Any, text: str) -> None:
@@ -123,7 +145,11 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
     cmd = args.jobs_command
     if cmd == "enqueue":
         if args.payload_file:
-            raw = sys.stdin.read() if args.payload_file == "-" else Path(args.payload_file).read_text()
+            try:
+                raw = sys.stdin.read() if args.payload_file == "-" else Path(args.payload_file).read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                return fail(f"payload_file: cannot read {args.payload_file!r}: {why}")
         else:
             raw = args.payload
         payload = parse_json("payload", raw)
@@ -159,7 +185,7 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
             text = "\n".join(
                 f"{j.id}  {j.status:<10} {_safe(j.job_type, 30):<30} p={j.priority:<4} a={j.attempt} "
                 f"{j.created_at:%Y-%m-%d %H:%M:%S}  {_safe(j.error_message or '', 60)}" for j in jobs
-            ) or "no jobs"
+            ) or _no_match(args)
             _emit(args.format, [j.model_dump(mode="json") for j in jobs], text)
             return 0
         if cmd == "show":
@@ -205,6 +231,15 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
                             "rows": [r.model_dump(mode="json") for r in result.rows]},
               f"{cmd}: {result.changed} job(s) changed in {result.batches} batch(es)")
         return 0
+
+
+def _no_match(args: argparse.Namespace) -> str:
+    """What an empty `jobs list` says, instead of printing nothing."""
+    given = [f"--status {','.join(args.statuses)}"] if args.statuses else []
+    given += [f"--type {','.join(args.types)}"] if args.types else []
+    if not given:
+        return "no job matches (no filter): the queue holds no jobs"
+    return f"no job matches {' '.join(given)}"
 
 
 def _by_ids(conn: Any, action: Any, args: argparse.Namespace, reason: str) -> int:

@@ -30,7 +30,12 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     conn = open_connection(settings, Purpose.OPERATOR)
     try:
         report = run_pass(conn, batch_size=args.batch_size, time_budget=args.time_budget)
-    except (psycopg.Error, InvalidInput) as exc:
+    except psycopg.Error as exc:
+        from pgconsole.commands.jobs import _user_of
+        from pgconsole.db.connect import explain_error
+
+        return fail(f"maintenance failed: {redact(explain_error(exc, user=_user_of(settings), needs='act'))}")
+    except InvalidInput as exc:
         return fail(f"maintenance failed: {redact(str(exc).strip().splitlines()[0] if str(exc).strip() else exc)}")
     finally:
         conn.close()

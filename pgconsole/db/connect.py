@@ -27,7 +27,67 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
 class ConnectError(Exception):
-    """Could not connect or authenticate; the message is already redacted."""
+    """Could not connect or authenticate; the message is already redacted.
+
+    ``auth`` is True when the server refused the login (wrong or missing password, no pg_hba.conf
+    entry): trying again changes nothing, unlike a network error or a server that is restarting.
+    """
+
+    def __init__(self, message: str, *, auth: bool = False) -> None:
+        super().__init__(message)
+        self.auth = auth
+
+
+# libpq reports a refused login only as text (no SQLSTATE reaches the client before the
+# connection exists); these are the server's and libpq's own wordings.
+_AUTH_FAILURES = (
+    "password authentication failed",
+    "no password supplied",
+    "authentication failed for user",
+    "no pg_hba.conf entry",
+    "password is required",
+)
+
+
+def is_auth_failure(message: str) -> bool:
+    low = message.lower()
+    return any(text in low for text in _AUTH_FAILURES)
+
+
+# What a role needs for each kind of work (docs/roles.md): the GRANT that fixes a permission error.
+GRANT_FOR = {"read": "pgconsole_readonly", "act": "pgconsole_operator", "enqueue": "pgconsole_app"}
+
+ErrorKind = str  # "auth" | "network" | "permission" | "schema" | "other"
+
+
+def classify_error(exc: BaseException) -> ErrorKind:
+    """What kind of failure ``exc`` is, for the words and the fix shown to the user."""
+    if isinstance(exc, ConnectError):
+        return "auth" if exc.auth else "network"
+    state = getattr(exc, "sqlstate", None)
+    if state == "42501":  # insufficient_privilege
+        return "permission"
+    if state in ("42P01", "42883", "3F000") and "pgconsole" in str(exc):
+        return "schema"  # undefined table / function / schema, in pgconsole's own schema
+    if isinstance(exc, psycopg.OperationalError):
+        return "network"
+    return "other"
+
+
+def explain_error(exc: BaseException, dsn: str = "", *, user: str | None = None, needs: str = "read") -> str:
+    """One redacted line that says what went wrong and, for a missing privilege or a missing
+    schema, what fixes it (the GRANT, or `pgconsole setup` / `pgconsole migrate`)."""
+    text = describe_error(exc, dsn)
+    kind = classify_error(exc)
+    if kind == "permission":
+        who = user or "this role"
+        role = GRANT_FOR.get(needs, "pgconsole_readonly")
+        return (f"{text}: role {who} lacks the privilege; fix (as an admin): GRANT {role} TO {who}; "
+                f"`pgconsole doctor` lists what is missing")
+    if kind == "schema":
+        return (f"{text}: the pgconsole schema is not installed or not migrated in this database; "
+                f"run `pgconsole setup` (once, as an admin), then `pgconsole migrate`")
+    return text
 
 
 class Purpose(enum.StrEnum):
@@ -166,7 +226,8 @@ def connect(
     try:
         conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True, **kwargs)
     except psycopg.Error as exc:
-        raise ConnectError(describe_error(exc, dsn)) from None
+        message = describe_error(exc, dsn)
+        raise ConnectError(message, auth=is_auth_failure(message)) from None
     try:
         if row_factory is not None:
             conn.row_factory = row_factory
@@ -191,7 +252,8 @@ async def connect_async(
     try:
         conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True, **kwargs)
     except psycopg.Error as exc:
-        raise ConnectError(describe_error(exc, dsn)) from None
+        message = describe_error(exc, dsn)
+        raise ConnectError(message, auth=is_auth_failure(message)) from None
     try:
         await apply_settings_async(conn, session_settings(purpose, timeouts))
         await conn.set_autocommit(autocommit)
