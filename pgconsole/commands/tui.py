@@ -26,4 +26,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                       connect_timeout=min(float(getattr(settings, "connect_timeout", 5.0)), 10.0))
     app = PgConsoleApp(source, refresh=float(settings.refresh))
     code = app.run()
+    if app.fatal_error:
+        print(f"pgconsole: cannot connect: {app.fatal_error}", file=sys.stderr)
+        return 2
     return int(code or 0)

@@ -164,6 +164,19 @@ def apply_migrations(conn: psycopg.Connection[Any]) -> str:
 
 MAINTENANCE = ("rescue", "expire", "cleanup")
 
+# What each maintenance step runs, as its confirmation shows it (the same calls as below).
+MAINTENANCE_SQL = {
+    "rescue": "SELECT * FROM pgconsole.rescue_stuck_jobs(1000, NULL)",
+    "expire": "SELECT pgconsole.expire_stale_jobs()",
+    "cleanup": "SELECT pgconsole.cleanup_old_jobs()\n  -- repeated until a call deletes nothing (one short batch per call)",
+}
+
+
+def maintenance_statement(task: str) -> str:
+    if task not in MAINTENANCE_SQL:
+        raise SourceError(f"unknown maintenance task {task!r}: one of {', '.join(MAINTENANCE)}")
+    return MAINTENANCE_SQL[task]
+
 
 def maintenance(conn: psycopg.Connection[Any], task: str) -> str:
     """One maintenance step through the queue's API (the same steps `pgconsole maintain` runs)."""

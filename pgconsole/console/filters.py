@@ -13,7 +13,7 @@ import shlex
 from pgconsole.console.models import JOB_STATUSES, JobQuery
 
 HELP = (
-    'status:failed,pending  type:email  age:>1h | age:<10m  error:"text"  '
+    'status:failed,pending  type:email (prefix) | type:email.*  age:>1h | age:<10m  error:"text"  '
     'payload:{"key":"value"} | payload:key.sub=value  sort:created|oldest|updated|priority'
 )
 
@@ -23,15 +23,21 @@ _SORTS = {"created": "created_desc", "newest": "created_desc", "oldest": "create
           "updated": "updated_desc", "priority": "priority_desc"}
 
 
+KEYS = ("status", "type", "age", "error", "payload", "sort")  # and the short forms s, t, a, e, p
+
+
 class FilterError(ValueError):
     pass
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, key: str = "age") -> float:
     m = _DURATION.match(text.strip())
     if not m:
         raise FilterError(f"bad duration {text!r}: use 30s, 10m, 2h or 1d")
-    return float(m[1]) * _UNITS[m[2] or "s"]
+    if not m[2]:  # a bare number is refused: 7 could mean 7 days as well as 7 seconds
+        n = m[1]
+        raise FilterError(f"{key}: {text.strip()!r} has no unit: write {n}d, {n}h, {n}m or {n}s")
+    return float(m[1]) * _UNITS[m[2]]
 
 
 def parse_filter(line: str) -> JobQuery:
@@ -69,7 +75,9 @@ def parse_filter(line: str) -> JobQuery:
                 raise FilterError(f"unknown sort {value!r}: one of {', '.join(_SORTS)}")
             q.sort = _SORTS[value]  # type: ignore[assignment]
         else:
-            words.append(tok)  # "error:" is the common case; other colons are part of error text
+            # A typo (`typ:flaky`) used to become an error-text search that matched nothing, silently.
+            raise FilterError(f"unknown filter key {key!r}: use {', '.join(KEYS)} "
+                              f"(for error text with a colon in it: error:\"{tok}\")")
     if words:
         text = " ".join(words)
         q.error_contains = f"{q.error_contains} {text}".strip() if q.error_contains else text

@@ -39,6 +39,15 @@ _ROW_COLUMNS = sql.SQL(
 )
 
 
+def type_pattern(value: str) -> str:
+    """A ``type:`` value as a LIKE pattern: a glob (``email.*``, ``*.send``, ``report.?``) is
+    anchored at both ends; a plain value is a prefix (``email`` matches ``email.send``)."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if "*" in value or "?" in value:
+        return escaped.replace("*", "%").replace("?", "_")
+    return escaped + "%"
+
+
 def where_clause(q: JobQuery) -> tuple[sql.Composable, list[Any]]:
     """The WHERE for a filter, as fixed fragments plus parameters."""
     parts: list[sql.Composable] = []
@@ -47,8 +56,8 @@ def where_clause(q: JobQuery) -> tuple[sql.Composable, list[Any]]:
         parts.append(sql.SQL("status = ANY(%s)"))
         params.append(list(q.statuses))
     if q.job_types:
-        parts.append(sql.SQL("job_type = ANY(%s)"))
-        params.append(list(q.job_types))
+        parts.append(sql.SQL("job_type LIKE ANY(%s)"))  # backslash is LIKE's default escape
+        params.append([type_pattern(t) for t in q.job_types])
     if q.older_than_s is not None:
         parts.append(sql.SQL("created_at < now() - make_interval(secs => %s)"))
         params.append(q.older_than_s)

@@ -79,8 +79,8 @@ class JobQuery(BaseModel):
         parts = []
         if self.statuses:
             parts.append("status=" + ",".join(self.statuses))
-        if self.job_types:
-            parts.append("type=" + ",".join(self.job_types))
+        if self.job_types:  # a plain type is a prefix, shown as one: type=email*
+            parts.append("type=" + ",".join(t if "*" in t or "?" in t else t + "*" for t in self.job_types))
         if self.older_than_s is not None:
             parts.append(f"older than {self.older_than_s:g}s")
         if self.newer_than_s is not None:
@@ -211,18 +211,30 @@ class SchemaData(BaseModel):
 ActionKind = Literal["retry", "cancel", "delete"]
 
 
+DEFAULT_REASON = "pgconsole console"
+
+
 class ActionTarget(BaseModel):
     """Which jobs an action is for: explicit ids (selected / marked) or everything matching a filter."""
 
     ids: list[str] | None = None
     query: JobQuery | None = None
     payload: Any = None  # retry with this payload instead of the stored one
-    reason: str = "pgconsole console"
+    reason: str = DEFAULT_REASON
+    # Where the rows come from, named in the confirmation: the marked rows, the row under the
+    # cursor, or the filter (None: ids given some other way, e.g. the job detail screen).
+    source: Literal["marked", "cursor", "filter"] | None = None
 
     def describe(self) -> str:
         if self.ids is not None:
-            return f"{len(self.ids)} selected job(s)"
-        return f"all jobs matching: {self.query.describe() if self.query else 'all jobs'}"
+            # The id column shows the last 12 characters; the confirmation names them the same way.
+            shown = ", ".join(i[-12:] for i in self.ids[:3]) + (", …" if len(self.ids) > 3 else "")
+            if self.source == "marked":
+                return f"{len(self.ids)} marked job(s): {shown}"
+            if self.source == "cursor":
+                return f"the job under the cursor: {shown}"
+            return f"{len(self.ids)} selected job(s): {shown}"
+        return f"all jobs matching the filter: {self.query.describe() if self.query else 'all jobs'}"
 
 
 class ActionPreview(BaseModel):

@@ -17,13 +17,23 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from pgconsole.db.connect import ConnectError, Purpose, connect, describe_error
+from pgconsole.db.connect import ConnectError, Purpose, classify_error, connect, explain_error
 
 T = TypeVar("T")
 
 
 class SourceError(Exception):
-    """A database call failed or timed out; the message is one redacted line for the banner."""
+    """A database call failed or timed out; the message is one redacted line for the banner.
+
+    ``kind`` says what failed, so the banner names it truthfully: "network" (unreachable, timed
+    out, connection lost: the console reconnects by itself), "auth" (the login was refused: retrying
+    cannot help, the console ends), "permission" and "schema" (the message names the GRANT or the
+    command that fixes it), or "other".
+    """
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _run_in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
@@ -110,16 +120,22 @@ class DeadlineSession:
             return await asyncio.wait_for(asyncio.shield(fut), timeout=limit)
         except TimeoutError:
             self._drop(used)
-            raise SourceError(f"no answer from the server within {limit:g} s; reconnecting") from None
+            raise SourceError(f"no answer from the server within {limit:g} s; reconnecting", "network") from None
         except ConnectError as exc:
             self._drop(used)
-            raise SourceError(str(exc)) from None
+            raise SourceError(str(exc), "auth" if exc.auth else "network") from None
         except psycopg.Error as exc:
             # A statement error on a healthy connection (e.g. permission denied) keeps the session;
             # anything that broke the connection discards it.
-            if not used or used[0].broken or used[0].closed or isinstance(exc, psycopg.OperationalError):
+            broken = not used or used[0].broken or used[0].closed
+            if broken or isinstance(exc, psycopg.OperationalError):
                 self._drop(used)
-            raise SourceError(describe_error(exc, self.dsn)) from None
+            kind = "network" if broken else classify_error(exc)
+            user = used[0].info.user if used and not broken else None
+            raise SourceError(explain_error(exc, self.dsn, user=user, needs=self._needs()), kind) from None
+
+    def _needs(self) -> str:
+        return "read" if self.purpose in (Purpose.DASHBOARD, Purpose.CHECK) else "act"
 
     def _drop(self, used: list[psycopg.Connection[Any]]) -> None:
         with self._guard:

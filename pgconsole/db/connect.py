@@ -69,6 +69,8 @@ def classify_error(exc: BaseException) -> ErrorKind:
         return "permission"
     if state in ("42P01", "42883", "3F000") and "pgconsole" in str(exc):
         return "schema"  # undefined table / function / schema, in pgconsole's own schema
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return "other"  # a statement timeout: the server answered, it was slow
     if isinstance(exc, psycopg.OperationalError):
         return "network"
     return "other"

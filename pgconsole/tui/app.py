@@ -4,7 +4,7 @@ command palette, and the job-action flow (preview → confirm → batched run �
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from textual import work
@@ -62,6 +62,7 @@ class PgConsoleApp(App[int]):
 
     header_info: reactive[HeaderInfo | None] = reactive(None)
     db_error: reactive[str] = reactive("")
+    db_error_kind = "network"  # SourceError.kind of db_error: the banner's words depend on it
     health: reactive[list[CheckRow]] = reactive(list, always_update=True)
     paused: reactive[bool] = reactive(False)
     refresh_interval: reactive[float] = reactive(2.0)
@@ -74,6 +75,13 @@ class PgConsoleApp(App[int]):
         self.set_reactive(PgConsoleApp.refresh_interval, refresh)
         self.history: dict[str, deque[float]] = {}
         self.first_data_at: float | None = None  # monotonic time of the first rendered data (startup metric)
+        self.fatal_error = ""  # why the app ended by itself (a refused login); the CLI prints it
+
+    def end_on_login_refused(self, message: str) -> None:
+        """The server refused the login (wrong or missing password, no pg_hba.conf entry): end the
+        console with the reason instead of retrying every refresh forever."""
+        self.fatal_error = message
+        self.exit(2, return_code=2)
 
     def on_mount(self) -> None:
         self.register_theme(PGCONSOLE_THEME)
@@ -143,16 +151,19 @@ class PgConsoleApp(App[int]):
         yield SystemCommand("Quit", "key q / ctrl+q", lambda: self.exit(0))
 
     # -- job actions -----------------------------------------------------------------------
-    def start_job_action(self, kind: ActionKind, target: ActionTarget) -> None:
-        """Preview, confirm with the row count and statement, then run in batches."""
+    def start_job_action(self, kind: ActionKind, target: ActionTarget,
+                         on_done: Callable[[], None] | None = None) -> None:
+        """Preview, confirm with the row count and statement, then run in batches; ``on_done`` runs
+        after the action ran (the Jobs screen clears its marks there)."""
         if self.read_only:
             reason = self.header_info.read_only_reason if self.header_info else "not connected"
             self.notify(f"no actions: {reason}", severity="warning", markup=False)
             return
-        self._preview_and_confirm(kind, target)
+        self._preview_and_confirm(kind, target, on_done)
 
     @work(exclusive=True, group="action", exit_on_error=False)
-    async def _preview_and_confirm(self, kind: ActionKind, target: ActionTarget) -> None:
+    async def _preview_and_confirm(self, kind: ActionKind, target: ActionTarget,
+                                   on_done: Callable[[], None] | None = None) -> None:
         try:
             preview = await self.source.preview(kind, target)
         except SourceError as exc:
@@ -161,23 +172,29 @@ class PgConsoleApp(App[int]):
         if preview.rows == 0:
             self.notify(f"{kind}: no job matches {target.describe()}", markup=False)
             return
-        confirmed = await self.push_screen_wait(ConfirmScreen.for_action(preview))
-        if confirmed:
+        confirm = ConfirmScreen.for_action(preview)
+        if await self.push_screen_wait(confirm):
+            target = target.model_copy(update={"reason": confirm.reason_text()})
             await self.push_screen_wait(ActionRunScreen(kind, target, preview.eligible))
+            if on_done is not None:
+                on_done()
             refresh = getattr(self.screen, "kick", None)
             if refresh:
                 refresh()
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def run_maintenance(self, task: str) -> None:
-        ok = await self.push_screen_wait(ConfirmScreen("Maintenance", f"Run the queue's {task} step once now?", task))
+        from pgconsole.console.actions import maintenance_statement
+
+        ok = await self.push_screen_wait(ConfirmScreen("Maintenance", f"Run the queue's {task} step once now?",
+                                                       maintenance_statement(task)))
         if not ok:
             return
         try:
             result = await self.source.maintenance(task)
         except SourceError as exc:
             result = f"failed: {exc}"
-        await self.push_screen_wait(MessageScreen(f"Maintenance: {task}", result))
+        await self.push_screen_wait(MessageScreen(f"Maintenance: {task}", result, any_key=True))
 
     def edit_and_retry(self, job_id: str) -> None:
         if self.read_only:

@@ -80,8 +80,13 @@ class LiveScreen(Screen[None]):
         except asyncio.CancelledError:
             raise  # superseded or screen hidden: no reschedule
         except SourceError as exc:
+            if exc.kind == "auth":
+                app.end_on_login_refused(str(exc))  # retrying a refused login cannot help
+                return
+            app.db_error_kind = exc.kind
             app.db_error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one panel must not end the session
+            app.db_error_kind = "other"
             app.db_error = redact(f"{exc.__class__.__name__}: {exc}")
         else:
             app.db_error = ""

@@ -75,6 +75,7 @@ class JobsScreen(LiveScreen):
         yield Static(id="jobs-status")
         with TabbedContent(id="jobs-tabs", initial="list"):
             with TabPane("Jobs (l)", id="list"):
+                yield Static(id="jobs-empty")  # "no job matches …" instead of a blank table
                 yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Stuck (s)", id="stuck"):
                 yield DataTable(id="stuck-table", cursor_type="row", zebra_stripes=True)
@@ -87,6 +88,7 @@ class JobsScreen(LiveScreen):
             " ", "id", "type", "status", "prio", "fails", "created", "due", "error")
         self.query_one("#stuck-table", DataTable).add_columns("id", "type", "worker", "started", "heartbeat", "reason")
         self.query_one("#failures-table", DataTable).add_columns("count", "type", "last seen", "error")
+        self.query_one("#jobs-empty", Static).display = False
         self.watch(self.app, "header_info", lambda _v: self.refresh_bindings(), init=False)
         self.query_one("#jobs-table", DataTable).focus()
 
@@ -139,6 +141,16 @@ class JobsScreen(LiveScreen):
             )
         if keep:
             self._move_to(table, keep)
+        empty = self.query_one("#jobs-empty", Static)
+        empty.display = not self.page.rows
+        if not self.page.rows:
+            t = Text("no job matches ", style="yellow")
+            if self.query_model.describe() == "all jobs":
+                t.append("(no filter): the queue holds no jobs", style="yellow")
+            else:
+                t.append_text(lit(self.query_model.describe(), 120, style="bold yellow"))
+                t.append("  (/ changes the filter)", style="dim")
+            empty.update(t)
 
     @staticmethod
     def _move_to(table: DataTable[Any], key: str) -> None:
@@ -273,16 +285,27 @@ class JobsScreen(LiveScreen):
     # -- actions ----------------------------------------------------------------------------
     def _chosen(self) -> ActionTarget | None:
         if self.marked:
-            return ActionTarget(ids=sorted(self.marked))
+            return ActionTarget(ids=sorted(self.marked), source="marked")
         job = self.selected_id()
-        return ActionTarget(ids=[job]) if job else None
+        return ActionTarget(ids=[job], source="cursor") if job else None
 
     def _act(self, kind: ActionKind, everything: bool = False) -> None:
-        target = ActionTarget(query=self.query_model) if everything else self._chosen()
+        target = ActionTarget(query=self.query_model, source="filter") if everything else self._chosen()
         if target is None:
             self.notify("no job selected", severity="warning")
             return
-        self.pg_app.start_job_action(kind, target)
+        self.pg_app.start_job_action(kind, target, on_done=self.after_action)
+
+    def after_action(self) -> None:
+        """After an action ran: the marks are spent. Kept, a marked job that left the page (a retried
+        job is no longer failed) would be the hidden target of the next key."""
+        if not self.marked:
+            return
+        self.marked.clear()
+        table: DataTable[Any] = self.query_one("#jobs-table", DataTable)
+        for row_key in list(table.rows):
+            table.update_cell(row_key, table.ordered_columns[0].key, Text(" "))
+        self._status()
 
     def action_retry(self) -> None:
         self._act("retry")

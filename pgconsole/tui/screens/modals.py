@@ -8,12 +8,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, ProgressBar, Static, TextArea
+from textual.widgets import Button, Input, Label, ProgressBar, Static, TextArea
 
 from pgconsole.console.models import ActionKind, ActionPreview, ActionReport, ActionTarget
 from pgconsole.console.payload_edit import PayloadError, parse_payload
@@ -26,37 +26,76 @@ if TYPE_CHECKING:
 VERB = {"retry": "Retry", "cancel": "Cancel", "delete": "Delete"}
 
 
+def _sql_literal(text: str) -> str:
+    """A string as a SQL literal, for showing a statement only (never sent: values are parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no with the statement that will run. With ``reason`` (job actions) it also has the audit
+    reason in an input: r goes there, enter comes back to the buttons."""
+
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+        Binding("r", "edit_reason", "Reason", show=False, id="confirm.reason"),
     ]
 
-    def __init__(self, title: str, question: str, statement: str = "", *, danger: bool = False) -> None:
+    def __init__(self, title: str, question: str, statement: str = "", *, danger: bool = False,
+                 reason: str | None = None) -> None:
         super().__init__(classes="modal")
         self.title_text = title
         self.question = question
         self.statement = statement
         self.danger = danger
+        self.reason = reason  # the audit reason offered (None: this confirmation has none)
 
     @classmethod
     def for_action(cls, p: ActionPreview) -> ConfirmScreen:
         skipped = p.rows - p.eligible
-        q = f"{VERB[p.kind]} {p.eligible} job(s)? {p.target.describe()}: {p.rows} row(s) match"
+        q = f"{VERB[p.kind]} {p.eligible} job(s)? {p.target.describe()}; {p.rows} row(s) match"
         if skipped:
             q += f"; {skipped} are in a state {p.kind} does not change and will be skipped"
-        return cls(f"{VERB[p.kind]} jobs", q, p.statement, danger=p.kind == "delete")
+        return cls(f"{VERB[p.kind]} jobs", q, p.statement, danger=p.kind == "delete", reason=p.target.reason)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog" + (" danger" if self.danger else "")):
             yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
             yield Static(block(self.question), id="confirm-question")
+            if self.reason is not None:
+                yield Label("Reason for the audit record (r edits it, enter when done):", classes="dim")
+                yield Input(self.reason, id="confirm-reason")
             if self.statement:
                 yield Label("What will run:", classes="dim")
                 yield Static(block(self.statement), id="confirm-statement", classes="statement")
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", id="yes", variant="error" if self.danger else "primary")
                 yield Button("No (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#yes", Button).focus()  # y / n / enter answer at once; the reason is a tab away
+
+    def reason_text(self) -> str:
+        """The reason as typed (the offered one when left empty)."""
+        if self.reason is None:
+            return ""
+        typed = self.query_one("#confirm-reason", Input).value.strip()
+        return typed or self.reason
+
+    def action_edit_reason(self) -> None:
+        if self.reason is not None:
+            self.query_one("#confirm-reason", Input).focus()
+
+    @on(Input.Changed, "#confirm-reason")
+    def _reason_changed(self) -> None:
+        if self.reason is not None and self.statement:
+            # The statement names the reason it passes; show the one that will be sent.
+            shown = self.statement.replace(_sql_literal(self.reason), _sql_literal(self.reason_text()), 1)
+            self.query_one("#confirm-statement", Static).update(block(shown))
+
+    @on(Input.Submitted, "#confirm-reason")
+    def _reason_done(self) -> None:
+        self.query_one("#yes", Button).focus()
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)
@@ -71,19 +110,29 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class MessageScreen(ModalScreen[None]):
+    """A message; ``any_key`` (an action's result) closes on any key, else (a plan to scroll
+    through) on escape, enter or q."""
+
     BINDINGS = [Binding("escape,enter,q", "close", "Close", id="message.close")]
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, title: str, body: str, *, any_key: bool = False) -> None:
         super().__init__(classes="modal")
         self.title_text = title
         self.body = body
+        self.any_key = any_key
+
+    def on_key(self, event: events.Key) -> None:
+        if self.any_key:
+            event.stop()
+            event.prevent_default()
+            self.dismiss(None)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
             with VerticalScroll(classes="message-body"):
                 yield Static(block(self.body), id="message-body")
-            yield Button("Close (enter)", id="close")
+            yield Button("Close (any key)" if self.any_key else "Close (enter)", id="close")
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -111,10 +160,17 @@ class ActionRunScreen(ModalScreen[ActionReport | None]):
             yield Label(Text(f"{VERB[self.kind]}: {self.target.describe()}", style="bold"), classes="dialog-title")
             yield ProgressBar(total=max(1, self.expected), show_eta=False, id="progress")
             yield Static(Text("running…"), id="run-status")
-            yield Button("Close (enter)", id="close", disabled=True)
+            yield Button("Close (any key)", id="close", disabled=True)
 
     def on_mount(self) -> None:
         self._run()
+
+    def on_key(self, event: events.Key) -> None:
+        # Keys stop here (none reaches the screen below mid-run); once the report shows, any key
+        # closes it, so the next key after an action needs no extra enter.
+        event.stop()
+        event.prevent_default()
+        self.action_close()
 
     @work(exclusive=True, group="run", exit_on_error=False)
     async def _run(self) -> None:

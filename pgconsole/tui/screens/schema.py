@@ -111,5 +111,5 @@ class SchemaScreen(LiveScreen):
             result = await self.source.apply_migrations()
         except SourceError as exc:
             result = f"failed: {exc}"
-        await self.app.push_screen_wait(MessageScreen("Migrations", result))
+        await self.app.push_screen_wait(MessageScreen("Migrations", result, any_key=True))
         self.kick()

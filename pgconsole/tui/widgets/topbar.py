@@ -58,9 +58,17 @@ class HealthBanner(Static):
         app: PgConsoleApp = self.app  # type: ignore[assignment]
         self.remove_class("error", "warning", "critical", "ok")
         if app.db_error:
-            t = Text("✖ database unreachable: ", style="bold")
+            # Only a network failure is "unreachable"; a missing privilege or schema says what is
+            # missing and what fixes it (the message carries the GRANT or the command).
+            kind = app.db_error_kind
+            lead = {"network": "✖ database unreachable: ", "permission": "✖ missing privilege: ",
+                    "schema": "✖ pgconsole schema missing: "}.get(kind, "✖ database error: ")
+            t = Text(lead, style="bold")
             t.append_text(lit(app.db_error, 300))
-            t.append("  — reconnecting by itself", style="italic")
+            if kind == "network":
+                t.append("  — reconnecting by itself", style="italic")
+            else:
+                t.append("  — retrying every refresh", style="italic")
             self.add_class("error")
             self.update(t)
             return
