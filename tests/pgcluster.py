@@ -17,7 +17,7 @@ from pgconsole.embedded import EmbeddedServer, ServerInfo
 
 SUPERUSER_PASSWORD = "Sup3r-s3cret-pw"
 TEMPLATE = "pgconsole_template"
-LOGIN_ROLES = ("pgconsole_migrator", "pgconsole_readonly", "pgconsole_operator", "pgconsole_app")
+LOGIN_ROLES = ("pgconsole_migrator", "pgconsole_readonly", "pgconsole_operator", "pgconsole_app", "pgconsole_worker")
 
 # Speed over durability in throwaway test clusters.
 TEST_SETTINGS = {

@@ -26,7 +26,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="how long running jobs may finish after SIGTERM (default 30)")
     p.add_argument("--worker-id", metavar="ID", help="locked_by value and application_name suffix (default host-pid-rand)")
-    p.add_argument("--burst", action="store_true", help="exit when no job is due and none is held")
+    p.add_argument("--burst", action="store_true", help="exit when no job is due and none is held (after a rescue pass)")
+    p.add_argument("--connect-retry", type=float, default=60.0, metavar="SECONDS",
+                   help="keep trying the first connection this long, with backoff (0 = fail at once; default 60)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -35,10 +37,13 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     import os
     import sys
 
+    import psycopg
+
     from pgconsole.commands.common import dsn_of, fail
     from pgconsole.db.connect import ConnectError
+    from pgconsole.db.redact import redact
     from pgconsole.queue.models import InvalidInput
-    from pgconsole.queue.worker import WorkerConfig, default_worker_id, load_handler, run_worker
+    from pgconsole.queue.worker import StartError, WorkerConfig, default_worker_id, load_handler, run_worker
 
     logging.basicConfig(level=getattr(logging, args.log_level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -51,7 +56,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             batch=args.batch, lease_seconds=args.lease, heartbeat_interval=args.heartbeat,
             rescue_interval=args.rescue_interval, poll_interval=args.poll, shutdown_timeout=args.shutdown_timeout,
             worker_id=args.worker_id or default_worker_id(), burst=args.burst,
-            connect_timeout=settings.connect_timeout,
+            connect_timeout=settings.connect_timeout, start_retry_seconds=args.connect_retry,
         )
         config.validate()
     except InvalidInput as exc:
@@ -60,6 +65,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         stats = run_worker(config)
     except ConnectError as exc:
         return fail(f"cannot connect: {exc}", 2)
+    except StartError as exc:
+        return fail(str(exc), 2)
+    except psycopg.Error as exc:
+        return fail(f"database error: {redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)}", 2)
     print(f"worker {config.worker_id}: claimed {stats.claimed}, completed {stats.completed}, failed {stats.failed}, "
           f"cancelled {stats.cancelled}, released {stats.released}, rescued {stats.rescued}", file=sys.stderr)
     return 0

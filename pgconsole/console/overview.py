@@ -54,7 +54,7 @@ WITH RECURSIVE pr AS (
    GROUP BY f.job_type
 )
 SELECT coalesce(d.job_type, f.job_type) AS job_type, coalesce(f.n, 0) AS failed_1h,
-       CASE WHEN d.oldest IS NOT NULL  -- greatest() would turn a NULL into 0
+       CASE WHEN isfinite(d.oldest)  -- NULL (greatest() would make it 0) or infinite: no age
             THEN greatest(0, extract(epoch FROM clock_timestamp() - d.oldest))::float8 END AS oldest_due_age_s
   FROM due d FULL JOIN failed f ON f.job_type = d.job_type
 """

@@ -12,6 +12,9 @@ from pgconsole.db.connect import (
 )
 from pgconsole.db.dsn import describe_target, resolve_dsn
 from pgconsole.db.redact import redact
+from pgconsole.db.timestamps import register as _register_timestamp_loader
+
+_register_timestamp_loader()  # every connection made after this reads out-of-range timestamps
 
 __all__ = [
     "ConnectError",

@@ -89,7 +89,8 @@ WITH RECURSIVE pr AS (
     FROM pr WHERE pr.priority IS NOT NULL
 )
 SELECT min(scheduled_at) AS oldest_scheduled_at,
-       greatest(0, extract(epoch FROM clock_timestamp() - min(scheduled_at)))::float8 AS oldest_due_age_s,
+       CASE WHEN isfinite(min(scheduled_at))  -- an infinite time (a superuser's row) has no age
+            THEN greatest(0, extract(epoch FROM clock_timestamp() - min(scheduled_at)))::float8 END AS oldest_due_age_s,
        count(*)::int AS priorities
   FROM heads
 """

@@ -21,6 +21,7 @@ from psycopg.types.string import ByteaBinaryLoader
 
 from pgconsole.queue.errors import JobNotFound, translate_errors
 from pgconsole.queue.models import (
+    DEFAULT_PAYLOAD_MAX_BYTES,
     JOB_COLUMNS,
     CachedResult,
     ClaimedJob,
@@ -63,10 +64,13 @@ _CREATE = (
 )
 
 
+_NO_PAYLOAD: Any = object()  # enqueue's default ({}); an explicit None is JSON null, refused everywhere
+
+
 def enqueue(
     conn: Conn,
     job_type: str,
-    payload: Any = None,
+    payload: Any = _NO_PAYLOAD,
     *,
     priority: int = 0,
     max_retries: int = 3,
@@ -80,7 +84,7 @@ def enqueue(
 
     Raises InvalidInput (field named), LimitExceeded, DuplicateJob (active job with the dedupe key)."""
     job = new_job(
-        job_type=job_type, payload={} if payload is None else payload, priority=priority, max_retries=max_retries,
+        job_type=job_type, payload={} if payload is _NO_PAYLOAD else payload, priority=priority, max_retries=max_retries,
         user_id=user_id, tenant_id=tenant_id, scheduled_at=scheduled_at, expires_at=expires_at, dedupe_key=dedupe_key,
     )
     params = job.model_dump()
@@ -189,25 +193,31 @@ def get_job(conn: Conn, job_id: UUID | str) -> Job:
 
 
 def get_logs(conn: Conn, job_id: UUID | str, *, limit: int = 100) -> list[LogEntry]:
-    """The job's log lines and audit records, newest first (read from the table)."""
+    """The job's log lines, newest first, through ``get_job_logs`` (audit records only for staff)."""
     with translate_errors(), conn.cursor(row_factory=class_row(LogEntry)) as cur:
         cur.execute(
-            "SELECT id, job_id, level, message, metadata, actor, created_at FROM pgconsole.job_log"
-            " WHERE job_id = %s ORDER BY created_at DESC, id DESC LIMIT %s",
+            "SELECT id, job_id, level, message, metadata, actor, created_at"
+            " FROM pgconsole.get_job_logs(%s, NULL, %s)",
             (_uuid(job_id), limit),
         )
         return cur.fetchall()
 
 
-def add_log(conn: Conn, job_id: UUID | str, message: str, *, level: str = "info", metadata: Any = None) -> int:
+def add_log(conn: Conn, job_id: UUID | str, message: str, *, level: str = "info", metadata: Any = None,
+            attempt: int | None = None) -> int | None:
+    """Write a log line. Into a running job only with its ``attempt`` (the holder's form; None
+    when the attempt is no longer current); without it, into a job that is not running."""
     check_text("message", message, max_len=10000, allow_empty=True)
+    meta = _jsonb("metadata", metadata or {})
     with translate_errors():
-        row = conn.execute(
-            "SELECT pgconsole.add_job_log(%s, %s, %s, %s)",
-            (_uuid(job_id), level, message, _jsonb("metadata", metadata or {})),
-        ).fetchone()
+        if attempt is None:
+            row = conn.execute("SELECT pgconsole.add_job_log(%s, %s, %s, %s)",
+                               (_uuid(job_id), level, message, meta)).fetchone()
+        else:
+            row = conn.execute("SELECT pgconsole.add_job_log(%s, %s, %s, %s, %s)",
+                               (_uuid(job_id), attempt, level, message, meta)).fetchone()
     assert row is not None
-    return int(row[0])
+    return None if row[0] is None else int(row[0])
 
 
 def _uuid(value: UUID | str) -> UUID:
@@ -356,7 +366,7 @@ def results_param(results: Sequence[Any]) -> list[Jsonb | None] | None:
     SQL NULL, which complete_jobs and complete_and_claim_jobs fill in."""
     if all(r is None for r in results):
         return None
-    return [None if r is None else _jsonb("result", r) for r in results]
+    return [None if r is None else r if isinstance(r, Jsonb) else _jsonb("result", r) for r in results]
 
 
 def complete(
@@ -472,6 +482,18 @@ def finish_cancelled(conn: Conn, worker_id: str, items: Sequence[tuple[UUID, int
 
 # --------------------------------------------------------------------------------------------
 # Stuck jobs and maintenance
+
+
+def queue_payload_limit(conn: Conn) -> int | None:
+    """payload_max_bytes (which also bounds results), or None when the queue's worker API is not
+    installed in this database or not visible to this role."""
+    row = conn.execute(
+        "SELECT to_regprocedure('pgconsole.claim_jobs_lean(text, integer, integer, text[])') IS NOT NULL"
+        " AND has_function_privilege('pgconsole.setting_int(text, bigint)', 'EXECUTE')").fetchone()
+    if not row or not row[0]:
+        return None
+    row = conn.execute("SELECT pgconsole.setting_int('payload_max_bytes', %s)", (DEFAULT_PAYLOAD_MAX_BYTES,)).fetchone()
+    return int(row[0]) if row and row[0] is not None else DEFAULT_PAYLOAD_MAX_BYTES
 
 
 def detect_stuck(conn: Conn) -> list[StuckJob]:

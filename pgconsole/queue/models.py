@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -171,6 +171,32 @@ class NewJob(BaseModel):
     def _text(cls, v: str | None, info: Any) -> str | None:
         check_text(info.field_name, v)
         return v
+
+    @field_validator("payload")
+    @classmethod
+    def _payload(cls, v: Any) -> Any:
+        if v is None:
+            raise InvalidInput("payload", "must not be null (use {} for none)")
+        return v
+
+    @field_validator("scheduled_at", "expires_at")
+    @classmethod
+    def _time(cls, v: datetime | None, info: Any) -> datetime | None:
+        return check_job_time(info.field_name, v)
+
+
+# scheduled_at and expires_at, as the SQL API checks them (migration 0010, docs/sql-api.md).
+JOB_TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+JOB_TIME_MAX = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def check_job_time(field: str, value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not JOB_TIME_MIN <= aware < JOB_TIME_MAX:
+        raise InvalidInput(field, f"must be a finite time from 1970-01-01 to 2200-01-01 UTC (got {value.isoformat()})")
+    return value
 
 
 def new_job(**fields: Any) -> NewJob:

@@ -40,10 +40,18 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from pgconsole.db import Purpose, connect
+from pgconsole.db.connect import ConnectError
 from pgconsole.queue import client
-from pgconsole.queue.models import ClaimedJob, InvalidInput, check_worker_id, encode_json
+from pgconsole.queue.models import (
+    DEFAULT_PAYLOAD_MAX_BYTES,
+    ClaimedJob,
+    InvalidInput,
+    check_worker_id,
+    encode_json,
+)
 
 log = logging.getLogger("pgconsole.worker")
 
@@ -53,6 +61,10 @@ _uuid, _load_db_json = client.uuid_from_bytes, client.load_db_json
 
 
 Handler = Callable[["JobContext"], Any]
+
+
+class StartError(Exception):
+    """The worker cannot start (no queue schema in the database, no access); one line to show."""
 
 
 class JobCancelled(Exception):
@@ -141,7 +153,8 @@ class JobContext:
 
     def log(self, message: str, level: str = "info", **metadata: Any) -> None:
         with self._worker._side_conn() as conn:
-            client.add_log(conn, self.id, client.clean_error_text(message), level=level, metadata=metadata)
+            client.add_log(conn, self.id, client.clean_error_text(message), level=level, metadata=metadata,
+                           attempt=self.attempt)
 
     def _outcome(self, kind: str, error: str, code: str | None = None, retryable: bool = True) -> None:
         self._kind, self._error, self._code, self._retryable = kind, error, code, retryable
@@ -191,6 +204,7 @@ class WorkerConfig:
     worker_id: str = field(default_factory=default_worker_id)
     burst: bool = False  # exit when nothing is due and nothing is held (tests, cron-style runs)
     connect_timeout: float = 10.0
+    start_retry_seconds: float = 60.0  # keep trying the first connection this long (0: fail at once)
 
     def validate(self) -> None:
         check_worker_id(self.worker_id)
@@ -240,7 +254,9 @@ class Worker:
         self._side: list[psycopg.Connection[Any]] = []
         self._side_lock = threading.Lock()
         self._is_async = inspect.iscoroutinefunction(config.handler)
+        self._rescue_denied = False
         self._job_seconds: float | None = None  # recent handler time per job (None: none finished yet)
+        self.result_limit = DEFAULT_PAYLOAD_MAX_BYTES  # payload_max_bytes, read at start
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
@@ -353,12 +369,18 @@ class Worker:
                 ctx._outcome("fail", f"{type(exc).__name__}: {exc}", type(exc).__name__[:100])
             return
         if value is not None:  # None is the common no-result handler: nothing to check
+            # A result that cannot be stored fails this job alone, with its cause; encoded once here.
             try:
-                encode_json("result", value, max_bytes=None)
+                text = encode_json("result", value, max_bytes=None)
             except InvalidInput as exc:
-                ctx._outcome("fail", str(exc), "bad_result", False)
+                ctx._outcome("fail", str(exc), "result_not_json", False)
                 return
-            ctx._result = value
+            size = len(text.encode())
+            if size > self.result_limit:
+                ctx._outcome("fail", f"result: {size} bytes is over the limit of {self.result_limit} bytes "
+                                     "(setting payload_max_bytes)", "result_too_large", False)
+                return
+            ctx._result = Jsonb(value, dumps=lambda _obj: text)
 
     # -- heartbeat thread ----------------------------------------------------------------------
     def _heartbeat_loop(self, done: threading.Event) -> None:
@@ -415,11 +437,13 @@ class Worker:
         chunks = max(1, cfg.concurrency)
         pending: list[JobContext] = []  # finished jobs whose outcome is not sent yet
         first_pending = 0.0
+        burst_rescued = False
         next_rescue = time.monotonic() + (random.uniform(0, cfg.rescue_interval) if cfg.rescue_interval else 0)
-        log.info("worker %s started (concurrency %d, batch %d, lease %ds)", self.id, cfg.concurrency, cfg.batch,
-                 cfg.lease_seconds)
         backoff = 0.5
         try:
+            self._start()
+            log.info("worker %s started (concurrency %d, batch %d, lease %ds)", self.id, cfg.concurrency, cfg.batch,
+                     cfg.lease_seconds)
             while not self._stop.is_set():
                 try:
                     conn = self._main_conn()
@@ -438,13 +462,10 @@ class Worker:
                     quick = self._job_seconds is not None and self._job_seconds < cfg.flush_interval
                     free = base_held + (cfg.batch if quick else 0) - unfinished
                     claim_due = free > 0 and (free >= cfg.batch or unfinished == 0)
-                    # 2. the worker's own rescue pass
+                    # 2. the worker's own rescue pass (and, in a burst run, one before it decides
+                    #    that nothing is left: a crashed worker's jobs are work too)
                     if cfg.rescue_interval and time.monotonic() >= next_rescue:
-                        rescued = client.rescue_stuck(conn, limit=1000)
-                        if rescued:
-                            self.stats.rescued += len(rescued)
-                            log.info("rescued %d stuck job(s): %s", len(rescued),
-                                     ", ".join(f"{r.id} ({r.reason})" for r in rescued[:5]))
+                        self._rescue(conn)
                         next_rescue = time.monotonic() + cfg.rescue_interval
                     # 3. send outcomes: with the next claim when one is due (one transaction, one
                     #    round trip), else on their own once batch-full, all-finished or timed out
@@ -480,6 +501,10 @@ class Worker:
                         continue  # more may be due: claim again soon
                     if held == 0 and not pending:
                         if cfg.burst and got == 0:
+                            if not burst_rescued and cfg.rescue_interval:
+                                burst_rescued = True
+                                if self._rescue(conn):
+                                    continue
                             break
                         # idle: wait for the doorbell (or poll)
                         for _ in conn.notifies(timeout=cfg.poll_interval, stop_after=1):
@@ -513,6 +538,48 @@ class Worker:
                 self._side.clear()
         log.info("worker %s stopped: %s", self.id, self.stats)
         return self.stats
+
+    def _start(self) -> None:
+        """The first connection, retried with backoff for ``start_retry_seconds`` (a worker often
+        starts before its database); a refused login or a database without the queue ends the
+        worker with one line (StartError)."""
+        deadline = time.monotonic() + self.config.start_retry_seconds
+        delay = 0.5
+        while True:
+            try:
+                conn = self._main_conn()
+                break
+            except ConnectError as exc:
+                if exc.auth or time.monotonic() + delay > deadline or self._stop.is_set():
+                    raise
+                log.warning("cannot connect yet (%s); retrying in %.1fs", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+        try:
+            limit = client.queue_payload_limit(conn)
+        except psycopg.Error as exc:
+            raise StartError(f"cannot read the queue's settings as this role: {exc}") from None
+        if limit is None:
+            raise StartError("the pgconsole queue is not installed in this database (or this role may not use it): "
+                             "run `pgconsole setup` and `pgconsole migrate` first")
+        self.result_limit = limit
+
+    def _rescue(self, conn: psycopg.Connection[Any]) -> int:
+        """One rescue pass; a role without the right to rescue (pgconsole_app) skips it, once said."""
+        if self._rescue_denied:
+            return 0
+        try:
+            rescued = client.rescue_stuck(conn, limit=1000)
+        except psycopg.errors.InsufficientPrivilege:
+            self._rescue_denied = True
+            log.warning("this role may not rescue stuck jobs (log in as pgconsole_worker, or run "
+                        "`pgconsole maintain` as pgconsole_operator); rescue passes are off")
+            return 0
+        if rescued:
+            self.stats.rescued += len(rescued)
+            log.info("rescued %d stuck job(s): %s", len(rescued),
+                     ", ".join(f"{r.id} ({r.reason})" for r in rescued[:5]))
+        return len(rescued)
 
     def _flush(self, conn: psycopg.Connection[Any], outcomes: list[JobContext], claim: int = 0) -> list[tuple[Any, ...]]:
         """Send outcomes; with ``claim`` > 0 also claim that many jobs, in the completions' transaction."""
@@ -548,12 +615,18 @@ class Worker:
         if stray:
             fail_rows += client.fail(conn, self.id, stray)
         claimed: list[tuple[Any, ...]] = []
-        if claim:
-            n_done, claimed = self._complete_and_claim(done, claim)
-        elif done:
-            n_done = len(client.complete(conn, self.id, [(c.id, c.attempt, c._result) for c in done]))
-        else:
-            n_done = 0
+        try:
+            if claim:
+                n_done, claimed = self._complete_and_claim(done, claim)
+            elif done:
+                n_done = len(client.complete(conn, self.id, [(c.id, c.attempt, c._result) for c in done]))
+            else:
+                n_done = 0
+        except (InvalidInput, psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError):
+            # One result the server will not store (its own limit, a value jsonb refuses) must
+            # not take the batch, or the worker, with it: complete one by one, fail what fails.
+            n_done, stored_fail = self._complete_one_by_one(conn, done)
+            fail_rows += stored_fail
         self.stats.completed += n_done
         self.stats.failed += len(fail_rows)
         self.stats.cancelled += len(ok_cancel)
@@ -563,6 +636,17 @@ class Worker:
             for c in outcomes:
                 pop(c._row[_ID], None)
         return claimed
+
+    def _complete_one_by_one(self, conn: psycopg.Connection[Any], done: list[JobContext]) -> tuple[int, list[Any]]:
+        n_done = 0
+        failed: list[tuple[UUID, int, str, str | None, bool]] = []
+        for c in done:
+            try:
+                n_done += len(client.complete(conn, self.id, [(c.id, c.attempt, c._result)]))
+            except (InvalidInput, psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+                log.warning("job %s: result not stored (%s); failing the job", c.id, exc)
+                failed.append((c.id, c.attempt, f"result not stored: {exc}", "result_store_failed", False))
+        return n_done, client.fail(conn, self.id, failed) if failed else []
 
     def _shutdown(self, pending: list[JobContext]) -> None:
         """Finish or release what is held: queued jobs go back at once, running ones get up to

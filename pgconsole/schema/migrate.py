@@ -31,6 +31,7 @@ from psycopg import errors, sql
 from pydantic import BaseModel
 
 from pgconsole import __version__
+from pgconsole.schema.setup import ROLES
 
 LOCK_KEY = "pgconsole.migrate"
 NO_TRANSACTION_MARKER = "-- pgconsole:no-transaction"
@@ -216,11 +217,11 @@ def _become_owner(conn: psycopg.Connection[Any]) -> None:
 def check_set_up(conn: psycopg.Connection[Any]) -> None:
     row = conn.execute(
         "SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
-        (["pgconsole_owner", "pgconsole_readonly", "pgconsole_operator", "pgconsole_app", "pgconsole_migrator"],),
+        (list(ROLES),),
     ).fetchone()
-    if not row or row[0] < 5:
+    if not row or row[0] < len(ROLES):
         raise MigrationError(
-            "the pgconsole roles do not exist yet: run `pgconsole setup` once as a role with CREATEROLE "
+            "the pgconsole roles do not all exist yet: run `pgconsole setup` (again, after an upgrade) as a role with CREATEROLE "
             "(or `pgconsole setup --print` to review the SQL)",
             EXIT_NOT_SET_UP,
         )

@@ -6,7 +6,8 @@ Idempotent: every statement checks before it creates. Roles:
 * ``pgconsole_migrator`` member of the owner; runs `pgconsole migrate`.
 * ``pgconsole_readonly`` the monitor: pg_read_all_stats, pg_read_all_settings, read-only by default.
 * ``pgconsole_operator`` readonly + EXECUTE on the operator functions (granted by migrations).
-* ``pgconsole_app``      producers and workers: EXECUTE on the producer/worker functions.
+* ``pgconsole_app``      producers (and single-tenant workers): confined to its tenant when isolation is on.
+* ``pgconsole_worker``   workers that serve every tenant: claim, heartbeat, complete, fail, log; reads no table.
 
 Login roles get their own time limits (role settings are not inherited through membership).
 """
@@ -18,7 +19,8 @@ from typing import Any
 import psycopg
 from pydantic import BaseModel
 
-ROLES = ("pgconsole_owner", "pgconsole_migrator", "pgconsole_readonly", "pgconsole_operator", "pgconsole_app")
+ROLES = ("pgconsole_owner", "pgconsole_migrator", "pgconsole_readonly", "pgconsole_operator", "pgconsole_app",
+         "pgconsole_worker")
 
 _ROLE_SQL = """
 DO $setup$
@@ -38,6 +40,9 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgconsole_app') THEN
     CREATE ROLE pgconsole_app LOGIN;
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgconsole_worker') THEN
+    CREATE ROLE pgconsole_worker LOGIN;
+  END IF;
 END
 $setup$;
 GRANT pgconsole_owner TO pgconsole_migrator;
@@ -51,13 +56,16 @@ ALTER ROLE pgconsole_operator SET statement_timeout = '30s';
 ALTER ROLE pgconsole_operator SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE pgconsole_app SET statement_timeout = '30s';
 ALTER ROLE pgconsole_app SET idle_in_transaction_session_timeout = '60s';
+ALTER ROLE pgconsole_worker SET statement_timeout = '30s';
+ALTER ROLE pgconsole_worker SET idle_in_transaction_session_timeout = '60s';
 """
 
 _SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS pgconsole AUTHORIZATION pgconsole_owner;
 ALTER SCHEMA pgconsole OWNER TO pgconsole_owner;
 REVOKE ALL ON SCHEMA pgconsole FROM PUBLIC;
-GRANT USAGE ON SCHEMA pgconsole TO pgconsole_readonly, pgconsole_operator, pgconsole_app, pgconsole_migrator;
+GRANT USAGE ON SCHEMA pgconsole TO pgconsole_readonly, pgconsole_operator, pgconsole_app, pgconsole_worker,
+  pgconsole_migrator;
 -- Functions are executable by PUBLIC by default; ours are granted one by one. The revoke must be
 -- the role-wide default (no IN SCHEMA): a per-schema default cannot take away the global grant.
 ALTER DEFAULT PRIVILEGES FOR ROLE pgconsole_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;

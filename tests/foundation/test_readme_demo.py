@@ -7,6 +7,7 @@ As root (containers, CI) the server runs as another OS user, which cannot enter 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -33,6 +34,11 @@ def _fresh_copy(dest: Path) -> None:
             target.write_bytes(src.read_bytes())
 
 
+def _job_type_rows(screen: str) -> list[str]:
+    """Rows of the Overview's queue table: a demo job type (word.word) followed by counts."""
+    return re.findall(r"│\s+([a-z]+\.[a-z]+)\s+\d+\s+\d+", screen)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_readme_demo_command_verbatim_in_a_fresh_home_at_80x24(tmp_path: Path) -> None:
@@ -50,13 +56,13 @@ def test_readme_demo_command_verbatim_in_a_fresh_home_at_80x24(tmp_path: Path) -
         tmux.start(cmd, 80, 24)
         shown = tmux.wait_for("Queue by job type", timeout=300)
         assert "Permission denied" not in shown
-        # The demo's workload enqueues these types; at 80x24 the table must still show its rows.
+        # The demo's workload enqueues several job types (email.send, image.resize, ...); at 80x24
+        # the queue table must still show them as rows.
         deadline = time.monotonic() + 60
-        while "email.send" not in shown and time.monotonic() < deadline:
+        while len(_job_type_rows(shown)) < 3 and time.monotonic() < deadline:
             time.sleep(0.5)
             shown = tmux.screen()
-        assert "email.send" in shown, shown
-        assert "billing.sync" in shown, shown
+        assert len(_job_type_rows(shown)) >= 3, shown
         tmux.keys("q")
         deadline = time.monotonic() + 60
         while not exit_file.exists() and time.monotonic() < deadline:

@@ -20,6 +20,14 @@ def app(db: Any) -> Iterator[psycopg.Connection[Any]]:
 
 
 @pytest.fixture
+def worker(db: Any) -> Iterator[psycopg.Connection[Any]]:
+    """A worker connection (pgconsole_worker: serves every tenant, reads no table)."""
+    conn = connect(db.dsn_as("pgconsole_worker"), Purpose.WORKER)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
 def operator(db: Any) -> Iterator[psycopg.Connection[Any]]:
     conn = connect(db.dsn_as("pgconsole_operator"), Purpose.OPERATOR)
     yield conn

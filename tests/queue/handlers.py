@@ -43,3 +43,20 @@ async def async_ledger(job: Any) -> dict[str, int]:
 
 def boom(job: Any) -> None:
     raise RuntimeError("boom \x00 with a NUL")
+
+
+def poison(job: Any) -> Any:
+    """Results the worker must fail one by one: too large, not JSON, or refused by the server
+    (the limit lowered after the worker read it). Others complete with a small result."""
+    kind = job.payload["kind"]
+    if kind == "huge":
+        return {"blob": "x" * (2 * 1024 * 1024)}
+    if kind == "not_json":
+        return {"when": object()}
+    if kind == "late_limit":
+        import psycopg
+
+        with psycopg.connect(os.environ["PGC_SU_DSN"], autocommit=True) as su:
+            su.execute("UPDATE pgconsole.settings SET value = '100' WHERE key = 'payload_max_bytes'")
+        return {"blob": "y" * 500}
+    return {"ok": True}

@@ -111,7 +111,7 @@ def test_tenant_isolation(db: Any, su: Any) -> None:
         with c.transaction():
             _as_tenant(c, "A")
             assert [r[0] for r in c.execute("SELECT id FROM pgconsole.jobs").fetchall()] == [ids["A"]]
-            assert [r[0] for r in c.execute("SELECT job_id FROM pgconsole.job_log").fetchall()] == [ids["A"]]
+            assert [r.job_id for r in client.get_logs(c, ids["A"])] == [ids["A"]]
             users = c.execute("SELECT id FROM pgconsole.get_user_jobs('shared-user')").fetchall()
             assert [r[0] for r in users] == [ids["A"]]
             assert c.execute("SELECT count(*) FROM pgconsole.get_job_logs(%s)", (ids["B"],)).fetchone() == (0,)
@@ -126,7 +126,7 @@ def test_tenant_isolation(db: Any, su: Any) -> None:
         # tenant unset (fresh session: NULL) and after SET LOCAL ended ('' left behind): zero rows
         for conn in (c, connect(db.dsn_as("pgconsole_app"), Purpose.APP)):
             assert conn.execute("SELECT count(*) FROM pgconsole.jobs").fetchone() == (0,)
-            assert conn.execute("SELECT count(*) FROM pgconsole.job_log").fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM pgconsole.get_job_logs(%s)", (ids["A"],)).fetchone() == (0,)
             assert conn.execute("SELECT count(*) FROM pgconsole.get_user_jobs('shared-user')").fetchone() == (0,)
             assert client.cached_result(conn, "shared-user", "t", {"p": 1}) is None
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -24,6 +24,11 @@ def _app(db: Any) -> psycopg.Connection[Any]:
     return connect(db.dsn_as("pgconsole_app"), Purpose.APP)
 
 
+def _worker(db: Any) -> psycopg.Connection[Any]:
+    """Rescue is the worker role's (and the operator's), not the app's."""
+    return connect(db.dsn_as("pgconsole_worker"), Purpose.WORKER)
+
+
 def test_rescue_after_detection_spares_a_job_completed_in_between(db: Any, app: Any, su: Any) -> None:
     jid = client.enqueue(app, "t", {})
     [job] = client.claim(app, "w1", 1)
@@ -32,11 +37,11 @@ def test_rescue_after_detection_spares_a_job_completed_in_between(db: Any, app: 
     seen: list[Any] = []
 
     def rescuer() -> list[Any]:
-        with _app(db) as conn:
+        with _app(db) as conn, _worker(db) as rescuer_conn:
             seen.extend(s.id for s in client.detect_stuck(conn))  # step 1: the rescuer's SELECT
             barrier.wait()  # -> the worker completes now
             barrier.wait()
-            return client.rescue_stuck(conn, ids=seen)  # step 2: the UPDATE re-checks
+            return client.rescue_stuck(rescuer_conn, ids=seen)  # step 2: the UPDATE re-checks
 
     with ThreadPoolExecutor(1) as ex:
         fut = ex.submit(rescuer)
@@ -56,10 +61,11 @@ def test_rescue_while_completion_holds_the_row(db: Any, app: Any, su: Any) -> No
     with _app(db) as worker:
         with worker.transaction():
             assert client.complete(worker, "w1", [(jid, job.attempt, None)]) == {jid}  # row locked, not committed
-            with _app(db) as rescuer:
+            with _worker(db) as rescuer:
                 assert client.rescue_stuck(rescuer) == []  # skips the locked row, does not wait
         # committed: now it is completed and no rescue can touch it
-        assert client.rescue_stuck(app) == []
+        with _worker(db) as rescuer:
+            assert client.rescue_stuck(rescuer) == []
     assert client.get_job(app, jid).status == "completed"
 
 
@@ -67,7 +73,8 @@ def test_completion_after_takeover_is_fenced(db: Any, app: Any, su: Any) -> None
     jid = client.enqueue(app, "t", {})
     [old] = client.claim(app, "w1", 1)
     _expire_lease(su, jid)
-    [r] = client.rescue_stuck(app)
+    with _worker(db) as rescuer:
+        [r] = client.rescue_stuck(rescuer)
     assert (r.id, r.reason, r.status) == (jid, "lease_expired", "pending")
     # the old worker wakes up late: nothing it says changes the job
     assert client.complete(app, "w1", [(jid, old.attempt, {"late": True})]) == set()

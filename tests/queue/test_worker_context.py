@@ -98,7 +98,7 @@ def test_outcomes_store_results_errors_and_codes(db: Any, app: psycopg.Connectio
         elif k == "permanent":
             assert (job.status, job.error_code, job.error_message) == ("failed", "permanent", "PermanentError: no")
         elif k == "bad_result":
-            assert (job.status, job.error_code) == ("failed", "bad_result")
+            assert (job.status, job.error_code) == ("failed", "result_not_json")
             assert job.error_message is not None and job.error_message.startswith("result: not JSON-serialisable")
         elif k == "stray_cancel":
             assert (job.status, job.error_code) == ("failed", "cancelled")

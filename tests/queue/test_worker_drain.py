@@ -23,7 +23,7 @@ def test_eight_workers_drain_twenty_thousand_jobs(db: Any, app: psycopg.Connecti
     assert len(set(ids)) == N_JOBS
     ledger = tmp_path / "ledger"
     procs = [
-        start_worker(db.dsn_as("pgconsole_app"), "tests.queue.handlers:ledger", ledger,
+        start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:ledger", ledger,
                      "--batch", "100", "--concurrency", "2", "--burst", "--rescue-interval", "0",
                      "--worker-id", f"drain-{i}")
         for i in range(N_WORKERS)

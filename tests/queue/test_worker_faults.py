@@ -34,7 +34,7 @@ def test_sigkilled_workers_jobs_are_taken_over_and_live_ones_are_not(
 ) -> None:
     ledger, release = tmp_path / "ledger", tmp_path / "release"
     client.enqueue_many(app, [("slow", {"i": i}) for i in range(20)])
-    dsn = db.dsn_as("pgconsole_app")
+    dsn = db.dsn_as("pgconsole_worker")
     victim = start_worker(dsn, "tests.queue.handlers:block", ledger, "--worker-id", "victim", "--lease", "2",
                           "--batch", "10", "--concurrency", "10", "--rescue-interval", "0", release=release)
     procs = [victim]
@@ -102,7 +102,7 @@ def test_sigterm_releases_held_jobs(db: Any, app: psycopg.Connection[Any], su: p
                                     tmp_path: Path) -> None:
     ledger, release = tmp_path / "ledger", tmp_path / "release"
     client.enqueue_many(app, [("slow", {}) for _ in range(6)])
-    w = start_worker(db.dsn_as("pgconsole_app"), "tests.queue.handlers:block", ledger, "--worker-id", "term",
+    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:block", ledger, "--worker-id", "term",
                      "--batch", "6", "--concurrency", "2", "--shutdown-timeout", "0.5", "--rescue-interval", "0",
                      release=release)
     try:
@@ -123,7 +123,7 @@ def test_worker_honours_cancel_request(db: Any, app: psycopg.Connection[Any], op
                                        su: psycopg.Connection[Any], tmp_path: Path) -> None:
     ledger, release = tmp_path / "ledger", tmp_path / "release"
     jid = client.enqueue(app, "slow", {})
-    w = start_worker(db.dsn_as("pgconsole_app"), "tests.queue.handlers:block", ledger, "--worker-id", "cw",
+    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:block", ledger, "--worker-id", "cw",
                      "--lease", "3", "--heartbeat", "0.3", "--rescue-interval", "0", release=release)
     try:
         wait_until(lambda: read_ledger(ledger), what="handler started")
@@ -147,7 +147,7 @@ def test_failing_handler_retries_then_fails_with_clean_error(
 ) -> None:
     su.execute("UPDATE pgconsole.settings SET value = '0' WHERE key = 'retry_backoff_base_seconds'")
     jid = client.enqueue(app, "bad", {}, max_retries=2)
-    w = start_worker(db.dsn_as("pgconsole_app"), "tests.queue.handlers:boom", tmp_path / "l", "--burst",
+    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:boom", tmp_path / "l", "--burst",
                      "--rescue-interval", "0", "--poll", "0.1")
     _out, err = w.communicate(timeout=60)
     assert w.returncode == 0, err.decode()[-2000:]
@@ -160,7 +160,7 @@ def test_failing_handler_retries_then_fails_with_clean_error(
 @pytest.mark.timeout(120)
 def test_async_handler(db: Any, app: psycopg.Connection[Any], tmp_path: Path) -> None:
     jid = client.enqueue(app, "a", {})
-    w = start_worker(db.dsn_as("pgconsole_app"), "tests.queue.handlers:async_ledger", tmp_path / "l", "--burst")
+    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:async_ledger", tmp_path / "l", "--burst")
     _out, err = w.communicate(timeout=60)
     assert w.returncode == 0, err.decode()[-2000:]
     job = client.get_job(app, jid)

@@ -13,8 +13,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_worker(dsn: str, handler: str, ledger: Path, *args: str, release: Path | None = None) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PGC_LEDGER=str(ledger), PYTHONPATH=str(ROOT))
+def start_worker(dsn: str, handler: str, ledger: Path, *args: str, release: Path | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PGC_LEDGER=str(ledger), PYTHONPATH=str(ROOT), **(env or {}))
     if release is not None:
         env["PGC_RELEASE"] = str(release)
     cmd = [sys.executable, "-m", "pgconsole", "--dsn", dsn, "worker", "--handler", handler, "--log-level", "WARNING", *args]
