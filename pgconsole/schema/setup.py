@@ -14,13 +14,18 @@ Login roles get their own time limits (role settings are not inherited through m
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from pydantic import BaseModel
 
 ROLES = ("pgconsole_owner", "pgconsole_migrator", "pgconsole_readonly", "pgconsole_operator", "pgconsole_app",
          "pgconsole_worker")
+LOGIN_ROLES = ROLES[1:]
 
 _ROLE_SQL = """
 DO $setup$
@@ -116,3 +121,64 @@ def run_setup(conn: psycopg.Connection[Any]) -> SetupReport:
         for s in stmts:
             conn.execute(s)  # type: ignore[arg-type]  # constant SQL above
     return SetupReport(statements=stmts, notes=notes)
+
+
+def pgpass_target(conn: psycopg.Connection[Any]) -> tuple[str, str, str]:
+    """Host, port and database of ``conn`` as a password file line names them."""
+    return (conn.info.host, str(conn.info.port), conn.info.dbname)
+
+
+def _pgpass_field(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def pgpass_line(host: str, port: str, dbname: str, role: str, password: str) -> str:
+    return ":".join(_pgpass_field(v) for v in (host, port, dbname, role, password))
+
+
+def pgpass_path() -> Path:
+    """Where libpq reads passwords: $PGPASSFILE, else ~/.pgpass (%APPDATA%/postgresql/pgpass.conf on Windows)."""
+    if os.environ.get("PGPASSFILE"):
+        return Path(os.environ["PGPASSFILE"])
+    if os.name == "nt":
+        return Path(os.environ.get("APPDATA", "~")).expanduser() / "postgresql" / "pgpass.conf"
+    return Path.home() / ".pgpass"
+
+
+def write_pgpass(lines: dict[tuple[str, str, str, str], str], path: Path | None = None) -> Path:
+    """Put one line per (host, port, dbname, role) first in the password file (libpq takes the first
+    match), dropping older lines for the same four fields; the file stays (or becomes) mode 0600."""
+    path = path or pgpass_path()
+    keep: list[str] = []
+    if path.exists():
+        prefixes = tuple(pgpass_line(*key, "") for key in lines)
+        keep = [ln for ln in path.read_text().splitlines() if not ln.startswith(prefixes)]
+    new = [pgpass_line(*key, pw) for key, pw in lines.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(new + keep) + "\n")
+    os.chmod(path, 0o600)  # libpq ignores a file others can read
+    return path
+
+
+def set_random_passwords(conn: psycopg.Connection[Any], roles: list[str], target: tuple[str, str, str],
+                         path: Path | None = None) -> Path:
+    """Give each login role a new random password and write it to the password file.
+
+    The server gets only the SCRAM verifier computed here (as psql's ``\\password`` does), so the
+    password never reaches the server's log; it is shown nowhere but the password file."""
+    hosts = [target[0]]
+    if target[0].startswith("/"):  # a socket: libpq also looks the line up as "localhost"
+        hosts.append("localhost")
+    lines: dict[tuple[str, str, str, str], str] = {}
+    with conn.transaction():
+        for role in roles:
+            if role not in LOGIN_ROLES:
+                raise ValueError(f"{role!r} is not a pgconsole login role")
+            password = secrets.token_urlsafe(24)
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode()).decode()
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier)))
+            for host in hosts:
+                lines[(host, target[1], target[2], role)] = password
+    return write_pgpass(lines, path)
