@@ -33,6 +33,8 @@ from pgconsole.db.capabilities import ServerCaps, read_capabilities
 from pgconsole.db.connect import Purpose
 from pgconsole.db.dsn import describe_target
 from pgconsole.monitor import Snapshot
+from pgconsole.queue import client
+from pgconsole.queue.models import WorkerInfo
 
 __all__ = ["DataSource", "PgSource", "SourceError"]
 
@@ -45,6 +47,7 @@ class DataSource(Protocol):
     async def jobs_page(self, q: JobQuery, after: tuple[Any, str] | None) -> JobPage: ...
     async def job_detail(self, job_id: str) -> JobDetail | None: ...
     async def stuck_jobs(self) -> list[StuckJob]: ...
+    async def workers(self) -> list[WorkerInfo]: ...
     async def failure_groups(self) -> list[FailureGroup]: ...
     async def statements(self, order: str, delta: bool) -> StatementsData: ...
     async def explain(self, query: str, analyze: bool) -> str: ...
@@ -140,6 +143,12 @@ class PgSource:
     async def stuck_jobs(self) -> list[StuckJob]:
         q = await self._queue_stats()
         return [StuckJob(**s.model_dump()) for s in (q.stuck or [])] if q else []
+
+    async def workers(self) -> list[WorkerInfo]:
+        caps = await self._caps()
+        if not caps.has_queue:
+            return []
+        return await self.session.call(client.list_workers)
 
     async def failure_groups(self) -> list[FailureGroup]:
         q = await self._queue_stats()

@@ -34,6 +34,7 @@ from pgconsole.queue.models import (
     NewJob,
     RescueRow,
     StuckJob,
+    WorkerInfo,
     check_text,
     check_worker_id,
     encode_json,
@@ -435,15 +436,17 @@ def clean_error_text(text: str, limit: int = 10000) -> str:
 def fail(
     conn: Conn,
     worker_id: str,
-    items: Sequence[tuple[UUID, int, str, str | None, bool]],
+    items: Sequence[tuple[UUID, int, str, str | None, bool] | tuple[UUID, int, str, str | None, bool, str | None]],
 ) -> list[FailRow]:
-    """Fail many (id, attempt, error_message, error_code, retryable) in one statement. Returned rows
-    say what happened: pending (retry after a backoff), failed, or cancelled."""
+    """Fail many (id, attempt, error_message, error_code, retryable[, traceback]) in one statement.
+    A traceback is stored with the attempt (a job_log line). Returned rows say what happened:
+    pending (retry after a backoff), failed, or cancelled."""
     if not items:
         return []
+    tracebacks = [i[5] if len(i) > 5 else None for i in items]
     with translate_errors(), conn.cursor(row_factory=class_row(FailRow)) as cur:
         cur.execute(
-            "SELECT * FROM pgconsole.fail_jobs(%s, %s, %s, %s, %s, %s)",
+            "SELECT * FROM pgconsole.fail_jobs(%s, %s, %s, %s, %s, %s, %s)",
             (
                 worker_id,
                 [i[0] for i in items],
@@ -451,6 +454,7 @@ def fail(
                 [clean_error_text(i[2]) for i in items],
                 [None if i[3] is None else clean_error_text(i[3], 100) for i in items],
                 [i[4] for i in items],
+                None if all(t is None for t in tracebacks) else tracebacks,
             ),
         )
         return cur.fetchall()
@@ -494,6 +498,37 @@ def queue_payload_limit(conn: Conn) -> int | None:
         return None
     row = conn.execute("SELECT pgconsole.setting_int('payload_max_bytes', %s)", (DEFAULT_PAYLOAD_MAX_BYTES,)).fetchone()
     return int(row[0]) if row and row[0] is not None else DEFAULT_PAYLOAD_MAX_BYTES
+
+
+# --------------------------------------------------------------------------------------------
+# The worker registry (migration 0011)
+
+
+def register_worker(conn: Conn, worker_id: str, *, host: str, pid: int, concurrency: int, batch: int,
+                    job_types: Sequence[str] | None, heartbeat_seconds: float) -> None:
+    with translate_errors():
+        conn.execute("SELECT pgconsole.register_worker(%s, %s, %s::int, %s::int, %s::int, %s::text[], %s::real)",
+                     (worker_id, host, pid, concurrency, batch, list(job_types) if job_types else None,
+                      heartbeat_seconds))
+
+
+def worker_heartbeat(conn: Conn, worker_id: str, *, held: int, completed: int, failed: int) -> bool:
+    with translate_errors():
+        row = conn.execute("SELECT pgconsole.worker_heartbeat(%s, %s::int, %s::bigint, %s::bigint)",
+                           (worker_id, held, completed, failed)).fetchone()
+    return bool(row and row[0])
+
+
+def unregister_worker(conn: Conn, worker_id: str) -> None:
+    with translate_errors():
+        conn.execute("SELECT pgconsole.unregister_worker(%s)", (worker_id,))
+
+
+def list_workers(conn: Conn) -> list[WorkerInfo]:
+    """Live workers, with their sessions' pids and the jobs they hold (staff roles)."""
+    with translate_errors(), conn.cursor(row_factory=class_row(WorkerInfo)) as cur:
+        cur.execute("SELECT * FROM pgconsole.list_workers()")
+        return cur.fetchall()
 
 
 def detect_stuck(conn: Conn) -> list[StuckJob]:

@@ -248,6 +248,26 @@ class RescueRow(BaseModel):
     attempt: int
 
 
+class WorkerInfo(BaseModel):
+    """A live worker (pgconsole.list_workers()): its process, what it serves, its counters, its
+    sessions and the jobs it holds."""
+
+    worker_id: str
+    host: str
+    pid: int
+    role: str
+    concurrency: int
+    batch: int
+    job_types: list[str] | None
+    started_at: datetime
+    heartbeat_at: datetime
+    held: int
+    completed: int
+    failed: int
+    backend_pids: list[int] | None
+    held_job_ids: list[UUID] | None
+
+
 class StuckJob(BaseModel):
     """A row of pgconsole.detect_stuck_jobs()."""
 

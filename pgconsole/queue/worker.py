@@ -34,6 +34,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,7 @@ class JobContext:
     _result: Any = None
     _error: str = ""
     _code: str | None = None
+    _traceback: str | None = None  # of a handler that raised: logged, and stored with the attempt
     _retryable: bool = True
     _id: UUID | None = None
     _payload: Any = _UNREAD
@@ -184,6 +186,9 @@ def default_worker_id() -> str:
     return f"{host}-{os.getpid()}-{random.randrange(16**4):04x}"
 
 
+# How much of a failed handler's traceback is stored with its attempt (job_log metadata).
+TRACEBACK_CHARS = 8000
+
 # A job that takes less than this (measured per chunk) is CPU-trivial: see the dispatch in run().
 TRIVIAL_JOB_SECONDS = 0.0005
 
@@ -255,6 +260,7 @@ class Worker:
         self._side_lock = threading.Lock()
         self._is_async = inspect.iscoroutinefunction(config.handler)
         self._rescue_denied = False
+        self._registered = False
         self._job_seconds: float | None = None  # recent handler time per job (None: none finished yet)
         self.result_limit = DEFAULT_PAYLOAD_MAX_BYTES  # payload_max_bytes, read at start
 
@@ -358,14 +364,14 @@ class Worker:
             ctx._outcome("cancelled", str(exc))
             return
         except PermanentError as exc:
+            self._handler_failed(ctx, exc)
             ctx._outcome("fail", f"{type(exc).__name__}: {exc}", "permanent", False)
             return
         except BaseException as exc:  # noqa: BLE001 - any handler error fails the attempt
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                log.warning("job %s: handler raised %s; failing the attempt", ctx.id, type(exc).__name__)
             if ctx._cancel:
                 ctx._outcome("cancelled", f"{type(exc).__name__}: {exc}")
             else:
+                self._handler_failed(ctx, exc)
                 ctx._outcome("fail", f"{type(exc).__name__}: {exc}", type(exc).__name__[:100])
             return
         if value is not None:  # None is the common no-result handler: nothing to check
@@ -382,19 +388,37 @@ class Worker:
                 return
             ctx._result = Jsonb(value, dumps=lambda _obj: text)
 
+    @staticmethod
+    def _handler_failed(ctx: JobContext, exc: BaseException) -> None:
+        """Log the failed attempt with its traceback and keep the text (its last TRACEBACK_CHARS:
+        the frame that raised is at the end) to store with the attempt."""
+        text = "".join(traceback.format_exception(exc))
+        ctx._traceback = client.clean_error_text(text[-TRACEBACK_CHARS:], TRACEBACK_CHARS)
+        log.warning("job %s (%s) attempt %d failed: %s: %s\n%s", ctx.id, ctx.job_type, ctx.attempt,
+                    type(exc).__name__, exc, text.rstrip())
+
     # -- heartbeat thread ----------------------------------------------------------------------
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.config.heartbeat_interval or max(0.2, self.config.lease_seconds / 3)
+
     def _heartbeat_loop(self, done: threading.Event) -> None:
-        interval = self.config.heartbeat_interval or max(0.2, self.config.lease_seconds / 3)
+        interval = self.heartbeat_seconds
         conn: psycopg.Connection[Any] | None = None
         while not done.wait(interval):
             with self._held_lock:
                 held = list(self._held.values())
-            if not held:
+            if not held and not self._registered:
                 continue
             ids = [h.id for h in held]
             try:
                 if conn is None or conn.closed or conn.broken:
                     conn = self._connect()
+                if self._registered:  # the registry row says this worker is alive, busy or not
+                    client.worker_heartbeat(conn, self.id, held=len(held), completed=self.stats.completed,
+                                            failed=self.stats.failed)
+                if not held:
+                    continue
                 with self._row_writes:
                     rows = client.heartbeat(conn, self.id, ids, lease_seconds=self.config.lease_seconds)
             except (psycopg.Error, Exception) as exc:  # noqa: BLE001 - keep beating
@@ -530,6 +554,11 @@ class Worker:
             for _ in threads:
                 self._work.put(None)
             hb.join(timeout=5)
+            if self._registered and self._conn is not None and not self._conn.closed and not self._conn.broken:
+                try:
+                    client.unregister_worker(self._conn, self.id)
+                except psycopg.Error as exc:  # it ages out of the registry instead
+                    log.warning("could not leave the worker registry: %s", exc)
             if self._conn is not None:
                 self._conn.close()
             with self._side_lock:
@@ -563,6 +592,13 @@ class Worker:
             raise StartError("the pgconsole queue is not installed in this database (or this role may not use it): "
                              "run `pgconsole setup` and `pgconsole migrate` first")
         self.result_limit = limit
+        try:
+            client.register_worker(conn, self.id, host=socket.gethostname(), pid=os.getpid(),
+                                   concurrency=self.config.concurrency, batch=self.config.batch,
+                                   job_types=self.config.job_types, heartbeat_seconds=self.heartbeat_seconds)
+            self._registered = True
+        except psycopg.Error as exc:  # an older schema, or a role without the grant: run unlisted
+            log.warning("not listed in the worker registry (%s); run `pgconsole migrate`", exc)
 
     def _rescue(self, conn: psycopg.Connection[Any]) -> int:
         """One rescue pass; a role without the right to rescue (pgconsole_app) skips it, once said."""
@@ -603,7 +639,8 @@ class Worker:
     def _send_outcomes(self, conn: psycopg.Connection[Any], outcomes: list[JobContext],
                        claim: int) -> list[tuple[Any, ...]]:
         done = [c for c in outcomes if c._kind == "complete"]
-        failed = [(c.id, c.attempt, c._error, c._code, c._retryable) for c in outcomes if c._kind == "fail"]
+        failed = [(c.id, c.attempt, c._error, c._code, c._retryable, c._traceback)
+                  for c in outcomes if c._kind == "fail"]
         cancelled = [(c.id, c.attempt) for c in outcomes if c._kind == "cancelled"]
         # failures and cancels first: a failed job retried at once must be claimable by the claim below
         fail_rows = client.fail(conn, self.id, failed) if failed else []

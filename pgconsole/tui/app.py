@@ -25,6 +25,7 @@ from pgconsole.tui.screens.modals import ActionRunScreen, ConfirmScreen, Message
 from pgconsole.tui.screens.overview import OverviewScreen
 from pgconsole.tui.screens.queries import QueriesScreen
 from pgconsole.tui.screens.schema import SchemaScreen
+from pgconsole.tui.screens.workers import WorkersScreen
 
 HISTORY = 120  # points kept per chart: 4 minutes at the default 2 s
 
@@ -34,7 +35,7 @@ PGCONSOLE_THEME = Theme(
 )
 
 MODE_TITLES = {"overview": "1 Overview", "jobs": "2 Jobs", "queries": "3 Queries", "activity": "4 Activity",
-               "schema": "5 Schema"}
+               "schema": "5 Schema", "workers": "6 Workers"}
 
 
 class PgConsoleApp(App[int]):
@@ -44,13 +45,14 @@ class PgConsoleApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
     MODES = {"overview": OverviewScreen, "jobs": JobsScreen, "queries": QueriesScreen,
-             "activity": ActivityScreen, "schema": SchemaScreen}
+             "activity": ActivityScreen, "schema": SchemaScreen, "workers": WorkersScreen}
     BINDINGS = [
         Binding("1", "switch_mode('overview')", "Overview", id="mode.overview"),
         Binding("2", "switch_mode('jobs')", "Jobs", id="mode.jobs"),
         Binding("3", "switch_mode('queries')", "Queries", id="mode.queries"),
         Binding("4", "switch_mode('activity')", "Activity", id="mode.activity"),
         Binding("5", "switch_mode('schema')", "Schema", id="mode.schema"),
+        Binding("6", "switch_mode('workers')", "Workers", id="mode.workers"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl"),

@@ -95,6 +95,14 @@ class FakeSource:
             JobLogLine(created_at=ago(20), level="error", message=HOSTILE, actor="pgconsole_app"),
         ])
 
+    async def workers(self) -> list[Any]:
+        from pgconsole.queue.models import WorkerInfo
+
+        return [WorkerInfo(worker_id="web-1-4242-ab12", host="web-1", pid=4242, role="pgconsole_worker",
+                           concurrency=4, batch=10, job_types=None, started_at=ago(3600), heartbeat_at=ago(5),
+                           held=1, completed=1200, failed=3, backend_pids=[9001, 9002],
+                           held_job_ids=[JOBS[1].id])]
+
     async def stuck_jobs(self) -> list[StuckJob]:
         return [StuckJob(id=JOBS[1].id, job_type="report.build", locked_by="w-7f3a", started_at=ago(900),
                          heartbeat_at=ago(600), reason="worker session gone from pg_stat_activity")]

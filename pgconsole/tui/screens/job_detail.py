@@ -39,6 +39,7 @@ class JobDetailScreen(LiveScreen):
         with VerticalScroll(id="detail-scroll"):
             yield Static(Text(f"job {self.job_id}  loading…"), id="detail-head")
             yield Static(id="detail-error", classes="section")
+            yield Static(id="detail-failures", classes="section")
             yield Static(id="detail-payload", classes="section")
             yield Static(id="detail-result", classes="section")
             yield Static(id="detail-timeline", classes="section")
@@ -90,6 +91,7 @@ class JobDetailScreen(LiveScreen):
         err.append("\n")
         err.append_text(block(j.get("error_message") or "none", style="" if has_error else "dim"))
         self.query_one("#detail-error", Static).update(err)
+        self.query_one("#detail-failures", Static).update(self._failures(data))
         self.query_one("#detail-payload", Static).update(self._json("Payload", j.get("payload")))
         self.query_one("#detail-result", Static).update(self._json("Result", j.get("result")))
         self.query_one("#detail-timeline", Static).update(self._timeline(j))
@@ -102,9 +104,10 @@ class JobDetailScreen(LiveScreen):
                 logs.append_text(lit(line.actor, 30, style="dim"))
                 logs.append(" ")
             logs.append_text(block(line.message))
-            if line.metadata:
+            meta = {k: v for k, v in (line.metadata or {}).items() if k != "traceback"}  # shown above
+            if meta:
                 logs.append(" ")
-                logs.append_text(lit(pretty_json(line.metadata).replace("\n", " "), 200, style="dim"))
+                logs.append_text(lit(pretty_json(meta).replace("\n", " "), 200, style="dim"))
             logs.append("\n")
         self.query_one("#detail-logs", Static).update(logs)
 
@@ -112,6 +115,25 @@ class JobDetailScreen(LiveScreen):
     def _field(t: Text, label: str, value: object) -> None:
         t.append(f"{label} ", style="dim")
         t.append_text(lit(value, 60))
+
+    @staticmethod
+    def _failures(data: JobDetail) -> Text:
+        """Each failed attempt the worker stored a traceback for, newest first (job_log, 0011)."""
+        failed = [line for line in data.logs if isinstance((line.metadata or {}).get("traceback"), str)]
+        if not failed:
+            return Text()
+        t = heading(f"Failed attempts ({len(failed)}, newest first)", "bold red")
+        for line in failed:
+            meta = line.metadata or {}
+            t.append(f"\n  attempt {meta.get('attempt', '?')}", style="bold")
+            if line.created_at:
+                t.append(f"  {line.created_at:%Y-%m-%d %H:%M:%S}", style="dim")
+            if meta.get("error_code"):
+                t.append("  code ", style="dim")
+                t.append_text(lit(meta.get("error_code"), 60, style="red"))
+            t.append("\n")
+            t.append_text(block(str(meta["traceback"]).rstrip()))
+        return t
 
     @staticmethod
     def _attempts(j: dict[str, Any]) -> Text:
