@@ -364,3 +364,17 @@ def test_upgrading_a_database_built_before_these_rules_keeps_its_jobs_and_works(
             assert len(client.complete(w, "after-upgrade", [(j.id, j.attempt, None) for j in got])) == 6
     finally:
         pg.drop_database(d.name)
+
+
+def test_the_worker_role_reads_nothing_it_has_not_claimed(db: Any, app: Any) -> None:
+    jid = client.enqueue(app, "t", {"secret": 1})
+    with connect(db.dsn_as("pgconsole_worker"), Purpose.WORKER) as w:
+        for table in ("pgconsole.jobs", "pgconsole.job_log", "pgconsole.workers"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                w.execute(f"SELECT * FROM {table}")  # noqa: S608 - constant names above
+        for call in ("SELECT * FROM pgconsole.detect_stuck_jobs()", "SELECT * FROM pgconsole.get_job_logs(%s)",
+                     "SELECT * FROM pgconsole.get_user_jobs('u')", "SELECT pgconsole.create_job(NULL, 't')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                w.execute(call, (jid,) if "%s" in call else None)  # type: ignore[arg-type]
+        [got] = client.claim_lean(w, "w1", 10, lease_seconds=30)  # what it claims, it gets
+        assert (got.id, got.payload) == (jid, {"secret": 1})
