@@ -32,7 +32,8 @@ def _filters(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("which jobs")
     g.add_argument("--id", dest="ids", action="append", metavar="ID", help="job id (repeatable)")
     g.add_argument("--status", dest="statuses", action="append", choices=STATUSES, help="repeatable")
-    g.add_argument("--type", dest="types", action="append", metavar="TYPE", help="job type (repeatable)")
+    g.add_argument("--type", dest="types", action="append", metavar="TYPE",
+                   help="job type, a prefix of one (email matches email.send) or a glob (email.*, *.send); repeatable")
     g.add_argument("--older-than", metavar="DURATION", help="finished (or created) longer ago than 90s/30m/12h/7d")
     g.add_argument("--error-contains", metavar="TEXT", help="case-insensitive substring of the error message")
     g.add_argument("--payload-contains", metavar="JSON", help="payload @> JSON")
@@ -45,7 +46,8 @@ def add_parser(sub: Any) -> None:
 
     ls = jsub.add_parser("list", help="list jobs, newest first")
     ls.add_argument("--status", dest="statuses", action="append", choices=STATUSES)
-    ls.add_argument("--type", dest="types", action="append", metavar="TYPE")
+    ls.add_argument("--type", dest="types", action="append", metavar="TYPE",
+                    help="job type, a prefix of one (email matches email.send) or a glob (email.*, *.send); repeatable")
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -132,6 +134,17 @@ def _safe(text: Any, limit: int = 80) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+def _field(key: str, value: Any) -> str:
+    """One value of `jobs show`: JSON for payload and result (never a Python repr), "–" for none."""
+    import json
+
+    if value is None:
+        return "–"
+    if key in ("payload", "result") or isinstance(value, dict | list | bool):
+        return _safe(json.dumps(value, ensure_ascii=False), 200)
+    return _safe(value, 200)
+
+
 def _run(args: argparse.Namespace, settings: Any) -> int:
     import json
     import sys
@@ -166,22 +179,7 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
     conn = open_connection(settings, Purpose.OPERATOR)
     with conn:
         if cmd == "list":
-            if not 1 <= args.limit <= 10_000:
-                return fail("limit: must be between 1 and 10000")
-            from psycopg.rows import class_row
-
-            from pgconsole.queue.models import JOB_COLUMNS, Job, check_job_type
-
-            for t in args.types or []:
-                check_job_type(t)
-            with conn.cursor(row_factory=class_row(Job)) as cur:
-                cur.execute(
-                    "SELECT " + ", ".join(JOB_COLUMNS) + " FROM pgconsole.jobs"  # noqa: S608 - constant columns
-                    " WHERE (%(s)s::text[] IS NULL OR status = ANY(%(s)s)) AND (%(t)s::text[] IS NULL OR job_type = ANY(%(t)s))"
-                    " ORDER BY created_at DESC, id DESC LIMIT %(n)s",
-                    {"s": args.statuses, "t": args.types, "n": args.limit},
-                )
-                jobs = cur.fetchall()
+            jobs = admin.list_jobs(conn, args.statuses, args.types, args.limit)
             text = "\n".join(
                 f"{j.id}  {j.status:<10} {_safe(j.job_type, 30):<30} p={j.priority:<4} a={j.attempt} "
                 f"{j.created_at:%Y-%m-%d %H:%M:%S}  {_safe(j.error_message or '', 60)}" for j in jobs
@@ -192,7 +190,7 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
             job = client.get_job(conn, args.id)
             logs = client.get_logs(conn, job.id)
             data = {"job": job.model_dump(mode="json"), "log": [entry.model_dump(mode="json") for entry in logs]}
-            lines = [f"{k:<20} {_safe(v, 200)}" for k, v in job.model_dump().items()]
+            lines = [f"{k:<20} {_field(k, v)}" for k, v in job.model_dump().items()]
             lines += ["", "log:"] + [f"  {e.created_at:%Y-%m-%d %H:%M:%S} {e.level:<7} {_safe(e.actor, 20)} "
                                      f"{_safe(e.message, 100)} {_safe(json.dumps(e.metadata), 200)}" for e in logs]
             _emit(args.format, data, "\n".join(lines))

@@ -22,6 +22,7 @@ from pgconsole.console.models import (
     JobQuery,
     JobRow,
 )
+from pgconsole.queue.type_patterns import type_pattern  # one meaning of type: for the CLI, console, SQL
 
 PAGE_SIZE = 100
 
@@ -37,15 +38,6 @@ _ROW_COLUMNS = sql.SQL(
     "id::text AS id, job_type, status, priority, coalesce(attempt, 0) AS attempt, retry_count, "
     "max_retries, created_at, scheduled_at, updated_at, left(error_message, 500) AS error_message, locked_by"
 )
-
-
-def type_pattern(value: str) -> str:
-    """A ``type:`` value as a LIKE pattern: a glob (``email.*``, ``*.send``, ``report.?``) is
-    anchored at both ends; a plain value is a prefix (``email`` matches ``email.send``)."""
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    if "*" in value or "?" in value:
-        return escaped.replace("*", "%").replace("?", "_")
-    return escaped + "%"
 
 
 def where_clause(q: JobQuery) -> tuple[sql.Composable, list[Any]]:

@@ -26,11 +26,13 @@ from psycopg.types.json import Jsonb
 
 from pgconsole.queue.errors import translate_errors
 from pgconsole.queue.models import (
+    JOB_COLUMNS,
     Action,
     ActionResult,
     ActionRow,
     DryRun,
     InvalidInput,
+    Job,
     JobFilter,
     check_text,
 )
@@ -111,6 +113,29 @@ def _filter_args(flt: JobFilter) -> dict[str, Any]:
         "p_error_contains": flt.error_contains,
         "p_payload_contains": None if flt.payload_contains is None else Jsonb(flt.payload_contains),
     }
+
+
+_LIST_SQL = (
+    "SELECT {cols} FROM pgconsole.jobs"
+    " WHERE (%(s)s::text[] IS NULL OR status = ANY(%(s)s)) AND (%(t)s::text[] IS NULL OR job_type LIKE ANY(%(t)s))"
+    " ORDER BY created_at DESC, id DESC LIMIT %(n)s"
+)
+
+
+def list_jobs(conn: Conn, statuses: Sequence[str] | None, job_types: Sequence[str] | None, limit: int) -> list[Job]:
+    """Newest jobs first, by status and by type (a prefix or a glob: queue.type_patterns, the same
+    meaning as the filter functions and the console's ``type:``)."""
+    from pgconsole.queue.type_patterns import check_type_pattern, type_pattern
+
+    for t in job_types or []:
+        check_type_pattern(t)
+    if not 1 <= limit <= 10_000:
+        raise InvalidInput("limit", "must be between 1 and 10000")
+    query = sql.SQL(_LIST_SQL).format(cols=sql.SQL(", ").join(sql.Identifier(c) for c in JOB_COLUMNS))
+    with conn.cursor(row_factory=class_row(Job)) as cur:
+        cur.execute(query, {"s": list(statuses) if statuses else None,
+                            "t": [type_pattern(t) for t in job_types] if job_types else None, "n": limit})
+        return cur.fetchall()
 
 
 def count_matching(conn: Conn, flt: JobFilter, action: Action | None = None, *, request_running: bool = False) -> int:

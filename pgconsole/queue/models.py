@@ -328,8 +328,10 @@ class JobFilter(BaseModel):
     @field_validator("job_types")
     @classmethod
     def _types(cls, v: list[str] | None) -> list[str] | None:
-        for t in v or []:
-            check_job_type(t)
+        from pgconsole.queue.type_patterns import check_type_pattern
+
+        for t in v or []:  # a prefix or a glob, as everywhere (queue.type_patterns)
+            check_type_pattern(t)
         return v
 
     @field_validator("older_than")

@@ -1,4 +1,4 @@
-"""``?``: every binding of the app and of each screen, with its key, id and what it does."""
+"""``?``: every binding of the app and of each screen, with its keys as a user types them and what it does."""
 
 from __future__ import annotations
 
@@ -10,6 +10,17 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
+
+# Keys whose glyph (⏎, ⌫) or control character would read worse than the key's name.
+_NAMES = {"enter": "enter", "backspace": "backspace", "escape": "esc", "tab": "tab", "space": "space",
+          "delete": "del"}
+
+
+def key_label(keys: str) -> str:
+    """``question_mark`` -> ``?``, ``plus,equals_sign`` -> ``+ / =``, ``ctrl+p`` stays ``ctrl+p``."""
+    from textual.keys import format_key
+
+    return " / ".join(_NAMES.get(k, format_key(k)) for k in (k.strip() for k in keys.split(",")) if k)
 
 
 def all_bindings() -> list[tuple[str, Binding]]:
@@ -36,9 +47,9 @@ class HelpScreen(ModalScreen[None]):
             yield Label(Text("Keys — ctrl+p opens the command palette with every action", style="bold"),
                         classes="dialog-title")
             table: DataTable[Text] = DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
-            table.add_columns("where", "key", "action", "binding id")
+            table.add_columns("where", "key", "action")
             for where, b in all_bindings():
-                table.add_row(Text(where), Text(b.key), Text(b.description or b.action), Text(b.id or ""))
+                table.add_row(Text(where), Text(key_label(b.key)), Text(b.description or b.action))
             yield table
 
     def action_close(self) -> None:
