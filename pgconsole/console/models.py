@@ -45,6 +45,8 @@ class OverviewData(BaseModel):
     failed_interval: int | None = None
     connections_by_state: dict[str, int] = Field(default_factory=dict)
     max_connections: int = 0
+    """The usable connections (max_connections minus superuser_reserved_connections and
+    reserved_connections), which the connections_used check counts against too."""
     cache_hit_interval: float | None = None  # percent
     cache_hit_cumulative: float | None = None
     tps: float | None = None

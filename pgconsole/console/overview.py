@@ -137,11 +137,15 @@ def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None,
             data.notes.append(q.stuck_note)
     c = snap.connections
     if c is not None:
+        # The connections_used check's definition (ConnectionStats.used_total of .usable): client
+        # backends including this console's own session, against max_connections minus the
+        # reserved slots. The breakdown sums to the same total ("this console" is its own session).
         data.connections_by_state = {k: v for k, v in {
             "active": c.active, "idle": c.idle, "idle in transaction": c.idle_in_transaction,
             "aborted": c.idle_in_transaction_aborted, "other": c.other, "hidden": c.hidden,
+            "this console": c.used_total - c.total,
         }.items() if v}
-        data.max_connections = c.max_connections
+        data.max_connections = c.usable
     if snap.database is not None and snap.database.current is not None:
         cur = snap.database.current
         blocks = cur.blks_hit + cur.blks_read

@@ -175,6 +175,8 @@ class JobDetailScreen(LiveScreen):
             raw = j.get(key)
             if not raw:
                 continue
+            if key == "expires_at" and j.get("status") != "pending":
+                continue  # only a pending job expires: "expires in 24h" on a failed job read as a threat
             t.append(f"  {key.removesuffix('_at').replace('_', ' '):<18}", style="dim")
             ts = as_datetime(raw)
             if ts is None:
