@@ -9,6 +9,7 @@ transaction that is rolled back: a write fails instead of happening.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, LiteralString, cast
 
 import psycopg
@@ -19,6 +20,20 @@ _PARAM = re.compile(r"\$\d+")
 
 class ExplainError(ValueError):
     pass
+
+
+class NeedsParameters(ExplainError):
+    """The text has ``$n`` placeholders and this server cannot plan them generically (PostgreSQL
+    14/15, or ANALYZE, which must execute): the caller asks for the values and calls again."""
+
+    def __init__(self, numbers: list[int]) -> None:
+        self.numbers = numbers
+        super().__init__(f"the text has parameters {', '.join(f'${n}' for n in numbers)}: give their values "
+                         "(PostgreSQL 16+ plans it without them)")
+
+
+def parameter_numbers(query: str) -> list[int]:
+    return sorted({int(m[1:]) for m in _PARAM.findall(query)})
 
 
 def has_parameters(query: str) -> bool:
@@ -33,10 +48,8 @@ def explain_statement(query: str, *, server_major: int, analyze: bool = False) -
         raise ExplainError("more than one statement; EXPLAIN takes one")
     options = ["VERBOSE", "COSTS"]
     if has_parameters(text):
-        if analyze:
-            raise ExplainError("the text has $n parameters: it cannot be executed, only planned (EXPLAIN)")
-        if server_major < 16:
-            raise ExplainError("the text has $n parameters; planning it needs GENERIC_PLAN (PostgreSQL 16+)")
+        if analyze or server_major < 16:
+            raise NeedsParameters(parameter_numbers(text))
         options.append("GENERIC_PLAN")
     if analyze:
         options += ["ANALYZE", "BUFFERS"]
@@ -46,16 +59,45 @@ def explain_statement(query: str, *, server_major: int, analyze: bool = False) -
     return sql.Composed([sql.SQL(cast(LiteralString, head)), sql.SQL(cast(LiteralString, text))])
 
 
-def explain(conn: psycopg.Connection[Any], query: str, *, server_major: int, analyze: bool = False) -> str:
-    stmt = explain_statement(query, server_major=server_major, analyze=analyze)
+def _options(analyze: bool) -> str:
+    return "VERBOSE, COSTS" + (", ANALYZE, BUFFERS" if analyze else "")
+
+
+def explain(conn: psycopg.Connection[Any], query: str, *, server_major: int, analyze: bool = False,
+            params: Sequence[str | None] | None = None) -> str:
+    """The plan of ``query``. With ``params`` (one value per ``$n``, as text; None is NULL) the text
+    is prepared and ``EXPLAIN EXECUTE`` plans it with those values (every version, ANALYZE too);
+    without, a parameterised text needs PostgreSQL 16+ (GENERIC_PLAN) or raises NeedsParameters."""
+    text = query.strip().rstrip(";").strip()
+    if params is None or not has_parameters(text):
+        stmts = [explain_statement(query, server_major=server_major, analyze=analyze)]
+        cleanup = None
+    else:
+        explain_statement(text, server_major=16, analyze=False)  # the same checks of the text
+        numbers = parameter_numbers(text)
+        if len(params) != len(numbers) or numbers != list(range(1, len(numbers) + 1)):
+            raise ExplainError(f"give one value for each of {', '.join(f'${n}' for n in numbers)}")
+        name = sql.Identifier("pgconsole_explain")
+        stmts = [
+            sql.SQL("PREPARE {} AS ").format(name) + sql.SQL(cast(LiteralString, text)),
+            sql.SQL("EXPLAIN (" + _options(analyze) + ") EXECUTE {}({})").format(  # type: ignore[operator]
+                name, sql.SQL(", ").join(sql.Literal(v) for v in params)),
+        ]
+        cleanup = sql.SQL("DEALLOCATE {}").format(name)
     autocommit = conn.autocommit
     conn.autocommit = False
+    lines: list[str] = []
     try:
         with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ ONLY")
             with conn.cursor() as cur:
-                cur.execute(stmt)
+                for stmt in stmts:
+                    cur.execute(stmt)
                 lines = [str(r[0]) for r in cur.fetchall()]
     finally:
         conn.autocommit = autocommit
+        if cleanup is not None and not conn.closed:  # a prepared statement may outlive the rollback
+            left = conn.execute("SELECT 1 FROM pg_prepared_statements WHERE name = 'pgconsole_explain'").fetchone()
+            if left:
+                conn.execute(cleanup)
     return "\n".join(lines)
