@@ -127,6 +127,11 @@ def _emit(fmt: str, data: Any, text: str) -> None:
     print(json.dumps(data, default=str, ensure_ascii=False, indent=None) if fmt == "json" else text)
 
 
+def _without_traceback(metadata: Any) -> Any:
+    """A log line's metadata for the one-line listing (the traceback is printed above it)."""
+    return {k: v for k, v in metadata.items() if k != "traceback"} if isinstance(metadata, dict) else metadata
+
+
 def _safe(text: Any, limit: int = 80) -> str:
     """Database text shown literally: control characters escaped, long values cut."""
     s = str(text)
@@ -191,8 +196,18 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
             logs = client.get_logs(conn, job.id)
             data = {"job": job.model_dump(mode="json"), "log": [entry.model_dump(mode="json") for entry in logs]}
             lines = [f"{k:<20} {_field(k, v)}" for k, v in job.model_dump().items()]
+            failures = [e for e in logs if isinstance(e.metadata, dict) and isinstance(e.metadata.get("traceback"), str)]
+            if failures:  # newest first, as the log; each with the traceback the worker stored
+                lines += ["", f"failed attempts ({len(failures)}, newest first):"]
+                for e in failures:
+                    meta = e.metadata or {}
+                    lines.append(f"  attempt {meta.get('attempt', '?')}  {e.created_at:%Y-%m-%d %H:%M:%S}  "
+                                 f"code {_safe(meta.get('error_code') or '–', 100)}")
+                    lines += ["    " + _safe(t, 300) for t in str(meta["traceback"]).rstrip().splitlines()]
             lines += ["", "log:"] + [f"  {e.created_at:%Y-%m-%d %H:%M:%S} {e.level:<7} {_safe(e.actor, 20)} "
-                                     f"{_safe(e.message, 100)} {_safe(json.dumps(e.metadata), 200)}" for e in logs]
+                                     f"{_safe(e.message, 100)} "
+                                     f"{_safe(json.dumps(_without_traceback(e.metadata)), 200)}"
+                                     for e in logs]
             _emit(args.format, data, "\n".join(lines))
             return 0
 

@@ -31,6 +31,11 @@ def test_a_failed_attempt_is_logged_and_stored_with_its_traceback(db: Any, app: 
     assert [f["metadata"]["attempt"] for f in failures] == [2, 1]  # both attempts, newest first
     assert all("in boom" in f["metadata"]["traceback"] for f in failures)
     assert all('raise RuntimeError("boom' in f["metadata"]["traceback"] for f in failures)
+    text = cli("--dsn", db.dsn_as("pgconsole_operator"), "jobs", "show", str(jid))
+    assert text.returncode == 0, text.stderr
+    section = text.stdout.split("failed attempts (2, newest first):", 1)[1]
+    assert section.index("attempt 2") < section.index("attempt 1")
+    assert "Traceback (most recent call last)" in section and "in boom" in section
 
 
 def test_live_workers_are_listed_with_their_held_jobs_and_sessions_and_gone_ones_age_out(
@@ -47,7 +52,7 @@ def test_live_workers_are_listed_with_their_held_jobs_and_sessions_and_gone_ones
             out = cli("--dsn", dsn, "workers", "--format", "json")
             assert out.returncode == 0, out.stderr
             rows = json.loads(out.stdout)
-            return rows if rows and rows[0]["held_job_ids"] else []
+            return rows if rows and rows[0]["held_job_ids"] and rows[0]["held"] == 1 else []
 
         [row] = wait_until(listed, timeout=30, what="the worker holding its job in the registry")
         assert (row["worker_id"], row["pid"], row["concurrency"], row["job_types"]) == ("vis-1", w.pid, 2, ["slow"])
