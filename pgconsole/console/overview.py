@@ -101,12 +101,16 @@ def snapshot(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot
     return snap
 
 
+def health(snap: Snapshot, thresholds_config: dict[str, Any] | None = None) -> list[CheckRow]:
+    """The check registry's verdicts on a snapshot, as the banner and the checks panel show them."""
+    results = run_checks(snap, resolve_thresholds(thresholds_config or {}))
+    return [CheckRow(name=r.name, status=_STATUS.get(r.status.name, "unknown"), message=r.message) for r in results]
+
+
 def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None,
           extra: PerType | None = None) -> OverviewData:
     data = OverviewData()
-    results = run_checks(snap, resolve_thresholds(thresholds_config or {}))
-    data.checks = [CheckRow(name=r.name, status=_STATUS.get(r.status.name, "unknown"), message=r.message)
-                   for r in results]
+    data.checks = health(snap, thresholds_config)
     q = snap.queue
     if q is not None:
         pending_state = q.state("pending")

@@ -16,6 +16,7 @@ from pgconsole.console.models import (
     ActionReport,
     ActionTarget,
     ActivityData,
+    CheckRow,
     FailureGroup,
     FindingRow,
     HeaderInfo,
@@ -47,6 +48,7 @@ class DataSource(Protocol):
     async def jobs_page(self, q: JobQuery, after: tuple[Any, str] | None) -> JobPage: ...
     async def job_detail(self, job_id: str) -> JobDetail | None: ...
     async def stuck_jobs(self) -> list[StuckJob]: ...
+    async def health(self) -> list[CheckRow]: ...
     async def workers(self) -> list[WorkerInfo]: ...
     async def failure_groups(self) -> list[FailureGroup]: ...
     async def statements(self, order: str, delta: bool) -> StatementsData: ...
@@ -127,6 +129,14 @@ class PgSource:
         if not caps.has_queue:
             data.notes.append("the pgconsole schema is not installed in this database: run `pgconsole migrate`")
         return data
+
+    async def health(self) -> list[CheckRow]:
+        """The health checks alone (the banner on screens other than the Overview)."""
+        caps = await self._caps()
+        prev = self._prev_snapshot
+        snap = await self.session.call(lambda conn: overview.snapshot(conn, caps, prev))
+        self._prev_snapshot = snap
+        return overview.health(snap, self.thresholds)
 
     # -- jobs -----------------------------------------------------------------------------
     async def jobs_page(self, q: JobQuery, after: tuple[Any, str] | None) -> JobPage:

@@ -28,6 +28,7 @@ from pgconsole.tui.screens.schema import SchemaScreen
 from pgconsole.tui.screens.workers import WorkersScreen
 
 HISTORY = 120  # points kept per chart: 4 minutes at the default 2 s
+HEALTH_INTERVAL_S = 10.0  # the banner's checks on screens other than the Overview
 
 PGCONSOLE_THEME = Theme(
     name="pgconsole", primary="#3b82f6", secondary="#14b8a6", accent="#f59e0b", warning="#f59e0b",
@@ -85,10 +86,26 @@ class PgConsoleApp(App[int]):
         self.fatal_error = message
         self.exit(2, return_code=2)
 
+    health_interval = HEALTH_INTERVAL_S
+
     def on_mount(self) -> None:
         self.register_theme(PGCONSOLE_THEME)
         self.theme = "pgconsole"
         self.switch_mode(self.start_mode)
+        self.set_interval(self.health_interval, self._refresh_health)
+
+    def _refresh_health(self) -> None:
+        """The Overview reads the checks with its own refresh; every other screen keeps the banner
+        current through this one."""
+        if not self.paused and not isinstance(self.screen, OverviewScreen):
+            self._read_health()
+
+    @work(exclusive=True, group="health", exit_on_error=False)
+    async def _read_health(self) -> None:
+        try:
+            self.health = await self.source.health()
+        except Exception:  # noqa: BLE001 - the screen's own refresh reports database errors
+            return
 
     def on_unmount(self) -> None:
         self.source.close()

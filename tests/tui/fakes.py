@@ -95,6 +95,9 @@ class FakeSource:
             JobLogLine(created_at=ago(20), level="error", message=HOSTILE, actor="pgconsole_app"),
         ])
 
+    async def health(self) -> list[CheckRow]:
+        return (await self.overview()).checks
+
     async def workers(self) -> list[Any]:
         from pgconsole.queue.models import WorkerInfo
 
