@@ -23,11 +23,70 @@ class DoctorReport(BaseModel):
     findings: list[Finding]
 
 
+# What the queue's own roles must be able to do: (finding, privilege test, what it is for). A
+# producer or worker role is judged by these alone: monitoring is pgconsole_readonly's, so the
+# doctor does not suggest pg_read_all_stats to an application.
+_ROLE_NEEDS: dict[str, list[tuple[str, str, str]]] = {
+    "pgconsole_app": [
+        ("enqueue", "has_function_privilege('pgconsole.create_job(text, text, jsonb, integer, integer, "
+                    "timestamptz, timestamptz, text, text)', 'EXECUTE')", "create_job / client.enqueue"),
+        ("insert", "has_table_privilege('pgconsole.jobs', 'INSERT')", "a plain INSERT INTO pgconsole.jobs"),
+        ("read_own_jobs", "has_table_privilege('pgconsole.jobs', 'SELECT')", "its own jobs and their status"),
+    ],
+    "pgconsole_worker": [
+        ("claim", "has_function_privilege('pgconsole.claim_jobs_lean(text, integer, integer, text[])', 'EXECUTE')",
+         "the worker's claim"),
+        ("complete", "has_function_privilege('pgconsole.complete_and_claim_jobs(text, uuid[], integer[], jsonb[], "
+                     "integer, integer, text[])', 'EXECUTE')", "the worker's completion"),
+        ("rescue", "has_function_privilege('pgconsole.rescue_stuck_jobs(integer, uuid[])', 'EXECUTE')",
+         "taking over a dead worker's jobs"),
+    ],
+}
+
+
 def diagnose(conn: psycopg.Connection[Any]) -> DoctorReport:
     caps = read_capabilities(conn)
-    findings = list(_findings(conn, caps))
-    findings += _collector_and_check_findings(conn, caps)
+    queue_role = _queue_role(conn, caps)
+    if queue_role is not None:
+        findings = _queue_role_findings(conn, caps, queue_role)
+    else:
+        findings = list(_findings(conn, caps))
+        findings += _collector_and_check_findings(conn, caps)
     return DoctorReport(role=caps.current_user, server_version=caps.server_version, findings=findings)
+
+
+def _queue_role(conn: psycopg.Connection[Any], caps: ServerCaps) -> str | None:
+    """pgconsole_app or pgconsole_worker when this role is one of them (and not staff), else None."""
+    if caps.is_superuser:
+        return None
+    rows = conn.execute(
+        "SELECT r.rolname FROM pg_roles r"
+        " WHERE r.rolname IN ('pgconsole_readonly', 'pgconsole_worker', 'pgconsole_app')"
+        "   AND pg_has_role(current_user, r.oid, 'MEMBER')").fetchall()
+    member = {r[0] for r in rows}
+    if "pgconsole_readonly" in member:
+        return None
+    return "pgconsole_worker" if "pgconsole_worker" in member else "pgconsole_app" if "pgconsole_app" in member \
+        else None
+
+
+def _queue_role_findings(conn: psycopg.Connection[Any], caps: ServerCaps, queue_role: str) -> list[Finding]:
+    role = caps.current_user
+    out = [Finding(name="role", status="ok",
+                   message=f"{role} is a {queue_role} role; the console and --check connect as "
+                           "pgconsole_readonly or pgconsole_operator, so monitoring privileges are not its")]
+    if not caps.has_queue:
+        out.append(Finding(name="queue_schema", status="missing", message="the pgconsole queue is not installed",
+                           fix="pgconsole setup && pgconsole migrate"))
+        return out
+    for name, test, what in _ROLE_NEEDS[queue_role]:
+        row = conn.execute(f"SELECT {test}").fetchone()  # noqa: S608 - constant expressions above
+        if row and row[0]:
+            out.append(Finding(name=name, status="ok", message=f"can use {what}"))
+        else:
+            out.append(Finding(name=name, status="missing", message=f"cannot use {what}",
+                               fix=f'GRANT {queue_role} TO "{role}"; -- then `pgconsole migrate` if it is current'))
+    return out
 
 
 def _collector_and_check_findings(conn: psycopg.Connection[Any], caps: ServerCaps) -> list[Finding]:
