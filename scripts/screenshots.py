@@ -5,7 +5,7 @@ startup-to-first-data.
 
 Starts an embedded PostgreSQL in a temporary directory (as `pgconsole demo` does), runs the demo
 workload for ``--warmup`` seconds, then drives the app headlessly (Textual run_test) through keys
-1-5 and a job detail, saving one SVG per screen.
+1-5 and a job detail, saving one SVG per screen, then the Overview at 80x24 (overview-80x24.svg).
 """
 
 from __future__ import annotations
@@ -68,6 +68,22 @@ async def shoot(dsn: str, size: tuple[int, int]) -> float:
     return first
 
 
+async def shoot_small(dsn: str) -> None:
+    """The Overview at 80x24, the SSH default: charts give way, the queue keeps its rows."""
+    from pgconsole.console.source import PgSource
+    from pgconsole.tui.app import PgConsoleApp
+
+    t0 = time.monotonic()
+    app = PgConsoleApp(PgSource(dsn), refresh=2.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        while getattr(screen, "refreshes", 0) < 2 and time.monotonic() - t0 < 60:
+            await pilot.pause(0.1)
+        await pilot.pause(0.3)  # let the footer settle
+        save(app, "overview-80x24")
+        await pilot.press("q")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--warmup", type=float, default=30.0)
@@ -86,6 +102,7 @@ def main() -> None:
         workload.start()
         time.sleep(args.warmup)
         first = asyncio.run(shoot(dsn, (args.width, args.height)))
+        asyncio.run(shoot_small(dsn))
         print(f"startup to first data on screen: {first:.2f} s (server already up)")
         print(f"screenshots written to {OUT}")
     finally:

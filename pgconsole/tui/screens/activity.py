@@ -20,7 +20,9 @@ from pgconsole.console.session import SourceError
 from pgconsole.tui import text as _text
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen
-from pgconsole.tui.text import block, heading, lit, one_line, rest_width, since
+from pgconsole.tui.text import block, heading, lit, one_line, since
+from pgconsole.tui.widgets import columns
+from pgconsole.tui.widgets.columns import Col
 
 
 def match(row: BackendRow, line: str, now: datetime) -> bool:
@@ -95,10 +97,12 @@ class ActivityScreen(LiveScreen):
         yield from self.compose_chrome_bottom()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("pid", "user", "application", "state", "wait", "xact", "query age",
-                                              "blocked by", "query")
         self.watch(self.app, "header_info", lambda _v: self.refresh_bindings(), init=False)
         self.query_one(DataTable).focus()
+
+    def on_resize(self) -> None:
+        # Columns are fitted to the width: refit once the new layout is done, not at the next refresh.
+        self.call_after_refresh(self._fill)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("cancel_backend", "terminate_backend"):
@@ -127,14 +131,29 @@ class ActivityScreen(LiveScreen):
             error = ""
         except (FilterError, ValueError) as exc:
             rows, error = self.data.sessions, str(exc)
-        cells = [[Text(str(s.pid)), lit(s.usename, 16), lit(s.application_name, 28), lit(s.state, 20),
-                  lit(s.wait_event, 24), Text(since(s.xact_start)), Text(since(s.query_start)),
-                  Text(",".join(map(str, s.blocked_by)), style="red")] for s in rows]
-        headers = [str(c.label) for c in table.ordered_columns][:8]
-        used = [max([len(h)] + [c[i].cell_len for c in cells]) for i, h in enumerate(headers)]
-        query_w = rest_width(table.size.width, used, minimum=30)
+        cells = [{"pid": Text(str(s.pid)), "user": lit(s.usename, 16), "app": lit(s.application_name, 28),
+                  "state": lit(s.state, 20), "wait": lit(s.wait_event, 24), "xact": Text(since(s.xact_start)),
+                  "age": Text(since(s.query_start)), "blocked": Text(",".join(map(str, s.blocked_by)), style="red")}
+                 for s in rows]
+
+        def w(key: str) -> int:
+            return max((c[key].cell_len for c in cells), default=1)
+
+        # The query keeps a usable width at 80 columns: the application, the wait, the user and the
+        # transaction age give way (the detail pane below shows them for the selected session).
+        widths = columns.apply(table, [
+            Col("pid", "pid", w("pid")), Col("user", "user", w("user"), minimum=10, priority=3),
+            Col("app", "application", w("app"), short="app", minimum=12, priority=5),
+            Col("state", "state", w("state")), Col("wait", "wait", w("wait"), minimum=10, priority=4),
+            Col("xact", "xact", w("xact"), priority=2), Col("age", "query age", w("age"), short="age"),
+            Col("blocked", "blocked by", w("blocked"), short="by", priority=1),
+            Col("query", "query", max((len(one_line(s.query or "")) for s in rows), default=5), minimum=30, flex=True)], refit=self._fill)
         for s, row_cells in zip(rows, cells, strict=True):
-            table.add_row(*row_cells, lit(one_line(s.query or ""), query_w), key=str(s.pid))
+            row_cells["query"] = lit(one_line(s.query or ""), widths["query"])
+            for k in ("user", "app", "state", "wait"):
+                if k in widths:
+                    row_cells[k] = lit(row_cells[k].plain, widths[k])
+            table.add_row(*(row_cells[k] for k in widths), key=str(s.pid))
         if keep is not None:
             try:
                 table.move_cursor(row=table.get_row_index(str(keep)))

@@ -15,10 +15,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
 
 from pgconsole.console.session import SourceError
 from pgconsole.db.redact import redact
+from pgconsole.tui.widgets.footer import PgFooter
 from pgconsole.tui.widgets.topbar import HealthBanner, TopBar
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class LiveScreen(Screen[None]):
         yield HealthBanner(classes="banner")
 
     def compose_chrome_bottom(self) -> ComposeResult:
-        yield Footer(compact=True)
+        yield PgFooter()
 
     async def fetch(self) -> Any:
         raise NotImplementedError

@@ -24,7 +24,9 @@ from pgconsole.console.models import (
 )
 from pgconsole.tui import text as _text
 from pgconsole.tui.screens.base import LiveScreen
-from pgconsole.tui.text import STATUS_STYLE, age, as_datetime, lit, rest_width, since, stamp
+from pgconsole.tui.text import STATUS_STYLE, age, as_datetime, lit, since, stamp
+from pgconsole.tui.widgets import columns
+from pgconsole.tui.widgets.columns import Col
 
 ACTIONS = {"retry", "cancel", "delete", "retry_filter", "cancel_filter", "delete_filter", "edit_retry"}
 
@@ -84,10 +86,6 @@ class JobsScreen(LiveScreen):
         yield from self.compose_chrome_bottom()
 
     def on_mount(self) -> None:
-        self.query_one("#jobs-table", DataTable).add_columns(
-            " ", "id", "type", "status", "prio", "fails", "created", "due", "error")
-        self.query_one("#stuck-table", DataTable).add_columns("id", "type", "worker", "started", "heartbeat", "reason")
-        self.query_one("#failures-table", DataTable).add_columns("count", "type", "last seen", "error")
         self.query_one("#jobs-empty", Static).display = False
         self.watch(self.app, "header_info", lambda _v: self.refresh_bindings(), init=False)
         self.query_one("#jobs-table", DataTable).focus()
@@ -123,22 +121,40 @@ class JobsScreen(LiveScreen):
             self._fill_jobs()
         self._status()
 
+    def on_resize(self) -> None:
+        # Columns are fitted to the width: refit once the new layout is done, not at the next refresh.
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        self._fill_jobs()
+        self._fill_stuck()
+        self._fill_failures()
+
     def _fill_jobs(self) -> None:
         table: DataTable[Any] = self.query_one("#jobs-table", DataTable)
         keep = self.selected_id()
         table.clear()
-        type_w = min(24, max((len(r.job_type) for r in self.page.rows), default=4))
-        error_w = rest_width(table.size.width, [1, 12, type_w, 10, 4, 5, 7, 3], minimum=30)
-        for r in self.page.rows:
-            table.add_row(
-                Text("●" if r.id in self.marked else " ", style="bold yellow"),
-                Text(r.id[-12:], style="dim"), lit(r.job_type, type_w),
-                Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-                Text(str(r.priority), justify="right"), # failed attempts of the attempts allowed (max_retries + 1): 4/4 = no retry left
-                Text(f"{r.retry_count}/{r.max_retries + 1}", justify="right"),
-                Text(since(r.created_at)), Text(_due(r.scheduled_at)), lit(r.error_message, error_w),
-                key=r.id,
-            )
+        rows = self.page.rows
+        type_w = min(24, max((len(r.job_type) for r in rows), default=4))
+        # At 80 columns the error keeps a usable width: created and priority give way first.
+        widths = columns.apply(table, [
+            Col("mark", " ", 1), Col("id", "id", 12, minimum=8), Col("type", "type", type_w, minimum=12),
+            Col("status", "status", 10), Col("prio", "prio", 4, priority=4), Col("fails", "fails", 5, priority=2),
+            Col("created", "created", 5, priority=3), Col("due", "due", 6, priority=1),
+            Col("error", "error", max((len(r.error_message or "") for r in rows), default=5), minimum=24, flex=True),
+        ], refit=self._refit)
+        for r in rows:
+            cells = {
+                "mark": Text("●" if r.id in self.marked else " ", style="bold yellow"),
+                "id": Text(r.id[-widths["id"]:], style="dim"), "type": lit(r.job_type, widths["type"]),
+                "status": Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+                "prio": Text(str(r.priority), justify="right"),
+                # failed attempts of the attempts allowed (max_retries + 1): 4/4 = no retry left
+                "fails": Text(f"{r.retry_count}/{r.max_retries + 1}", justify="right"),
+                "created": Text(since(r.created_at)), "due": Text(_due(r.scheduled_at)),
+                "error": lit(r.error_message, widths["error"]),
+            }
+            table.add_row(*(cells[k] for k in widths), key=r.id)
         if keep:
             self._move_to(table, keep)
         empty = self.query_one("#jobs-empty", Static)
@@ -162,16 +178,35 @@ class JobsScreen(LiveScreen):
     def _fill_stuck(self) -> None:
         table: DataTable[Any] = self.query_one("#stuck-table", DataTable)
         table.clear()
-        for s in self.stuck:
-            table.add_row(Text(s.id[-12:], style="dim"), lit(s.job_type, 24), lit(s.locked_by, 30),
-                          Text(stamp(s.started_at)), Text(since(s.heartbeat_at)), lit(s.reason, 60), key=s.id)
+        st = self.stuck
+        widths = columns.apply(table, [
+            Col("id", "id", 12, minimum=8), Col("type", "type", min(24, max((len(s.job_type) for s in st), default=4)),
+                                                minimum=12),
+            Col("worker", "worker", min(30, max((len(s.locked_by or "") for s in st), default=6)), minimum=10,
+                priority=2),
+            Col("started", "started", 19, priority=3), Col("heartbeat", "heartbeat", 5, short="beat", priority=1),
+            Col("reason", "reason", max((len(s.reason) for s in st), default=6), minimum=24, flex=True),
+        ], refit=self._refit)
+        for s in st:
+            cells = {"id": Text(s.id[-widths["id"]:], style="dim"), "type": lit(s.job_type, widths["type"]),
+                     "worker": lit(s.locked_by, widths.get("worker", 30)), "started": Text(stamp(s.started_at)),
+                     "heartbeat": Text(since(s.heartbeat_at)), "reason": lit(s.reason, widths["reason"])}
+            table.add_row(*(cells[k] for k in widths), key=s.id)
 
     def _fill_failures(self) -> None:
         table: DataTable[Any] = self.query_one("#failures-table", DataTable)
         table.clear()
-        for i, f in enumerate(self.failures):
-            table.add_row(Text(str(f.count), justify="right", style="red"), lit(f.job_type, 24),
-                          Text(since(f.last_seen)), lit(f.error, 90), key=str(i))
+        fs = self.failures
+        widths = columns.apply(table, [
+            Col("count", "count", max((len(str(f.count)) for f in fs), default=5)),
+            Col("type", "type", min(24, max((len(f.job_type) for f in fs), default=4)), minimum=12),
+            Col("last", "last seen", 5, short="last", priority=1),
+            Col("error", "error", max((len(f.error) for f in fs), default=5), minimum=24, flex=True),
+        ], refit=self._refit)
+        for i, f in enumerate(fs):
+            cells = {"count": Text(str(f.count), justify="right", style="red"), "type": lit(f.job_type, widths["type"]),
+                     "last": Text(since(f.last_seen)), "error": lit(f.error, widths["error"])}
+            table.add_row(*(cells[k] for k in widths), key=str(i))
 
     def _status(self) -> None:
         t = Text()

@@ -8,13 +8,15 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Static
 
 from pgconsole.console.models import CheckRow, OverviewData
 from pgconsole.tui.screens.base import LiveScreen
-from pgconsole.tui.text import STATUS_STYLE, age, block, lit, pct, rest_width, size
+from pgconsole.tui.text import STATUS_STYLE, age, block, lit, pct, size
+from pgconsole.tui.widgets import columns
 from pgconsole.tui.widgets.chart import Chart
+from pgconsole.tui.widgets.columns import Col
 
 _SEVERITY = {"critical": 0, "warning": 1, "unknown": 2}
 _SHORT = {"ok": "OK", "warning": "WARN", "critical": "CRIT", "unknown": "UNKN"}
@@ -26,22 +28,25 @@ class OverviewScreen(LiveScreen):
     def __init__(self) -> None:
         super().__init__()
         self.checks: list[CheckRow] = []
+        self.data: OverviewData | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
-        with Horizontal(id="overview-top"):
-            with Vertical(id="overview-left"):
-                with Vertical(id="queue-panel", classes="panel") as queue:
-                    queue.border_title = "Queue by job type"
-                    yield Static(id="queue-title", classes="dim")
-                    yield DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
-                vitals = Static(id="vitals", classes="panel")
-                vitals.border_title = "Server"
-                yield vitals
+        # A grid, so that styles/app.tcss can rearrange it by size: wide, the queue over the server
+        # vitals with the checks beside both; narrow (80 columns), the queue across the whole width
+        # (its columns fit) with the checks and the vitals side by side below.
+        with Grid(id="overview-top"):
+            with Vertical(id="queue-panel", classes="panel") as queue:
+                queue.border_title = "Queue by job type"
+                yield Static(id="queue-title", classes="dim")
+                yield DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
             with Vertical(id="checks-panel", classes="panel") as checks:
                 checks.border_title = "Health checks"
                 yield DataTable(id="checks-table", cursor_type="row")
                 yield Static(id="check-detail")
+            vitals = Static(id="vitals", classes="panel")
+            vitals.border_title = "Server"
+            yield vitals
         with Grid(id="charts"):
             yield Chart("jobs/min", id="chart-throughput")
             yield Chart("queue depth", id="chart-depth")
@@ -49,11 +54,14 @@ class OverviewScreen(LiveScreen):
             yield Chart("cache hit %", id="chart-cache", y_min=None, y_max=100.0)
         yield from self.compose_chrome_bottom()
 
-    def on_mount(self) -> None:
-        q: DataTable[Any] = self.query_one("#queue-table", DataTable)
-        q.add_columns("job type", "pending", "running", "failed 1h", "oldest due", "done/min")
-        c: DataTable[Any] = self.query_one("#checks-table", DataTable)
-        c.add_columns("status", "check", "message")
+    def on_resize(self) -> None:
+        # Columns are fitted to the width: refit once the new layout is done, not at the next refresh.
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        if self.data is not None:
+            self._fill_queue(self.data)
+            self._fill_checks(self.data.checks)
 
     def action_refresh_now(self) -> None:
         self.kick()
@@ -68,14 +76,8 @@ class OverviewScreen(LiveScreen):
             import time
 
             app.first_data_at = time.monotonic()
-        q: DataTable[Any] = self.query_one("#queue-table", DataTable)
-        q.clear()
-        for r in data.queue:
-            pending = f"{data.count_cap // 1000}k+" if r.pending_capped else str(r.pending)
-            q.add_row(lit(r.job_type, 24), Text(pending, justify="right"), Text(str(r.processing), justify="right"),
-                      Text(str(r.failed_1h), style="red" if r.failed_1h else "", justify="right"),
-                      Text(age(r.oldest_due_age_s), justify="right"),
-                      Text("–" if r.completed_per_min is None else f"{r.completed_per_min:g}", justify="right"))
+        self.data = data
+        self._fill_queue(data)
         self.query_one("#queue-title", Static).update(block(data.count_method, style="dim"))
         self.query_one("#vitals", Static).update(self._vitals(data))
         self._fill_checks(data.checks)
@@ -90,6 +92,36 @@ class OverviewScreen(LiveScreen):
         self.query_one("#chart-cache", Chart).set_series([("hit %", app.record("cache", data.cache_hit_interval))],
                                                          step)
 
+    def _fill_queue(self, data: OverviewData) -> None:
+        q: DataTable[Any] = self.query_one("#queue-table", DataTable)
+        keep = q.cursor_row
+        q.clear()
+        rows = []
+        for r in data.queue:
+            pending = f"{data.count_cap // 1000}k+" if r.pending_capped else str(r.pending)
+            rows.append((r, {"pending": Text(pending, justify="right"),
+                             "running": Text(str(r.processing), justify="right"),
+                             "failed": Text(str(r.failed_1h), style="red" if r.failed_1h else "", justify="right"),
+                             "oldest": Text(age(r.oldest_due_age_s), justify="right"),
+                             "rate": Text("–" if r.completed_per_min is None else f"{r.completed_per_min:g}",
+                                          justify="right")}))
+
+        def w(key: str) -> int:
+            return max((c[key].cell_len for _r, c in rows), default=1)
+
+        # The counts are what the panel is for; the rate and the oldest due give way first.
+        widths = columns.apply(q, [
+            Col("type", "job type", min(24, max((len(r.job_type) for r in data.queue), default=4)), minimum=12),
+            Col("pending", "pending", w("pending"), short="pend"), Col("running", "running", w("running"), short="run"),
+            Col("failed", "failed 1h", w("failed"), short="fail 1h"),
+            Col("oldest", "oldest due", w("oldest"), short="oldest", priority=1),
+            Col("rate", "done/min", w("rate"), short="/min", priority=2)], refit=self._refit)
+        for r, cells in rows:
+            cells["type"] = lit(r.job_type, widths["type"])
+            q.add_row(*(cells[k] for k in widths))
+        if rows:
+            q.move_cursor(row=min(max(keep, 0), len(rows) - 1))
+
     def _fill_checks(self, checks: list[CheckRow]) -> None:
         """Worst first (at 3 a.m. the row that needs a look must not be below the fold), the status
         as a short coloured word, the message cut to the panel with the whole of the highlighted one
@@ -98,12 +130,15 @@ class OverviewScreen(LiveScreen):
         keep = table.cursor_row
         self.checks = sorted(checks, key=lambda r: _SEVERITY.get(r.status, 3))
         table.clear()
-        name_w = min(22, max((len(c.name) for c in self.checks), default=5))
-        msg_w = rest_width(table.size.width or 60, [4, name_w], minimum=16)
+        widths = columns.apply(table, [
+            Col("status", "status", 4, short=""), Col("check", "check", min(22, max((len(c.name) for c in self.checks), default=5)),
+                                            minimum=10),
+            Col("message", "message", max((len(c.message) for c in self.checks), default=7), minimum=12, flex=True)], refit=self._refit)
         for chk in self.checks:
             style = STATUS_STYLE.get(chk.status, "")
             table.add_row(Text(_SHORT.get(chk.status, chk.status.upper()), style=style),
-                          lit(chk.name, name_w, style="" if chk.status == "ok" else style), lit(chk.message, msg_w))
+                          lit(chk.name, widths["check"], style="" if chk.status == "ok" else style),
+                          lit(chk.message, widths["message"]))
         bad = sum(1 for c in self.checks if c.status != "ok")
         panel = self.query_one("#checks-panel")
         panel.border_title = f"Health checks: {len(self.checks) - bad} ok, {bad} need a look" if bad else \

@@ -16,7 +16,9 @@ from pgconsole.console.models import StatementRow, StatementsData
 from pgconsole.console.session import SourceError
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen
-from pgconsole.tui.text import block, heading, lit, one_line, pct, rest_width
+from pgconsole.tui.text import block, heading, lit, one_line, pct
+from pgconsole.tui.widgets import columns
+from pgconsole.tui.widgets.columns import Col
 
 ORDERS = ("total", "mean", "calls")
 
@@ -34,6 +36,7 @@ class QueriesScreen(LiveScreen):
         self.order = "total"
         self.delta = True
         self.rows: list[StatementRow] = []
+        self.data: StatementsData | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
@@ -44,13 +47,21 @@ class QueriesScreen(LiveScreen):
         yield from self.compose_chrome_bottom()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("total ms", "mean ms", "calls", "rows", "hit %", "query")
         self.query_one(DataTable).focus()
 
     async def fetch(self) -> StatementsData:
         return await self.source.statements(self.order, self.delta)
 
+    def on_resize(self) -> None:
+        # Columns are fitted to the width: refit once the new layout is done, not at the next refresh.
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        if self.data is not None:
+            self.show(self.data)
+
     def show(self, data: StatementsData) -> None:
+        self.data = data
         status = self.query_one("#queries-status", Static)
         table: DataTable[Any] = self.query_one(DataTable)
         if not data.available:
@@ -75,15 +86,24 @@ class QueriesScreen(LiveScreen):
                          if (r.queryid, r.query) == (picked.queryid, picked.query)), keep)
         table.clear()
         self.rows = data.rows
-        numbers = [max([len(h)] + [len(f) for f in col]) for h, col in (
-            ("total ms", [f"{r.total_ms:,.1f}" for r in data.rows]), ("mean ms", [f"{r.mean_ms:,.2f}" for r in data.rows]),
-            ("calls", [f"{r.calls:,}" for r in data.rows]), ("rows", [f"{r.rows:,}" for r in data.rows]),
-            ("hit %", [pct(r.hit_percent) for r in data.rows]))]
-        query_w = rest_width(table.size.width, numbers, minimum=40)
-        for i, r in enumerate(data.rows):
-            table.add_row(Text(f"{r.total_ms:,.1f}", justify="right"), Text(f"{r.mean_ms:,.2f}", justify="right"),
-                          Text(f"{r.calls:,}", justify="right"), Text(f"{r.rows:,}", justify="right"),
-                          Text(pct(r.hit_percent), justify="right"), lit(one_line(r.query), query_w), key=str(i))
+        def fmt(r: StatementRow) -> dict[str, Text]:
+            return {"total": Text(f"{r.total_ms:,.1f}", justify="right"), "mean": Text(f"{r.mean_ms:,.2f}", justify="right"),
+                    "calls": Text(f"{r.calls:,}", justify="right"), "rows": Text(f"{r.rows:,}", justify="right"),
+                    "hit": Text(pct(r.hit_percent), justify="right")}
+
+        cells = [fmt(r) for r in data.rows]
+
+        def w(key: str) -> int:
+            return max((c[key].cell_len for c in cells), default=1)
+
+        # The statement keeps a usable width at 80 columns: rows and hit % give way first.
+        widths = columns.apply(table, [
+            Col("total", "total ms", w("total")), Col("mean", "mean ms", w("mean")), Col("calls", "calls", w("calls")),
+            Col("rows", "rows", w("rows"), priority=2), Col("hit", "hit %", w("hit"), priority=1),
+            Col("query", "query", max((len(one_line(r.query)) for r in data.rows), default=5), minimum=36, flex=True)], refit=self._refit)
+        for i, (r, row_cells) in enumerate(zip(data.rows, cells, strict=True)):
+            row_cells["query"] = lit(one_line(r.query), widths["query"])
+            table.add_row(*(row_cells[k] for k in widths), key=str(i))
         if data.rows:
             table.move_cursor(row=min(keep, len(data.rows) - 1))
         self._show_text()

@@ -16,7 +16,9 @@ from pgconsole.console.models import SchemaData
 from pgconsole.console.session import SourceError
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen
-from pgconsole.tui.text import STATUS_STYLE, block, heading, lit, rest_width, stamp
+from pgconsole.tui.text import STATUS_STYLE, block, heading, lit, stamp
+from pgconsole.tui.widgets import columns
+from pgconsole.tui.widgets.columns import Col
 
 
 class SchemaScreen(LiveScreen):
@@ -38,9 +40,15 @@ class SchemaScreen(LiveScreen):
         yield from self.compose_chrome_bottom()
 
     def on_mount(self) -> None:
-        self.query_one("#migrations-table", DataTable).add_columns("version", "name", "applied")
-        self.query_one("#findings-table", DataTable).add_columns("status", "check", "message")
         self.watch(self.app, "header_info", lambda _v: self.refresh_bindings(), init=False)
+
+    def on_resize(self) -> None:
+        # Columns are fitted to the width: refit once the new layout is done, not at the next refresh.
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        if self.refreshes:
+            self.show(self.data)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "apply_migrations":
@@ -69,17 +77,23 @@ class SchemaScreen(LiveScreen):
         self.query_one("#setup-status", Static).update(t)
         mt: DataTable[Any] = self.query_one("#migrations-table", DataTable)
         mt.clear()
+        mw = columns.apply(mt, [
+            Col("version", "version", max((len(m.version) for m in data.migrations), default=1), short="v"),
+            Col("name", "name", min(40, max((len(m.name) for m in data.migrations), default=4)), minimum=16),
+            Col("applied", "applied", 19)], refit=self._refit)
         for m in data.migrations:
-            mt.add_row(Text(m.version), lit(m.name, 40),
+            mt.add_row(Text(m.version), lit(m.name, mw["name"]),
                        Text("pending", style="yellow") if m.pending else Text(stamp(m.applied_at)))
         ft: DataTable[Any] = self.query_one("#findings-table", DataTable)
         ft.clear()
-        name_w = min(28, max((len(f.name) for f in data.findings), default=5))
-        msg_w = rest_width(ft.size.width, [name_w, 7], minimum=24)
+        fw = columns.apply(ft, [
+            Col("status", "status", max((len(f.status) for f in data.findings), default=6)),
+            Col("check", "check", min(28, max((len(f.name) for f in data.findings), default=5)), minimum=14),
+            Col("message", "message", max((len(f.message) for f in data.findings), default=7), minimum=24, flex=True)], refit=self._refit)
         for f in sorted(data.findings, key=lambda f: f.status == "ok"):  # what needs a look first
             style = STATUS_STYLE.get(f.status, "")
-            ft.add_row(Text(f.status, style=style), lit(f.name, name_w, style="" if f.status == "ok" else style),
-                       lit(f.message, msg_w))
+            ft.add_row(Text(f.status, style=style), lit(f.name, fw["check"], style="" if f.status == "ok" else style),
+                       lit(f.message, fw["message"]))
         fixes = heading("SQL to fix the findings\n")
         todo = [f for f in data.findings if f.fix]
         if not todo:

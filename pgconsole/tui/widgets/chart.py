@@ -72,16 +72,25 @@ class Chart(Static):
         self._draw()
 
     def _legend(self) -> Text:
-        """Title and one "● label last-value" per series, on a second line when it would wrap."""
-        keys = Text()
+        """Title and one "● label last-value" per series: on one line when they fit, else the keys
+        on the lines below, broken between series (never inside one), so that the plot below can be
+        given exactly the rows left (a legend wrapped by the widget pushed the x axis out of sight)."""
+        width = self.content_size.width
+        keys: list[Text] = []
         for i, (label, values) in enumerate(self.series):
             colour = _PALETTE[i % len(_PALETTE)][1]
-            keys.append(" ● ", style=colour)
-            keys.append(f"{label} {_compact(values[-1])}" if values else label, style=colour)
-        title = Text(self.title, style="bold")
-        if len(title) + len(keys) <= self.content_size.width:
-            return Text.assemble(title, keys)
-        return Text.assemble(title, "\n", keys)
+            key = Text(" ● ", style=colour)
+            key.append(f"{label} {_compact(values[-1])}" if values else label, style=colour)
+            key.truncate(width, overflow="ellipsis")
+            keys.append(key)
+        lines = [Text()]
+        lines[0].append(self.title, style="bold")  # a span: the keys after it keep their own style
+        lines[0].truncate(width, overflow="ellipsis")
+        for key in keys:
+            if lines[-1].cell_len + key.cell_len > width:
+                lines.append(Text())
+            lines[-1].append_text(key)
+        return Text("\n").join(lines)
 
     def _draw(self) -> None:
         # content_size excludes the border and padding the stylesheet gives the chart.
@@ -131,4 +140,4 @@ class Chart(Static):
         # Three whole-sample ticks labelled in time before now; plotext's own would read -4.5.
         xticks = sorted({first, round(first / 2), 0})
         fig.ruler("x").ticks(xticks, [_ago(-t * self.step) for t in xticks])
-        self.update(Text.assemble(legend, "\n", Text.from_ansi(str(fig.build()))))
+        self.update(Text.assemble(legend, "\n", Text.from_ansi(str(fig.build()).rstrip("\n"))))

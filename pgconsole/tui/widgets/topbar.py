@@ -10,40 +10,74 @@ from textual.widgets import Static
 from pgconsole.tui.text import STATUS_STYLE, lit
 
 if TYPE_CHECKING:
+    from pgconsole.console.models import HeaderInfo
     from pgconsole.tui.app import PgConsoleApp
 
 _RANK = {"ok": 0, "unknown": 1, "warning": 2, "critical": 3}
 
 
 class TopBar(Static):
-    """``pgconsole · user@host:5432/db · PostgreSQL 18.1 · role operator · read-write · 2s``."""
+    """``pgconsole · user@host:5432/db · PostgreSQL 18.1 · role operator · read-write · 2s``.
+
+    Fitted to the width: the mode, the role and read-only/read-write always show (at 80 columns,
+    the SSH default, they were cut off); the brand, the word "PostgreSQL", the server version and
+    the target's ``user@`` (when it is the role) give way first, then the target is shortened."""
 
     def on_mount(self) -> None:
         for attr in ("header_info", "paused", "refresh_interval", "mode_title"):
             self.watch(self.app, attr, self._redraw, init=False)
         self._redraw()
 
+    def on_resize(self) -> None:
+        self._redraw()
+
     def _redraw(self, *_: object) -> None:
         app: PgConsoleApp = self.app  # type: ignore[assignment]
+        self.update(header_line(app.mode_title, app.header_info, app.paused, app.refresh_interval,
+                                self.size.width or app.size.width))
+
+
+def header_line(mode_title: str, info: HeaderInfo | None, paused: bool, interval: float, width: int) -> Text:
+    refresh = Text("⏸ paused" if paused else f"⟳ {interval:g}s", style="yellow" if paused else "dim")
+    brand = Text(" pgconsole ", style="bold reverse")
+    mode = Text(f" {mode_title} ", style="bold")
+    if info is None:
+        return Text.assemble(brand, mode, Text(" connecting…", style="dim"), "  ", refresh)
+    access = Text(" READ-ONLY ", style="bold black on yellow") if info.read_only else Text("read-write", style="green")
+    target = info.target
+    host_only = target.split("@", 1)[1] if target.startswith(f"{info.role}@") else target
+
+    def line(*, with_brand: bool, version: str, tgt: str, tgt_w: int, role_w: int) -> Text:
         t = Text()
-        t.append(" pgconsole ", style="bold reverse")
-        t.append(f" {app.mode_title} ", style="bold")
-        info = app.header_info
-        if info is None:
-            t.append(" connecting…", style="dim")
-        else:
-            t.append(" ")
-            t.append_text(lit(info.target, 50))
-            t.append(f"  PostgreSQL {info.server_version}  role ")
-            t.append_text(lit(info.role, 30, style="bold"))
-            t.append("  ")
-            if info.read_only:
-                t.append(" READ-ONLY ", style="bold black on yellow")
-            else:
-                t.append("read-write", style="green")
+        if with_brand:
+            t.append_text(brand)
+        t.append_text(mode)
+        t.append(" ")
+        t.append_text(lit(tgt, tgt_w))
+        if version:
+            t.append(f"  {version}")
+        t.append("  role ")
+        t.append_text(lit(info.role, role_w, style="bold"))
         t.append("  ")
-        t.append("⏸ paused" if app.paused else f"⟳ {app.refresh_interval:g}s", style="yellow" if app.paused else "dim")
-        self.update(t)
+        t.append_text(access)
+        t.append("  ")
+        t.append_text(refresh)
+        return t
+
+    v = info.server_version
+    # Most to least: each step gives up a little more; the first that fits is shown.
+    steps = [dict(with_brand=True, version=f"PostgreSQL {v}", tgt=target, tgt_w=50, role_w=30),
+             dict(with_brand=True, version=f"PG {v}", tgt=target, tgt_w=50, role_w=30),
+             dict(with_brand=False, version=f"PG {v}", tgt=target, tgt_w=50, role_w=30),
+             dict(with_brand=False, version=f"PG {v}", tgt=host_only, tgt_w=50, role_w=30),
+             dict(with_brand=False, version="", tgt=host_only, tgt_w=50, role_w=30)]
+    for step in steps:
+        t = line(**step)  # type: ignore[arg-type]
+        if t.cell_len <= width:
+            return t
+    # Still too wide: the target and then the role are shortened, never the mode or read-only.
+    fixed = line(with_brand=False, version="", tgt="", tgt_w=1, role_w=20).cell_len
+    return line(with_brand=False, version="", tgt=host_only, tgt_w=max(8, width - fixed), role_w=20)
 
 
 class HealthBanner(Static):
