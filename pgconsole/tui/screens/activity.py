@@ -24,6 +24,20 @@ from pgconsole.tui.text import block, heading, lit, one_line, since
 from pgconsole.tui.widgets import columns
 from pgconsole.tui.widgets.columns import Col
 
+ACTIVITY_KEYS = ("state", "user", "app", "dur")
+
+
+def check_filter(line: str) -> None:
+    """FilterError for an unknown key (``sate:active`` used to match everything) or a bad duration,
+    whether or not any session is there to match."""
+    for tok in shlex.split(line):
+        key, sep, value = tok.partition(":")
+        if sep and key not in ACTIVITY_KEYS:
+            raise FilterError(f"unknown filter key {key!r}: use {', '.join(ACTIVITY_KEYS)} "
+                              "(words without a key search the query text)")
+        if sep and key == "dur":
+            parse_duration(value.lstrip(">"), "dur")
+
 
 def match(row: BackendRow, line: str, now: datetime) -> bool:
     """``state:active user:app app:worker dur:>5s`` (all must match; bare words search the query)."""
@@ -127,6 +141,7 @@ class ActivityScreen(LiveScreen):
         keep = self._selected_pid()
         table.clear()
         try:
+            check_filter(self.filter_line)
             rows = [s for s in self.data.sessions if match(s, self.filter_line, now)]
             error = ""
         except (FilterError, ValueError) as exc:

@@ -142,6 +142,51 @@ class MessageScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+class ParametersScreen(ModalScreen[list[str | None] | None]):
+    """Values for a statement's ``$n`` placeholders (EXPLAIN on PostgreSQL 14/15, or ANALYZE): one
+    input each, typed as PostgreSQL reads a literal; an empty input is NULL."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="parameters.cancel")]
+
+    def __init__(self, numbers: list[int], statement: str) -> None:
+        super().__init__(classes="modal")
+        self.numbers = numbers
+        self.statement = statement
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text("EXPLAIN needs the parameters' values", style="bold"), classes="dialog-title")
+            yield Static(Text("This server cannot plan the text without them (PostgreSQL 16 can). "
+                              "Type each value as you would write it in SQL, without quotes; empty is NULL."))
+            yield Static(block(self.statement), classes="statement")
+            for n in self.numbers:
+                yield Input(placeholder=f"${n}", id=f"param-{n}")
+            with Horizontal(classes="buttons"):
+                yield Button("EXPLAIN (enter)", id="ok", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(f"#param-{self.numbers[0]}", Input).focus()
+
+    @on(Input.Submitted)
+    def _next(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input).results(Input))
+        i = inputs.index(event.input)
+        if i + 1 < len(inputs):
+            inputs[i + 1].focus()
+        else:
+            self._ok()
+
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        values = [self.query_one(f"#param-{n}", Input).value for n in self.numbers]
+        self.dismiss([v if v != "" else None for v in values])
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class ActionRunScreen(ModalScreen[ActionReport | None]):
     """Runs the action in batches; the bar advances after each batch; ends with the report."""
 

@@ -12,10 +12,11 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from pgconsole.console.explain import NeedsParameters
 from pgconsole.console.models import StatementRow, StatementsData
 from pgconsole.console.session import SourceError
 from pgconsole.tui.screens.base import LiveScreen
-from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen
+from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen, ParametersScreen
 from pgconsole.tui.text import block, heading, lit, one_line, pct
 from pgconsole.tui.widgets import columns
 from pgconsole.tui.widgets.columns import Col
@@ -151,7 +152,13 @@ class QueriesScreen(LiveScreen):
             if not await self.app.push_screen_wait(second):
                 return
         try:
-            plan = await self.source.explain(query, analyze)
+            try:
+                plan = await self.source.explain(query, analyze)
+            except NeedsParameters as need:
+                values = await self.app.push_screen_wait(ParametersScreen(need.numbers, query))
+                if values is None:
+                    return
+                plan = await self.source.explain(query, analyze, params=values)
         except (SourceError, ValueError) as exc:
             plan = f"no plan: {exc}"
         await self.app.push_screen_wait(MessageScreen("EXPLAIN ANALYZE" if analyze else "EXPLAIN", plan))
