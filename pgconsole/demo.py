@@ -14,8 +14,10 @@ Everything runs in daemon threads (plus the one doomed subprocess); :meth:`Workl
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -133,9 +135,14 @@ class Workload:
         from pgconsole.queue import client
 
         worker_id = f"demo-{n}"
+        completed = failures = 0
         with self._conn(Purpose.WORKER, worker_id) as conn:
+            # listed in the worker registry (the console's Workers mode), as a pgconsole worker is
+            client.register_worker(conn, worker_id, host=socket.gethostname(), pid=os.getpid(), concurrency=1,
+                                   batch=4, job_types=list(JOB_TYPES), heartbeat_seconds=5.0)
             while not self.stop_event.is_set():
                 jobs = client.claim(conn, worker_id, 4, job_types=list(JOB_TYPES), lease_seconds=60)
+                client.worker_heartbeat(conn, worker_id, held=len(jobs), completed=completed, failed=failures)
                 if not jobs:
                     self.stop_event.wait(0.3)
                     continue
@@ -148,8 +155,9 @@ class Workload:
                         failed.append((job.id, job.attempt, msg, code, True))
                     else:
                         done.append((job.id, job.attempt, {"ok": True, "ms": self.rng.randint(5, 900)}))
-                client.complete(conn, worker_id, done)
-                client.fail(conn, worker_id, failed)
+                completed += len(client.complete(conn, worker_id, done))
+                failures += len(client.fail(conn, worker_id, failed))
+            client.unregister_worker(conn, worker_id)
 
     # -- the stuck job --------------------------------------------------------------------
     def _stuck_job(self) -> None:

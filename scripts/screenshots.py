@@ -5,7 +5,7 @@ startup-to-first-data.
 
 Starts an embedded PostgreSQL in a temporary directory (as `pgconsole demo` does), runs the demo
 workload for ``--warmup`` seconds, then drives the app headlessly (Textual run_test) through keys
-1-5 and a job detail, saving one SVG per screen, then the Overview at 80x24 (overview-80x24.svg).
+1-6 and a job detail, saving one SVG per screen, then the Overview at 80x24 (overview-80x24.svg).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def save(app: object, name: str) -> None:
     svg = path.read_text(encoding="utf-8")
     if "xml:space" not in svg[:200]:
         path.write_text(svg.replace("<svg ", '<svg xml:space="preserve" ', 1), encoding="utf-8")
-SCREENS = [("1", "overview"), ("2", "jobs"), ("3", "queries"), ("4", "activity"), ("5", "schema")]
+SCREENS = [("1", "overview"), ("2", "jobs"), ("3", "queries"), ("4", "activity"), ("5", "schema"), ("6", "workers")]
 
 
 async def shoot(dsn: str, size: tuple[int, int]) -> float:

@@ -66,6 +66,7 @@ class WorkersScreen(LiveScreen):
     def _show_worker(self) -> None:
         table: DataTable[Any] = self.query_one("#workers-table", DataTable)
         detail = self.query_one("#worker-detail", Static)
+        detail.display = bool(self.rows)
         if not self.rows or not 0 <= table.cursor_row < len(self.rows):
             detail.update("")
             return
