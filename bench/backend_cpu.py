@@ -45,8 +45,9 @@ def _pgconsole_loop(conn: psycopg.Connection[Any], batches: int) -> int:
     attempts: list[int] = []
     with client.claim_cursor(conn) as cur:
         for _ in range(batches):
-            _completed, rows = client.complete_and_claim_rows(cur, "bench-cpu", ids, attempts, None, BATCH,
-                                                             lease_seconds=300)
+            _completed, rows = client.complete_and_claim_rows(
+                cur, "bench-cpu", ids, attempts, None, BATCH, lease_seconds=300
+            )
             if not rows:
                 break
             ids = [r[client.ROW_ID].hex() for r in rows]
@@ -107,9 +108,14 @@ def one_run(side: str, dsn: str, sessions: int, batches: int) -> dict[str, float
     return {"jobs": jobs, "us_per_job": loop_cpu / jobs * 1e6, "vacuum_us_per_job": vacuum_cpu / jobs * 1e6}
 
 
-def measure(admin: str, sessions_list: list[int], batches: int, repeat: int) -> dict[int, dict[str, list[dict[str, float]]]]:
+def measure(
+    admin: str, sessions_list: list[int], batches: int, repeat: int
+) -> dict[int, dict[str, list[dict[str, float]]]]:
     env = Env(admin_dsn=admin)
-    dsns = {"pgconsole": env.fresh_database("bench_backend_cpu_pgc"), "bare": env.fresh_database("bench_backend_cpu_bare")}
+    dsns = {
+        "pgconsole": env.fresh_database("bench_backend_cpu_pgc"),
+        "bare": env.fresh_database("bench_backend_cpu_bare"),
+    }
     pgc.setup(dsns["pgconsole"])
     peers.bare_setup(dsns["bare"])
     for side, dsn in dsns.items():
@@ -119,7 +125,7 @@ def measure(admin: str, sessions_list: list[int], batches: int, repeat: int) -> 
     for sessions in sessions_list:
         res: dict[str, list[dict[str, float]]] = {"pgconsole": [], "bare": []}
         for rep in range(repeat):
-            for side in (list(res) if rep % 2 == 0 else list(res)[::-1]):
+            for side in list(res) if rep % 2 == 0 else list(res)[::-1]:
                 res[side].append(one_run(side, dsns[side], sessions, batches))
         out[sessions] = res
     return out
@@ -134,8 +140,10 @@ def main(argv: list[str] | None = None) -> None:
     sessions_list = [int(s) for s in a.sessions.split(",")]
     with embedded_server({"max_connections": "200"}) as (admin, _version):
         res = measure(admin, sessions_list, a.batches, a.repeat)
-        print(f"{server_version(admin).split(' on ')[0]}: batch {BATCH}, {a.batches:,} batches per session, "
-              f"median of {a.repeat} (all runs); backend CPU of the loop's sessions, then one VACUUM")
+        print(
+            f"{server_version(admin).split(' on ')[0]}: batch {BATCH}, {a.batches:,} batches per session, "
+            f"median of {a.repeat} (all runs); backend CPU of the loop's sessions, then one VACUUM"
+        )
         print("| sessions | side | µs per job (runs) | VACUUM µs per job | pgconsole / bare |")
         print("|---|---|---|---|---|")
         for sessions, by_side in res.items():

@@ -44,17 +44,24 @@ def check_postgres_cmds(dsn: str) -> list[list[str]]:
     if not exe:
         raise Skipped("check_postgres is not installed (apt-get install check-postgres)")
     p = psycopg.conninfo.conninfo_to_dict(dsn)
-    conn = [f"--host={p.get('host', '127.0.0.1')}", f"--port={p.get('port', 5432)}",
-            f"--dbuser={p.get('user', 'postgres')}", f"--dbname={p.get('dbname', 'postgres')}"]
+    conn = [
+        f"--host={p.get('host', '127.0.0.1')}",
+        f"--port={p.get('port', 5432)}",
+        f"--dbuser={p.get('user', 'postgres')}",
+        f"--dbname={p.get('dbname', 'postgres')}",
+    ]
     return [[exe, f"--action={a}", *conn, *extra] for a, extra in CHECK_POSTGRES_ACTIONS]
 
 
-def timed(cmd: list[str], env_vars: dict[str, str] | None = None, timeout: float = 60) -> tuple[float, int, str]:
+def timed(
+    cmd: list[str], env_vars: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[float, int, str]:
     import os
 
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env_vars or {})})
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env_vars or {})}
+    )
     return time.perf_counter() - t0, proc.returncode, (proc.stdout + proc.stderr).strip()[:400]
 
 
@@ -74,7 +81,9 @@ def _compile_package() -> str:
     return f"compileall {root}: {'ok' if ok else 'FAILED'}"
 
 
-def run(env: Env, finished: int | None = None, pending: int | None = None, samples: int | None = None) -> dict[str, Any]:
+def run(
+    env: Env, finished: int | None = None, pending: int | None = None, samples: int | None = None
+) -> dict[str, Any]:
     finished = finished if finished is not None else (100_000 if env.quick else 10_000_000)
     pending = pending if pending is not None else (1_000 if env.quick else 100_000)
     samples = samples or (3 if env.quick else 10)
@@ -128,26 +137,48 @@ def run(env: Env, finished: int | None = None, pending: int | None = None, sampl
     header = ["side", "what runs", "wall s median (min–max)", "samples"]
     from bench.report import fspread
 
-    rows = [["pgconsole --check", "all default checks, one process",
-             fspread(spread(pgc_times), 3) if pgc_times else "not measured", str(len(pgc_times))],
-            ["check_postgres", "6 processes: " + ", ".join(a for a, _ in CHECK_POSTGRES_ACTIONS),
-             fspread(spread(cp_times), 3), str(len(cp_times))],
-            ["import floor", "`python -c 'import psycopg'` (same interpreter, no pgconsole, no server)",
-             fspread(spread(floor_times), 3), str(len(floor_times))],
-            ["ratio", "check_postgres / pgconsole (higher = pgconsole faster)",
-             f"{ratio(cp_med, pgc_med):.2f}×" if pgc_med and cp_med else "—", ""]]
+    rows = [
+        [
+            "pgconsole --check",
+            "all default checks, one process",
+            fspread(spread(pgc_times), 3) if pgc_times else "not measured",
+            str(len(pgc_times)),
+        ],
+        [
+            "check_postgres",
+            "6 processes: " + ", ".join(a for a, _ in CHECK_POSTGRES_ACTIONS),
+            fspread(spread(cp_times), 3),
+            str(len(cp_times)),
+        ],
+        [
+            "import floor",
+            "`python -c 'import psycopg'` (same interpreter, no pgconsole, no server)",
+            fspread(spread(floor_times), 3),
+            str(len(floor_times)),
+        ],
+        [
+            "ratio",
+            "check_postgres / pgconsole (higher = pgconsole faster)",
+            f"{ratio(cp_med, pgc_med):.2f}×" if pgc_med and cp_med else "—",
+            "",
+        ],
+    ]
     return {
         "history": hist,
-        "pgconsole_cmd": " ".join(pgc_cmd), "check_postgres_cmds": [" ".join(c) for c in cp_cmds],
-        "pgconsole_seconds": spread(pgc_times), "check_postgres_seconds": spread(cp_times),
+        "pgconsole_cmd": " ".join(pgc_cmd),
+        "check_postgres_cmds": [" ".join(c) for c in cp_cmds],
+        "pgconsole_seconds": spread(pgc_times),
+        "check_postgres_seconds": spread(cp_times),
         "import_psycopg_seconds": spread(floor_times),
-        "pgconsole_exit_codes": pgc_codes, "check_postgres_exit_codes": cp_codes,
+        "pgconsole_exit_codes": pgc_codes,
+        "check_postgres_exit_codes": cp_codes,
         "check_postgres_first_lines": cp_out,
         "pgconsole_missing": pgc_missing or None,
         "bytecode": compiled,
         "pgconsole_output": pgc_output,
         "ratio_check_postgres_to_pgconsole": ratio(cp_med, pgc_med),
         "goal": "pgconsole faster than check_postgres for the whole set and < 0.5 s",
-        "table_header": header, "table": rows,
+        "table_header": header,
+        "table": rows,
         "skipped": {"pgconsole": pgc_missing} if pgc_missing else {},
     }

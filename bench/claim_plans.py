@@ -47,7 +47,8 @@ def measure(dsn: str, jobs: int) -> list[tuple[object, ...]]:
         while True:
             rows = conn.execute(
                 "SELECT id, attempt FROM pgconsole.complete_and_claim_jobs('bench-plans', %s, %s, NULL, 10, 60)",
-                (ids, attempts)).fetchall()
+                (ids, attempts),
+            ).fetchall()
             claimed = [r for r in rows if r[0] is not None]
             if not claimed:
                 break

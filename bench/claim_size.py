@@ -50,11 +50,15 @@ def prepare(admin_dsn_of: Any, name: str, history: int) -> str:
         )
         c.execute(
             "INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'work', jsonb_build_object('i', g)"
-            " FROM generate_series(1, %s) g", (PENDING,))
+            " FROM generate_series(1, %s) g",
+            (PENDING,),
+        )
         c.execute("RESET session_replication_role")
         c.execute("VACUUM ANALYZE pgconsole.jobs")
-        print(f"{name}: {history:,} finished + {PENDING:,} pending loaded in {time.monotonic() - t0:.0f}s",
-              file=sys.stderr)
+        print(
+            f"{name}: {history:,} finished + {PENDING:,} pending loaded in {time.monotonic() - t0:.0f}s",
+            file=sys.stderr,
+        )
     return dsn
 
 
@@ -63,8 +67,10 @@ def claim_round(conn: psycopg.Connection[Any], n: int, out: list[float]) -> None
         t0 = time.perf_counter()
         rows = conn.execute("SELECT id, attempt FROM pgconsole.claim_jobs('bench', 10)").fetchall()
         out.append(time.perf_counter() - t0)
-        conn.execute("SELECT count(*) FROM pgconsole.complete_jobs('bench', %s, %s)",
-                     ([r[0] for r in rows], [r[1] for r in rows]))
+        conn.execute(
+            "SELECT count(*) FROM pgconsole.complete_jobs('bench', %s, %s)",
+            ([r[0] for r in rows], [r[1] for r in rows]),
+        )
 
 
 def measure(small_dsn: str, large_dsn: str, rounds: int = 20, per_round: int = 100) -> dict[str, float]:
@@ -77,7 +83,12 @@ def measure(small_dsn: str, large_dsn: str, rounds: int = 20, per_round: int = 1
             claim_round(big, per_round, times["large"])
     small = statistics.median(times["small"]) * 1000
     large = statistics.median(times["large"]) * 1000
-    return {"small_ms": small, "large_ms": large, "ratio": large / small, "claims_each": float(len(times["small"]))}
+    return {
+        "small_ms": small,
+        "large_ms": large,
+        "ratio": large / small,
+        "claims_each": float(len(times["small"])),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
 
         parent = Path(tempfile.mkdtemp(prefix="pgconsole-claim-size-"))
         parent.chmod(0o755)  # the server runs as another OS user when we are root
-        server = EmbeddedServer(parent / "data", extra_settings={"max_wal_size": "4GB", "shared_buffers": "512MB"})
+        server = EmbeddedServer(
+            parent / "data", extra_settings={"max_wal_size": "4GB", "shared_buffers": "512MB"}
+        )
         info = server.start()
         server.wait_ready()
         dsn_of = info.superuser_dsn
@@ -106,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         small = prepare(dsn_of, "claim_size_small", args.small)
         large = prepare(dsn_of, "claim_size_large", args.large)
         r = measure(small, large)
-        print(f"claim 10: history {args.small:,}: {r['small_ms']:.3f} ms; history {args.large:,}: "
-              f"{r['large_ms']:.3f} ms; ratio {r['ratio']:.3f} (median of {int(r['claims_each'])} claims each)")
+        print(
+            f"claim 10: history {args.small:,}: {r['small_ms']:.3f} ms; history {args.large:,}: "
+            f"{r['large_ms']:.3f} ms; ratio {r['ratio']:.3f} (median of {int(r['claims_each'])} claims each)"
+        )
         return 0 if r["ratio"] <= 1.2 else 1
     finally:
         if server is not None:

@@ -90,10 +90,17 @@ def run(dsn: str, batches: list[int], repeat: int, handler: str = "noop") -> dic
         for rep in range(repeat):
             sides = list(runs) if rep % 2 == 0 else list(reversed(runs))
             for side in sides:
-                runs[side].append(pgconsole_side(dsn, b, handler) if side == "pgconsole worker" else bare_side(dsn, b))
-        out[str(b)] = {side: {"jobs_per_s": statistics.median(r[0] for r in v),
-                              "cpu_us_per_job": statistics.median(r[1] for r in v),
-                              "cpu_us_per_job_all": [round(r[1], 1) for r in v]} for side, v in runs.items()}
+                runs[side].append(
+                    pgconsole_side(dsn, b, handler) if side == "pgconsole worker" else bare_side(dsn, b)
+                )
+        out[str(b)] = {
+            side: {
+                "jobs_per_s": statistics.median(r[0] for r in v),
+                "cpu_us_per_job": statistics.median(r[1] for r in v),
+                "cpu_us_per_job_all": [round(r[1], 1) for r in v],
+            }
+            for side, v in runs.items()
+        }
     return out
 
 
@@ -114,13 +121,19 @@ def main() -> None:
             with psycopg.connect(admin, autocommit=True) as c:
                 c.execute("DROP DATABASE IF EXISTS bench_client_cpu WITH (FORCE)")
                 c.execute("CREATE DATABASE bench_client_cpu")
-            res = run(psycopg.conninfo.make_conninfo(admin, dbname="bench_client_cpu"), batches, args.repeat,
-                      args.handler)
+            res = run(
+                psycopg.conninfo.make_conninfo(admin, dbname="bench_client_cpu"),
+                batches,
+                args.repeat,
+                args.handler,
+            )
     print("| batch | side | jobs/s (1 worker) | client CPU µs/job (median; runs) |")
     print("|---|---|---|---|")
     for b, sides in res.items():
         for side, r in sides.items():
-            print(f"| {b} | {side} | {r['jobs_per_s']:,.0f} | {r['cpu_us_per_job']:.1f} ({', '.join(map(str, r['cpu_us_per_job_all']))}) |")
+            print(
+                f"| {b} | {side} | {r['jobs_per_s']:,.0f} | {r['cpu_us_per_job']:.1f} ({', '.join(map(str, r['cpu_us_per_job_all']))}) |"
+            )
 
 
 if __name__ == "__main__":

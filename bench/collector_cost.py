@@ -67,8 +67,10 @@ def _measure(admin: psycopg.Connection[Any], fn: Any, samples: int) -> dict[str,
         assert before is not None and after is not None
         server.append(after[0] - before[0])
     return {
-        "server_ms_p50": round(percentile(server, 50), 3), "server_ms_p95": round(percentile(server, 95), 3),
-        "wall_ms_p50": round(percentile(wall, 50), 3), "wall_ms_p95": round(percentile(wall, 95), 3),
+        "server_ms_p50": round(percentile(server, 50), 3),
+        "server_ms_p95": round(percentile(server, 95), 3),
+        "wall_ms_p50": round(percentile(wall, 50), 3),
+        "wall_ms_p95": round(percentile(wall, 95), 3),
         "samples": samples,
     }
 
@@ -106,14 +108,21 @@ def run(env: Env, finished: int = 10_000_000, pending: int = 100_000, samples: i
         cheap = _measure(admin, snapshot, samples)
         top = [list(r) for r in admin.execute(PER_QUERY_SQL, (ROLE,)).fetchall()]
         peer = _measure(admin, naive, max(3, samples // 6))
-        counts = {s.status: s.label for s in state["prev"].queue.states} if state["prev"] and state["prev"].queue else {}
+        counts = (
+            {s.status: s.label for s in state["prev"].queue.states}
+            if state["prev"] and state["prev"].queue
+            else {}
+        )
     mon.close()
     peer_conn.close()
     ratio = peer["server_ms_p50"] / cheap["server_ms_p50"] if cheap["server_ms_p50"] else None
     return {
-        "history": history, "pgconsole_snapshot": cheap, "naive_peer_set": peer,
+        "history": history,
+        "pgconsole_snapshot": cheap,
+        "naive_peer_set": peer,
         "server_time_ratio_p50": round(ratio, 1) if ratio else None,
-        "queue_counts_as_shown": counts, "costliest_statements_mean_ms": top,
+        "queue_counts_as_shown": counts,
+        "costliest_statements_mean_ms": top,
         "goal": "full snapshot server time p95 < 20 ms",
         "goal_met": cheap["server_ms_p95"] < 20.0,
     }

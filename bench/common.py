@@ -52,7 +52,9 @@ class Env:
 
     def database_exists(self, name: str) -> bool:
         with self.admin() as conn:
-            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+            return (
+                conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+            )
 
 
 class Skipped(Exception):
@@ -128,8 +130,10 @@ class ProcessGang:
 
     def start(self, timeout: float = 60) -> None:
         for i in range(self.processes):
-            p = MP.Process(target=self.target,
-                           args=(*self.args, self.go, self.stop, Slot(self.counter, i), Slot(self.ready, i)))
+            p = MP.Process(
+                target=self.target,
+                args=(*self.args, self.go, self.stop, Slot(self.counter, i), Slot(self.ready, i)),
+            )
             p.start()
             self.procs.append(p)
         if not wait_until(lambda: sum(self.ready) >= self.processes or not self.all_alive(), timeout, 0.02):

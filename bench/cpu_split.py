@@ -51,8 +51,11 @@ def drain(system: Any, dsn: str, jobs: int, workers: int, batch: int) -> dict[st
     time.sleep(0.2)  # their backends exit and are reaped
     client = _children_cpu() - children0 - startup
     server = _server_cpu() - server0
-    return {"jobs_per_s": jobs / elapsed, "client_us_per_job": client / jobs * 1e6,
-            "server_us_per_job": server / jobs * 1e6}
+    return {
+        "jobs_per_s": jobs / elapsed,
+        "client_us_per_job": client / jobs * 1e6,
+        "server_us_per_job": server / jobs * 1e6,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,15 +71,23 @@ def main(argv: list[str] | None = None) -> None:
         assert not skipped, skipped
         res: dict[str, list[dict[str, float]]] = {n: [] for n in ready}
         for rep in range(a.repeat):
-            for name in (list(ready) if rep % 2 == 0 else list(ready)[::-1]):
+            for name in list(ready) if rep % 2 == 0 else list(ready)[::-1]:
                 res[name].append(drain(ready[name], dsns[name], a.jobs, a.workers, a.batch))
-        print(f"{env.server_version}: {a.workers} workers × batch {a.batch}, {a.jobs:,} jobs, median of "
-              f"{a.repeat} (all runs):")
+        print(
+            f"{env.server_version}: {a.workers} workers × batch {a.batch}, {a.jobs:,} jobs, median of "
+            f"{a.repeat} (all runs):"
+        )
         for name, rows in res.items():
             cols = []
-            for key, fmt in (("jobs_per_s", ",.0f"), ("client_us_per_job", ".1f"), ("server_us_per_job", ".1f")):
+            for key, fmt in (
+                ("jobs_per_s", ",.0f"),
+                ("client_us_per_job", ".1f"),
+                ("server_us_per_job", ".1f"),
+            ):
                 vals = [r[key] for r in rows]
-                cols.append(f"{key} {statistics.median(vals):{fmt}} ({', '.join(format(v, fmt) for v in vals)})")
+                cols.append(
+                    f"{key} {statistics.median(vals):{fmt}} ({', '.join(format(v, fmt) for v in vals)})"
+                )
             print(f"  {name:10s} " + "  ".join(cols))
 
 

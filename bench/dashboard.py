@@ -21,8 +21,15 @@ from bench.common import MP, Env, Flag, ratio, rotated, spread, wait_until
 from bench.dataset import ensure_history
 
 
-def refresh_loop(dsn: str, interval: float, stop: Any, max_seconds: float, out: Any,
-                 only: tuple[str, ...] | None = None, enabled: Any = None) -> None:
+def refresh_loop(
+    dsn: str,
+    interval: float,
+    stop: Any,
+    max_seconds: float,
+    out: Any,
+    only: tuple[str, ...] | None = None,
+    enabled: Any = None,
+) -> None:
     """A headless stand-in for the TUI's refresh: what the Overview reads, once per interval.
 
     ``only=None`` is the Overview's own read and build (:func:`pgconsole.console.overview.read`:
@@ -94,12 +101,21 @@ def _stop_loop(stop: Any, loop: Any) -> None:
 def _refresh_stats(counts: Any) -> dict[str, Any]:
     """What a refresh loop reported in ``counts``: refreshes, mean and max wall ms."""
     n = int(counts[0])
-    return {"refreshes": n, "refresh_ms_mean": round(counts[1] / n, 1) if n else None,
-            "refresh_ms_max": int(counts[2]) if n else None}
+    return {
+        "refreshes": n,
+        "refresh_ms_mean": round(counts[1] / n, 1) if n else None,
+        "refresh_ms_max": int(counts[2]) if n else None,
+    }
 
 
-def effect(env: Env, dsn: str, jobs: int, workers: int, batch: int,
-           variants: dict[str, tuple[str, ...] | None] | None = None) -> dict[str, Any]:
+def effect(
+    env: Env,
+    dsn: str,
+    jobs: int,
+    workers: int,
+    batch: int,
+    variants: dict[str, tuple[str, ...] | None] | None = None,
+) -> dict[str, Any]:
     """Drains with and without a refresh loop, rotated. ``variants`` maps a name to the loop's
     ``only`` (None: the Overview's full read); "without console" is always run."""
     from bench.throughput import drain_once
@@ -112,6 +128,7 @@ def effect(env: Env, dsn: str, jobs: int, workers: int, batch: int,
             extra = None
             counts = MP.RawArray("q", 3)
             if v != WITHOUT:
+
                 def extra(counts: Any = counts, only: tuple[str, ...] | None = loops[v]) -> Any:
                     stop = Flag(MP.RawArray("b", 1))
                     p = MP.Process(target=refresh_loop, args=(dsn, 1.0, stop, 900, counts, only))
@@ -119,16 +136,26 @@ def effect(env: Env, dsn: str, jobs: int, workers: int, batch: int,
                     time.sleep(1.0)  # connected and first snapshot taken before the drain starts
 
                     return lambda: _stop_loop(stop, p)
+
             r = drain_once(sys_, dsn, jobs, workers, batch, 600, extra=extra)
             stats = _refresh_stats(counts)
             r.update(stats, snapshots=stats["refreshes"])
             runs[v].append(r)
-            print(f"  dashboard effect {v:17s} rep {rep}: steady {(r['steady_jobs_per_s'] or 0):,.0f} jobs/s "
-                  f"({r['seconds']:.1f} s, {r['snapshots']} refreshes, mean {r['refresh_ms_mean']} ms, "
-                  f"max {r['refresh_ms_max']} ms)", flush=True)
+            print(
+                f"  dashboard effect {v:17s} rep {rep}: steady {(r['steady_jobs_per_s'] or 0):,.0f} jobs/s "
+                f"({r['seconds']:.1f} s, {r['snapshots']} refreshes, mean {r['refresh_ms_mean']} ms, "
+                f"max {r['refresh_ms_max']} ms)",
+                flush=True,
+            )
     sp = {v: spread([r["steady_jobs_per_s"] for r in rs if r["steady_jobs_per_s"]]) for v, rs in runs.items()}
-    out: dict[str, Any] = {"jobs": jobs, "workers": workers, "batch": batch, "runs": runs, "spread": sp,
-                           "goal": ">= 0.98"}
+    out: dict[str, Any] = {
+        "jobs": jobs,
+        "workers": workers,
+        "batch": batch,
+        "runs": runs,
+        "spread": sp,
+        "goal": ">= 0.98",
+    }
     for v in loops:
         key = "ratio_with_to_without" if v == WITH else f"ratio[{v}]"
         out[key] = ratio(sp[v].get("median"), sp[WITHOUT].get("median"))
@@ -185,11 +212,17 @@ def _server_cpu() -> float:
 def _cpu_sample(console_client: int, console_backend: int, worker_clients: list[int]) -> dict[str, float]:
     """CPU so far of the console's process and backend, the workers, and the rest of the server."""
     backend = _cpu_seconds(console_backend) if console_backend else 0.0
-    return {"console_client": _cpu_seconds(console_client), "console_backend": backend,
-            "server_other": _server_cpu() - backend, "worker_clients": sum(_cpu_seconds(p) for p in worker_clients)}
+    return {
+        "console_client": _cpu_seconds(console_client),
+        "console_backend": backend,
+        "server_other": _server_cpu() - backend,
+        "worker_clients": sum(_cpu_seconds(p) for p in worker_clients),
+    }
 
 
-def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s: float = 2.0) -> dict[str, Any]:
+def alternating(
+    env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s: float = 2.0
+) -> dict[str, Any]:
     """The console's effect measured inside each drain: the refresh loop (the Overview's full read
     every second) is switched on and off every ``phase_s`` seconds while the workers drain, and
     each "on" phase is compared with the "off" phase next to it.
@@ -222,7 +255,9 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
             raise RuntimeError("the refresh loop did not connect within 60 s")
         worker_pids = [p.pid for p in gang.procs]
 
-        def cpu(loop: Any = loop, counts: Any = counts, worker_pids: list[int] = worker_pids) -> dict[str, float]:
+        def cpu(
+            loop: Any = loop, counts: Any = counts, worker_pids: list[int] = worker_pids
+        ) -> dict[str, float]:
             return _cpu_sample(loop.pid or 0, int(counts[3]), worker_pids)
 
         start_cpu = cpu()
@@ -239,9 +274,16 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
                 done = h >= jobs or not gang.any_alive() or now - t0 > 600
                 if now - start_t >= phase_s or done:
                     c = cpu()
-                    phases.append({"console": state, "seconds": now - start_t, "from": start_h, "to": h,
-                                   "jobs_per_s": (h - start_h) / (now - start_t),
-                                   "cpu_s": {k: c[k] - start_cpu[k] for k in c}})
+                    phases.append(
+                        {
+                            "console": state,
+                            "seconds": now - start_t,
+                            "from": start_h,
+                            "to": h,
+                            "jobs_per_s": (h - start_h) / (now - start_t),
+                            "cpu_s": {k: c[k] - start_cpu[k] for k in c},
+                        }
+                    )
                     state = not state
                     enabled[0] = int(state)
                     start_t, start_h, start_cpu = now, h, c
@@ -251,7 +293,9 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
             enabled[0] = 0
             _stop_loop(stop, loop)
             gang.join()
-        steady = [p for p in phases if p["from"] >= 0.1 * jobs and p["to"] <= 0.9 * jobs and p["seconds"] >= phase_s]
+        steady = [
+            p for p in phases if p["from"] >= 0.1 * jobs and p["to"] <= 0.9 * jobs and p["seconds"] >= phase_s
+        ]
         # Non-overlapping adjacent pairs: (0, 1), (2, 3), ...; each holds one phase with and one without.
         pairs = []
         for i in range(0, len(steady) - 1, 2):
@@ -261,34 +305,62 @@ def alternating(env: Env, dsn: str, jobs: int, workers: int, batch: int, phase_s
                 pairs.append(on["jobs_per_s"] / off["jobs_per_s"])
         # Each "on" phase against the mean of the "off" phases on both sides of it: a rate that
         # drifts steadily through the drain (the queue and the table change) cancels out.
-        neighbours = [steady[i]["jobs_per_s"] / ((steady[i - 1]["jobs_per_s"] + steady[i + 1]["jobs_per_s"]) / 2)
-                      for i in range(1, len(steady) - 1)
-                      if steady[i]["console"] and not steady[i - 1]["console"] and not steady[i + 1]["console"]
-                      and steady[i - 1]["to"] == steady[i]["from"] and steady[i]["to"] == steady[i + 1]["from"]]
+        neighbours = [
+            steady[i]["jobs_per_s"] / ((steady[i - 1]["jobs_per_s"] + steady[i + 1]["jobs_per_s"]) / 2)
+            for i in range(1, len(steady) - 1)
+            if steady[i]["console"]
+            and not steady[i - 1]["console"]
+            and not steady[i + 1]["console"]
+            and steady[i - 1]["to"] == steady[i]["from"]
+            and steady[i]["to"] == steady[i + 1]["from"]
+        ]
         on_cpu = {k: sum(p["cpu_s"][k] for p in steady if p["console"]) for k in start_cpu}
         total = sum(on_cpu.values())
-        d = {"phases": phases, "pair_ratios": pairs, "neighbour_ratios": neighbours, **_refresh_stats(counts),
-             "on_phase_cpu_s": on_cpu,
-             "console_cpu_share": (on_cpu["console_client"] + on_cpu["console_backend"]) / total if total else None,
-             "median_pair_ratio": statistics.median(pairs) if pairs else None,
-             "median_neighbour_ratio": statistics.median(neighbours) if neighbours else None,
-             "with_jobs_per_s": spread([p["jobs_per_s"] for p in steady if p["console"]]),
-             "without_jobs_per_s": spread([p["jobs_per_s"] for p in steady if not p["console"]])}
+        d = {
+            "phases": phases,
+            "pair_ratios": pairs,
+            "neighbour_ratios": neighbours,
+            **_refresh_stats(counts),
+            "on_phase_cpu_s": on_cpu,
+            "console_cpu_share": (on_cpu["console_client"] + on_cpu["console_backend"]) / total
+            if total
+            else None,
+            "median_pair_ratio": statistics.median(pairs) if pairs else None,
+            "median_neighbour_ratio": statistics.median(neighbours) if neighbours else None,
+            "with_jobs_per_s": spread([p["jobs_per_s"] for p in steady if p["console"]]),
+            "without_jobs_per_s": spread([p["jobs_per_s"] for p in steady if not p["console"]]),
+        }
         drains.append(d)
         med = d["median_neighbour_ratio"]
-        print(f"  dashboard effect (alternating {phase_s:g} s) rep {rep}: {len(neighbours)} on phases between two "
-              f"off phases, median ratio {med if med is None else round(med, 3)}, "
-              f"{d['refreshes']} refreshes (mean {d['refresh_ms_mean']} ms, max {d['refresh_ms_max']} ms), "
-              f"console CPU share {d['console_cpu_share']}", flush=True)
+        print(
+            f"  dashboard effect (alternating {phase_s:g} s) rep {rep}: {len(neighbours)} on phases between two "
+            f"off phases, median ratio {med if med is None else round(med, 3)}, "
+            f"{d['refreshes']} refreshes (mean {d['refresh_ms_mean']} ms, max {d['refresh_ms_max']} ms), "
+            f"console CPU share {d['console_cpu_share']}",
+            flush=True,
+        )
     all_pairs = [r for d in drains for r in d["pair_ratios"]]
     all_neighbours = [r for d in drains for r in d["neighbour_ratios"]]
-    return {"jobs": jobs, "workers": workers, "batch": batch, "phase_s": phase_s, "drains": drains,
-            "pairs": len(all_pairs), "pair_ratio_spread": spread(all_pairs),
-            "median_pair_ratio": statistics.median(all_pairs) if all_pairs else None,
-            "neighbours": len(all_neighbours), "neighbour_ratio_spread": spread(all_neighbours),
-            "drain_ratio_spread": spread([d["median_neighbour_ratio"] for d in drains if d["median_neighbour_ratio"]]),
-            "console_cpu_share_spread": spread([d["console_cpu_share"] for d in drains if d["console_cpu_share"]]),
-            "ratio_with_to_without": statistics.median(all_neighbours) if all_neighbours else None, "goal": ">= 0.98"}
+    return {
+        "jobs": jobs,
+        "workers": workers,
+        "batch": batch,
+        "phase_s": phase_s,
+        "drains": drains,
+        "pairs": len(all_pairs),
+        "pair_ratio_spread": spread(all_pairs),
+        "median_pair_ratio": statistics.median(all_pairs) if all_pairs else None,
+        "neighbours": len(all_neighbours),
+        "neighbour_ratio_spread": spread(all_neighbours),
+        "drain_ratio_spread": spread(
+            [d["median_neighbour_ratio"] for d in drains if d["median_neighbour_ratio"]]
+        ),
+        "console_cpu_share_spread": spread(
+            [d["console_cpu_share"] for d in drains if d["console_cpu_share"]]
+        ),
+        "ratio_with_to_without": statistics.median(all_neighbours) if all_neighbours else None,
+        "goal": ">= 0.98",
+    }
 
 
 def _ratio3(r: float | None) -> str:
@@ -296,8 +368,9 @@ def _ratio3(r: float | None) -> str:
     return "—" if r is None else f"{r:.3f}×"
 
 
-def run(env: Env, finished: int | None = None, pending: int | None = None,
-        drain_jobs: int | None = None) -> dict[str, Any]:
+def run(
+    env: Env, finished: int | None = None, pending: int | None = None, drain_jobs: int | None = None
+) -> dict[str, Any]:
     finished = finished if finished is not None else (100_000 if env.quick else 10_000_000)
     pending = pending if pending is not None else (1_000 if env.quick else 100_000)
     result: dict[str, Any] = {}
@@ -317,24 +390,37 @@ def run(env: Env, finished: int | None = None, pending: int | None = None,
     rows = []
     if "pgconsole_snapshot" in cc:
         s, n = cc["pgconsole_snapshot"], cc["naive_peer_set"]
-        rows.append([f"one refresh, server time ({finished:,} finished / {pending:,} pending)",
-                     f"p50 {s.get('server_ms_p50', 0):.2f} ms, p95 {s.get('server_ms_p95', 0):.2f} ms",
-                     f"p50 {n.get('server_ms_p50', 0):.1f} ms, p95 {n.get('server_ms_p95', 0):.1f} ms",
-                     f"{cc.get('server_time_ratio_p50')}× cheaper (p50)"])
+        rows.append(
+            [
+                f"one refresh, server time ({finished:,} finished / {pending:,} pending)",
+                f"p50 {s.get('server_ms_p50', 0):.2f} ms, p95 {s.get('server_ms_p95', 0):.2f} ms",
+                f"p50 {n.get('server_ms_p50', 0):.1f} ms, p95 {n.get('server_ms_p95', 0):.1f} ms",
+                f"{cc.get('server_time_ratio_p50')}× cheaper (p50)",
+            ]
+        )
     else:
         rows.append(["one refresh, server time", "not measured: " + str(cc.get("reason", ""))[:200], "", ""])
     e = result["effect"]
-    rows.append([f"queue drain (steady state), 2 workers × batch 10, {jobs:,} jobs, same database",
-                 "with 1 s refresh: " + fspread(e["spread"][WITH]) + " jobs/s",
-                 "without: " + fspread(e["spread"][WITHOUT]) + " jobs/s",
-                 _ratio3(e["ratio_with_to_without"]) + " (goal ≥ 0.98)"])
+    rows.append(
+        [
+            f"queue drain (steady state), 2 workers × batch 10, {jobs:,} jobs, same database",
+            "with 1 s refresh: " + fspread(e["spread"][WITH]) + " jobs/s",
+            "without: " + fspread(e["spread"][WITHOUT]) + " jobs/s",
+            _ratio3(e["ratio_with_to_without"]) + " (goal ≥ 0.98)",
+        ]
+    )
     a = result["effect_alternating"]
-    rows.append([f"the same, console on/off every {a['phase_s']:g} s inside each drain "
-                 f"({a['neighbours']} on phases between two off phases)",
-                 "each on phase / mean of its two off neighbours: " + fspread(a["neighbour_ratio_spread"], 3),
-                 "per drain (median): " + fspread(a["drain_ratio_spread"], 3)
-                 + f"; console CPU share {fspread(a['console_cpu_share_spread'], 4)}",
-                 _ratio3(a["ratio_with_to_without"]) + " (goal ≥ 0.98)"])
+    rows.append(
+        [
+            f"the same, console on/off every {a['phase_s']:g} s inside each drain "
+            f"({a['neighbours']} on phases between two off phases)",
+            "each on phase / mean of its two off neighbours: " + fspread(a["neighbour_ratio_spread"], 3),
+            "per drain (median): "
+            + fspread(a["drain_ratio_spread"], 3)
+            + f"; console CPU share {fspread(a['console_cpu_share_spread'], 4)}",
+            _ratio3(a["ratio_with_to_without"]) + " (goal ≥ 0.98)",
+        ]
+    )
     result["table_header"] = ["what", "pgconsole", "reference", "ratio"]
     result["table"] = rows
     return result

@@ -23,8 +23,18 @@ from bench import dashboard, pgc
 from bench.common import Env, embedded_server
 from bench.dataset import ensure_history
 
-ALL_BUT_QUEUE = ("server", "connections", "database", "statements", "activity", "replication",
-                 "vacuum", "archiver", "notify", "migrations")
+ALL_BUT_QUEUE = (
+    "server",
+    "connections",
+    "database",
+    "statements",
+    "activity",
+    "replication",
+    "vacuum",
+    "archiver",
+    "notify",
+    "migrations",
+)
 VARIANTS: dict[str, tuple[str, ...] | None] = {
     dashboard.WITH: None,
     "queue collector only": ("queue",),
@@ -38,9 +48,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--history", type=int, default=0)
     ap.add_argument("--only", default="", help="comma-separated variant names to keep")
-    ap.add_argument("--alternating", action="store_true",
-                    help="instead: the full refresh switched on/off every 2 s inside each drain")
-    ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "dashboard-effect-ablation.json"))
+    ap.add_argument(
+        "--alternating",
+        action="store_true",
+        help="instead: the full refresh switched on/off every 2 s inside each drain",
+    )
+    ap.add_argument(
+        "--json", default=str(Path(__file__).parent / "results" / "dashboard-effect-ablation.json")
+    )
     a = ap.parse_args(argv)
     keep = [v.strip() for v in a.only.split(",") if v.strip()]
     variants = {k: v for k, v in VARIANTS.items() if not keep or k in keep}

@@ -43,15 +43,22 @@ def ensure_history(env: Env, finished: int, pending: int) -> dict[str, Any]:
                 else "SELECT NULL, NULL, NULL"
             ).fetchone()
         if row and row[0] == finished and row[1] == pending:
-            return {"dsn": env.dsn(HISTORY_DB), "finished": finished, "pending": pending,
-                    "build_seconds": row[2], "reused": True}
+            return {
+                "dsn": env.dsn(HISTORY_DB),
+                "finished": finished,
+                "pending": pending,
+                "build_seconds": row[2],
+                "reused": True,
+            }
     dsn = env.fresh_database(HISTORY_DB)
     try:
         install_schema(dsn)
     except Skipped:
         raise
     except Exception as e:
-        raise Skipped(f"pgconsole schema does not install yet: {type(e).__name__}: {str(e).splitlines()[0]}") from e
+        raise Skipped(
+            f"pgconsole schema does not install yet: {type(e).__name__}: {str(e).splitlines()[0]}"
+        ) from e
     t0 = time.perf_counter()
     with env.admin(HISTORY_DB) as conn:
         # The doorbell trigger aggregates the whole transition table: off while bulk loading.
@@ -66,5 +73,11 @@ def ensure_history(env: Env, finished: int, pending: int) -> dict[str, Any]:
         conn.execute("CREATE TABLE public.bench_meta (finished bigint, pending bigint, build_seconds float8)")
         conn.execute("INSERT INTO public.bench_meta VALUES (%s, %s, %s)", (finished, pending, build))
         size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('pgconsole.jobs'))").fetchone()
-    return {"dsn": dsn, "finished": finished, "pending": pending, "build_seconds": build,
-            "total_relation_size": size[0] if size else None, "reused": False}
+    return {
+        "dsn": dsn,
+        "finished": finished,
+        "pending": pending,
+        "build_seconds": build,
+        "total_relation_size": size[0] if size else None,
+        "reused": False,
+    }

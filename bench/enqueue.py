@@ -113,18 +113,45 @@ def run(env: Env, bulk: int | None = None, seconds: float | None = None) -> dict
     from bench.report import fratio, fspread
 
     rows = [
-        [f"bulk, {bulk:,} jobs in one call", "client.enqueue_many (enqueue_jobs, unnest)",
-         fspread(bs["pgconsole"]), "Queries.enqueue(lists)", fspread(bs["pgqueuer"]),
-         fratio(ratio(bs["pgconsole"]["median"], bs["pgqueuer"]["median"]))],
-        [f"single row, one call per job, {seconds:.0f} s", "client.enqueue (create_job)",
-         fspread(ss["pgconsole"]), "Queries.enqueue(scalar)", fspread(ss["pgqueuer"]),
-         fratio(ratio(ss["pgconsole"]["median"], ss["pgqueuer"]["median"]))],
-        ["single row vs PgQueuer's batch enqueue", "client.enqueue", fspread(ss["pgconsole"]),
-         "Queries.enqueue(lists)", fspread(bs["pgqueuer"]),
-         fratio(ratio(ss["pgconsole"]["median"], bs["pgqueuer"]["median"]))],
+        [
+            f"bulk, {bulk:,} jobs in one call",
+            "client.enqueue_many (enqueue_jobs, unnest)",
+            fspread(bs["pgconsole"]),
+            "Queries.enqueue(lists)",
+            fspread(bs["pgqueuer"]),
+            fratio(ratio(bs["pgconsole"]["median"], bs["pgqueuer"]["median"])),
+        ],
+        [
+            f"single row, one call per job, {seconds:.0f} s",
+            "client.enqueue (create_job)",
+            fspread(ss["pgconsole"]),
+            "Queries.enqueue(scalar)",
+            fspread(ss["pgqueuer"]),
+            fratio(ratio(ss["pgconsole"]["median"], ss["pgqueuer"]["median"])),
+        ],
+        [
+            "single row vs PgQueuer's batch enqueue",
+            "client.enqueue",
+            fspread(ss["pgconsole"]),
+            "Queries.enqueue(lists)",
+            fspread(bs["pgqueuer"]),
+            fratio(ratio(ss["pgconsole"]["median"], bs["pgqueuer"]["median"])),
+        ],
     ]
-    return {"bulk_jobs": bulk, "single_seconds": seconds, "bulk_rates": bulk_rates, "single_rates": single_rates,
-            "bulk_spread": bs, "single_spread": ss,
-            "table_header": ["case", "pgconsole call", "pgconsole jobs/s", "PgQueuer call", "PgQueuer jobs/s",
-                             "pgconsole / PgQueuer"],
-            "table": rows}
+    return {
+        "bulk_jobs": bulk,
+        "single_seconds": seconds,
+        "bulk_rates": bulk_rates,
+        "single_rates": single_rates,
+        "bulk_spread": bs,
+        "single_spread": ss,
+        "table_header": [
+            "case",
+            "pgconsole call",
+            "pgconsole jobs/s",
+            "PgQueuer call",
+            "PgQueuer jobs/s",
+            "pgconsole / PgQueuer",
+        ],
+        "table": rows,
+    }

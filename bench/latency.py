@@ -61,8 +61,12 @@ def once(dsn: str, rate: float, samples: int) -> dict[str, Any]:
             lat = [x * 1000 for x in json.load(fh)]
     finally:
         os.unlink(out)
-    return {"samples": len(lat), "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
-            "max_ms": max(lat) if lat else None}
+    return {
+        "samples": len(lat),
+        "p50_ms": percentile(lat, 50),
+        "p99_ms": percentile(lat, 99),
+        "max_ms": max(lat) if lat else None,
+    }
 
 
 def run(env: Env, rate: float = 50.0, samples: int | None = None) -> dict[str, Any]:
@@ -75,8 +79,11 @@ def run(env: Env, rate: float = 50.0, samples: int | None = None) -> dict[str, A
             set_doorbell(dsn, v == "doorbell")
             r = once(dsn, rate, samples)
             runs[v].append(r)
-            print(f"  latency {v:12s} rep {rep}: p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms "
-                  f"({r['samples']} samples)", flush=True)
+            print(
+                f"  latency {v:12s} rep {rep}: p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms "
+                f"({r['samples']} samples)",
+                flush=True,
+            )
     set_doorbell(dsn, True)
     from bench.report import fspread
 
@@ -87,6 +94,11 @@ def run(env: Env, rate: float = 50.0, samples: int | None = None) -> dict[str, A
         p99 = spread([r["p99_ms"] for r in rs])
         summary[v] = {"p50_ms": p50, "p99_ms": p99}
         rows.append([v, fspread(p50, 1, " ms"), fspread(p99, 1, " ms"), str(sum(r["samples"] for r in rs))])
-    return {"rate_per_s": rate, "samples_per_run": samples, "runs": runs, "summary": summary,
-            "table_header": ["mode", "p50 enqueue→start (min–max over reps)", "p99", "samples"],
-            "table": rows}
+    return {
+        "rate_per_s": rate,
+        "samples_per_run": samples,
+        "runs": runs,
+        "summary": summary,
+        "table_header": ["mode", "p50 enqueue→start (min–max over reps)", "p99", "samples"],
+        "table": rows,
+    }

@@ -20,8 +20,10 @@ from bench.common import MP, Env, Flag, ProcessGang, add_count, ratio, rotated, 
 
 DB = "bench_notify"
 ROWS_PER_STATEMENT = 10
-INSERT = ("INSERT INTO pgconsole.jobs (job_type, payload) "
-          "SELECT 'noop', jsonb_build_object('i', g) FROM generate_series(1, %s) g")
+INSERT = (
+    "INSERT INTO pgconsole.jobs (job_type, payload) "
+    "SELECT 'noop', jsonb_build_object('i', g) FROM generate_series(1, %s) g"
+)
 
 VARIANTS: dict[str, tuple[bool, bool]] = {  # name -> (statement trigger on, row trigger on)
     "none": (False, False),
@@ -86,11 +88,17 @@ def produce_once(dsn: str, seconds: float, producers: int) -> dict[str, Any]:
     if lst.is_alive():
         lst.terminate()
         lst.join(5)
-    return {"rows": gang.handled(), "seconds": elapsed, "jobs_per_s": gang.handled() / elapsed,
-            "notifications_heard": int(heard.value)}
+    return {
+        "rows": gang.handled(),
+        "seconds": elapsed,
+        "jobs_per_s": gang.handled() / elapsed,
+        "notifications_heard": int(heard.value),
+    }
 
 
-def run(env: Env, seconds: float | None = None, producers: int = 4, drain_jobs: int | None = None) -> dict[str, Any]:
+def run(
+    env: Env, seconds: float | None = None, producers: int = 4, drain_jobs: int | None = None
+) -> dict[str, Any]:
     seconds = seconds or (2.0 if env.quick else 10.0)
     drain_jobs = drain_jobs or (5_000 if env.quick else 20_000)
     dsn = env.fresh_database(DB)
@@ -114,8 +122,13 @@ def run(env: Env, seconds: float | None = None, producers: int = 4, drain_jobs: 
             set_variant(dsn, v)
             r = drain_once(sys_, dsn, drain_jobs, 4, 10, 600)
             drains[v].append(r)
-            print(f"  notify_cost drain {v:13s} rep {rep}: steady {(r['steady_jobs_per_s'] or 0):,.0f} jobs/s", flush=True)
-    dsp = {v: spread([r["steady_jobs_per_s"] for r in rs if r["steady_jobs_per_s"]]) for v, rs in drains.items()}
+            print(
+                f"  notify_cost drain {v:13s} rep {rep}: steady {(r['steady_jobs_per_s'] or 0):,.0f} jobs/s",
+                flush=True,
+            )
+    dsp = {
+        v: spread([r["steady_jobs_per_s"] for r in rs if r["steady_jobs_per_s"]]) for v, rs in drains.items()
+    }
     set_variant(dsn, "per_statement")
     from bench.report import fspread
 
@@ -123,15 +136,38 @@ def run(env: Env, seconds: float | None = None, producers: int = 4, drain_jobs: 
         return d.get(k, {}).get("median")
 
     rows = [
-        [f"enqueue, {producers} producers × INSERT of {ROWS_PER_STATEMENT} rows/txn, {seconds:.0f} s",
-         fspread(sp["none"]), fspread(sp["per_statement"]), fspread(sp["per_row"]),
-         f"{ratio(med(sp, 'per_statement'), med(sp, 'none')):.2f}×", f"{ratio(med(sp, 'per_row'), med(sp, 'none')):.2f}×"],
-        [f"drain {drain_jobs:,} jobs, 4 workers × claim_jobs/complete_jobs batch 10 (steady state)",
-         fspread(dsp["none"]), fspread(dsp["per_statement"]), "not measured",
-         f"{(ratio(med(dsp, 'per_statement'), med(dsp, 'none')) or 0):.2f}×", "—"],
+        [
+            f"enqueue, {producers} producers × INSERT of {ROWS_PER_STATEMENT} rows/txn, {seconds:.0f} s",
+            fspread(sp["none"]),
+            fspread(sp["per_statement"]),
+            fspread(sp["per_row"]),
+            f"{ratio(med(sp, 'per_statement'), med(sp, 'none')):.2f}×",
+            f"{ratio(med(sp, 'per_row'), med(sp, 'none')):.2f}×",
+        ],
+        [
+            f"drain {drain_jobs:,} jobs, 4 workers × claim_jobs/complete_jobs batch 10 (steady state)",
+            fspread(dsp["none"]),
+            fspread(dsp["per_statement"]),
+            "not measured",
+            f"{(ratio(med(dsp, 'per_statement'), med(dsp, 'none')) or 0):.2f}×",
+            "—",
+        ],
     ]
-    return {"seconds": seconds, "producers": producers, "rows_per_statement": ROWS_PER_STATEMENT,
-            "produce_runs": runs, "produce_spread": sp, "drain_runs": drains, "drain_spread": dsp,
-            "table_header": ["workload", "none jobs/s", "per statement jobs/s", "per row (+statement) jobs/s",
-                             "statement / none", "row / none"],
-            "table": rows}
+    return {
+        "seconds": seconds,
+        "producers": producers,
+        "rows_per_statement": ROWS_PER_STATEMENT,
+        "produce_runs": runs,
+        "produce_spread": sp,
+        "drain_runs": drains,
+        "drain_spread": dsp,
+        "table_header": [
+            "workload",
+            "none jobs/s",
+            "per statement jobs/s",
+            "per row (+statement) jobs/s",
+            "statement / none",
+            "row / none",
+        ],
+        "table": rows,
+    }

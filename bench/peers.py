@@ -60,7 +60,8 @@ def bare_fill(dsn: str, n: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("TRUNCATE bare.jobs RESTART IDENTITY")
         conn.execute(
-            "INSERT INTO bare.jobs (payload) SELECT jsonb_build_object('i', g) FROM generate_series(1, %s) g", (n,)
+            "INSERT INTO bare.jobs (payload) SELECT jsonb_build_object('i', g) FROM generate_series(1, %s) g",
+            (n,),
         )
         conn.execute("VACUUM ANALYZE bare.jobs")
 
@@ -71,7 +72,9 @@ def bare_remaining(dsn: str) -> int:
     return int(row[0]) if row else -1
 
 
-def bare_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
+def bare_worker(
+    dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any
+) -> None:
     """One worker process: claim ``batch``, run a no-op per job, mark them done; until empty."""
     import os
 
@@ -168,7 +171,9 @@ def pgq_remaining(dsn: str) -> int:
     return int(row[0]) if row else -1
 
 
-def pgq_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
+def pgq_worker(
+    dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any
+) -> None:
     """One PgQueuer worker process in drain mode with a no-op async entrypoint."""
     from datetime import timedelta
 
@@ -178,6 +183,7 @@ def pgq_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, cou
     async def main() -> None:
         conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True, application_name="bench-pgqueuer")
         qm = QueueManager(Queries.from_psycopg_connection(conn))
+
         @qm.entrypoint(PGQ_ENTRYPOINT)
         async def noop(job: Any) -> None:
             add_count(counter, 1)  # a lock-free write to this process's slot

@@ -92,8 +92,17 @@ def worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter
     _run_worker(dsn, batch, max_seconds, go, stop, counter, ready)
 
 
-def _run_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any,
-                job_types: list[str] | None = None, on_job: Any = None) -> None:
+def _run_worker(
+    dsn: str,
+    batch: int,
+    max_seconds: float,
+    go: Any,
+    stop: Any,
+    counter: Any,
+    ready: Any,
+    job_types: list[str] | None = None,
+    on_job: Any = None,
+) -> None:
     import threading
     import time
 
@@ -117,8 +126,16 @@ def _run_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, co
                 add_count(counter, local[0])
                 local[0] = 0
 
-    w = Worker(WorkerConfig(dsn=dsn, handler=handle, concurrency=CONCURRENCY, batch=batch,
-                            burst=on_job is None, job_types=job_types))
+    w = Worker(
+        WorkerConfig(
+            dsn=dsn,
+            handler=handle,
+            concurrency=CONCURRENCY,
+            batch=batch,
+            burst=on_job is None,
+            job_types=job_types,
+        )
+    )
     # connect before 'go' so connection set-up is not timed (as for the other systems)
     w._main_conn()
     add_count(ready, 1)
@@ -161,7 +178,9 @@ def sql_fill(dsn: str, n: int) -> None:
     fill(dsn, n)
 
 
-def sql_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
+def sql_worker(
+    dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any
+) -> None:
     import os
     import time
 
@@ -188,8 +207,11 @@ def fill_sql(dsn: str, n: int) -> None:
     diagnostics that do not measure enqueue), then VACUUM ANALYZE."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("TRUNCATE pgconsole.jobs")
-        conn.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'noop', jsonb_build_object('i', g)"
-                     " FROM generate_series(1, %s) g", (n,))
+        conn.execute(
+            "INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'noop', jsonb_build_object('i', g)"
+            " FROM generate_series(1, %s) g",
+            (n,),
+        )
         conn.execute("VACUUM ANALYZE pgconsole.jobs")
 
 
@@ -214,13 +236,16 @@ def remaining_typed(dsn: str, job_type: str = "noop") -> int:
     return int(row[0]) if row else -1
 
 
-def worker_typed(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
+def worker_typed(
+    dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any
+) -> None:
     """As :func:`worker`, claiming only job type 'noop' (leaves a big history's pending rows alone)."""
     _run_worker(dsn, batch, max_seconds, go, stop, counter, ready, job_types=["noop"])
 
 
-def latency_worker(dsn: str, out_path: str, max_seconds: float, go: Any, stop: Any, counter: Any,
-                   ready: Any) -> None:
+def latency_worker(
+    dsn: str, out_path: str, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any
+) -> None:
     """A worker whose handler records now - payload['t'] (enqueue-to-start) and writes them at exit."""
     import json as _json
     import time as _time
@@ -258,7 +283,9 @@ UPDATE pgconsole.jobs j SET status = 'completed', completed_at = now(), updated_
 """
 
 
-def table_worker(dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
+def table_worker(
+    dsn: str, batch: int, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any
+) -> None:
     import os
     import time
 

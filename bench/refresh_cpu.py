@@ -36,7 +36,9 @@ def _noop(ctx: Any) -> None:
 def _drain_other(dsn: str) -> None:
     from pgconsole.queue.worker import Worker, WorkerConfig
 
-    Worker(WorkerConfig(dsn=dsn, handler=_noop, batch=100, burst=True, rescue_interval=0, job_types=["other"])).run()
+    Worker(
+        WorkerConfig(dsn=dsn, handler=_noop, batch=100, burst=True, rescue_interval=0, job_types=["other"])
+    ).run()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,8 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pending", type=int, default=200_000)
     ap.add_argument("--finished", type=int, default=50_000)
     ap.add_argument("--refreshes", type=int, default=60, help="per variant and round")
-    ap.add_argument("--paced-refreshes", type=int, default=20,
-                    help="the two Overview variants run one refresh a second, this many per round")
+    ap.add_argument(
+        "--paced-refreshes",
+        type=int,
+        default=20,
+        help="the two Overview variants run one refresh a second, this many per round",
+    )
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args(argv)
     with embedded_server({"shared_preload_libraries": "pg_stat_statements"}) as (admin, version):
@@ -79,8 +85,9 @@ def main(argv: list[str] | None = None) -> None:
             "overview.build only": lambda prev: overview.build(prev, None, None) and prev,
         }
         for spec in COLLECTORS:
-            variants[f"collector {spec.name}"] = (
-                lambda prev, name=spec.name: take_snapshot(conn, caps, nothing_reusable(prev), only={name}) and prev)
+            variants[f"collector {spec.name}"] = lambda prev, name=spec.name: (
+                take_snapshot(conn, caps, nothing_reusable(prev), only={name}) and prev
+            )
         paced = {"overview (as the TUI)", "overview, nothing carried"}
         results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in variants}
         for _ in range(a.rounds):
@@ -94,11 +101,14 @@ def main(argv: list[str] | None = None) -> None:
                     wall += time.perf_counter() - t0
                     if name in paced:  # one refresh a second, so what is reused is reused as in the TUI
                         time.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
-                results[name].append(((_cpu() - c0) / n * 1000, (_cpu_seconds(backend) - b0) / n * 1000,
-                                      wall / n * 1000))
+                results[name].append(
+                    ((_cpu() - c0) / n * 1000, (_cpu_seconds(backend) - b0) / n * 1000, wall / n * 1000)
+                )
         conn.close()
-        print(f"{version}: {a.pending:,} pending, {a.finished:,} finished; per refresh, ms, median of {a.rounds} "
-              f"rounds of {a.refreshes} (client CPU, backend CPU, wall):")
+        print(
+            f"{version}: {a.pending:,} pending, {a.finished:,} finished; per refresh, ms, median of {a.rounds} "
+            f"rounds of {a.refreshes} (client CPU, backend CPU, wall):"
+        )
         for name, rows in results.items():
             cl, be, wa = (statistics.median(r[i] for r in rows) for i in range(3))
             print(f"  {name:32s} client {cl:6.2f}  backend {be:6.2f}  total {cl + be:6.2f}  wall {wa:6.2f}")

@@ -46,26 +46,72 @@ def render_throughput(res: dict[str, Any]) -> str:
     for c in res["cells"]:
         sp = c["spread"]
         m = {k: v.get("median") for k, v in sp.items()}
-        rows.append([str(c["workers"]), str(c["batch"]), fmt(c["jobs"]),
-                     fspread(sp.get("pgconsole")), fspread(sp.get("pgqueuer")), fspread(sp.get("pgconsole-sql")),
-                     fspread(sp.get("bare")),
-                     r(m.get("pgconsole"), m.get("pgqueuer")), r(m.get("pgconsole"), m.get("bare")),
-                     r(m.get("pgconsole-sql"), m.get("bare")), r(m.get("pgqueuer"), m.get("bare"))])
+        rows.append(
+            [
+                str(c["workers"]),
+                str(c["batch"]),
+                fmt(c["jobs"]),
+                fspread(sp.get("pgconsole")),
+                fspread(sp.get("pgqueuer")),
+                fspread(sp.get("pgconsole-sql")),
+                fspread(sp.get("bare")),
+                r(m.get("pgconsole"), m.get("pgqueuer")),
+                r(m.get("pgconsole"), m.get("bare")),
+                r(m.get("pgconsole-sql"), m.get("bare")),
+                r(m.get("pgqueuer"), m.get("bare")),
+            ]
+        )
     out = "Steady state (rate between 10 % and 90 % of the jobs handled), jobs/s:\n\n" + table(
-        ["W", "batch", "jobs", "pgconsole worker", "PgQueuer", "pgconsole SQL loop", "bare loop",
-         "pgconsole / PgQueuer", "pgconsole / bare", "pgc SQL / bare", "PgQueuer / bare"], rows)
+        [
+            "W",
+            "batch",
+            "jobs",
+            "pgconsole worker",
+            "PgQueuer",
+            "pgconsole SQL loop",
+            "bare loop",
+            "pgconsole / PgQueuer",
+            "pgconsole / bare",
+            "pgc SQL / bare",
+            "PgQueuer / bare",
+        ],
+        rows,
+    )
     rows2 = []
     for c in res["cells"]:
         sp = c.get("spread_end_to_end") or {}
         m = {k: v.get("median") for k, v in sp.items()}
-        rows2.append([str(c["workers"]), str(c["batch"]), fmt(c["jobs"]),
-                      fspread(sp.get("pgconsole")), fspread(sp.get("pgqueuer")), fspread(sp.get("pgconsole-sql")),
-                      fspread(sp.get("bare")),
-                      r(m.get("pgconsole"), m.get("pgqueuer")), r(m.get("pgconsole"), m.get("bare"))])
+        rows2.append(
+            [
+                str(c["workers"]),
+                str(c["batch"]),
+                fmt(c["jobs"]),
+                fspread(sp.get("pgconsole")),
+                fspread(sp.get("pgqueuer")),
+                fspread(sp.get("pgconsole-sql")),
+                fspread(sp.get("bare")),
+                r(m.get("pgconsole"), m.get("pgqueuer")),
+                r(m.get("pgconsole"), m.get("bare")),
+            ]
+        )
     out += "\n\nEnd to end (all jobs / time from start flag to the database confirming the queue empty), jobs/s:\n\n"
-    out += table(["W", "batch", "jobs", "pgconsole worker", "PgQueuer", "pgconsole SQL loop", "bare loop",
-                  "pgconsole / PgQueuer", "pgconsole / bare"], rows2)
-    extra = sorted({k for c in res["cells"] for k in c["spread"]} - {"pgconsole", "pgqueuer", "pgconsole-sql", "bare"})
+    out += table(
+        [
+            "W",
+            "batch",
+            "jobs",
+            "pgconsole worker",
+            "PgQueuer",
+            "pgconsole SQL loop",
+            "bare loop",
+            "pgconsole / PgQueuer",
+            "pgconsole / bare",
+        ],
+        rows2,
+    )
+    extra = sorted(
+        {k for c in res["cells"] for k in c["spread"]} - {"pgconsole", "pgqueuer", "pgconsole-sql", "bare"}
+    )
     if extra:
         rows3 = []
         for c in res["cells"]:
@@ -74,7 +120,9 @@ def render_throughput(res: dict[str, Any]) -> str:
                 sp = c["spread"].get(k)
                 m = sp.get("median") if sp else None
                 rows3.append([str(c["workers"]), str(c["batch"]), k, fspread(sp), r(m, bare)])
-        out += "\n\nDiagnostic systems, steady state jobs/s:\n\n" + table(["W", "batch", "system", "jobs/s", "/ bare"], rows3)
+        out += "\n\nDiagnostic systems, steady state jobs/s:\n\n" + table(
+            ["W", "batch", "system", "jobs/s", "/ bare"], rows3
+        )
     return out + _skips(res)
 
 
@@ -90,7 +138,11 @@ def render_generic(res: dict[str, Any]) -> str:
         if res.get("retention_table"):
             out += "\n\n" + table(res["retention_header"], res["retention_table"])
         return out + _skips(res)
-    return "```\n" + json.dumps({k: v for k, v in res.items() if k != "traceback"}, indent=1, default=str)[:3000] + "\n```"
+    return (
+        "```\n"
+        + json.dumps({k: v for k, v in res.items() if k != "traceback"}, indent=1, default=str)[:3000]
+        + "\n```"
+    )
 
 
 def render(name: str, res: dict[str, Any]) -> str:
@@ -106,7 +158,9 @@ def render(name: str, res: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     data = json.loads(Path(argv[0]).read_text())
-    print(f"command: `{data['command']}`  server: {data.get('server_version')}  machine: {data.get('machine_before')}")
+    print(
+        f"command: `{data['command']}`  server: {data.get('server_version')}  machine: {data.get('machine_before')}"
+    )
     for name, res in data["benchmarks"].items():
         print(f"\n### {name} (wall {res.get('wall_seconds')} s)\n")
         print(render(name, res))

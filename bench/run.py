@@ -56,21 +56,44 @@ def _benchmarks() -> dict[str, Callable[[Env], dict[str, Any]]]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="small sizes for development (numbers are not the recorded ones)")
-    p.add_argument("--only", default="", help="comma list of benchmarks: " + ",".join(
-        ["throughput", "latency", "notify_cost", "enqueue", "check_latency", "dashboard", "size"]))
-    p.add_argument("--dsn", default=None, help="use this server (superuser) instead of starting an embedded one")
-    p.add_argument("--repeat", type=int, default=3, help="repetitions per measurement (>= 3 for recorded runs)")
-    p.add_argument("--throughput-jobs", default=None, metavar="SPEC",
-                   help="jobs per burn-down: N for every batch size, or per batch like 1:2000,10:10000,100:20000 "
-                        f"(default {FULL_THROUGHPUT_JOBS} for a full run)")
+    p.add_argument(
+        "--quick", action="store_true", help="small sizes for development (numbers are not the recorded ones)"
+    )
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma list of benchmarks: "
+        + ",".join(["throughput", "latency", "notify_cost", "enqueue", "check_latency", "dashboard", "size"]),
+    )
+    p.add_argument(
+        "--dsn", default=None, help="use this server (superuser) instead of starting an embedded one"
+    )
+    p.add_argument(
+        "--repeat", type=int, default=3, help="repetitions per measurement (>= 3 for recorded runs)"
+    )
+    p.add_argument(
+        "--throughput-jobs",
+        default=None,
+        metavar="SPEC",
+        help="jobs per burn-down: N for every batch size, or per batch like 1:2000,10:10000,100:20000 "
+        f"(default {FULL_THROUGHPUT_JOBS} for a full run)",
+    )
     p.add_argument("--workers", default="1,2,4", help="throughput: worker process counts (default 1,2,4)")
     p.add_argument("--batches", default="1,10,100", help="throughput: claim batch sizes (default 1,10,100)")
-    p.add_argument("--systems", default="pgconsole,pgqueuer,pgconsole-sql,bare",
-                   help="throughput: systems to compare (also: pgconsole-table, a diagnostic)")
-    p.add_argument("--drain-jobs", type=int, default=None,
-                   help="dashboard: jobs per drain when measuring the console's effect (default 20000)")
-    p.add_argument("--json", default=None, help="write the results here (default bench/results/<timestamp>.json)")
+    p.add_argument(
+        "--systems",
+        default="pgconsole,pgqueuer,pgconsole-sql,bare",
+        help="throughput: systems to compare (also: pgconsole-table, a diagnostic)",
+    )
+    p.add_argument(
+        "--drain-jobs",
+        type=int,
+        default=None,
+        help="dashboard: jobs per drain when measuring the console's effect (default 20000)",
+    )
+    p.add_argument(
+        "--json", default=None, help="write the results here (default bench/results/<timestamp>.json)"
+    )
     return p.parse_args(argv)
 
 
@@ -85,8 +108,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown benchmark(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
     started = dt.datetime.now(dt.UTC)
-    out_path = Path(args.json) if args.json else Path(__file__).parent / "results" / (
-        started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "") + ".json")
+    out_path = (
+        Path(args.json)
+        if args.json
+        else Path(__file__).parent
+        / "results"
+        / (started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "") + ".json")
+    )
     results: dict[str, Any] = {
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         "started": started.isoformat(),
@@ -99,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     with ctx as (dsn, version):
         results["server_version"] = version or server_version(dsn)
         results["server"] = "given --dsn" if args.dsn else "embedded PostgreSQL started by the bench"
-        env = Env(admin_dsn=dsn, quick=args.quick, repeat=args.repeat, server_version=results["server_version"])
+        env = Env(
+            admin_dsn=dsn, quick=args.quick, repeat=args.repeat, server_version=results["server_version"]
+        )
         print(f"server: {results['server_version']}  machine: {results['machine_before']}", flush=True)
         for name in only:
             print(f"== {name}", flush=True)
@@ -108,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "throughput":
                     spec = args.throughput_jobs or (None if args.quick else FULL_THROUGHPUT_JOBS)
                     res = benches[name](  # type: ignore[call-arg]
-                        env, job_scale=parse_jobs(spec) if spec else None,
+                        env,
+                        job_scale=parse_jobs(spec) if spec else None,
                         workers=tuple(int(x) for x in args.workers.split(",")),
                         batches=tuple(int(x) for x in args.batches.split(",")),
-                        names=tuple(x.strip() for x in args.systems.split(",") if x.strip()))
+                        names=tuple(x.strip() for x in args.systems.split(",") if x.strip()),
+                    )
                 elif name == "dashboard" and args.drain_jobs:
                     res = benches[name](env, drain_jobs=args.drain_jobs)  # type: ignore[call-arg]
                 else:
@@ -120,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             except Skipped as e:
                 res = {"status": "skipped", "reason": str(e)}
             except Exception as e:  # one benchmark failing must not lose the others' numbers
-                res = {"status": "error", "reason": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+                res = {
+                    "status": "error",
+                    "reason": f"{type(e).__name__}: {e}",
+                    "traceback": traceback.format_exc(),
+                }
             res["wall_seconds"] = round(time.perf_counter() - t0, 1)
             results["benchmarks"][name] = res
             print(report.render(name, res), flush=True)

@@ -34,8 +34,13 @@ BATCH = 10  # the LIMIT and the limit argument written in SCRIPTS (--batch rewri
 
 
 def _scripts(batch: int) -> dict[str, str]:
-    return {k: v.replace("LIMIT 10 ", "LIMIT " + str(batch) + " ").replace("NULL, 10, 300", "NULL, " + str(batch) + ", 300")
-            for k, v in SCRIPTS.items()}
+    return {
+        k: v.replace("LIMIT 10 ", "LIMIT " + str(batch) + " ").replace(
+            "NULL, 10, 300", "NULL, " + str(batch) + ", 300"
+        )
+        for k, v in SCRIPTS.items()
+    }
+
 
 SCRIPTS = {
     "bare": """
@@ -85,9 +90,28 @@ def _fill(dsn: str, side: str, n: int) -> None:
 
 def _run(dsn: str, script: Path, clients: int, seconds: int, batch: int) -> float:
     # pgbench keeps a client's variables across its transactions: each batch completes the last one
-    out = subprocess.run([_pgbench(), "-n", "-c", str(clients), "-j", str(clients), "-T", str(seconds),
-                          "-D", "ids={}", "-D", "att={}", "-f", str(script), dsn],
-                         capture_output=True, text=True, timeout=seconds + 120)
+    out = subprocess.run(
+        [
+            _pgbench(),
+            "-n",
+            "-c",
+            str(clients),
+            "-j",
+            str(clients),
+            "-T",
+            str(seconds),
+            "-D",
+            "ids={}",
+            "-D",
+            "att={}",
+            "-f",
+            str(script),
+            dsn,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
     m = re.search(r"tps = ([\d.]+)", out.stdout)
     if not m or "aborted" in out.stderr:
         raise RuntimeError(f"pgbench failed: {out.stdout[-400:]} {out.stderr[-400:]}")
@@ -110,8 +134,15 @@ def _baseline_schema(dsn: str, upto: int) -> None:
             migrate.apply(conn, Path(tmp))
 
 
-def measure(dsn: str, repeat: int, seconds: int, jobs: int, batch: int = BATCH,
-            clients_list: tuple[int, ...] = (1, 2), baseline: tuple[str, int] | None = None) -> None:
+def measure(
+    dsn: str,
+    repeat: int,
+    seconds: int,
+    jobs: int,
+    batch: int = BATCH,
+    clients_list: tuple[int, ...] = (1, 2),
+    baseline: tuple[str, int] | None = None,
+) -> None:
     """``baseline``: (DSN of a second database, last migration) adds the side ``pgc-call@N``, the
     worker's call on a schema built from migrations up to N, in the same run."""
     pgc.install_schema(dsn)
@@ -141,7 +172,9 @@ def measure(dsn: str, repeat: int, seconds: int, jobs: int, batch: int = BATCH,
             base = statistics.median(res["bare"])
             for side, v in res.items():
                 med = statistics.median(v)
-                print(f"| {clients} | {side} | {med:,.0f} ({min(v):,.0f}–{max(v):,.0f}) | {med / base:.2f}× |")
+                print(
+                    f"| {clients} | {side} | {med:,.0f} ({min(v):,.0f}–{max(v):,.0f}) | {med / base:.2f}× |"
+                )
 
 
 def main() -> None:
@@ -152,8 +185,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=200_000, help="pending jobs per fill (must outlast a run)")
     ap.add_argument("--batch", type=int, default=BATCH)
     ap.add_argument("--clients", default="1,2", help="comma-separated pgbench client counts")
-    ap.add_argument("--baseline-migrations", type=int, metavar="N",
-                    help="also run the worker's call on a schema built from migrations up to N (A/B of later ones)")
+    ap.add_argument(
+        "--baseline-migrations",
+        type=int,
+        metavar="N",
+        help="also run the worker's call on a schema built from migrations up to N (A/B of later ones)",
+    )
     args = ap.parse_args()
     clients = tuple(int(c) for c in args.clients.split(","))
     if args.dsn:
@@ -166,9 +203,19 @@ def main() -> None:
                 c.execute("CREATE DATABASE bench_server_side_base")
         baseline = None
         if args.baseline_migrations:
-            baseline = (psycopg.conninfo.make_conninfo(admin, dbname="bench_server_side_base"), args.baseline_migrations)
-        measure(psycopg.conninfo.make_conninfo(admin, dbname="bench_server_side"), args.repeat, args.seconds,
-                args.jobs, args.batch, clients, baseline)
+            baseline = (
+                psycopg.conninfo.make_conninfo(admin, dbname="bench_server_side_base"),
+                args.baseline_migrations,
+            )
+        measure(
+            psycopg.conninfo.make_conninfo(admin, dbname="bench_server_side"),
+            args.repeat,
+            args.seconds,
+            args.jobs,
+            args.batch,
+            clients,
+            baseline,
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ def claim_probe(dsn: str, interval: float, stop: Any, max_seconds: float, out_pa
             rows = conn.execute("SELECT id, attempt FROM pgconsole.claim_jobs('bench-probe', 10)").fetchall()
             lat.append((time.perf_counter() - t0) * 1000)
             if rows:
-                conn.execute("SELECT count(*) FROM pgconsole.complete_jobs('bench-probe', %s, %s)",
-                             ([r[0] for r in rows], [r[1] for r in rows]))
+                conn.execute(
+                    "SELECT count(*) FROM pgconsole.complete_jobs('bench-probe', %s, %s)",
+                    ([r[0] for r in rows], [r[1] for r in rows]),
+                )
             rest = interval - (time.perf_counter() - t0)
             if rest > 0:
                 time.sleep(rest)
@@ -84,7 +86,9 @@ def retention(env: Env, budget: float, base_seconds: float = 5.0) -> dict[str, A
             per_call: list[float] = []
             while time.perf_counter() - t0 < budget:
                 c0 = time.perf_counter()
-                row = conn.execute("SELECT pgconsole.cleanup_old_jobs('0 seconds', '0 seconds', 5000)").fetchone()
+                row = conn.execute(
+                    "SELECT pgconsole.cleanup_old_jobs('0 seconds', '0 seconds', 5000)"
+                ).fetchone()
                 per_call.append((time.perf_counter() - c0) * 1000)
                 calls += 1
                 n = int(row[0]) if row else 0
@@ -92,23 +96,43 @@ def retention(env: Env, budget: float, base_seconds: float = 5.0) -> dict[str, A
                 if n == 0:
                     break
             elapsed = time.perf_counter() - t0
-            wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (lsn0[0] if lsn0 else None,)).fetchone()
-        return {"deleted": deleted, "seconds": elapsed, "calls": calls, "wal_bytes": float(wal[0]) if wal else None,
-                "call_ms": spread(per_call), "finished_all": deleted >= (before[0] if before else 0)}
+            wal = conn.execute(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (lsn0[0] if lsn0 else None,)
+            ).fetchone()
+        return {
+            "deleted": deleted,
+            "seconds": elapsed,
+            "calls": calls,
+            "wal_bytes": float(wal[0]) if wal else None,
+            "call_ms": spread(per_call),
+            "finished_all": deleted >= (before[0] if before else 0),
+        }
 
     res, during = probe_during(dsn, budget + 60, work)
     res["history_before"] = before[0] if before else None
     res["rows_per_s"] = res["deleted"] / res["seconds"] if res["seconds"] else None
-    res["wal_bytes_per_row"] = res["wal_bytes"] / res["deleted"] if res["deleted"] and res["wal_bytes"] else None
+    res["wal_bytes_per_row"] = (
+        res["wal_bytes"] / res["deleted"] if res["deleted"] and res["wal_bytes"] else None
+    )
     res["claim_ms_before"] = {"n": len(base), "p50": percentile(base, 50), "p99": percentile(base, 99)}
-    res["claim_ms_during"] = {"n": len(during), "p50": percentile(during, 50), "p99": percentile(during, 99),
-                              "max": max(during) if during else None}
+    res["claim_ms_during"] = {
+        "n": len(during),
+        "p50": percentile(during, 50),
+        "p99": percentile(during, 99),
+        "max": max(during) if during else None,
+    }
     res["goal"] = "probe claim p99 during retention < 50 ms"
     return res
 
 
-def run(env: Env, finished: int | None = None, pending: int | None = None, retention_budget: float | None = None,
-        rounds: int | None = None, sizes: list[int] | None = None) -> dict[str, Any]:
+def run(
+    env: Env,
+    finished: int | None = None,
+    pending: int | None = None,
+    retention_budget: float | None = None,
+    rounds: int | None = None,
+    sizes: list[int] | None = None,
+) -> dict[str, Any]:
     from bench import claim_size
 
     finished = finished if finished is not None else (100_000 if env.quick else 10_000_000)
@@ -126,7 +150,11 @@ def run(env: Env, finished: int | None = None, pending: int | None = None, reten
     for large in [n for n in dsns if n != small]:
         reps = []
         for _ in range(env.repeat):
-            reps.append(claim_size.measure(dsns[small], dsns[large], rounds=rounds, per_round=50 if env.quick else 100))
+            reps.append(
+                claim_size.measure(
+                    dsns[small], dsns[large], rounds=rounds, per_round=50 if env.quick else 100
+                )
+            )
         pairs[str(large)] = {
             "small_ms": spread([r["small_ms"] for r in reps]),
             "large_ms": spread([r["large_ms"] for r in reps]),
@@ -135,20 +163,52 @@ def run(env: Env, finished: int | None = None, pending: int | None = None, reten
         }
         print(f"  size {small:,} vs {large:,}: ratio {pairs[str(large)]['ratio']}", flush=True)
     ret = retention(env, retention_budget, base_seconds=1.0 if env.quick else 5.0)
-    print(f"  retention: {ret['deleted']:,} rows in {ret['seconds']:.0f} s; probe p99 during "
-          f"{ret['claim_ms_during']['p99']:.1f} ms", flush=True)
+    print(
+        f"  retention: {ret['deleted']:,} rows in {ret['seconds']:.0f} s; probe p99 during "
+        f"{ret['claim_ms_during']['p99']:.1f} ms",
+        flush=True,
+    )
     from bench.report import fmt, fspread
 
-    rows = [[f"{small:,} vs {int(k):,}", fspread(v["small_ms"], 3, " ms"), fspread(v["large_ms"], 3, " ms"),
-             fspread(v["ratio"], 3), "≤ 1.2"] for k, v in pairs.items()]
-    rrows = [[f"{ret['deleted']:,} of {fmt(ret['history_before'])} finished rows",
-              f"{ret['seconds']:.0f} s ({fmt(ret['rows_per_s'])} rows/s)",
-              f"{(ret['wal_bytes'] or 0) / 2**20:,.0f} MiB ({fmt(ret['wal_bytes_per_row'])} B/row)",
-              f"{ret['claim_ms_before']['p99']:.1f} ms", f"{ret['claim_ms_during']['p99']:.1f} ms", "< 50 ms"]]
-    return {"pairs": pairs, "retention": ret, "history": hist,
-            "table_header": ["history small vs large", "claim 10 median, small", "claim 10 median, large",
-                             "ratio large/small", "goal"],
-            "table": rows,
-            "retention_header": ["expired (batched DELETE, 5,000/call)", "time", "WAL",
-                                 "probe claim p99 before", "during", "goal"],
-            "retention_table": rrows}
+    rows = [
+        [
+            f"{small:,} vs {int(k):,}",
+            fspread(v["small_ms"], 3, " ms"),
+            fspread(v["large_ms"], 3, " ms"),
+            fspread(v["ratio"], 3),
+            "≤ 1.2",
+        ]
+        for k, v in pairs.items()
+    ]
+    rrows = [
+        [
+            f"{ret['deleted']:,} of {fmt(ret['history_before'])} finished rows",
+            f"{ret['seconds']:.0f} s ({fmt(ret['rows_per_s'])} rows/s)",
+            f"{(ret['wal_bytes'] or 0) / 2**20:,.0f} MiB ({fmt(ret['wal_bytes_per_row'])} B/row)",
+            f"{ret['claim_ms_before']['p99']:.1f} ms",
+            f"{ret['claim_ms_during']['p99']:.1f} ms",
+            "< 50 ms",
+        ]
+    ]
+    return {
+        "pairs": pairs,
+        "retention": ret,
+        "history": hist,
+        "table_header": [
+            "history small vs large",
+            "claim 10 median, small",
+            "claim 10 median, large",
+            "ratio large/small",
+            "goal",
+        ],
+        "table": rows,
+        "retention_header": [
+            "expired (batched DELETE, 5,000/call)",
+            "time",
+            "WAL",
+            "probe claim p99 before",
+            "during",
+            "goal",
+        ],
+        "retention_table": rrows,
+    }

@@ -38,7 +38,9 @@ def main() -> None:
                 el = time.perf_counter() - t
             conn.close()
             assert prev is not None
-            top = sorted(((s.name, round(s.elapsed_ms, 1)) for s in prev.collectors.values()), key=lambda x: -x[1])
+            top = sorted(
+                ((s.name, round(s.elapsed_ms, 1)) for s in prev.collectors.values()), key=lambda x: -x[1]
+            )
             print(f"{n:,} pending: snapshot {el * 1000:.0f} ms wall; slowest collectors (ms): {top[:4]}")
 
 

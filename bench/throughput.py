@@ -30,14 +30,23 @@ class System:
 def systems() -> dict[str, System]:
     return {
         "pgconsole": System("pgconsole", pgc.PGC_DB, pgc.setup, pgc.fill, pgc.remaining, pgc.worker),
-        "pgqueuer": System("pgqueuer", peers.PGQ_DB, peers.pgq_setup, peers.pgq_fill, peers.pgq_remaining,
-                           peers.pgq_worker),
-        "pgconsole-sql": System("pgconsole-sql", pgc.PGC_SQL_DB, pgc.sql_setup, pgc.sql_fill, pgc.remaining,
-                                pgc.sql_worker),
-        "pgconsole-table": System("pgconsole-table", "bench_pgconsole_table", pgc.sql_setup, pgc.sql_fill,
-                                  pgc.remaining, pgc.table_worker),
-        "bare": System("bare", peers.BARE_DB, peers.bare_setup, peers.bare_fill, peers.bare_remaining,
-                       peers.bare_worker),
+        "pgqueuer": System(
+            "pgqueuer", peers.PGQ_DB, peers.pgq_setup, peers.pgq_fill, peers.pgq_remaining, peers.pgq_worker
+        ),
+        "pgconsole-sql": System(
+            "pgconsole-sql", pgc.PGC_SQL_DB, pgc.sql_setup, pgc.sql_fill, pgc.remaining, pgc.sql_worker
+        ),
+        "pgconsole-table": System(
+            "pgconsole-table",
+            "bench_pgconsole_table",
+            pgc.sql_setup,
+            pgc.sql_fill,
+            pgc.remaining,
+            pgc.table_worker,
+        ),
+        "bare": System(
+            "bare", peers.BARE_DB, peers.bare_setup, peers.bare_fill, peers.bare_remaining, peers.bare_worker
+        ),
     }
 
 
@@ -62,8 +71,15 @@ def prepare(env: Env, names: list[str]) -> tuple[dict[str, System], dict[str, st
     return ready, dsns, skipped
 
 
-def drain_once(system: System, dsn: str, jobs: int, workers: int, batch: int, max_seconds: float,
-               extra: Callable[[], Any] | None = None) -> dict[str, Any]:
+def drain_once(
+    system: System,
+    dsn: str,
+    jobs: int,
+    workers: int,
+    batch: int,
+    max_seconds: float,
+    extra: Callable[[], Any] | None = None,
+) -> dict[str, Any]:
     """Fill, start the gang, time the drain. ``extra`` may start a side load (returns a stopper)."""
     system.fill(dsn, jobs)
     gang = ProcessGang(system.worker, (dsn, batch, max_seconds), workers)
@@ -87,7 +103,9 @@ def drain_once(system: System, dsn: str, jobs: int, workers: int, batch: int, ma
             if h >= jobs or not gang.any_alive():
                 break
             time.sleep(0.002)
-        confirmed = wait_until(lambda: system.remaining(dsn) == 0, 30 if gang.handled() >= jobs else 0.1, 0.005)
+        confirmed = wait_until(
+            lambda: system.remaining(dsn) == 0, 30 if gang.handled() >= jobs else 0.1, 0.005
+        )
         elapsed = time.perf_counter() - t0
     finally:
         if stopper is not None:
@@ -113,9 +131,16 @@ def jobs_for(batch: int, full_jobs: int, env: Env, job_scale: dict[int, int] | N
     return full_jobs
 
 
-def run(env: Env, *, workers: tuple[int, ...] = (1, 2, 4), batches: tuple[int, ...] = (1, 10, 100),
-        names: tuple[str, ...] = ("pgconsole", "pgqueuer", "pgconsole-sql", "bare"), jobs: int = 200_000,
-        job_scale: dict[int, int] | None = None, max_seconds: float = 600) -> dict[str, Any]:
+def run(
+    env: Env,
+    *,
+    workers: tuple[int, ...] = (1, 2, 4),
+    batches: tuple[int, ...] = (1, 10, 100),
+    names: tuple[str, ...] = ("pgconsole", "pgqueuer", "pgconsole-sql", "bare"),
+    jobs: int = 200_000,
+    job_scale: dict[int, int] | None = None,
+    max_seconds: float = 600,
+) -> dict[str, Any]:
     ready, dsns, skipped = prepare(env, list(names))
     cells: list[dict[str, Any]] = []
     for w in workers:
@@ -127,8 +152,11 @@ def run(env: Env, *, workers: tuple[int, ...] = (1, 2, 4), batches: tuple[int, .
                     r = drain_once(ready[name], dsns[name], n, w, b, max_seconds)
                     r["rep"] = rep
                     runs[name].append(r)
-                    print(f"  throughput W{w} b{b} {name:13s} rep {rep}: steady {(r['steady_jobs_per_s'] or 0):,.0f}"
-                          f" jobs/s, end-to-end {(r['jobs_per_s'] or 0):,.0f} jobs/s ({r['seconds']:.2f} s)", flush=True)
+                    print(
+                        f"  throughput W{w} b{b} {name:13s} rep {rep}: steady {(r['steady_jobs_per_s'] or 0):,.0f}"
+                        f" jobs/s, end-to-end {(r['jobs_per_s'] or 0):,.0f} jobs/s ({r['seconds']:.2f} s)",
+                        flush=True,
+                    )
             cell: dict[str, Any] = {"workers": w, "batch": b, "jobs": n, "runs": runs, "spread": {}}
             cell["spread_end_to_end"] = {}
             for name, rs in runs.items():
@@ -144,5 +172,8 @@ def run(env: Env, *, workers: tuple[int, ...] = (1, 2, 4), batches: tuple[int, .
             cell["ratio_pgconsole_sql_to_bare"] = ratio(med.get("pgconsole-sql"), med.get("bare"))
             cell["ratio_pgconsole_sql_to_pgqueuer"] = ratio(med.get("pgconsole-sql"), med.get("pgqueuer"))
             cells.append(cell)
-    return {"cells": cells, "skipped": skipped,
-            "goal": "pgconsole >= 1.5x PgQueuer at every cell; >= 0.8x bare at batch >= 10"}
+    return {
+        "cells": cells,
+        "skipped": skipped,
+        "goal": "pgconsole >= 1.5x PgQueuer at every cell; >= 0.8x bare at batch >= 10",
+    }

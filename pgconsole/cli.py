@@ -54,11 +54,15 @@ def add_connection_arguments(p: argparse.ArgumentParser, *, in_subcommand: bool 
     kw: dict[str, Any] = {"default": argparse.SUPPRESS} if in_subcommand else {}
     g = p.add_argument_group("connection")
     g.add_argument(
-        "--dsn", help="libpq conninfo or URI (default: $PGCONSOLE_DSN, config file, $DATABASE_URL, libpq defaults)", **kw
+        "--dsn",
+        help="libpq conninfo or URI (default: $PGCONSOLE_DSN, config file, $DATABASE_URL, libpq defaults)",
+        **kw,
     )
     g.add_argument("--config", metavar="FILE", help="TOML config file (default: user config dir)", **kw)
     g.add_argument("--profile", metavar="NAME", help="profile from the config file", **kw)
-    g.add_argument("--connect-timeout", type=float, metavar="S", help="connection timeout in seconds (default 10)", **kw)
+    g.add_argument(
+        "--connect-timeout", type=float, metavar="S", help="connection timeout in seconds (default 10)", **kw
+    )
 
 
 def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
@@ -114,7 +118,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         "timeout": getattr(args, "timeout", None),
         "connect_timeout": getattr(args, "connect_timeout", None),
     }
-    return load_settings(cli, config_path=getattr(args, "config", None), profile=getattr(args, "profile", None))
+    return load_settings(
+        cli, config_path=getattr(args, "config", None), profile=getattr(args, "profile", None)
+    )
 
 
 def _check_only(argv: Sequence[str]) -> bool:

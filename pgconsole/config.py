@@ -72,7 +72,9 @@ def _env_values() -> dict[str, Any]:
             try:
                 values[field] = json.loads(raw)
             except ValueError as exc:
-                raise ConfigError(f"config: {field}: not valid JSON: {exc} (from ${ENV_PREFIX}{field.upper()})") from None
+                raise ConfigError(
+                    f"config: {field}: not valid JSON: {exc} (from ${ENV_PREFIX}{field.upper()})"
+                ) from None
         else:
             values[field] = raw
     return values
@@ -128,7 +130,9 @@ def load_settings(
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "?"
-        raise ConfigError(f"config: {key}: {err['msg']}{_source_of(key.split('.')[0], init, file_values, path)}") from None
+        raise ConfigError(
+            f"config: {key}: {err['msg']}{_source_of(key.split('.')[0], init, file_values, path)}"
+        ) from None
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -68,7 +68,11 @@ class Workload:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         self._prepare()
-        targets: list[tuple[Any, tuple[Any, ...]]] = [(self._producer, ()), (self._chores, ()), (self._stuck_job, ())]
+        targets: list[tuple[Any, tuple[Any, ...]]] = [
+            (self._producer, ()),
+            (self._chores, ()),
+            (self._stuck_job, ()),
+        ]
         targets += [(self._worker, (n,)) for n in range(self.workers)]
         for target, args in targets:
             t = threading.Thread(target=self._guard, args=(target, *args), daemon=True, name="pgconsole-demo")
@@ -96,7 +100,9 @@ class Workload:
 
     def _prepare(self) -> None:
         with self._conn() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS public.demo_accounts (id int PRIMARY KEY, balance int NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS public.demo_accounts (id int PRIMARY KEY, balance int NOT NULL)"
+            )
             conn.execute("INSERT INTO public.demo_accounts VALUES (1, 100), (2, 100) ON CONFLICT DO NOTHING")
 
     # -- producers ------------------------------------------------------------------------
@@ -115,17 +121,30 @@ class Workload:
                     scheduled = None
                     if self.rng.random() < 0.1:
                         scheduled = datetime.now(UTC) + timedelta(seconds=self.rng.randint(10, 120))
-                    client.enqueue(conn, jt, self._payload(jt), priority=self.rng.choice([0, 0, 0, 5, 10, -5]),
-                                   max_retries=JOB_TYPES[jt][4], scheduled_at=scheduled)
+                    client.enqueue(
+                        conn,
+                        jt,
+                        self._payload(jt),
+                        priority=self.rng.choice([0, 0, 0, 5, 10, -5]),
+                        max_retries=JOB_TYPES[jt][4],
+                        scheduled_at=scheduled,
+                    )
                 self.stop_event.wait(self.rng.uniform(0.2, 0.8))
 
     def _payload(self, jt: str) -> dict[str, Any]:
         n = self.rng.randint(1, 99999)
         payloads: dict[str, dict[str, Any]] = {
-            "email.send": {"to": f"user{n}@example.test", "template": self.rng.choice(["welcome", "invoice", "reset"])},
+            "email.send": {
+                "to": f"user{n}@example.test",
+                "template": self.rng.choice(["welcome", "invoice", "reset"]),
+            },
             "image.resize": {"path": f"uploads/{n}.jpg", "sizes": [64, 256, 1024]},
             "report.build": {"report": "monthly", "tenant": f"t{n % 7}", "month": "2026-02"},
-            "webhook.deliver": {"url": f"https://hooks.example.test/{n}", "event": "order.paid", "order_id": n},
+            "webhook.deliver": {
+                "url": f"https://hooks.example.test/{n}",
+                "event": "order.paid",
+                "order_id": n,
+            },
             "billing.sync": {"customer_id": n, "provider": "stripe"},
         }
         return payloads.get(jt, {"n": n})
@@ -138,8 +157,16 @@ class Workload:
         completed = failures = 0
         with self._conn(Purpose.WORKER, worker_id) as conn:
             # listed in the worker registry (the console's Workers mode), as a pgconsole worker is
-            client.register_worker(conn, worker_id, host=socket.gethostname(), pid=os.getpid(), concurrency=1,
-                                   batch=4, job_types=list(JOB_TYPES), heartbeat_seconds=5.0)
+            client.register_worker(
+                conn,
+                worker_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=1,
+                batch=4,
+                job_types=list(JOB_TYPES),
+                heartbeat_seconds=5.0,
+            )
             while not self.stop_event.is_set():
                 jobs = client.claim(conn, worker_id, 4, job_types=list(JOB_TYPES), lease_seconds=60)
                 client.worker_heartbeat(conn, worker_id, held=len(jobs), completed=completed, failed=failures)
@@ -164,10 +191,18 @@ class Workload:
         from pgconsole.queue import client
 
         with self._conn() as conn:
-            client.enqueue(conn, "video.transcode", {"video": "uploads/intro.mp4", "note": "its worker will die"},
-                           priority=100)
-        self.doomed = subprocess.Popen([sys.executable, "-c", _DOOMED, self.dsn], stdout=subprocess.PIPE,
-                                       stderr=subprocess.DEVNULL, text=True)
+            client.enqueue(
+                conn,
+                "video.transcode",
+                {"video": "uploads/intro.mp4", "note": "its worker will die"},
+                priority=100,
+            )
+        self.doomed = subprocess.Popen(
+            [sys.executable, "-c", _DOOMED, self.dsn],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert self.doomed.stdout is not None
         self.doomed.stdout.readline()  # "claimed": the job is processing under demo-doomed
         self.doomed.send_signal(signal.SIGKILL)  # no release, no fail: the lease is all that is left

@@ -211,7 +211,9 @@ class EmbeddedServer:
         self.info: ServerInfo | None = None
 
     # -- commands ---------------------------------------------------------------------------
-    def _cmd(self, name: str, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _cmd(
+        self, name: str, *args: str, timeout: float = 60, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         exe = self.bin_dir / name
         env = dict(os.environ, LC_ALL="C", LANG="C")
         env.pop("PGDATA", None)
@@ -262,8 +264,16 @@ class EmbeddedServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
         _chown_tree(self.data_dir, self.os_user)
-        args = ["-D", str(self.data_dir), "-U", "postgres", "--encoding=UTF8", "--locale=C",
-                "--auth-local=trust", f"--auth-host={self.host_auth}"]
+        args = [
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--auth-local=trust",
+            f"--auth-host={self.host_auth}",
+        ]
         pwfile: Path | None = None
         if self.password:
             fd, name = tempfile.mkstemp(prefix="pgconsole-pw-")
@@ -338,8 +348,18 @@ class EmbeddedServer:
         self._write_conf(port)
         log = self.data_dir / "server.log"
         try:
-            self._cmd("pg_ctl", "start", "-w", "-t", str(int(timeout)), "-D", str(self.data_dir), "-l", str(log),
-                      timeout=timeout + 10)
+            self._cmd(
+                "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(log),
+                timeout=timeout + 10,
+            )
         except EmbeddedError as exc:
             try:
                 cause = error_line(log.read_text(errors="replace"))
@@ -360,12 +380,32 @@ class EmbeddedServer:
 
     def stop(self, mode: str = "fast", timeout: float = 60) -> None:
         if self.is_running():
-            self._cmd("pg_ctl", "stop", "-w", "-m", mode, "-t", str(int(timeout)), "-D", str(self.data_dir),
-                      timeout=timeout + 10)
+            self._cmd(
+                "pg_ctl",
+                "stop",
+                "-w",
+                "-m",
+                mode,
+                "-t",
+                str(int(timeout)),
+                "-D",
+                str(self.data_dir),
+                timeout=timeout + 10,
+            )
 
     def restart(self, mode: str = "fast") -> None:
-        self._cmd("pg_ctl", "restart", "-w", "-m", mode, "-D", str(self.data_dir),
-                  "-l", str(self.data_dir / "server.log"), timeout=70)
+        self._cmd(
+            "pg_ctl",
+            "restart",
+            "-w",
+            "-m",
+            mode,
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.data_dir / "server.log"),
+            timeout=70,
+        )
 
     def wait_ready(self, timeout: float = 30) -> None:
         import psycopg

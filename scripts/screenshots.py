@@ -29,7 +29,16 @@ def save(app: object, name: str) -> None:
     svg = path.read_text(encoding="utf-8")
     if "xml:space" not in svg[:200]:
         path.write_text(svg.replace("<svg ", '<svg xml:space="preserve" ', 1), encoding="utf-8")
-SCREENS = [("1", "overview"), ("2", "jobs"), ("3", "queries"), ("4", "activity"), ("5", "schema"), ("6", "workers")]
+
+
+SCREENS = [
+    ("1", "overview"),
+    ("2", "jobs"),
+    ("3", "queries"),
+    ("4", "activity"),
+    ("5", "schema"),
+    ("6", "workers"),
+]
 
 
 async def shoot(dsn: str, size: tuple[int, int]) -> float:

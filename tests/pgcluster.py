@@ -17,7 +17,13 @@ from pgconsole.embedded import EmbeddedServer, ServerInfo
 
 SUPERUSER_PASSWORD = "Sup3r-s3cret-pw"
 TEMPLATE = "pgconsole_template"
-LOGIN_ROLES = ("pgconsole_migrator", "pgconsole_readonly", "pgconsole_operator", "pgconsole_app", "pgconsole_worker")
+LOGIN_ROLES = (
+    "pgconsole_migrator",
+    "pgconsole_readonly",
+    "pgconsole_operator",
+    "pgconsole_app",
+    "pgconsole_worker",
+)
 
 # Speed over durability in throwaway test clusters.
 TEST_SETTINGS = {
@@ -91,7 +97,11 @@ class Cluster:
         with self.admin(TEMPLATE) as conn:
             run_setup(conn)
             for role in LOGIN_ROLES:
-                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(role_password(role))))
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(role), sql.Literal(role_password(role))
+                    )
+                )
             migrate.apply(conn)
         self.template_ready = True
 
@@ -99,7 +109,11 @@ class Cluster:
         self.ensure_template()
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         with self.admin() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(TEMPLATE)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(TEMPLATE)
+                )
+            )
         self._dbs.append(name)
         return name
 

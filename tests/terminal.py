@@ -17,11 +17,15 @@ class Tmux:
 
     def run(self, *args: str) -> str:
         assert TMUX is not None
-        return subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True, text=True, timeout=10).stdout
+        return subprocess.run(
+            [TMUX, "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        ).stdout
 
     def start(self, command: str, width: int, height: int) -> None:
         """A detached session of exactly width x height running ``command`` through the shell."""
-        self.run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", str(width), "-y", str(height), command)
+        self.run(
+            "-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", str(width), "-y", str(height), command
+        )
         self.run("set-option", "-g", "window-size", "manual")
         self.run("resize-window", "-t", "e2e", "-x", str(width), "-y", str(height))
 
@@ -42,4 +46,9 @@ class Tmux:
 
     def alive(self) -> bool:
         assert TMUX is not None
-        return subprocess.run([TMUX, "-L", self.socket, "has-session", "-t", "e2e"], capture_output=True).returncode == 0
+        return (
+            subprocess.run(
+                [TMUX, "-L", self.socket, "has-session", "-t", "e2e"], capture_output=True
+            ).returncode
+            == 0
+        )

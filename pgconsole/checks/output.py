@@ -16,7 +16,9 @@ def summary(results: list[CheckResult]) -> str:
     counts = {s: 0 for s in Status}
     for r in results:
         counts[r.status] += 1
-    parts = [f"{counts[s]} {s.name.lower()}" for s in (Status.CRITICAL, Status.WARNING, Status.UNKNOWN, Status.OK)]
+    parts = [
+        f"{counts[s]} {s.name.lower()}" for s in (Status.CRITICAL, Status.WARNING, Status.UNKNOWN, Status.OK)
+    ]
     return ", ".join(parts)
 
 
@@ -29,7 +31,9 @@ def render_text(results: list[CheckResult], elapsed_s: float | None = None) -> s
     return "\n".join(lines)
 
 
-def to_json_obj(results: list[CheckResult], elapsed_s: float | None = None, target: str | None = None) -> dict[str, Any]:
+def to_json_obj(
+    results: list[CheckResult], elapsed_s: float | None = None, target: str | None = None
+) -> dict[str, Any]:
     status = overall_status(results)
     return {
         "status": status.name,
@@ -71,8 +75,10 @@ def perfdata_item(label: str, p: PerfValue, low_is_bad: bool = False) -> str:
     """``'label'=value[UOM];warn;crit;min;max`` (Nagios plugin guidelines); a range ``N:`` for
     thresholds where a low value is bad (cache hit)."""
     label = _LABEL_BAD.sub("_", label)
-    return (f"'{label}'={_num(p.value)}{p.unit};{_range(p.warn, low_is_bad)};{_range(p.crit, low_is_bad)};"
-            f"{_num(p.min)};{_num(p.max)}")
+    return (
+        f"'{label}'={_num(p.value)}{p.unit};{_range(p.warn, low_is_bad)};{_range(p.crit, low_is_bad)};"
+        f"{_num(p.min)};{_num(p.max)}"
+    )
 
 
 def render_nagios(results: list[CheckResult], low_is_bad: frozenset[str] = frozenset()) -> str:

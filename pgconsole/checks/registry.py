@@ -61,7 +61,16 @@ def check(
 ) -> Callable[[CheckFunc], CheckFunc]:
     def register(func: CheckFunc) -> CheckFunc:
         REGISTRY[name] = CheckDef(
-            name, description, kind, direction, warn, crit, source, collectors, func, needs_all_stats,
+            name,
+            description,
+            kind,
+            direction,
+            warn,
+            crit,
+            source,
+            collectors,
+            func,
+            needs_all_stats,
             dict(params or {}),
         )
         return func
@@ -122,7 +131,9 @@ def resolve_thresholds(
             for key, raw in values.items():
                 try:
                     if key in ("warn", "crit"):
-                        parsed = None if str(raw).strip().lower() in ("off", "none") else parse_value(raw, d.kind)
+                        parsed = (
+                            None if str(raw).strip().lower() in ("off", "none") else parse_value(raw, d.kind)
+                        )
                         setattr(t, key, parsed)
                     elif key in d.params:
                         t.params[key] = parse_value(raw, d.params[key][0])
@@ -156,8 +167,10 @@ def _unavailable(snap: Snapshot, d: CheckDef) -> CheckResult | None:
     if d.needs_all_stats and not (snap.caps.can_read_all_stats or snap.caps.is_superuser):
         grant = grant_read_all_stats(snap.caps.current_user)
         return CheckResult(
-            name=d.name, status=Status.UNKNOWN,
-            message=f"role {snap.caps.current_user} cannot see other sessions; needs {grant}", hint=grant,
+            name=d.name,
+            status=Status.UNKNOWN,
+            message=f"role {snap.caps.current_user} cannot see other sessions; needs {grant}",
+            hint=grant,
         )
     return None
 
@@ -180,6 +193,8 @@ def run_checks(
             try:
                 res = d.func(snapshot, t)
             except Exception as exc:  # contain a check's bug; the others still answer
-                res = CheckResult(name=n, status=Status.UNKNOWN, message=f"internal error: {type(exc).__name__}: {exc}")
+                res = CheckResult(
+                    name=n, status=Status.UNKNOWN, message=f"internal error: {type(exc).__name__}: {exc}"
+                )
         results.append(res)
     return results

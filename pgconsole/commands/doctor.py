@@ -9,7 +9,9 @@ from pgconsole.db import Purpose
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("doctor", help="privileges, extensions and settings: what is missing and how to fix it")
+    p = sub.add_parser(
+        "doctor", help="privileges, extensions and settings: what is missing and how to fix it"
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", dest="doctor_format")
 
 

@@ -32,22 +32,37 @@ def _filters(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("which jobs")
     g.add_argument("--id", dest="ids", action="append", metavar="ID", help="job id (repeatable)")
     g.add_argument("--status", dest="statuses", action="append", choices=STATUSES, help="repeatable")
-    g.add_argument("--type", dest="types", action="append", metavar="TYPE",
-                   help="job type, a prefix of one (email matches email.send) or a glob (email.*, *.send); repeatable")
-    g.add_argument("--older-than", metavar="DURATION", help="finished (or created) longer ago than 90s/30m/12h/7d")
+    g.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        metavar="TYPE",
+        help="job type, a prefix of one (email matches email.send) or a glob (email.*, *.send); repeatable",
+    )
+    g.add_argument(
+        "--older-than", metavar="DURATION", help="finished (or created) longer ago than 90s/30m/12h/7d"
+    )
     g.add_argument("--error-contains", metavar="TEXT", help="case-insensitive substring of the error message")
     g.add_argument("--payload-contains", metavar="JSON", help="payload @> JSON")
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("jobs", help="list, inspect, enqueue, retry, cancel and clean up jobs",
-                       description="Operate on the pgconsole job queue.")
+    p = sub.add_parser(
+        "jobs",
+        help="list, inspect, enqueue, retry, cancel and clean up jobs",
+        description="Operate on the pgconsole job queue.",
+    )
     jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
 
     ls = jsub.add_parser("list", help="list jobs, newest first")
     ls.add_argument("--status", dest="statuses", action="append", choices=STATUSES)
-    ls.add_argument("--type", dest="types", action="append", metavar="TYPE",
-                    help="job type, a prefix of one (email matches email.send) or a glob (email.*, *.send); repeatable")
+    ls.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        metavar="TYPE",
+        help="job type, a prefix of one (email matches email.send) or a glob (email.*, *.send); repeatable",
+    )
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -63,23 +78,32 @@ def add_parser(sub: Any) -> None:
     enq.add_argument("--priority", type=int, default=0, help="-100..100, higher runs first")
     enq.add_argument("--max-retries", type=int, default=3)
     enq.add_argument("--user", metavar="USER_ID")
-    enq.add_argument("--delay", type=float, default=0.0, metavar="SECONDS", help="run no earlier than this from now")
+    enq.add_argument(
+        "--delay", type=float, default=0.0, metavar="SECONDS", help="run no earlier than this from now"
+    )
     enq.add_argument("--dedupe-key", metavar="KEY")
     enq.add_argument("--format", choices=["text", "json"], default="text")
 
-    for name, help_text in (("retry", "failed/cancelled/expired jobs back to pending"),
-                            ("cancel", "cancel pending jobs (with --id also request cancel of running ones)"),
-                            ("cleanup", "delete finished jobs (completed, failed, cancelled, expired)")):
+    for name, help_text in (
+        ("retry", "failed/cancelled/expired jobs back to pending"),
+        ("cancel", "cancel pending jobs (with --id also request cancel of running ones)"),
+        ("cleanup", "delete finished jobs (completed, failed, cancelled, expired)"),
+    ):
         a = jsub.add_parser(name, help=help_text)
         _filters(a)
         a.add_argument("--reason", help="why (written to the audit record)")
-        a.add_argument("--dry-run", action="store_true", help="print the count and the statement; change nothing")
+        a.add_argument(
+            "--dry-run", action="store_true", help="print the count and the statement; change nothing"
+        )
         a.add_argument("--yes", "-y", action="store_true", help="do it without asking")
         a.add_argument("--batch-size", type=int, default=1000, metavar="N")
         a.add_argument("--format", choices=["text", "json"], default="text")
         if name == "cancel":
-            a.add_argument("--include-running", action="store_true",
-                           help="with a filter, also request cancellation of processing jobs")
+            a.add_argument(
+                "--include-running",
+                action="store_true",
+                help="with a filter, also request cancellation of processing jobs",
+            )
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
@@ -176,8 +200,16 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
         when = datetime.now(UTC) + timedelta(seconds=args.delay) if args.delay else None
         conn = open_connection(settings, Purpose.APP)
         with conn:
-            jid = client.enqueue(conn, args.job_type, payload, priority=args.priority, max_retries=args.max_retries,
-                                 user_id=args.user, scheduled_at=when, dedupe_key=args.dedupe_key)
+            jid = client.enqueue(
+                conn,
+                args.job_type,
+                payload,
+                priority=args.priority,
+                max_retries=args.max_retries,
+                user_id=args.user,
+                scheduled_at=when,
+                dedupe_key=args.dedupe_key,
+            )
         _emit(args.format, {"id": str(jid)}, str(jid))
         return 0
 
@@ -187,27 +219,39 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
             jobs = admin.list_jobs(conn, args.statuses, args.types, args.limit)
             text = "\n".join(
                 f"{j.id}  {j.status:<10} {_safe(j.job_type, 30):<30} p={j.priority:<4} a={j.attempt} "
-                f"{j.created_at:%Y-%m-%d %H:%M:%S}  {_safe(j.error_message or '', 60)}" for j in jobs
+                f"{j.created_at:%Y-%m-%d %H:%M:%S}  {_safe(j.error_message or '', 60)}"
+                for j in jobs
             ) or _no_match(args)
             _emit(args.format, [j.model_dump(mode="json") for j in jobs], text)
             return 0
         if cmd == "show":
             job = client.get_job(conn, args.id)
             logs = client.get_logs(conn, job.id)
-            data = {"job": job.model_dump(mode="json"), "log": [entry.model_dump(mode="json") for entry in logs]}
+            data = {
+                "job": job.model_dump(mode="json"),
+                "log": [entry.model_dump(mode="json") for entry in logs],
+            }
             lines = [f"{k:<20} {_field(k, v)}" for k, v in job.model_dump().items()]
-            failures = [e for e in logs if isinstance(e.metadata, dict) and isinstance(e.metadata.get("traceback"), str)]
+            failures = [
+                e
+                for e in logs
+                if isinstance(e.metadata, dict) and isinstance(e.metadata.get("traceback"), str)
+            ]
             if failures:  # newest first, as the log; each with the traceback the worker stored
                 lines += ["", f"failed attempts ({len(failures)}, newest first):"]
                 for e in failures:
                     meta = e.metadata or {}
-                    lines.append(f"  attempt {meta.get('attempt', '?')}  {e.created_at:%Y-%m-%d %H:%M:%S}  "
-                                 f"code {_safe(meta.get('error_code') or '–', 100)}")
+                    lines.append(
+                        f"  attempt {meta.get('attempt', '?')}  {e.created_at:%Y-%m-%d %H:%M:%S}  "
+                        f"code {_safe(meta.get('error_code') or '–', 100)}"
+                    )
                     lines += ["    " + _safe(t, 300) for t in str(meta["traceback"]).rstrip().splitlines()]
-            lines += ["", "log:"] + [f"  {e.created_at:%Y-%m-%d %H:%M:%S} {e.level:<7} {_safe(e.actor, 20)} "
-                                     f"{_safe(e.message, 100)} "
-                                     f"{_safe(json.dumps(_without_traceback(e.metadata)), 200)}"
-                                     for e in logs]
+            lines += ["", "log:"] + [
+                f"  {e.created_at:%Y-%m-%d %H:%M:%S} {e.level:<7} {_safe(e.actor, 20)} "
+                f"{_safe(e.message, 100)} "
+                f"{_safe(json.dumps(_without_traceback(e.metadata)), 200)}"
+                for e in logs
+            ]
             _emit(args.format, data, "\n".join(lines))
             return 0
 
@@ -223,26 +267,40 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
                 return fail("ids: give either --id or filters, not both")
             return _by_ids(conn, action, args, reason)
         flt = JobFilter(
-            statuses=args.statuses, job_types=args.types,
+            statuses=args.statuses,
+            job_types=args.types,
             older_than=parse_duration(args.older_than) if args.older_than else None,
             error_contains=args.error_contains,
-            payload_contains=parse_json("payload_contains", args.payload_contains) if args.payload_contains else None,
+            payload_contains=parse_json("payload_contains", args.payload_contains)
+            if args.payload_contains
+            else None,
         )
         running = bool(getattr(args, "include_running", False))
         dry = admin.dry_run(conn, action, flt, reason, batch_size=args.batch_size, request_running=running)
         if args.dry_run:
-            _emit(args.format, dry.model_dump(), f"would {cmd} {dry.count} job(s) with (repeated per batch):\n"
-                                                 f"{dry.statement}")
+            _emit(
+                args.format,
+                dry.model_dump(),
+                f"would {cmd} {dry.count} job(s) with (repeated per batch):\n{dry.statement}",
+            )
             return 0
         if dry.count == 0:
             _emit(args.format, {"action": action, "changed": 0, "rows": []}, f"no job to {cmd}")
             return 0
         if not args.yes and not _confirm(f"{cmd} {dry.count} job(s)?"):
             return fail(f"not confirmed: {cmd} needs --yes (or an interactive yes); nothing changed")
-        result = admin.run_by_filter(conn, action, flt, reason, batch_size=args.batch_size, request_running=running)
-        _emit(args.format, {"action": action, "changed": result.changed,
-                            "rows": [r.model_dump(mode="json") for r in result.rows]},
-              f"{cmd}: {result.changed} job(s) changed in {result.batches} batch(es)")
+        result = admin.run_by_filter(
+            conn, action, flt, reason, batch_size=args.batch_size, request_running=running
+        )
+        _emit(
+            args.format,
+            {
+                "action": action,
+                "changed": result.changed,
+                "rows": [r.model_dump(mode="json") for r in result.rows],
+            },
+            f"{cmd}: {result.changed} job(s) changed in {result.batches} batch(es)",
+        )
         return 0
 
 
@@ -262,22 +320,41 @@ def _by_ids(conn: Any, action: Any, args: argparse.Namespace, reason: str) -> in
 
     ids = _ids(args.ids)
     if args.dry_run:
-        rows = conn.execute("SELECT count(*) FROM pgconsole.jobs WHERE id = ANY(%s) AND status = ANY(%s)",
-                            (ids, {"retry": ["failed", "cancelled", "expired"], "cancel": ["pending", "processing"],
-                                   "delete": ["completed", "failed", "cancelled", "expired"]}[action])).fetchone()
+        rows = conn.execute(
+            "SELECT count(*) FROM pgconsole.jobs WHERE id = ANY(%s) AND status = ANY(%s)",
+            (
+                ids,
+                {
+                    "retry": ["failed", "cancelled", "expired"],
+                    "cancel": ["pending", "processing"],
+                    "delete": ["completed", "failed", "cancelled", "expired"],
+                }[action],
+            ),
+        ).fetchone()
         fn = {"retry": "retry_jobs", "cancel": "cancel_jobs", "delete": "delete_jobs"}[action]
         from psycopg import sql
 
-        stmt = sql.SQL("SELECT * FROM pgconsole.{}({}, {})").format(
-            sql.Identifier(fn), sql.Literal(ids), sql.Literal(reason)).as_string(conn)
-        _emit(args.format, {"action": action, "count": rows[0], "statement": stmt},
-              f"would {args.jobs_command} {rows[0]} job(s) with:\n{stmt}")
+        stmt = (
+            sql.SQL("SELECT * FROM pgconsole.{}({}, {})")
+            .format(sql.Identifier(fn), sql.Literal(ids), sql.Literal(reason))
+            .as_string(conn)
+        )
+        _emit(
+            args.format,
+            {"action": action, "count": rows[0], "statement": stmt},
+            f"would {args.jobs_command} {rows[0]} job(s) with:\n{stmt}",
+        )
         return 0
     if not args.yes and not _confirm(f"{args.jobs_command} {len(ids)} job(s)?"):
-        return fail(f"not confirmed: {args.jobs_command} needs --yes (or an interactive yes); nothing changed")
+        return fail(
+            f"not confirmed: {args.jobs_command} needs --yes (or an interactive yes); nothing changed"
+        )
     rows = admin.act_on_ids(conn, action, ids, reason)
-    _emit(args.format, {"action": action, "changed": len(rows), "rows": [r.model_dump(mode="json") for r in rows]},
-          "\n".join(f"{r.id} {r.old_status} -> {r.new_status}" for r in rows) or "no job changed")
+    _emit(
+        args.format,
+        {"action": action, "changed": len(rows), "rows": [r.model_dump(mode="json") for r in rows]},
+        "\n".join(f"{r.id} {r.old_status} -> {r.new_status}" for r in rows) or "no job changed",
+    )
     return 0
 
 

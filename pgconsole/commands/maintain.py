@@ -7,11 +7,18 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("maintain", help="one pass: rescue stuck, auto-retry, expire, retention cleanup",
-                       description="Rescue stuck jobs, retry eligible failed jobs, expire stale pending jobs and "
-                       "delete finished jobs past retention (in batches). Safe to run concurrently.")
-    p.add_argument("--batch-size", type=int, default=5000, metavar="N", help="rows per cleanup batch (default 5000)")
-    p.add_argument("--time-budget", type=float, default=60.0, metavar="S", help="stop cleanup after S seconds")
+    p = sub.add_parser(
+        "maintain",
+        help="one pass: rescue stuck, auto-retry, expire, retention cleanup",
+        description="Rescue stuck jobs, retry eligible failed jobs, expire stale pending jobs and "
+        "delete finished jobs past retention (in batches). Safe to run concurrently.",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=5000, metavar="N", help="rows per cleanup batch (default 5000)"
+    )
+    p.add_argument(
+        "--time-budget", type=float, default=60.0, metavar="S", help="stop cleanup after S seconds"
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 
@@ -36,7 +43,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
         return fail(f"maintenance failed: {redact(explain_error(exc, user=_user_of(settings), needs='act'))}")
     except InvalidInput as exc:
-        return fail(f"maintenance failed: {redact(str(exc).strip().splitlines()[0] if str(exc).strip() else exc)}")
+        return fail(
+            f"maintenance failed: {redact(str(exc).strip().splitlines()[0] if str(exc).strip() else exc)}"
+        )
     finally:
         conn.close()
     print(json.dumps(report.model_dump()) if args.format == "json" else str(report))

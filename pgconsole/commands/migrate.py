@@ -16,7 +16,9 @@ def add_parser(sub: Any) -> None:
     mode.add_argument("--status", action="store_true", help="list applied and pending migrations")
     mode.add_argument("--sql", action="store_true", help="print the pending SQL instead of running it")
     mode.add_argument("--dry-run", action="store_true", help="say what would be applied; change nothing")
-    p.add_argument("--lock-wait", type=float, default=60.0, metavar="S", help="wait for another migrator (default 60)")
+    p.add_argument(
+        "--lock-wait", type=float, default=60.0, metavar="S", help="wait for another migrator (default 60)"
+    )
     p.add_argument("--ddl-lock-timeout", default="5s", metavar="T", help="lock_timeout for DDL (default 5s)")
     p.add_argument("--migrations-dir", type=Path, help=argparse.SUPPRESS)  # tests: an edited copy
 
@@ -34,7 +36,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         if args.status or args.dry_run:
             st = m.status(conn, directory)
             for a in st.applied:
-                print(f"applied  {a.version:04d}_{a.name}  {a.applied_at:%Y-%m-%d %H:%M:%S%z}  by {a.applied_by}")
+                print(
+                    f"applied  {a.version:04d}_{a.name}  {a.applied_at:%Y-%m-%d %H:%M:%S%z}  by {a.applied_by}"
+                )
             for p in st.pending:
                 tx = "" if p.transactional else "  (no transaction)"
                 print(f"{'would apply' if args.dry_run else 'pending'}  {p.filename}{tx}")

@@ -13,11 +13,18 @@ from pgconsole.db import Purpose
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("setup", help="create the pgconsole schema, roles and extensions (idempotent)")
-    p.add_argument("--print", action="store_true", dest="print_sql", help="print the SQL instead of running it")
-    p.add_argument("--pgpass", metavar="ROLE,...", action="append", default=[],
-                   help="after setup, give each named login role a new random password (sent as a hash, never "
-                        "shown) and write it to your password file ($PGPASSFILE, else ~/.pgpass, mode 0600) "
-                        "for this host, port and database; replaces a password the role had")
+    p.add_argument(
+        "--print", action="store_true", dest="print_sql", help="print the SQL instead of running it"
+    )
+    p.add_argument(
+        "--pgpass",
+        metavar="ROLE,...",
+        action="append",
+        default=[],
+        help="after setup, give each named login role a new random password (sent as a hash, never "
+        "shown) and write it to your password file ($PGPASSFILE, else ~/.pgpass, mode 0600) "
+        "for this host, port and database; replaces a password the role had",
+    )
 
 
 def _roles(values: list[str]) -> list[str]:
@@ -50,16 +57,18 @@ def next_step(dsn: str, target: tuple[str, str, str]) -> str:
     psql = f"psql {shlex.quote(shown_dsn(dsn))}" if dsn else "psql"
     host = "localhost" if target[0].startswith("/") else target[0]  # libpq's name for the default socket
     example = pgpass_line(host, target[1], target[2], "pgconsole_migrator", "PASSWORD")
-    return "\n".join([
-        "next: setup gives the login roles no password. Give the ones you use a password kept out of DSNs:",
-        "  random passwords, written to your password file (~/.pgpass, mode 0600) for this host/port/database:",
-        f"    pgconsole {flag}setup --pgpass pgconsole_migrator,pgconsole_operator,pgconsole_readonly",
-        "  or your own: psql asks for it and sends only its hash; then add a line per role to ~/.pgpass (chmod 600):",
-        f"    {psql} -c '\\password pgconsole_migrator'",
-        f"    {example}",
-        "  (or a service file, certificates or peer authentication: see docs/roles.md). Then:",
-        f"    pgconsole --dsn {shlex.quote(_as_role(dsn, 'pgconsole_migrator'))} migrate",
-    ])
+    return "\n".join(
+        [
+            "next: setup gives the login roles no password. Give the ones you use a password kept out of DSNs:",
+            "  random passwords, written to your password file (~/.pgpass, mode 0600) for this host/port/database:",
+            f"    pgconsole {flag}setup --pgpass pgconsole_migrator,pgconsole_operator,pgconsole_readonly",
+            "  or your own: psql asks for it and sends only its hash; then add a line per role to ~/.pgpass (chmod 600):",
+            f"    {psql} -c '\\password pgconsole_migrator'",
+            f"    {example}",
+            "  (or a service file, certificates or peer authentication: see docs/roles.md). Then:",
+            f"    pgconsole --dsn {shlex.quote(_as_role(dsn, 'pgconsole_migrator'))} migrate",
+        ]
+    )
 
 
 def _as_role(dsn: str, role: str) -> str:
@@ -70,8 +79,12 @@ def _as_role(dsn: str, role: str) -> str:
     except Exception:  # noqa: BLE001 - only for wording the hint
         params = {}
     params["user"] = role
-    if dsn.startswith(("postgresql://", "postgres://")) and "host" in params and "," not in str(params["host"]) \
-            and not str(params["host"]).startswith("/"):
+    if (
+        dsn.startswith(("postgresql://", "postgres://"))
+        and "host" in params
+        and "," not in str(params["host"])
+        and not str(params["host"]).startswith("/")
+    ):
         port = f":{params['port']}" if params.get("port") else ""
         return f"postgresql://{role}@{params['host']}{port}/{params.get('dbname', '')}"
     return make_conninfo(**params)  # type: ignore[arg-type]
@@ -98,8 +111,11 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         written = set_random_passwords(conn, roles, target) if roles else None
     except psycopg.Error as exc:
         # Usually a role that may not create roles or schemas (or a read-only one): say what works.
-        print(f"pgconsole setup: {describe_error(exc)}: run setup as a role with CREATEROLE that may create "
-              "schemas (or hand `pgconsole setup --print` to your DBA)", file=sys.stderr)
+        print(
+            f"pgconsole setup: {describe_error(exc)}: run setup as a role with CREATEROLE that may create "
+            "schemas (or hand `pgconsole setup --print` to your DBA)",
+            file=sys.stderr,
+        )
         return 1
     except OSError as exc:
         return fail(f"setup: cannot write the password file: {exc}")
@@ -111,7 +127,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if written is not None:
         for role in roles:
             print(f"{role}: new password written to {written} for {':'.join(target)}")
-        print(f"next: pgconsole --dsn {shlex.quote(_as_role(dsn_of(settings), 'pgconsole_migrator'))} migrate")
+        print(
+            f"next: pgconsole --dsn {shlex.quote(_as_role(dsn_of(settings), 'pgconsole_migrator'))} migrate"
+        )
         return 0
     print(next_step(dsn_of(settings), target))
     return 0

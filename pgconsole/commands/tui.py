@@ -17,13 +17,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         print(f"pgconsole: {exc}", file=sys.stderr)
         return 1
     if not sys.stdout.isatty() and not getattr(args, "force_tui", False):
-        print("pgconsole: the console needs a terminal; use `pgconsole --check` for headless checks",
-              file=sys.stderr)
+        print(
+            "pgconsole: the console needs a terminal; use `pgconsole --check` for headless checks",
+            file=sys.stderr,
+        )
         return 1
     from pgconsole.tui.app import PgConsoleApp
 
-    source = PgSource(dsn, read_only=bool(settings.read_only),
-                      connect_timeout=min(float(getattr(settings, "connect_timeout", 5.0)), 10.0))
+    source = PgSource(
+        dsn,
+        read_only=bool(settings.read_only),
+        connect_timeout=min(float(getattr(settings, "connect_timeout", 5.0)), 10.0),
+    )
     app = PgConsoleApp(source, refresh=float(settings.refresh))
     code = app.run()
     if app.fatal_error:

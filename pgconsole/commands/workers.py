@@ -7,7 +7,9 @@ from typing import Any
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("workers", help="list the live workers: host, pid, what they serve, held jobs, counters")
+    p = sub.add_parser(
+        "workers", help="list the live workers: host, pid, what they serve, held jobs, counters"
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 
@@ -36,14 +38,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         print("no live worker (none has sent a heartbeat within three heartbeat intervals)")
         return 0
     now = datetime.now(UTC)
-    print(f"{'worker':<30} {'host':<16} {'pid':>7} {'conc':>4} {'held':>5} {'done':>8} {'failed':>7} "
-          f"{'heartbeat':>10}  types / sessions")
+    print(
+        f"{'worker':<30} {'host':<16} {'pid':>7} {'conc':>4} {'held':>5} {'done':>8} {'failed':>7} "
+        f"{'heartbeat':>10}  types / sessions"
+    )
     for w in workers:
         types = ",".join(w.job_types) if w.job_types else "all types"
         sessions = ",".join(str(p) for p in w.backend_pids or []) or "none"
-        print(f"{_safe(w.worker_id, 30):<30} {_safe(w.host, 16):<16} {w.pid:>7} {w.concurrency:>4} {w.held:>5} "
-              f"{w.completed:>8} {w.failed:>7} {fmt_duration((now - w.heartbeat_at).total_seconds()) + ' ago':>10}  "
-              f"{_safe(types, 40)} / backends {sessions}")
+        print(
+            f"{_safe(w.worker_id, 30):<30} {_safe(w.host, 16):<16} {w.pid:>7} {w.concurrency:>4} {w.held:>5} "
+            f"{w.completed:>8} {w.failed:>7} {fmt_duration((now - w.heartbeat_at).total_seconds()) + ' ago':>10}  "
+            f"{_safe(types, 40)} / backends {sessions}"
+        )
         for jid in (w.held_job_ids or [])[:10]:
             print(f"    holds {jid}")
     return 0

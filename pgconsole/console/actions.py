@@ -43,16 +43,19 @@ SKIP_REASON: dict[tuple[str, str], str] = {
 }
 
 
-
-async def with_operator(dsn: str, fn: Callable[[psycopg.Connection[Any]], T], *,
-                        purpose: Purpose = Purpose.OPERATOR, deadline: float = 60.0) -> T:
+async def with_operator(
+    dsn: str,
+    fn: Callable[[psycopg.Connection[Any]], T],
+    *,
+    purpose: Purpose = Purpose.OPERATOR,
+    deadline: float = 60.0,
+) -> T:
     """Run ``fn`` on a fresh operator connection (its own application_name and time limits)."""
     session = DeadlineSession(dsn, purpose, deadline=deadline)
     try:
         return await session.call(fn)
     finally:
         session.close()
-
 
 
 _BY_IDS: dict[str, LiteralString] = {
@@ -68,19 +71,23 @@ def _function_sql(kind: ActionKind) -> sql.SQL:
 
 def _status_counts(conn: psycopg.Connection[Any], target: ActionTarget) -> Counter[str]:
     if target.ids is not None:
-        rows = conn.execute("SELECT status, count(*) FROM pgconsole.jobs WHERE id = ANY(%s::uuid[]) GROUP BY 1",
-                            (target.ids,)).fetchall()
+        rows = conn.execute(
+            "SELECT status, count(*) FROM pgconsole.jobs WHERE id = ANY(%s::uuid[]) GROUP BY 1", (target.ids,)
+        ).fetchall()
     else:
         where, params = jobs_browser.where_clause(target.query or JobQuery())
-        rows = conn.execute(sql.SQL("SELECT status, count(*) FROM pgconsole.jobs WHERE {} GROUP BY 1").format(where),
-                            params).fetchall()
+        rows = conn.execute(
+            sql.SQL("SELECT status, count(*) FROM pgconsole.jobs WHERE {} GROUP BY 1").format(where), params
+        ).fetchall()
     return Counter({str(r[0]): int(r[1]) for r in rows})
 
 
 def statement_text(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget) -> str:
     """What will run, as the confirmation shows it (values inlined for reading only)."""
     mog = psycopg.ClientCursor(conn)
-    call = mog.mogrify(_function_sql(kind), (["<id>", "…"], target.reason)).replace("'{<id>,…}'", "ARRAY[<ids>]")
+    call = mog.mogrify(_function_sql(kind), (["<id>", "…"], target.reason)).replace(
+        "'{<id>,…}'", "ARRAY[<ids>]"
+    )
     if target.ids is not None:
         ids = ", ".join(target.ids[:3]) + (", …" if len(target.ids) > 3 else "")
         return f"{call}\n  -- ids: {ids}"
@@ -96,7 +103,9 @@ def preview(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarge
         statement = payload_edit.call_text(conn, target.ids[0], target.payload, target.reason)
     else:
         statement = statement_text(conn, kind, target)
-    return ActionPreview(kind=kind, target=target, rows=sum(counts.values()), eligible=eligible, statement=statement)
+    return ActionPreview(
+        kind=kind, target=target, rows=sum(counts.values()), eligible=eligible, statement=statement
+    )
 
 
 def _target_batches(conn: psycopg.Connection[Any], target: ActionTarget) -> list[list[str]]:
@@ -104,13 +113,21 @@ def _target_batches(conn: psycopg.Connection[Any], target: ActionTarget) -> list
         ids = list(dict.fromkeys(target.ids))
     else:
         where, params = jobs_browser.where_clause(target.query or JobQuery())
-        ids = [str(r[0]) for r in conn.execute(
-            sql.SQL("SELECT id FROM pgconsole.jobs WHERE {} ORDER BY id").format(where), params).fetchall()]
-    return [ids[i:i + BATCH] for i in range(0, len(ids), BATCH)]
+        ids = [
+            str(r[0])
+            for r in conn.execute(
+                sql.SQL("SELECT id FROM pgconsole.jobs WHERE {} ORDER BY id").format(where), params
+            ).fetchall()
+        ]
+    return [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
 
 
-def run(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget,
-        progress: Callable[[int, int], None]) -> ActionReport:
+def run(
+    conn: psycopg.Connection[Any],
+    kind: ActionKind,
+    target: ActionTarget,
+    progress: Callable[[int, int], None],
+) -> ActionReport:
     """Apply ``kind`` batch by batch (one transaction each), reporting progress after every batch."""
     if target.payload is not None:
         return _retry_with_payload(conn, kind, target, progress)
@@ -127,8 +144,9 @@ def run(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget,
         changed += len(changed_ids)
         rest = [i for i in batch if i not in changed_ids]
         if rest:
-            for st, n in conn.execute("SELECT status, count(*) FROM pgconsole.jobs WHERE id = ANY(%s::uuid[]) GROUP BY 1",
-                                      (rest,)).fetchall():
+            for st, n in conn.execute(
+                "SELECT status, count(*) FROM pgconsole.jobs WHERE id = ANY(%s::uuid[]) GROUP BY 1", (rest,)
+            ).fetchall():
                 skipped[SKIP_REASON.get((kind, st), str(st))] += int(n)
             gone = len(rest) - sum(n for n in skipped.values())
             if gone > 0 and kind != "delete":
@@ -138,8 +156,12 @@ def run(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget,
     return ActionReport(kind=kind, requested=total, changed=changed, skipped=dict(skipped))
 
 
-def _retry_with_payload(conn: psycopg.Connection[Any], kind: ActionKind, target: ActionTarget,
-                        progress: Callable[[int, int], None]) -> ActionReport:
+def _retry_with_payload(
+    conn: psycopg.Connection[Any],
+    kind: ActionKind,
+    target: ActionTarget,
+    progress: Callable[[int, int], None],
+) -> ActionReport:
     """Retry one job with an edited payload, through the queue's definer function (the operator role
     has no UPDATE on pgconsole.jobs)."""
     if kind != "retry" or not target.ids or len(target.ids) != 1:

@@ -47,8 +47,10 @@ def signal_reason(role: str, row: dict[str, Any]) -> str:
         return ""
     if row["target_super"]:
         return f"only a superuser may cancel or terminate a superuser's session ({row['usename']})"
-    return (f"role {role} may only signal sessions of roles whose privileges it has (its own); "
-            f"to signal others: GRANT pg_signal_backend TO {role}")
+    return (
+        f"role {role} may only signal sessions of roles whose privileges it has (its own); "
+        f"to signal others: GRANT pg_signal_backend TO {role}"
+    )
 
 
 def read(conn: psycopg.Connection[Any], caps: ServerCaps) -> tuple[list[BackendRow], int]:
@@ -61,22 +63,43 @@ def read(conn: psycopg.Connection[Any], caps: ServerCaps) -> tuple[list[BackendR
     sessions: list[BackendRow] = []
     for s in busy.sessions:
         r = rights.get(s.pid)
-        sessions.append(BackendRow(
-            pid=s.pid, application_name=s.application_name or "", usename=s.usename, client_addr=s.client_addr,
-            state=s.state, wait_event=f"{s.wait_event_type}:{s.wait_event}" if s.wait_event_type else None,
-            backend_start=r["backend_start"] if r else None, xact_start=s.xact_start, query_start=s.query_start,
-            query=s.query, blocked_by=s.blocked_by,
-            can_signal=bool(r and r["can_signal"]),
-            signal_reason=signal_reason(caps.current_user, r) if r else "the session ended",
-        ))
+        sessions.append(
+            BackendRow(
+                pid=s.pid,
+                application_name=s.application_name or "",
+                usename=s.usename,
+                client_addr=s.client_addr,
+                state=s.state,
+                wait_event=f"{s.wait_event_type}:{s.wait_event}" if s.wait_event_type else None,
+                backend_start=r["backend_start"] if r else None,
+                xact_start=s.xact_start,
+                query_start=s.query_start,
+                query=s.query,
+                blocked_by=s.blocked_by,
+                can_signal=bool(r and r["can_signal"]),
+                signal_reason=signal_reason(caps.current_user, r) if r else "the session ended",
+            )
+        )
     shown = {s.pid for s in sessions}
-    idle = [r for r in everyone if r["state"] == "idle" and not r["own"] and r["pid"] not in shown][:IDLE_LIMIT]
+    idle = [r for r in everyone if r["state"] == "idle" and not r["own"] and r["pid"] not in shown][
+        :IDLE_LIMIT
+    ]
     for r in idle:
-        sessions.append(BackendRow(
-            pid=r["pid"], application_name=r["application_name"], usename=r["usename"], client_addr=r["client_addr"],
-            state=r["state"], wait_event=r["wait_event"], backend_start=r["backend_start"], xact_start=r["xact_start"],
-            query_start=r["query_start"], query=r["query"], can_signal=bool(r["can_signal"]),
-            signal_reason=signal_reason(caps.current_user, r),
-        ))
+        sessions.append(
+            BackendRow(
+                pid=r["pid"],
+                application_name=r["application_name"],
+                usename=r["usename"],
+                client_addr=r["client_addr"],
+                state=r["state"],
+                wait_event=r["wait_event"],
+                backend_start=r["backend_start"],
+                xact_start=r["xact_start"],
+                query_start=r["query_start"],
+                query=r["query"],
+                can_signal=bool(r["can_signal"]),
+                signal_reason=signal_reason(caps.current_user, r),
+            )
+        )
     own = 1 + sum(1 for r in everyone if r["own"])  # this dashboard session itself, and the others
     return sessions, own

@@ -28,8 +28,10 @@ class NeedsParameters(ExplainError):
 
     def __init__(self, numbers: list[int]) -> None:
         self.numbers = numbers
-        super().__init__(f"the text has parameters {', '.join(f'${n}' for n in numbers)}: give their values "
-                         "(PostgreSQL 16+ plans it without them)")
+        super().__init__(
+            f"the text has parameters {', '.join(f'${n}' for n in numbers)}: give their values "
+            "(PostgreSQL 16+ plans it without them)"
+        )
 
 
 def parameter_numbers(query: str) -> list[int]:
@@ -63,8 +65,14 @@ def _options(analyze: bool) -> str:
     return "VERBOSE, COSTS" + (", ANALYZE, BUFFERS" if analyze else "")
 
 
-def explain(conn: psycopg.Connection[Any], query: str, *, server_major: int, analyze: bool = False,
-            params: Sequence[str | None] | None = None) -> str:
+def explain(
+    conn: psycopg.Connection[Any],
+    query: str,
+    *,
+    server_major: int,
+    analyze: bool = False,
+    params: Sequence[str | None] | None = None,
+) -> str:
     """The plan of ``query``. With ``params`` (one value per ``$n``, as text; None is NULL) the text
     is prepared and ``EXPLAIN EXECUTE`` plans it with those values (every version, ANALYZE too);
     without, a parameterised text needs PostgreSQL 16+ (GENERIC_PLAN) or raises NeedsParameters."""
@@ -81,7 +89,8 @@ def explain(conn: psycopg.Connection[Any], query: str, *, server_major: int, ana
         stmts = [
             sql.SQL("PREPARE {} AS ").format(name) + sql.SQL(cast(LiteralString, text)),
             sql.SQL("EXPLAIN (" + _options(analyze) + ") EXECUTE {}({})").format(  # type: ignore[operator]
-                name, sql.SQL(", ").join(sql.Literal(v) for v in params)),
+                name, sql.SQL(", ").join(sql.Literal(v) for v in params)
+            ),
         ]
         cleanup = sql.SQL("DEALLOCATE {}").format(name)
     autocommit = conn.autocommit
@@ -97,7 +106,9 @@ def explain(conn: psycopg.Connection[Any], query: str, *, server_major: int, ana
     finally:
         conn.autocommit = autocommit
         if cleanup is not None and not conn.closed:  # a prepared statement may outlive the rollback
-            left = conn.execute("SELECT 1 FROM pg_prepared_statements WHERE name = 'pgconsole_explain'").fetchone()
+            left = conn.execute(
+                "SELECT 1 FROM pg_prepared_statements WHERE name = 'pgconsole_explain'"
+            ).fetchone()
             if left:
                 conn.execute(cleanup)
     return "\n".join(lines)

@@ -19,8 +19,13 @@ HELP = (
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
-_SORTS = {"created": "created_desc", "newest": "created_desc", "oldest": "created_asc",
-          "updated": "updated_desc", "priority": "priority_desc"}
+_SORTS = {
+    "created": "created_desc",
+    "newest": "created_desc",
+    "oldest": "created_asc",
+    "updated": "updated_desc",
+    "priority": "priority_desc",
+}
 
 
 KEYS = ("status", "type", "age", "error", "payload", "sort")  # and the short forms s, t, a, e, p
@@ -76,8 +81,10 @@ def parse_filter(line: str) -> JobQuery:
             q.sort = _SORTS[value]  # type: ignore[assignment]
         else:
             # A typo (`typ:flaky`) used to become an error-text search that matched nothing, silently.
-            raise FilterError(f"unknown filter key {key!r}: use {', '.join(KEYS)} "
-                              f"(for error text with a colon in it: error:\"{tok}\")")
+            raise FilterError(
+                f"unknown filter key {key!r}: use {', '.join(KEYS)} "
+                f'(for error text with a colon in it: error:"{tok}")'
+            )
     if words:
         text = " ".join(words)
         q.error_contains = f"{q.error_contains} {text}".strip() if q.error_contains else text

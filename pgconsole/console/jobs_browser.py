@@ -78,9 +78,9 @@ def page_query(q: JobQuery, after: tuple[Any, str] | None, limit: int) -> tuple[
         cmp = sql.SQL("<") if direction == "DESC" else sql.SQL(">")
         where = sql.SQL("{} AND ({}, id) {} (%s, %s::uuid)").format(where, col, cmp)
         params += [after[0], after[1]]
-    stmt = sql.SQL("SELECT {cols} FROM pgconsole.jobs WHERE {where} ORDER BY {col} {dir}, id {dir} LIMIT %s").format(
-        cols=_ROW_COLUMNS, where=where, col=col, dir=sql.SQL(direction)
-    )
+    stmt = sql.SQL(
+        "SELECT {cols} FROM pgconsole.jobs WHERE {where} ORDER BY {col} {dir}, id {dir} LIMIT %s"
+    ).format(cols=_ROW_COLUMNS, where=where, col=col, dir=sql.SQL(direction))
     return stmt, [*params, limit + 1]
 
 

@@ -74,7 +74,9 @@ def per_type(conn: psycopg.Connection[Any], pending_types: list[str]) -> PerType
     return PerType([(str(r[0]), int(r[1]), None if r[2] is None else float(r[2])) for r in rows])
 
 
-def read(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | None) -> tuple[Snapshot, PerType | None]:
+def read(
+    conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | None
+) -> tuple[Snapshot, PerType | None]:
     """The monitor's snapshot plus the per-type figures the Overview adds to it."""
     snap = snapshot(conn, caps, previous)
     extra = None
@@ -91,8 +93,9 @@ def read(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | N
 _STATUS: dict[str, Status] = {"OK": "ok", "WARNING": "warning", "CRITICAL": "critical", "UNKNOWN": "unknown"}
 
 
-def snapshot(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | None,
-             only: set[str] | None = None) -> Snapshot:
+def snapshot(
+    conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | None, only: set[str] | None = None
+) -> Snapshot:
     snap = take_snapshot(conn, caps, previous, only=only, min_interval_s=CARRIED_S)
     if conn.broken or conn.closed:
         # take_snapshot never raises; a lost connection shows as collector errors. Surface it.
@@ -104,11 +107,15 @@ def snapshot(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot
 def health(snap: Snapshot, thresholds_config: dict[str, Any] | None = None) -> list[CheckRow]:
     """The check registry's verdicts on a snapshot, as the banner and the checks panel show them."""
     results = run_checks(snap, resolve_thresholds(thresholds_config or {}))
-    return [CheckRow(name=r.name, status=_STATUS.get(r.status.name, "unknown"), message=r.message) for r in results]
+    return [
+        CheckRow(name=r.name, status=_STATUS.get(r.status.name, "unknown"), message=r.message)
+        for r in results
+    ]
 
 
-def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None,
-          extra: PerType | None = None) -> OverviewData:
+def build(
+    snap: Snapshot, thresholds_config: dict[str, Any] | None = None, extra: PerType | None = None
+) -> OverviewData:
     data = OverviewData()
     data.checks = health(snap, thresholds_config)
     q = snap.queue
@@ -116,7 +123,10 @@ def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None,
         pending_state = q.state("pending")
         capped = pending_state is not None and pending_state.method == "capped"
         cap = f"{pending_state.count // 1000}k" if capped and pending_state is not None else ""
-        caps_hit = [f"pending {cap}+" if cap else "", "failed 10k+" if extra is not None and extra.failed_capped else ""]
+        caps_hit = [
+            f"pending {cap}+" if cap else "",
+            "failed 10k+" if extra is not None and extra.failed_capped else "",
+        ]
         data.count_method = "pending, processing, failed 1h: exact via partial indexes"
         if any(caps_hit):
             data.count_method += " (capped: " + ", ".join(c for c in caps_hit if c) + ")"
@@ -128,11 +138,17 @@ def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None,
         by_type = {t.job_type: t for t in q.by_type}
         for jt in types:
             t = by_type.get(jt)
-            data.queue.append(QueueTypeRow(
-                job_type=jt, pending=t.pending if t else 0, pending_capped=capped and bool(t and t.pending),
-                processing=t.processing if t else 0, failed_1h=failed_1h.get(jt, 0),
-                oldest_due_age_s=oldest.get(jt), completed_per_min=float(round(60 * q.rate_per_s("1m", "completed", jt))),
-            ))
+            data.queue.append(
+                QueueTypeRow(
+                    job_type=jt,
+                    pending=t.pending if t else 0,
+                    pending_capped=capped and bool(t and t.pending),
+                    processing=t.processing if t else 0,
+                    failed_1h=failed_1h.get(jt, 0),
+                    oldest_due_age_s=oldest.get(jt),
+                    completed_per_min=float(round(60 * q.rate_per_s("1m", "completed", jt))),
+                )
+            )
         # Per minute; over the sample's span when the window sample is full (a busy queue).
         data.completed_interval = round(60 * q.rate_per_s("1m", "completed"))
         data.failed_interval = round(60 * q.rate_per_s("1m", "failed"))
@@ -144,11 +160,19 @@ def build(snap: Snapshot, thresholds_config: dict[str, Any] | None = None,
         # The connections_used check's definition (ConnectionStats.used_total of .usable): client
         # backends including this console's own session, against max_connections minus the
         # reserved slots. The breakdown sums to the same total ("this console" is its own session).
-        data.connections_by_state = {k: v for k, v in {
-            "active": c.active, "idle": c.idle, "idle in transaction": c.idle_in_transaction,
-            "aborted": c.idle_in_transaction_aborted, "other": c.other, "hidden": c.hidden,
-            "this console": c.used_total - c.total,
-        }.items() if v}
+        data.connections_by_state = {
+            k: v
+            for k, v in {
+                "active": c.active,
+                "idle": c.idle,
+                "idle in transaction": c.idle_in_transaction,
+                "aborted": c.idle_in_transaction_aborted,
+                "other": c.other,
+                "hidden": c.hidden,
+                "this console": c.used_total - c.total,
+            }.items()
+            if v
+        }
         data.max_connections = c.usable
     if snap.database is not None and snap.database.current is not None:
         cur = snap.database.current

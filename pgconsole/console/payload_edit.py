@@ -78,15 +78,18 @@ def call_text(conn: psycopg.Connection[Any], job_id: str, payload: Any, reason: 
     return psycopg.ClientCursor(conn).mogrify(CALL_SQL, (job_id, body, reason)) + note
 
 
-def retry_with_payload(conn: psycopg.Connection[Any], job_id: str, payload: Any,
-                       reason: str = "pgconsole console") -> PayloadRetryResult:
+def retry_with_payload(
+    conn: psycopg.Connection[Any], job_id: str, payload: Any, reason: str = "pgconsole console"
+) -> PayloadRetryResult:
     """Set ``payload`` and make the job pending again, in one transaction with its audit record.
 
     Nothing changes unless the job is failed, cancelled or expired at the moment of the call.
     """
     if not available(conn):
-        raise PayloadError("editing the payload needs the queue function pgconsole.retry_job_with_payload, "
-                           "which this database does not have yet (run pgconsole migrate)")
+        raise PayloadError(
+            "editing the payload needs the queue function pgconsole.retry_job_with_payload, "
+            "which this database does not have yet (run pgconsole migrate)"
+        )
     with conn.transaction():
         rows = conn.execute(CALL_SQL, (job_id, Jsonb(payload), reason)).fetchall()
     if rows:

@@ -81,8 +81,14 @@ def _discard(conn: psycopg.Connection[Any]) -> None:
 class DeadlineSession:
     """A lazily (re)opened connection for one purpose; every use is bounded by ``deadline``."""
 
-    def __init__(self, dsn: str, purpose: Purpose = Purpose.DASHBOARD, *, connect_timeout: float = 5.0,
-                 deadline: float = 8.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        purpose: Purpose = Purpose.DASHBOARD,
+        *,
+        connect_timeout: float = 5.0,
+        deadline: float = 8.0,
+    ) -> None:
         self.dsn = dsn
         self.purpose = purpose
         self.connect_timeout = connect_timeout
@@ -120,7 +126,9 @@ class DeadlineSession:
             return await asyncio.wait_for(asyncio.shield(fut), timeout=limit)
         except TimeoutError:
             self._drop(used)
-            raise SourceError(f"no answer from the server within {limit:g} s; reconnecting", "network") from None
+            raise SourceError(
+                f"no answer from the server within {limit:g} s; reconnecting", "network"
+            ) from None
         except ConnectError as exc:
             self._drop(used)
             raise SourceError(str(exc), "auth" if exc.auth else "network") from None

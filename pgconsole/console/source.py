@@ -56,7 +56,9 @@ class DataSource(Protocol):
     async def activity(self) -> ActivityData: ...
     async def schema(self) -> SchemaData: ...
     async def preview(self, kind: ActionKind, target: ActionTarget) -> ActionPreview: ...
-    async def run_action(self, kind: ActionKind, target: ActionTarget, progress: Progress) -> ActionReport: ...
+    async def run_action(
+        self, kind: ActionKind, target: ActionTarget, progress: Progress
+    ) -> ActionReport: ...
     async def signal_backend(self, pid: int, terminate: bool) -> str: ...
     async def apply_migrations(self) -> str: ...
     async def maintenance(self, task: str) -> str: ...
@@ -74,11 +76,20 @@ class PgSource:
     """:class:`DataSource` over a real server: one dashboard session for reads (application_name
     'pgconsole'), a short-lived operator connection per action."""
 
-    def __init__(self, dsn: str, *, read_only: bool = False, deadline: float = 8.0,
-                 connect_timeout: float = 5.0, thresholds: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        read_only: bool = False,
+        deadline: float = 8.0,
+        connect_timeout: float = 5.0,
+        thresholds: dict[str, Any] | None = None,
+    ) -> None:
         self.dsn = dsn
         self.forced_read_only = read_only
-        self.session = DeadlineSession(dsn, Purpose.DASHBOARD, connect_timeout=connect_timeout, deadline=deadline)
+        self.session = DeadlineSession(
+            dsn, Purpose.DASHBOARD, connect_timeout=connect_timeout, deadline=deadline
+        )
         self.caps: ServerCaps | None = None
         self._prev_snapshot: Any = None
         self.thresholds = thresholds or {}
@@ -108,9 +119,13 @@ class PgSource:
         # (own role's sessions always, others with pg_signal_backend), shown per row on Activity.
         signal_reason = reason
         return HeaderInfo(
-            target=describe_target(self.dsn), server_version=caps.server_version, role=caps.current_user,
-            read_only=bool(reason), read_only_reason=reason,
-            can_signal_backend=not reason, signal_reason=signal_reason,
+            target=describe_target(self.dsn),
+            server_version=caps.server_version,
+            role=caps.current_user,
+            read_only=bool(reason),
+            read_only_reason=reason,
+            can_signal_backend=not reason,
+            signal_reason=signal_reason,
         )
 
     async def _caps(self) -> ServerCaps:
@@ -127,7 +142,9 @@ class PgSource:
         self._prev_snapshot = snap
         data = overview.build(snap, self.thresholds, extra)
         if not caps.has_queue:
-            data.notes.append("the pgconsole schema is not installed in this database: run `pgconsole migrate`")
+            data.notes.append(
+                "the pgconsole schema is not installed in this database: run `pgconsole migrate`"
+            )
         return data
 
     async def health(self) -> list[CheckRow]:
@@ -164,8 +181,15 @@ class PgSource:
         q = await self._queue_stats()
         if q is None:
             return []
-        return [FailureGroup(error=f.error or f.error_code or "(no message)", job_type=f.job_type, count=f.n,
-                             last_seen=f.last_at) for f in q.failures]
+        return [
+            FailureGroup(
+                error=f.error or f.error_code or "(no message)",
+                job_type=f.job_type,
+                count=f.n,
+                last_seen=f.last_at,
+            )
+            for f in q.failures
+        ]
 
     # -- queries --------------------------------------------------------------------------
     async def statements(self, order: str, delta: bool) -> StatementsData:
@@ -181,9 +205,12 @@ class PgSource:
         # On a connection of its own: EXPLAIN switches to a (read-only, rolled back) transaction, and
         # ANALYZE may run for a while; the dashboard session keeps refreshing meanwhile.
         return await actions.with_operator(
-            self.dsn, lambda conn: explain.explain(conn, query, server_major=caps.major, analyze=analyze,
-                                          params=params),
-            deadline=60.0 if analyze else 15.0)
+            self.dsn,
+            lambda conn: explain.explain(
+                conn, query, server_major=caps.major, analyze=analyze, params=params
+            ),
+            deadline=60.0 if analyze else 15.0,
+        )
 
     # -- activity -------------------------------------------------------------------------
     async def activity(self) -> ActivityData:
@@ -208,7 +235,9 @@ class PgSource:
         return await self.session.call(_schema_data, deadline=10.0)
 
     async def apply_migrations(self) -> str:
-        return await actions.with_operator(self.dsn, actions.apply_migrations, purpose=Purpose.MIGRATOR, deadline=600)
+        return await actions.with_operator(
+            self.dsn, actions.apply_migrations, purpose=Purpose.MIGRATOR, deadline=600
+        )
 
     async def maintenance(self, task: str) -> str:
         return await actions.with_operator(self.dsn, lambda conn: actions.maintenance(conn, task))
@@ -221,7 +250,8 @@ class PgSource:
     async def run_action(self, kind: ActionKind, target: ActionTarget, progress: Progress) -> ActionReport:
         self._require_actions()
         return await actions.with_operator(
-            self.dsn, lambda conn: actions.run(conn, kind, target, progress), deadline=3600)
+            self.dsn, lambda conn: actions.run(conn, kind, target, progress), deadline=3600
+        )
 
     def _require_actions(self) -> None:
         if not self._action_allowed:
@@ -244,9 +274,14 @@ def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
     try:
         st = migrate.status(conn)
         applied = {a.version for a in st.applied}
-        data.migrations = [MigrationRow(version=str(a.version), name=a.name, applied_at=a.applied_at) for a in st.applied]
-        data.migrations += [MigrationRow(version=str(m.version), name=m.name, pending=True)
-                            for m in st.pending if m.version not in applied]
+        data.migrations = [
+            MigrationRow(version=str(a.version), name=a.name, applied_at=a.applied_at) for a in st.applied
+        ]
+        data.migrations += [
+            MigrationRow(version=str(m.version), name=m.name, pending=True)
+            for m in st.pending
+            if m.version not in applied
+        ]
         data.setup_ok = not st.problems
         data.setup_message = "; ".join(st.problems) or f"{len(st.applied)} applied, {len(st.pending)} pending"
     except Exception as exc:  # noqa: BLE001 - the panel shows why instead of failing the screen
@@ -257,10 +292,14 @@ def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
     data.can_migrate = bool(row and row[0])
     if not data.can_migrate:
         user = row[1] if row else "this role"
-        data.migrate_reason = (f"role {user} may not apply migrations: run `pgconsole migrate` as pgconsole_migrator, "
-                               f"or GRANT pgconsole_migrator TO {user}")
+        data.migrate_reason = (
+            f"role {user} may not apply migrations: run `pgconsole migrate` as pgconsole_migrator, "
+            f"or GRANT pgconsole_migrator TO {user}"
+        )
     report = doctor.diagnose(conn)
-    data.findings = [FindingRow(name=f.name, status=f.status, message=f.message, fix=f.fix) for f in report.findings]
+    data.findings = [
+        FindingRow(name=f.name, status=f.status, message=f.message, fix=f.fix) for f in report.findings
+    ]
     return data
 
 

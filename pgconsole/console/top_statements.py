@@ -37,20 +37,37 @@ def _rows(entries: Iterable[tuple[int | None, int, float, int, int, int]]) -> li
     for qid, (n_calls, ms, n_rows, hits, reads) in acc.items():
         if n_calls <= 0:
             continue
-        out.append(StatementRow(queryid=qid, query="", calls=int(n_calls), total_ms=ms, mean_ms=ms / n_calls,
-                                rows=int(n_rows), hit_percent=100.0 * hits / (hits + reads) if hits + reads else None))
+        out.append(
+            StatementRow(
+                queryid=qid,
+                query="",
+                calls=int(n_calls),
+                total_ms=ms,
+                mean_ms=ms / n_calls,
+                rows=int(n_rows),
+                hit_percent=100.0 * hits / (hits + reads) if hits + reads else None,
+            )
+        )
     return out
 
 
 def sort_rows(rows: list[StatementRow], order: str) -> list[StatementRow]:
     if order not in ORDERS:
         raise ValueError(f"order: one of {', '.join(ORDERS)}")
-    key = {"total": lambda r: r.total_ms, "mean": lambda r: r.mean_ms, "calls": lambda r: float(r.calls)}[order]
+    key = {"total": lambda r: r.total_ms, "mean": lambda r: r.mean_ms, "calls": lambda r: float(r.calls)}[
+        order
+    ]
     return sorted(rows, key=key, reverse=True)
 
 
-def read(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | None, order: str,
-         delta: bool, shown: int = SHOWN) -> tuple[Snapshot | None, StatementsData]:
+def read(
+    conn: psycopg.Connection[Any],
+    caps: ServerCaps,
+    previous: Snapshot | None,
+    order: str,
+    delta: bool,
+    shown: int = SHOWN,
+) -> tuple[Snapshot | None, StatementsData]:
     """One refresh. Returns the snapshot to pass as ``previous`` next time (None when unavailable)."""
     snap = take_snapshot(conn, caps, previous, only={"server", "statements"})
     if conn.broken or conn.closed:
@@ -63,19 +80,28 @@ def read(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | N
         raise SourceError(f"pg_stat_statements: {state.message}")
     note = ""
     if delta and snap.delta is not None:
-        rows = _rows((d.queryid, d.calls, d.total_time_ms, d.rows, d.shared_blks_hit, d.shared_blks_read)
-                     for d in snap.delta.statements)
+        rows = _rows(
+            (d.queryid, d.calls, d.total_time_ms, d.rows, d.shared_blks_hit, d.shared_blks_read)
+            for d in snap.delta.statements
+        )
         note = f"over the last {snap.delta.interval_s:.1f} s"
         if snap.delta.statements_evicted:
             note += f"; {snap.delta.statements_evicted} entries evicted (raise pg_stat_statements.max)"
     else:
-        rows = _rows((s.queryid, s.calls, s.total_time_ms, s.rows, s.shared_blks_hit, s.shared_blks_read)
-                     for s in snap.statements.statements)
+        rows = _rows(
+            (s.queryid, s.calls, s.total_time_ms, s.rows, s.shared_blks_hit, s.shared_blks_read)
+            for s in snap.statements.statements
+        )
         if delta:
             note = "first refresh: cumulative numbers until the next refresh gives an interval"
     rows = sort_rows(rows, order)[:shown]
     texts = fetch_query_texts(conn, caps, [r.queryid for r in rows if r.queryid is not None])
     for r in rows:
         r.query = texts.get(r.queryid, "") if r.queryid is not None else "(query id not computed)"
-    return snap, StatementsData(delta=delta, order=order, rows=rows, note=note,  # type: ignore[arg-type]
-                                top_of=snap.statements.limit)
+    return snap, StatementsData(
+        delta=delta,
+        order=order,  # type: ignore[arg-type]
+        rows=rows,
+        note=note,
+        top_of=snap.statements.limit,
+    )

@@ -84,11 +84,15 @@ def explain_error(exc: BaseException, dsn: str = "", *, user: str | None = None,
     if kind == "permission":
         who = user or "this role"
         role = GRANT_FOR.get(needs, "pgconsole_readonly")
-        return (f"{text}: role {who} lacks the privilege; fix (as an admin): GRANT {role} TO {who}; "
-                f"`pgconsole doctor` lists what is missing")
+        return (
+            f"{text}: role {who} lacks the privilege; fix (as an admin): GRANT {role} TO {who}; "
+            f"`pgconsole doctor` lists what is missing"
+        )
     if kind == "schema":
-        return (f"{text}: the pgconsole schema is not installed or not migrated in this database; "
-                f"run `pgconsole setup` (once, as an admin), then `pgconsole migrate`")
+        return (
+            f"{text}: the pgconsole schema is not installed or not migrated in this database; "
+            f"run `pgconsole setup` (once, as an admin), then `pgconsole migrate`"
+        )
     return text
 
 

@@ -60,13 +60,17 @@ def grant_queue_read(role: str) -> str:
     return f"GRANT pgconsole_readonly TO {quote_role(role)};"
 
 
-def fetch_all(conn: psycopg.Connection[Any], query: Any, params: Sequence[Any] | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def fetch_all(
+    conn: psycopg.Connection[Any], query: Any, params: Sequence[Any] | dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return cur.fetchall()
 
 
-def fetch_one(conn: psycopg.Connection[Any], query: Any, params: Sequence[Any] | dict[str, Any] | None = None) -> dict[str, Any]:
+def fetch_one(
+    conn: psycopg.Connection[Any], query: Any, params: Sequence[Any] | dict[str, Any] | None = None
+) -> dict[str, Any]:
     rows = fetch_all(conn, query, params)
     if not rows:
         raise RuntimeError("query returned no row")

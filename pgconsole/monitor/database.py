@@ -29,8 +29,19 @@ SELECT d.datid::bigint AS datid, d.datname, d.numbackends,
 
 # Counters that the delta engine differences (pgcenter's "diff interval" idea): everything else is a gauge.
 COUNTERS = (
-    "xact_commit", "xact_rollback", "blks_read", "blks_hit", "tup_returned", "tup_fetched",
-    "tup_inserted", "tup_updated", "tup_deleted", "conflicts", "temp_files", "temp_bytes", "deadlocks",
+    "xact_commit",
+    "xact_rollback",
+    "blks_read",
+    "blks_hit",
+    "tup_returned",
+    "tup_fetched",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+    "conflicts",
+    "temp_files",
+    "temp_bytes",
+    "deadlocks",
 )
 
 
@@ -77,8 +88,13 @@ class DatabaseStats(BaseModel):
         """The whole cluster summed (what the cache_hit check judges)."""
         sums = {c: sum(getattr(d, c) for d in self.databases) for c in COUNTERS}
         return DatabaseCounters(
-            datid=0, datname="(all)", numbackends=sum(d.numbackends for d in self.databases),
-            stats_reset=None, is_current=False, size_bytes=None, **sums,
+            datid=0,
+            datname="(all)",
+            numbackends=sum(d.numbackends for d in self.databases),
+            stats_reset=None,
+            is_current=False,
+            size_bytes=None,
+            **sums,
         )
 
 

@@ -71,8 +71,19 @@ def database_delta(prev: DatabaseCounters, cur: DatabaseCounters, interval_s: fl
     d = {
         name: getattr(cur, name) - getattr(prev, name)
         for name in (
-            "xact_commit", "xact_rollback", "blks_hit", "blks_read", "tup_returned", "tup_fetched",
-            "tup_inserted", "tup_updated", "tup_deleted", "temp_files", "temp_bytes", "deadlocks", "conflicts",
+            "xact_commit",
+            "xact_rollback",
+            "blks_hit",
+            "blks_read",
+            "tup_returned",
+            "tup_fetched",
+            "tup_inserted",
+            "tup_updated",
+            "tup_deleted",
+            "temp_files",
+            "temp_bytes",
+            "deadlocks",
+            "conflicts",
         )
     }
     if any(v < 0 for v in d.values()):
@@ -99,15 +110,27 @@ def database_delta(prev: DatabaseCounters, cur: DatabaseCounters, interval_s: fl
     )
 
 
-def statement_delta(prev: StatementCounters | None, cur: StatementCounters, since: object) -> StatementDelta | None:
+def statement_delta(
+    prev: StatementCounters | None, cur: StatementCounters, since: object
+) -> StatementDelta | None:
     if prev is None:
         # New in this snapshot's top list. Its counts are all from the interval only if the entry
         # was created after the previous snapshot (stats_since, 1.11+); otherwise we cannot tell.
         if cur.stats_since is None or since is None or cur.stats_since <= since:  # type: ignore[operator]
             return None
-        base = StatementCounters(**{**cur.model_dump(), "calls": 0, "rows": 0, "total_time_ms": 0.0,
-                                    "plan_time_ms": 0.0, "shared_blks_hit": 0, "shared_blks_read": 0,
-                                    "temp_blks_written": 0, "io_time_ms": 0.0})
+        base = StatementCounters(
+            **{
+                **cur.model_dump(),
+                "calls": 0,
+                "rows": 0,
+                "total_time_ms": 0.0,
+                "plan_time_ms": 0.0,
+                "shared_blks_hit": 0,
+                "shared_blks_read": 0,
+                "temp_blks_written": 0,
+                "io_time_ms": 0.0,
+            }
+        )
         prev = base
     calls = cur.calls - prev.calls
     if calls < 0 or cur.total_time_ms < prev.total_time_ms:
@@ -158,8 +181,12 @@ def compute_delta(prev: Snapshot, cur: Snapshot) -> SnapshotDelta | None:
     evicted = None
     # Only between two reads of the view: a snapshot may reuse an older one's (min_interval_s),
     # and counts from before the previous snapshot are not this interval's.
-    if prev.statements is not None and cur.statements is not None and _read_in(prev, "statements") \
-            and _read_in(cur, "statements"):
+    if (
+        prev.statements is not None
+        and cur.statements is not None
+        and _read_in(prev, "statements")
+        and _read_in(cur, "statements")
+    ):
         before_s = {s.key: s for s in prev.statements.statements}
         since = prev.server.now if prev.server is not None else None
         for s in cur.statements.statements:
@@ -170,10 +197,16 @@ def compute_delta(prev: Snapshot, cur: Snapshot) -> SnapshotDelta | None:
         if prev.statements.dealloc is not None and cur.statements.dealloc is not None:
             evicted = max(0, cur.statements.dealloc - prev.statements.dealloc)
             if evicted:
-                notes.append(f"{evicted} statement entries evicted in the interval (raise pg_stat_statements.max)")
+                notes.append(
+                    f"{evicted} statement entries evicted in the interval (raise pg_stat_statements.max)"
+                )
     return SnapshotDelta(
-        interval_s=interval, cluster=cluster, databases=databases, statements=statements,
-        statements_evicted=evicted, notes=notes,
+        interval_s=interval,
+        cluster=cluster,
+        databases=databases,
+        statements=statements,
+        statements_evicted=evicted,
+        notes=notes,
     )
 
 

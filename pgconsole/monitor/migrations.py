@@ -30,7 +30,9 @@ def collect_migrations(conn: psycopg.Connection[Any], caps: ServerCaps) -> Migra
 
     probe = fetch_one(conn, PRIVILEGE_SQL)
     if not probe["has_schema"]:
-        raise CollectorUnavailable("the pgconsole schema is not installed here", "pgconsole setup && pgconsole migrate")
+        raise CollectorUnavailable(
+            "the pgconsole schema is not installed here", "pgconsole setup && pgconsole migrate"
+        )
     if not probe["has_usage"]:
         raise CollectorUnavailable(
             f"role {caps.current_user} has no USAGE on schema pgconsole", grant_queue_read(caps.current_user)

@@ -201,11 +201,15 @@ class QueueStats(BaseModel):
     def state(self, status: str) -> StateCount | None:
         return next((s for s in self.states if s.status == status), None)
 
-    def finished(self, window: Literal["1m", "5m", "15m"], status: str | None = None,
-                 job_type: str | None = None) -> int:
+    def finished(
+        self, window: Literal["1m", "5m", "15m"], status: str | None = None, job_type: str | None = None
+    ) -> int:
         attr = f"last_{window}"
-        return sum(getattr(w, attr) for w in self.windows
-                   if (status is None or w.status == status) and (job_type is None or w.job_type == job_type))
+        return sum(
+            getattr(w, attr)
+            for w in self.windows
+            if (status is None or w.status == status) and (job_type is None or w.job_type == job_type)
+        )
 
     def seconds_covered(self, window: Literal["1m", "5m", "15m"]) -> float:
         """The time the window's counts cover: the window, or the sample's span when that is shorter."""
@@ -214,8 +218,9 @@ class QueueStats(BaseModel):
             return max(min(seconds, self.window_span_s), 0.001)
         return seconds
 
-    def rate_per_s(self, window: Literal["1m", "5m", "15m"], status: str | None = None,
-                   job_type: str | None = None) -> float:
+    def rate_per_s(
+        self, window: Literal["1m", "5m", "15m"], status: str | None = None, job_type: str | None = None
+    ) -> float:
         """Jobs finished per second over the window (over the sample's span when capped)."""
         return self.finished(window, status, job_type) / self.seconds_covered(window)
 
@@ -250,25 +255,38 @@ def _windows_and_failures(sample: list[dict[str, Any]]) -> tuple[list[WindowCoun
     failures: list[FailureGroup] = []
     for r in sample:
         key = (r["job_type"], r["status"])
-        w = windows.setdefault(key, WindowCount(job_type=key[0], status=key[1], last_1m=0, last_5m=0, last_15m=0))
+        w = windows.setdefault(
+            key, WindowCount(job_type=key[0], status=key[1], last_1m=0, last_5m=0, last_15m=0)
+        )
         w.last_1m += r["last_1m"]
         w.last_5m += r["last_5m"]
         w.last_15m += r["last_15m"]
         if r["status"] == "failed":
-            failures.append(FailureGroup(job_type=r["job_type"], error_code=r["error_code"], error=r["error"],
-                                         n=r["last_15m"], last_at=r["last_at"]))
+            failures.append(
+                FailureGroup(
+                    job_type=r["job_type"],
+                    error_code=r["error_code"],
+                    error=r["error"],
+                    n=r["last_15m"],
+                    last_at=r["last_at"],
+                )
+            )
     failures.sort(key=lambda f: (-f.n, -(f.last_at.timestamp() if f.last_at else 0.0)))
     return sorted(windows.values(), key=lambda w: (w.job_type, w.status)), failures[:10]
 
 
-def collect_queue(conn: psycopg.Connection[Any], caps: ServerCaps, previous: QueueStats | None = None) -> QueueStats:
+def collect_queue(
+    conn: psycopg.Connection[Any], caps: ServerCaps, previous: QueueStats | None = None
+) -> QueueStats:
     """All the queue's figures, read in one short transaction (see the module docstring).
 
     With ``previous`` (the last refresh's), a pending count over the cap younger than
     :data:`PENDING_RECOUNT_S` is reused; processing and everything else are read again.
     """
     if not caps.has_queue:
-        raise CollectorUnavailable("the pgconsole queue is not installed here", "pgconsole setup && pgconsole migrate")
+        raise CollectorUnavailable(
+            "the pgconsole queue is not installed here", "pgconsole setup && pgconsole migrate"
+        )
     with conn.transaction():
         conn.execute(PLAN_SETTINGS_SQL)
         stats = _counts(conn, caps, _reusable_pending(previous))
@@ -278,7 +296,9 @@ def collect_queue(conn: psycopg.Connection[Any], caps: ServerCaps, previous: Que
     except errors.UndefinedFunction:
         stats.stuck_note = "pgconsole.detect_stuck_jobs() is missing: run pgconsole migrate"
     except errors.InsufficientPrivilege:
-        stats.stuck_note = f"GRANT EXECUTE ON FUNCTION pgconsole.detect_stuck_jobs() TO \"{caps.current_user}\";"
+        stats.stuck_note = (
+            f'GRANT EXECUTE ON FUNCTION pgconsole.detect_stuck_jobs() TO "{caps.current_user}";'
+        )
     return stats
 
 
@@ -299,7 +319,11 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats |
             active = fetch_all(conn, ACTIVE_COUNTS_SQL, {"cap": ACTIVE_CAP + 1})
         else:
             active = fetch_all(conn, PROCESSING_COUNTS_SQL, {"cap": ACTIVE_CAP + 1})
-            active += [{"status": "pending", "job_type": t.job_type, "n": t.pending} for t in reuse.by_type if t.pending]
+            active += [
+                {"status": "pending", "job_type": t.job_type, "n": t.pending}
+                for t in reuse.by_type
+                if t.pending
+            ]
             # The reused rows are the capped count's own: their sum is over the cap, as it was.
     except errors.InsufficientPrivilege:
         raise CollectorUnavailable(
@@ -311,7 +335,9 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats |
         rows = [r for r in active if r["status"] == status]
         total = sum(r["n"] for r in rows)
         capped = total > ACTIVE_CAP
-        states.append(StateCount(status=status, count=min(total, ACTIVE_CAP), method="capped" if capped else "exact"))
+        states.append(
+            StateCount(status=status, count=min(total, ACTIVE_CAP), method="capped" if capped else "exact")
+        )
         for r in rows:
             t = by_type.setdefault(r["job_type"], TypeCount(job_type=r["job_type"], pending=0, processing=0))
             setattr(t, status, r["n"])

@@ -125,4 +125,6 @@ def collect_replication(conn: psycopg.Connection[Any], caps: ServerCaps) -> Repl
     slots_sql = SLOTS_SQL_17 if caps.major >= 17 else SLOTS_SQL_14
     slots = [Slot(**r) for r in fetch_all(conn, slots_sql)]
     hidden = any(s.state is None for s in standbys)
-    return Replication(in_recovery=bool(rec["in_recovery"]), standbys=standbys, recovery=recovery, slots=slots, hidden=hidden)
+    return Replication(
+        in_recovery=bool(rec["in_recovery"]), standbys=standbys, recovery=recovery, slots=slots, hidden=hidden
+    )

@@ -71,16 +71,33 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
     CollectorSpec("connections", "sessions by state vs max_connections", collect_connections, None, True),
     CollectorSpec("database", "pg_stat_database counters and size", collect_database, None),
     CollectorSpec("statements", "pg_stat_statements(false) numbers", collect_statements, None),
-    CollectorSpec("activity", "long queries and transactions, lock waits, blocking trees", collect_activity, None, True),
+    CollectorSpec(
+        "activity", "long queries and transactions, lock waits, blocking trees", collect_activity, None, True
+    ),
     CollectorSpec("replication", "standbys, replay delay, slots", collect_replication, None, True),
-    CollectorSpec("vacuum", "wraparound, queue-table dead tuples, xmin holders", collect_vacuum, None,
-                  min_interval_s=10.0),
+    CollectorSpec(
+        "vacuum",
+        "wraparound, queue-table dead tuples, xmin holders",
+        collect_vacuum,
+        None,
+        min_interval_s=10.0,
+    ),
     CollectorSpec("archiver", "pg_stat_archiver failures", collect_archiver, None, min_interval_s=10.0),
     CollectorSpec("notify", "LISTEN/NOTIFY queue usage", collect_notify, None),
-    CollectorSpec("queue", "job counts, latency, throughput, failures, stuck jobs", collect_queue, grant_queue_read,
-                  takes_previous=True),
-    CollectorSpec("migrations", "applied and pending pgconsole migrations", collect_migrations, grant_queue_read,
-                  min_interval_s=10.0),
+    CollectorSpec(
+        "queue",
+        "job counts, latency, throughput, failures, stuck jobs",
+        collect_queue,
+        grant_queue_read,
+        takes_previous=True,
+    ),
+    CollectorSpec(
+        "migrations",
+        "applied and pending pgconsole migrations",
+        collect_migrations,
+        grant_queue_read,
+        min_interval_s=10.0,
+    ),
 )
 COLLECTOR_NAMES = tuple(c.name for c in COLLECTORS)
 
@@ -125,7 +142,9 @@ class Snapshot(BaseModel):
     """Rates against the previous snapshot (None on the first one)."""
 
     def state(self, name: str) -> CollectorState:
-        return self.collectors.get(name) or CollectorState(name=name, status="skipped", message="not collected")
+        return self.collectors.get(name) or CollectorState(
+            name=name, status="skipped", message="not collected"
+        )
 
 
 def _set_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
@@ -175,7 +194,9 @@ def take_snapshot(
             data[name] = getattr(previous, name)
             continue
         if connection_lost is not None:
-            states[name] = CollectorState(name=name, status="error", message=f"connection lost: {connection_lost}")
+            states[name] = CollectorState(
+                name=name, status="error", message=f"connection lost: {connection_lost}"
+            )
             continue
         if deadline is not None:
             left_ms = int((deadline - time.monotonic()) * 1000)
@@ -188,17 +209,22 @@ def take_snapshot(
                     current_timeout = left_ms
                 except psycopg.Error as exc:
                     connection_lost = redact(_one_line(exc))
-                    states[name] = CollectorState(name=name, status="error", message=f"connection lost: {connection_lost}")
+                    states[name] = CollectorState(
+                        name=name, status="error", message=f"connection lost: {connection_lost}"
+                    )
                     continue
         t0 = time.monotonic()
         try:
             if spec.takes_previous:
-                data[name] = spec.collect(conn, caps, getattr(previous, name) if previous is not None else None)
+                data[name] = spec.collect(
+                    conn, caps, getattr(previous, name) if previous is not None else None
+                )
             else:
                 data[name] = spec.collect(conn, caps)
             if spec.needs_all_stats and limited:
                 states[name] = CollectorState(
-                    name=name, status="limited",
+                    name=name,
+                    status="limited",
                     message="other roles' sessions are hidden from this role",
                     hint=grant_read_all_stats(caps.current_user),
                 )
@@ -207,20 +233,28 @@ def take_snapshot(
         except CollectorUnavailable as exc:
             states[name] = CollectorState(name=name, status="disabled", message=exc.message, hint=exc.hint)
         except errors.QueryCanceled:
-            states[name] = CollectorState(name=name, status="error", message=f"timed out after {current_timeout} ms")
+            states[name] = CollectorState(
+                name=name, status="error", message=f"timed out after {current_timeout} ms"
+            )
         except _DISABLING as exc:
             hint = None
             if isinstance(exc, errors.InsufficientPrivilege) and spec.privilege_hint is not None:
                 hint = spec.privilege_hint(caps.current_user)
-            states[name] = CollectorState(name=name, status="disabled", message=redact(_one_line(exc)), hint=hint)
+            states[name] = CollectorState(
+                name=name, status="disabled", message=redact(_one_line(exc)), hint=hint
+            )
         except psycopg.Error as exc:
             if conn.closed or conn.broken:
                 connection_lost = redact(_one_line(exc))
-                states[name] = CollectorState(name=name, status="error", message=f"connection lost: {connection_lost}")
+                states[name] = CollectorState(
+                    name=name, status="error", message=f"connection lost: {connection_lost}"
+                )
             else:
                 states[name] = CollectorState(name=name, status="error", message=redact(_one_line(exc)))
         except Exception as exc:  # a bug or an unexpected shape: contain it, keep the others
-            states[name] = CollectorState(name=name, status="error", message=f"{type(exc).__name__}: {redact(_one_line(exc))}")
+            states[name] = CollectorState(
+                name=name, status="error", message=f"{type(exc).__name__}: {redact(_one_line(exc))}"
+            )
         states[name].elapsed_ms = (time.monotonic() - t0) * 1000
         states[name].collected_at = t0
     server = data.get("server")
@@ -242,8 +276,12 @@ def take_snapshot(
 def _fresh_enough(previous: Snapshot, name: str, now: float, max_age_s: float) -> bool:
     """The previous snapshot has this collector's data, read less than ``max_age_s`` ago."""
     st = previous.state(name)
-    return (st.status in ("ok", "limited") and st.collected_at is not None
-            and getattr(previous, name, None) is not None and now - st.collected_at < max_age_s)
+    return (
+        st.status in ("ok", "limited")
+        and st.collected_at is not None
+        and getattr(previous, name, None) is not None
+        and now - st.collected_at < max_age_s
+    )
 
 
 def _one_line(exc: BaseException) -> str:

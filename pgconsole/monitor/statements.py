@@ -116,12 +116,15 @@ def _require(caps: ServerCaps) -> tuple[int, ...]:
         )
     if not caps.pgss_usable or not caps.pgss_schema:
         raise CollectorUnavailable(
-            "the pg_stat_statements extension is not created in this database", "CREATE EXTENSION pg_stat_statements;"
+            "the pg_stat_statements extension is not created in this database",
+            "CREATE EXTENSION pg_stat_statements;",
         )
     return caps.pgss_version_tuple()
 
 
-def collect_statements(conn: psycopg.Connection[Any], caps: ServerCaps, limit: int = DEFAULT_LIMIT) -> StatementStats:
+def collect_statements(
+    conn: psycopg.Connection[Any], caps: ServerCaps, limit: int = DEFAULT_LIMIT
+) -> StatementStats:
     version = _require(caps)
     schema = sql.Identifier(caps.pgss_schema or "public")
     query = sql.SQL(STATEMENTS_SQL).format(

@@ -106,7 +106,11 @@ class VacuumHealth(BaseModel):
     def wraparound_percent(self) -> float:
         """The worse of XID and multixact age as a percentage of its forced-autovacuum age."""
         xid = 100.0 * self.max_xid_age / self.freeze_max_age if self.freeze_max_age else 0.0
-        mxid = 100.0 * self.max_mxid_age / self.multixact_freeze_max_age if self.multixact_freeze_max_age else 0.0
+        mxid = (
+            100.0 * self.max_mxid_age / self.multixact_freeze_max_age
+            if self.multixact_freeze_max_age
+            else 0.0
+        )
         return max(xid, mxid)
 
     def queue_table(self, name: str) -> QueueTableHealth | None:

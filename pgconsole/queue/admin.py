@@ -122,7 +122,9 @@ _LIST_SQL = (
 )
 
 
-def list_jobs(conn: Conn, statuses: Sequence[str] | None, job_types: Sequence[str] | None, limit: int) -> list[Job]:
+def list_jobs(
+    conn: Conn, statuses: Sequence[str] | None, job_types: Sequence[str] | None, limit: int
+) -> list[Job]:
     """Newest jobs first, by status and by type (a prefix or a glob: queue.type_patterns, the same
     meaning as the filter functions and the console's ``type:``)."""
     from pgconsole.queue.type_patterns import check_type_pattern, type_pattern
@@ -133,12 +135,20 @@ def list_jobs(conn: Conn, statuses: Sequence[str] | None, job_types: Sequence[st
         raise InvalidInput("limit", "must be between 1 and 10000")
     query = sql.SQL(_LIST_SQL).format(cols=sql.SQL(", ").join(sql.Identifier(c) for c in JOB_COLUMNS))
     with conn.cursor(row_factory=class_row(Job)) as cur:
-        cur.execute(query, {"s": list(statuses) if statuses else None,
-                            "t": [type_pattern(t) for t in job_types] if job_types else None, "n": limit})
+        cur.execute(
+            query,
+            {
+                "s": list(statuses) if statuses else None,
+                "t": [type_pattern(t) for t in job_types] if job_types else None,
+                "n": limit,
+            },
+        )
         return cur.fetchall()
 
 
-def count_matching(conn: Conn, flt: JobFilter, action: Action | None = None, *, request_running: bool = False) -> int:
+def count_matching(
+    conn: Conn, flt: JobFilter, action: Action | None = None, *, request_running: bool = False
+) -> int:
     """How many jobs match ``flt`` now. With an action, only those the action would change (the
     same predicate the action uses, so the count and the action agree); without, every state."""
     if action is not None:
@@ -153,7 +163,9 @@ def count_matching(conn: Conn, flt: JobFilter, action: Action | None = None, *, 
     return int(row[0]) if row else 0
 
 
-def _filter_statement(action: Action, flt: JobFilter, reason: str, batch_size: int, request_running: bool) -> sql.Composed:
+def _filter_statement(
+    action: Action, flt: JobFilter, reason: str, batch_size: int, request_running: bool
+) -> sql.Composed:
     args = _filter_args(flt)
     parts: list[sql.Composable] = [sql.SQL("p_reason => {}").format(sql.Literal(reason))]
     for name, value in args.items():
@@ -168,7 +180,13 @@ def _filter_statement(action: Action, flt: JobFilter, reason: str, batch_size: i
 
 
 def statement_text(
-    conn: Conn, action: Action, flt: JobFilter, reason: str, *, batch_size: int = 1000, request_running: bool = False
+    conn: Conn,
+    action: Action,
+    flt: JobFilter,
+    reason: str,
+    *,
+    batch_size: int = 1000,
+    request_running: bool = False,
 ) -> str:
     """The SQL one batch of the filter action runs, with its values as literals (for display)."""
     _check_action(action)
@@ -176,7 +194,12 @@ def statement_text(
 
 
 def dry_run(
-    conn: Conn, action: Action, flt: JobFilter, reason: str = "dry run", *, batch_size: int = 1000,
+    conn: Conn,
+    action: Action,
+    flt: JobFilter,
+    reason: str = "dry run",
+    *,
+    batch_size: int = 1000,
     request_running: bool = False,
 ) -> DryRun:
     """The number of jobs the action would change now and the statement it would run (repeated
@@ -185,7 +208,9 @@ def dry_run(
     return DryRun(
         action=action,
         count=count_matching(conn, flt, action, request_running=request_running),
-        statement=statement_text(conn, action, flt, reason, batch_size=batch_size, request_running=request_running),
+        statement=statement_text(
+            conn, action, flt, reason, batch_size=batch_size, request_running=request_running
+        ),
     )
 
 

@@ -85,8 +85,15 @@ def enqueue(
 
     Raises InvalidInput (field named), LimitExceeded, DuplicateJob (active job with the dedupe key)."""
     job = new_job(
-        job_type=job_type, payload={} if payload is _NO_PAYLOAD else payload, priority=priority, max_retries=max_retries,
-        user_id=user_id, tenant_id=tenant_id, scheduled_at=scheduled_at, expires_at=expires_at, dedupe_key=dedupe_key,
+        job_type=job_type,
+        payload={} if payload is _NO_PAYLOAD else payload,
+        priority=priority,
+        max_retries=max_retries,
+        user_id=user_id,
+        tenant_id=tenant_id,
+        scheduled_at=scheduled_at,
+        expires_at=expires_at,
+        dedupe_key=dedupe_key,
     )
     params = job.model_dump()
     params["payload"] = _jsonb("payload", job.payload)
@@ -96,9 +103,7 @@ def enqueue(
     return UUID(str(row[0]))
 
 
-_ENQUEUE_MANY = (
-    "SELECT * FROM pgconsole.enqueue_jobs(%s::text[], %s::jsonb[], %s::integer[], %s, %s)"
-)
+_ENQUEUE_MANY = "SELECT * FROM pgconsole.enqueue_jobs(%s::text[], %s::jsonb[], %s::integer[], %s, %s)"
 
 
 def enqueue_many(
@@ -121,7 +126,9 @@ def enqueue_many(
     if not types:
         return []
     with translate_errors():
-        rows = conn.execute(_ENQUEUE_MANY, (types, payloads, priorities, max_retries, scheduled_at)).fetchall()
+        rows = conn.execute(
+            _ENQUEUE_MANY, (types, payloads, priorities, max_retries, scheduled_at)
+        ).fetchall()
     return [UUID(str(r[0])) for r in rows]
 
 
@@ -149,8 +156,15 @@ def find_or_create(
     callers with the same key get one job (the unique index over active keys decides)."""
     from datetime import timedelta
 
-    job = new_job(job_type=job_type, payload={} if payload is None else payload, priority=priority,
-                 max_retries=max_retries, user_id=user_id, tenant_id=tenant_id, dedupe_key=dedupe_key)
+    job = new_job(
+        job_type=job_type,
+        payload={} if payload is None else payload,
+        priority=priority,
+        max_retries=max_retries,
+        user_id=user_id,
+        tenant_id=tenant_id,
+        dedupe_key=dedupe_key,
+    )
     params = job.model_dump()
     params["payload"] = _jsonb("payload", job.payload)
     params["window"] = None if dedupe_window_seconds is None else timedelta(seconds=dedupe_window_seconds)
@@ -175,12 +189,16 @@ def cached_result(
         return cur.fetchone()
 
 
-def cancel(conn: Conn, job_id: UUID | str, *, user_id: str | None = None, reason: str | None = None) -> str | None:
+def cancel(
+    conn: Conn, job_id: UUID | str, *, user_id: str | None = None, reason: str | None = None
+) -> str | None:
     """User-level cancel: 'cancelled' (was pending), 'cancel_requested' (was processing) or None
     (already finished). JobNotFound for an unknown id."""
     check_text("reason", reason, max_len=1000, allow_empty=True)
     with translate_errors():
-        row = conn.execute("SELECT pgconsole.cancel_job(%s, %s, %s)", (_uuid(job_id), user_id, reason)).fetchone()
+        row = conn.execute(
+            "SELECT pgconsole.cancel_job(%s, %s, %s)", (_uuid(job_id), user_id, reason)
+        ).fetchone()
     return None if row is None else row[0]
 
 
@@ -204,19 +222,29 @@ def get_logs(conn: Conn, job_id: UUID | str, *, limit: int = 100) -> list[LogEnt
         return cur.fetchall()
 
 
-def add_log(conn: Conn, job_id: UUID | str, message: str, *, level: str = "info", metadata: Any = None,
-            attempt: int | None = None) -> int | None:
+def add_log(
+    conn: Conn,
+    job_id: UUID | str,
+    message: str,
+    *,
+    level: str = "info",
+    metadata: Any = None,
+    attempt: int | None = None,
+) -> int | None:
     """Write a log line. Into a running job only with its ``attempt`` (the holder's form; None
     when the attempt is no longer current); without it, into a job that is not running."""
     check_text("message", message, max_len=10000, allow_empty=True)
     meta = _jsonb("metadata", metadata or {})
     with translate_errors():
         if attempt is None:
-            row = conn.execute("SELECT pgconsole.add_job_log(%s, %s, %s, %s)",
-                               (_uuid(job_id), level, message, meta)).fetchone()
+            row = conn.execute(
+                "SELECT pgconsole.add_job_log(%s, %s, %s, %s)", (_uuid(job_id), level, message, meta)
+            ).fetchone()
         else:
-            row = conn.execute("SELECT pgconsole.add_job_log(%s, %s, %s, %s, %s)",
-                               (_uuid(job_id), attempt, level, message, meta)).fetchone()
+            row = conn.execute(
+                "SELECT pgconsole.add_job_log(%s, %s, %s, %s, %s)",
+                (_uuid(job_id), attempt, level, message, meta),
+            ).fetchone()
     assert row is not None
     return None if row[0] is None else int(row[0])
 
@@ -306,12 +334,21 @@ def claimed_job(row: ClaimRow) -> ClaimedJob:
     return ClaimedJob(uuid_from_bytes(row[ROW_ID]), row[ROW_TYPE], load_db_json(row[ROW_PAYLOAD]), *row[3:10])
 
 
-def claim_rows(cur: psycopg.Cursor[ClaimRow], worker_id: str, limit: int, *, lease_seconds: int,
-               job_types: Sequence[str] | None = None) -> list[ClaimRow]:
+def claim_rows(
+    cur: psycopg.Cursor[ClaimRow],
+    worker_id: str,
+    limit: int,
+    *,
+    lease_seconds: int,
+    job_types: Sequence[str] | None = None,
+) -> list[ClaimRow]:
     """claim_jobs_lean's rows on a :func:`claim_cursor` (see the row layout above)."""
     with translate_errors():
-        cur.execute(_CLAIM_LEAN, (worker_id, limit, lease_seconds, list(job_types) if job_types else None),
-                    binary=True)
+        cur.execute(
+            _CLAIM_LEAN,
+            (worker_id, limit, lease_seconds, list(job_types) if job_types else None),
+            binary=True,
+        )
         return cur.fetchall()
 
 
@@ -331,13 +368,17 @@ def claim_lean(
     return [claimed_job(r) for r in rows]
 
 
-def heartbeat(conn: Conn, worker_id: str, ids: Sequence[UUID], *, lease_seconds: int | None = None) -> list[HeartbeatRow]:
+def heartbeat(
+    conn: Conn, worker_id: str, ids: Sequence[UUID], *, lease_seconds: int | None = None
+) -> list[HeartbeatRow]:
     """Extend the lease of the jobs still held; the ids not returned were lost (taken over,
     cancelled or finished). ``cancel_requested`` asks the worker to stop that job."""
     if not ids:
         return []
     with translate_errors(), conn.cursor(row_factory=class_row(HeartbeatRow)) as cur:
-        cur.execute("SELECT * FROM pgconsole.heartbeat_jobs(%s, %s, %s)", (worker_id, list(ids), lease_seconds))
+        cur.execute(
+            "SELECT * FROM pgconsole.heartbeat_jobs(%s, %s, %s)", (worker_id, list(ids), lease_seconds)
+        )
         return cur.fetchall()
 
 
@@ -370,9 +411,7 @@ def results_param(results: Sequence[Any]) -> list[Jsonb | None] | None:
     return [None if r is None else r if isinstance(r, Jsonb) else _jsonb("result", r) for r in results]
 
 
-def complete(
-    conn: Conn, worker_id: str, items: Sequence[tuple[UUID, int, Any]]
-) -> set[UUID]:
+def complete(conn: Conn, worker_id: str, items: Sequence[tuple[UUID, int, Any]]) -> set[UUID]:
     """Complete many (id, attempt, result) in one statement. Returns the ids that took effect; the
     others were no longer this worker's attempt (a late or duplicate completion changes nothing)."""
     if not items:
@@ -400,8 +439,11 @@ def complete_and_claim_rows(
     ids = "{" + ",".join(ids_hex) + "}"
     att = "{" + ",".join([str(a) for a in attempts]) + "}"
     with translate_errors():
-        cur.execute(_COMPLETE_AND_CLAIM, (worker_id, ids, att, results, limit, lease_seconds,
-                                          list(job_types) if job_types else None), binary=True)
+        cur.execute(
+            _COMPLETE_AND_CLAIM,
+            (worker_id, ids, att, results, limit, lease_seconds, list(job_types) if job_types else None),
+            binary=True,
+        )
         rows = cur.fetchall()
     if not rows:
         return 0, []
@@ -423,8 +465,15 @@ def complete_and_claim(
     how many completions took effect and the claimed jobs. Both take effect or neither does."""
     with claim_cursor(conn) as cur:
         completed, rows = complete_and_claim_rows(
-            cur, worker_id, [i.hex for i, _, _ in items], [a for _, a, _ in items], results_param([r for _, _, r in items]), limit,
-            lease_seconds=lease_seconds, job_types=job_types)
+            cur,
+            worker_id,
+            [i.hex for i, _, _ in items],
+            [a for _, a, _ in items],
+            results_param([r for _, _, r in items]),
+            limit,
+            lease_seconds=lease_seconds,
+            job_types=job_types,
+        )
     return completed, [claimed_job(r) for r in rows]
 
 
@@ -436,7 +485,9 @@ def clean_error_text(text: str, limit: int = 10000) -> str:
 def fail(
     conn: Conn,
     worker_id: str,
-    items: Sequence[tuple[UUID, int, str, str | None, bool] | tuple[UUID, int, str, str | None, bool, str | None]],
+    items: Sequence[
+        tuple[UUID, int, str, str | None, bool] | tuple[UUID, int, str, str | None, bool, str | None]
+    ],
 ) -> list[FailRow]:
     """Fail many (id, attempt, error_message, error_code, retryable[, traceback]) in one statement.
     A traceback is stored with the attempt (a job_log line). Returned rows say what happened:
@@ -493,10 +544,13 @@ def queue_payload_limit(conn: Conn) -> int | None:
     installed in this database or not visible to this role."""
     row = conn.execute(
         "SELECT to_regprocedure('pgconsole.claim_jobs_lean(text, integer, integer, text[])') IS NOT NULL"
-        " AND has_function_privilege('pgconsole.setting_int(text, bigint)', 'EXECUTE')").fetchone()
+        " AND has_function_privilege('pgconsole.setting_int(text, bigint)', 'EXECUTE')"
+    ).fetchone()
     if not row or not row[0]:
         return None
-    row = conn.execute("SELECT pgconsole.setting_int('payload_max_bytes', %s)", (DEFAULT_PAYLOAD_MAX_BYTES,)).fetchone()
+    row = conn.execute(
+        "SELECT pgconsole.setting_int('payload_max_bytes', %s)", (DEFAULT_PAYLOAD_MAX_BYTES,)
+    ).fetchone()
     return int(row[0]) if row and row[0] is not None else DEFAULT_PAYLOAD_MAX_BYTES
 
 
@@ -504,18 +558,38 @@ def queue_payload_limit(conn: Conn) -> int | None:
 # The worker registry (migration 0011)
 
 
-def register_worker(conn: Conn, worker_id: str, *, host: str, pid: int, concurrency: int, batch: int,
-                    job_types: Sequence[str] | None, heartbeat_seconds: float) -> None:
+def register_worker(
+    conn: Conn,
+    worker_id: str,
+    *,
+    host: str,
+    pid: int,
+    concurrency: int,
+    batch: int,
+    job_types: Sequence[str] | None,
+    heartbeat_seconds: float,
+) -> None:
     with translate_errors():
-        conn.execute("SELECT pgconsole.register_worker(%s, %s, %s::int, %s::int, %s::int, %s::text[], %s::real)",
-                     (worker_id, host, pid, concurrency, batch, list(job_types) if job_types else None,
-                      heartbeat_seconds))
+        conn.execute(
+            "SELECT pgconsole.register_worker(%s, %s, %s::int, %s::int, %s::int, %s::text[], %s::real)",
+            (
+                worker_id,
+                host,
+                pid,
+                concurrency,
+                batch,
+                list(job_types) if job_types else None,
+                heartbeat_seconds,
+            ),
+        )
 
 
 def worker_heartbeat(conn: Conn, worker_id: str, *, held: int, completed: int, failed: int) -> bool:
     with translate_errors():
-        row = conn.execute("SELECT pgconsole.worker_heartbeat(%s, %s::int, %s::bigint, %s::bigint)",
-                           (worker_id, held, completed, failed)).fetchone()
+        row = conn.execute(
+            "SELECT pgconsole.worker_heartbeat(%s, %s::int, %s::bigint, %s::bigint)",
+            (worker_id, held, completed, failed),
+        ).fetchone()
     return bool(row and row[0])
 
 
@@ -541,7 +615,10 @@ def rescue_stuck(conn: Conn, *, limit: int = 1000, ids: Sequence[UUID] | None = 
     """Take over jobs whose lease expired (or whose worker is gone); the condition is re-checked
     in the same UPDATE, so a job completed in between is untouched."""
     with translate_errors(), conn.cursor(row_factory=class_row(RescueRow)) as cur:
-        cur.execute("SELECT * FROM pgconsole.rescue_stuck_jobs(%s, %s)", (limit, list(ids) if ids is not None else None))
+        cur.execute(
+            "SELECT * FROM pgconsole.rescue_stuck_jobs(%s, %s)",
+            (limit, list(ids) if ids is not None else None),
+        )
         return cur.fetchall()
 
 

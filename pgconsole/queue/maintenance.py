@@ -24,8 +24,10 @@ class MaintenanceReport(BaseModel):
 
     def __str__(self) -> str:
         more = "" if self.cleanup_complete else " (more to delete: run again)"
-        return (f"rescued {self.rescued}, auto-retried {self.auto_retried}, expired {self.expired}, "
-                f"deleted {self.deleted}{more}")
+        return (
+            f"rescued {self.rescued}, auto-retried {self.auto_retried}, expired {self.expired}, "
+            f"deleted {self.deleted}{more}"
+        )
 
 
 def rescue(conn: Conn) -> MaintenanceReport:
@@ -61,7 +63,16 @@ def cleanup(conn: Conn, *, batch_size: int = 5000, time_budget: float = 60.0) ->
 
 
 def run_pass(conn: Conn, *, batch_size: int = 5000, time_budget: float = 60.0) -> MaintenanceReport:
-    r, a, e, c = rescue(conn), retry_eligible(conn), expire(conn), cleanup(conn, batch_size=batch_size,
-                                                                            time_budget=time_budget)
-    return MaintenanceReport(rescued=r.rescued, auto_retried=a.auto_retried, expired=e.expired, deleted=c.deleted,
-                             cleanup_complete=c.cleanup_complete)
+    r, a, e, c = (
+        rescue(conn),
+        retry_eligible(conn),
+        expire(conn),
+        cleanup(conn, batch_size=batch_size, time_budget=time_budget),
+    )
+    return MaintenanceReport(
+        rescued=r.rescued,
+        auto_retried=a.auto_retried,
+        expired=e.expired,
+        deleted=c.deleted,
+        cleanup_complete=c.cleanup_complete,
+    )

@@ -37,7 +37,9 @@ def check_text(field: str, value: str | None, *, max_len: int = 200, allow_empty
     if "\x00" in value:
         raise InvalidInput(field, "contains a NUL byte, which PostgreSQL text cannot store")
     if len(value) > max_len or (not allow_empty and not value):
-        raise InvalidInput(field, f"must be {0 if allow_empty else 1}-{max_len} characters (got {len(value)})")
+        raise InvalidInput(
+            field, f"must be {0 if allow_empty else 1}-{max_len} characters (got {len(value)})"
+        )
 
 
 def check_job_type(job_type: str) -> str:
@@ -48,8 +50,14 @@ def check_job_type(job_type: str) -> str:
 
 
 def check_priority(priority: int) -> int:
-    if isinstance(priority, bool) or not isinstance(priority, int) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-        raise InvalidInput("priority", f"must be an integer between {PRIORITY_MIN} and {PRIORITY_MAX} (got {priority!r})")
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not PRIORITY_MIN <= priority <= PRIORITY_MAX
+    ):
+        raise InvalidInput(
+            "priority", f"must be an integer between {PRIORITY_MIN} and {PRIORITY_MAX} (got {priority!r})"
+        )
     return priority
 
 
@@ -79,7 +87,9 @@ def parse_json(field: str, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(field, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise InvalidInput(
+            field, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
 class Job(BaseModel):
@@ -195,7 +205,9 @@ def check_job_time(field: str, value: datetime | None) -> datetime | None:
         return None
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     if not JOB_TIME_MIN <= aware < JOB_TIME_MAX:
-        raise InvalidInput(field, f"must be a finite time from 1970-01-01 to 2200-01-01 UTC (got {value.isoformat()})")
+        raise InvalidInput(
+            field, f"must be a finite time from 1970-01-01 to 2200-01-01 UTC (got {value.isoformat()})"
+        )
     return value
 
 

@@ -16,8 +16,11 @@ _PATTERN_RE = re.compile(r"^[A-Za-z0-9_.:*?-]{1,100}$")
 def check_type_pattern(value: str, field: str = "job_type") -> str:
     if not isinstance(value, str) or not _PATTERN_RE.match(value):
         shown = value if isinstance(value, str) and len(value) <= 60 else f"{str(value)[:60]}..."
-        raise InvalidInput(field, "must be a job type, a prefix of one or a glob (email.*, *.send): 1-100 "
-                                  f"characters from A-Z a-z 0-9 _ . : - * ? (got {shown!r})")
+        raise InvalidInput(
+            field,
+            "must be a job type, a prefix of one or a glob (email.*, *.send): 1-100 "
+            f"characters from A-Z a-z 0-9 _ . : - * ? (got {shown!r})",
+        )
     return value
 
 

@@ -105,8 +105,18 @@ class JobContext:
         if type(row) is not tuple:
             assert isinstance(row, ClaimedJob)
             self._id, self._payload, self._job = row.id, row.payload, row
-            row = (row.id.bytes, row.job_type, None, row.attempt, row.priority, row.retry_count, row.max_retries,
-                   row.user_id, row.tenant_id, row.lease_expires_at)
+            row = (
+                row.id.bytes,
+                row.job_type,
+                None,
+                row.attempt,
+                row.priority,
+                row.retry_count,
+                row.max_retries,
+                row.user_id,
+                row.tenant_id,
+                row.lease_expires_at,
+            )
         self._row = row
         self._worker = worker
 
@@ -155,8 +165,14 @@ class JobContext:
 
     def log(self, message: str, level: str = "info", **metadata: Any) -> None:
         with self._worker._side_conn() as conn:
-            client.add_log(conn, self.id, client.clean_error_text(message), level=level, metadata=metadata,
-                           attempt=self.attempt)
+            client.add_log(
+                conn,
+                self.id,
+                client.clean_error_text(message),
+                level=level,
+                metadata=metadata,
+                attempt=self.attempt,
+            )
 
     def _outcome(self, kind: str, error: str, code: str | None = None, retryable: bool = True) -> None:
         self._kind, self._error, self._code, self._retryable = kind, error, code, retryable
@@ -266,7 +282,9 @@ class Worker:
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
-        return connect(self.config.dsn, Purpose.WORKER, app_suffix=self.id, connect_timeout=self.config.connect_timeout)
+        return connect(
+            self.config.dsn, Purpose.WORKER, app_suffix=self.id, connect_timeout=self.config.connect_timeout
+        )
 
     def _main_conn(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -383,8 +401,13 @@ class Worker:
                 return
             size = len(text.encode())
             if size > self.result_limit:
-                ctx._outcome("fail", f"result: {size} bytes is over the limit of {self.result_limit} bytes "
-                                     "(setting payload_max_bytes)", "result_too_large", False)
+                ctx._outcome(
+                    "fail",
+                    f"result: {size} bytes is over the limit of {self.result_limit} bytes "
+                    "(setting payload_max_bytes)",
+                    "result_too_large",
+                    False,
+                )
                 return
             ctx._result = Jsonb(value, dumps=lambda _obj: text)
 
@@ -394,8 +417,15 @@ class Worker:
         the frame that raised is at the end) to store with the attempt."""
         text = "".join(traceback.format_exception(exc))
         ctx._traceback = client.clean_error_text(text[-TRACEBACK_CHARS:], TRACEBACK_CHARS)
-        log.warning("job %s (%s) attempt %d failed: %s: %s\n%s", ctx.id, ctx.job_type, ctx.attempt,
-                    type(exc).__name__, exc, text.rstrip())
+        log.warning(
+            "job %s (%s) attempt %d failed: %s: %s\n%s",
+            ctx.id,
+            ctx.job_type,
+            ctx.attempt,
+            type(exc).__name__,
+            exc,
+            text.rstrip(),
+        )
 
     # -- heartbeat thread ----------------------------------------------------------------------
     @property
@@ -415,8 +445,13 @@ class Worker:
                 if conn is None or conn.closed or conn.broken:
                     conn = self._connect()
                 if self._registered:  # the registry row says this worker is alive, busy or not
-                    client.worker_heartbeat(conn, self.id, held=len(held), completed=self.stats.completed,
-                                            failed=self.stats.failed)
+                    client.worker_heartbeat(
+                        conn,
+                        self.id,
+                        held=len(held),
+                        completed=self.stats.completed,
+                        failed=self.stats.failed,
+                    )
                 if not held:
                     continue
                 with self._row_writes:
@@ -444,8 +479,10 @@ class Worker:
     # -- main loop -----------------------------------------------------------------------------
     def run(self) -> WorkerStats:
         cfg = self.config
-        threads = [threading.Thread(target=self._handler_thread, name=f"pgc-handler-{i}", daemon=True)
-                   for i in range(cfg.concurrency)]
+        threads = [
+            threading.Thread(target=self._handler_thread, name=f"pgc-handler-{i}", daemon=True)
+            for i in range(cfg.concurrency)
+        ]
         for t in threads:
             t.start()
         hb_done = threading.Event()
@@ -462,12 +499,19 @@ class Worker:
         pending: list[JobContext] = []  # finished jobs whose outcome is not sent yet
         first_pending = 0.0
         burst_rescued = False
-        next_rescue = time.monotonic() + (random.uniform(0, cfg.rescue_interval) if cfg.rescue_interval else 0)
+        next_rescue = time.monotonic() + (
+            random.uniform(0, cfg.rescue_interval) if cfg.rescue_interval else 0
+        )
         backoff = 0.5
         try:
             self._start()
-            log.info("worker %s started (concurrency %d, batch %d, lease %ds)", self.id, cfg.concurrency, cfg.batch,
-                     cfg.lease_seconds)
+            log.info(
+                "worker %s started (concurrency %d, batch %d, lease %ds)",
+                self.id,
+                cfg.concurrency,
+                cfg.batch,
+                cfg.lease_seconds,
+            )
             while not self._stop.is_set():
                 try:
                     conn = self._main_conn()
@@ -495,8 +539,12 @@ class Worker:
                     #    round trip), else on their own once batch-full, all-finished or timed out
                     jobs: list[tuple[Any, ...]] = []
                     want = min(cfg.batch, free) if claim_due else 0
-                    if pending and (want or len(pending) >= cfg.batch or unfinished == 0
-                                    or time.monotonic() - first_pending >= cfg.flush_interval):
+                    if pending and (
+                        want
+                        or len(pending) >= cfg.batch
+                        or unfinished == 0
+                        or time.monotonic() - first_pending >= cfg.flush_interval
+                    ):
                         jobs = self._flush(conn, pending, claim=want)
                         pending = []
                     elif want:
@@ -536,7 +584,9 @@ class Worker:
                         continue
                     # busy: wait for a handler to finish
                     try:
-                        got_outcomes = self._results.get(timeout=cfg.flush_interval if pending else cfg.poll_interval)
+                        got_outcomes = self._results.get(
+                            timeout=cfg.flush_interval if pending else cfg.poll_interval
+                        )
                         if not pending:
                             first_pending = time.monotonic()
                         pending.extend(got_outcomes)
@@ -554,7 +604,12 @@ class Worker:
             for _ in threads:
                 self._work.put(None)
             hb.join(timeout=5)
-            if self._registered and self._conn is not None and not self._conn.closed and not self._conn.broken:
+            if (
+                self._registered
+                and self._conn is not None
+                and not self._conn.closed
+                and not self._conn.broken
+            ):
                 try:
                     client.unregister_worker(self._conn, self.id)
                 except psycopg.Error as exc:  # it ages out of the registry instead
@@ -589,13 +644,22 @@ class Worker:
         except psycopg.Error as exc:
             raise StartError(f"cannot read the queue's settings as this role: {exc}") from None
         if limit is None:
-            raise StartError("the pgconsole queue is not installed in this database (or this role may not use it): "
-                             "run `pgconsole setup` and `pgconsole migrate` first")
+            raise StartError(
+                "the pgconsole queue is not installed in this database (or this role may not use it): "
+                "run `pgconsole setup` and `pgconsole migrate` first"
+            )
         self.result_limit = limit
         try:
-            client.register_worker(conn, self.id, host=socket.gethostname(), pid=os.getpid(),
-                                   concurrency=self.config.concurrency, batch=self.config.batch,
-                                   job_types=self.config.job_types, heartbeat_seconds=self.heartbeat_seconds)
+            client.register_worker(
+                conn,
+                self.id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=self.config.concurrency,
+                batch=self.config.batch,
+                job_types=self.config.job_types,
+                heartbeat_seconds=self.heartbeat_seconds,
+            )
             self._registered = True
         except psycopg.Error as exc:  # an older schema, or a role without the grant: run unlisted
             log.warning("not listed in the worker registry (%s); run `pgconsole migrate`", exc)
@@ -608,16 +672,23 @@ class Worker:
             rescued = client.rescue_stuck(conn, limit=1000)
         except psycopg.errors.InsufficientPrivilege:
             self._rescue_denied = True
-            log.warning("this role may not rescue stuck jobs (log in as pgconsole_worker, or run "
-                        "`pgconsole maintain` as pgconsole_operator); rescue passes are off")
+            log.warning(
+                "this role may not rescue stuck jobs (log in as pgconsole_worker, or run "
+                "`pgconsole maintain` as pgconsole_operator); rescue passes are off"
+            )
             return 0
         if rescued:
             self.stats.rescued += len(rescued)
-            log.info("rescued %d stuck job(s): %s", len(rescued),
-                     ", ".join(f"{r.id} ({r.reason})" for r in rescued[:5]))
+            log.info(
+                "rescued %d stuck job(s): %s",
+                len(rescued),
+                ", ".join(f"{r.id} ({r.reason})" for r in rescued[:5]),
+            )
         return len(rescued)
 
-    def _flush(self, conn: psycopg.Connection[Any], outcomes: list[JobContext], claim: int = 0) -> list[tuple[Any, ...]]:
+    def _flush(
+        self, conn: psycopg.Connection[Any], outcomes: list[JobContext], claim: int = 0
+    ) -> list[tuple[Any, ...]]:
         """Send outcomes; with ``claim`` > 0 also claim that many jobs, in the completions' transaction."""
         with self._row_writes:
             return self._send_outcomes(conn, outcomes, claim)
@@ -625,30 +696,48 @@ class Worker:
     def _claim(self, limit: int) -> list[tuple[Any, ...]]:
         """claim_jobs_lean: ``limit`` jobs as rows (client.claim_rows)."""
         assert self._cur is not None
-        return client.claim_rows(self._cur, self.id, limit, lease_seconds=self.config.lease_seconds,
-                                 job_types=self.config.job_types)
+        return client.claim_rows(
+            self._cur,
+            self.id,
+            limit,
+            lease_seconds=self.config.lease_seconds,
+            job_types=self.config.job_types,
+        )
 
     def _complete_and_claim(self, done: list[JobContext], limit: int) -> tuple[int, list[tuple[Any, ...]]]:
         """complete_and_claim_jobs (as client.complete_and_claim) from the claim rows' own bytes."""
         assert self._cur is not None
         return client.complete_and_claim_rows(
-            self._cur, self.id, [c._row[_ID].hex() for c in done], [c._row[_ATTEMPT] for c in done],
+            self._cur,
+            self.id,
+            [c._row[_ID].hex() for c in done],
+            [c._row[_ATTEMPT] for c in done],
             client.results_param([c._result for c in done]),
-            limit, lease_seconds=self.config.lease_seconds, job_types=self.config.job_types)
+            limit,
+            lease_seconds=self.config.lease_seconds,
+            job_types=self.config.job_types,
+        )
 
-    def _send_outcomes(self, conn: psycopg.Connection[Any], outcomes: list[JobContext],
-                       claim: int) -> list[tuple[Any, ...]]:
+    def _send_outcomes(
+        self, conn: psycopg.Connection[Any], outcomes: list[JobContext], claim: int
+    ) -> list[tuple[Any, ...]]:
         done = [c for c in outcomes if c._kind == "complete"]
-        failed = [(c.id, c.attempt, c._error, c._code, c._retryable, c._traceback)
-                  for c in outcomes if c._kind == "fail"]
+        failed = [
+            (c.id, c.attempt, c._error, c._code, c._retryable, c._traceback)
+            for c in outcomes
+            if c._kind == "fail"
+        ]
         cancelled = [(c.id, c.attempt) for c in outcomes if c._kind == "cancelled"]
         # failures and cancels first: a failed job retried at once must be claimable by the claim below
         fail_rows = client.fail(conn, self.id, failed) if failed else []
         ok_cancel = client.finish_cancelled(conn, self.id, cancelled) if cancelled else set()
         # a cancelled outcome without a request in the database (the handler raised JobCancelled
         # by itself) is an ordinary failure
-        stray = [(i, a, "JobCancelled raised without a cancel request", "cancelled", False)
-                 for i, a in cancelled if i not in ok_cancel]
+        stray = [
+            (i, a, "JobCancelled raised without a cancel request", "cancelled", False)
+            for i, a in cancelled
+            if i not in ok_cancel
+        ]
         if stray:
             fail_rows += client.fail(conn, self.id, stray)
         claimed: list[tuple[Any, ...]] = []
@@ -674,7 +763,9 @@ class Worker:
                 pop(c._row[_ID], None)
         return claimed
 
-    def _complete_one_by_one(self, conn: psycopg.Connection[Any], done: list[JobContext]) -> tuple[int, list[Any]]:
+    def _complete_one_by_one(
+        self, conn: psycopg.Connection[Any], done: list[JobContext]
+    ) -> tuple[int, list[Any]]:
         n_done = 0
         failed: list[tuple[UUID, int, str, str | None, bool]] = []
         for c in done:
@@ -717,7 +808,9 @@ class Worker:
                     with self._row_writes:
                         released = client.release(conn, self.id, [(h.id, h.attempt) for h in left])
                     self.stats.released += len(released)
-                    log.warning("released %d job(s) still running after %.0fs", len(left), cfg.shutdown_timeout)
+                    log.warning(
+                        "released %d job(s) still running after %.0fs", len(left), cfg.shutdown_timeout
+                    )
                     with self._held_lock:
                         self._held.clear()
                     break
@@ -726,8 +819,9 @@ class Worker:
                 except queue.Empty:
                     pass
         except psycopg.Error as exc:
-            log.warning("shutdown: could not finish or release held jobs (%s); they come back after their lease",
-                        exc)
+            log.warning(
+                "shutdown: could not finish or release held jobs (%s); they come back after their lease", exc
+            )
 
 
 async def _await(value: Any) -> Any:
@@ -740,6 +834,7 @@ def run_worker(config: WorkerConfig, *, install_signals: bool = True) -> WorkerS
 
     worker = Worker(config)
     if install_signals and threading.current_thread() is threading.main_thread():
+
         def _on_signal(signum: int, _frame: Any) -> None:
             log.info("signal %d: stopping (finishing or releasing held jobs)", signum)
             worker.stop()

@@ -137,7 +137,9 @@ def _read_applied(conn: psycopg.Connection[Any]) -> list[AppliedMigration]:
         " FROM pgconsole.schema_migrations ORDER BY version"
     ).fetchall()
     return [
-        AppliedMigration(version=r[0], name=r[1], checksum=r[2], applied_at=r[3], applied_by=r[4], pgconsole_version=r[5])
+        AppliedMigration(
+            version=r[0], name=r[1], checksum=r[2], applied_at=r[3], applied_by=r[4], pgconsole_version=r[5]
+        )
         for r in rows
     ]
 
@@ -320,8 +322,11 @@ def _apply_one(
                 + ". Rerun when the server is reachable.",
                 EXIT_CONNECT,
             ) from None
-        what = ("failed and was rolled back" if m.transactional
-                else "failed; it has no transaction, so the statements before the failing one stay applied")
+        what = (
+            "failed and was rolled back"
+            if m.transactional
+            else "failed; it has no transaction, so the statements before the failing one stay applied"
+        )
         raise MigrationError(f"{m.filename} {what}: {_one_line(exc)}") from None
 
 

@@ -23,8 +23,14 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel
 
-ROLES = ("pgconsole_owner", "pgconsole_migrator", "pgconsole_readonly", "pgconsole_operator", "pgconsole_app",
-         "pgconsole_worker")
+ROLES = (
+    "pgconsole_owner",
+    "pgconsole_migrator",
+    "pgconsole_readonly",
+    "pgconsole_operator",
+    "pgconsole_app",
+    "pgconsole_worker",
+)
 LOGIN_ROLES = ROLES[1:]
 
 _ROLE_SQL = """
@@ -100,15 +106,19 @@ def setup_sql(server_version_num: int = 180000, with_extension: bool = True) -> 
 def run_setup(conn: psycopg.Connection[Any]) -> SetupReport:
     """Run setup on ``conn`` (autocommit). Missing pg_stat_statements preload is a note, not a failure."""
     version = int(conn.execute("SELECT current_setting('server_version_num')").fetchone()[0])  # type: ignore[index]
-    preload = conn.execute("SELECT coalesce(current_setting('shared_preload_libraries', true), '')").fetchone()
+    preload = conn.execute(
+        "SELECT coalesce(current_setting('shared_preload_libraries', true), '')"
+    ).fetchone()
     available = conn.execute(
         "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_stat_statements')"
     ).fetchone()
     notes: list[str] = []
     with_ext = bool(available and available[0])
     if not with_ext:
-        notes.append("pg_stat_statements is not available on this server (install the contrib package); "
-                     "the Queries screen and its checks stay disabled")
+        notes.append(
+            "pg_stat_statements is not available on this server (install the contrib package); "
+            "the Queries screen and its checks stay disabled"
+        )
     elif "pg_stat_statements" not in str(preload[0] if preload else ""):
         notes.append(
             "pg_stat_statements is installed but not loaded: add it to shared_preload_libraries "
@@ -162,8 +172,9 @@ def write_pgpass(lines: dict[tuple[str, str, str, str], str], path: Path | None 
     return path
 
 
-def set_random_passwords(conn: psycopg.Connection[Any], roles: list[str], target: tuple[str, str, str],
-                         path: Path | None = None) -> Path:
+def set_random_passwords(
+    conn: psycopg.Connection[Any], roles: list[str], target: tuple[str, str, str], path: Path | None = None
+) -> Path:
     """Give each login role a new random password and write it to the password file.
 
     The server gets only the SCRAM verifier computed here (as psql's ``\\password`` does), so the
@@ -178,7 +189,9 @@ def set_random_passwords(conn: psycopg.Connection[Any], roles: list[str], target
                 raise ValueError(f"{role!r} is not a pgconsole login role")
             password = secrets.token_urlsafe(24)
             verifier = conn.pgconn.encrypt_password(password.encode(), role.encode()).decode()
-            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier)))
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier))
+            )
             for host in hosts:
                 lines[(host, target[1], target[2], role)] = password
     return write_pgpass(lines, path)

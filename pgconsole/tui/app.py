@@ -31,12 +31,27 @@ HISTORY = 120  # points kept per chart: 4 minutes at the default 2 s
 HEALTH_INTERVAL_S = 10.0  # the banner's checks on screens other than the Overview
 
 PGCONSOLE_THEME = Theme(
-    name="pgconsole", primary="#3b82f6", secondary="#14b8a6", accent="#f59e0b", warning="#f59e0b",
-    error="#ef4444", success="#22c55e", background="#0f172a", surface="#111827", panel="#1e293b", dark=True,
+    name="pgconsole",
+    primary="#3b82f6",
+    secondary="#14b8a6",
+    accent="#f59e0b",
+    warning="#f59e0b",
+    error="#ef4444",
+    success="#22c55e",
+    background="#0f172a",
+    surface="#111827",
+    panel="#1e293b",
+    dark=True,
 )
 
-MODE_TITLES = {"overview": "1 Overview", "jobs": "2 Jobs", "queries": "3 Queries", "activity": "4 Activity",
-               "schema": "5 Schema", "workers": "6 Workers"}
+MODE_TITLES = {
+    "overview": "1 Overview",
+    "jobs": "2 Jobs",
+    "queries": "3 Queries",
+    "activity": "4 Activity",
+    "schema": "5 Schema",
+    "workers": "6 Workers",
+}
 
 
 class PgConsoleApp(App[int]):
@@ -45,8 +60,14 @@ class PgConsoleApp(App[int]):
     # Screen classes for styles/app.tcss: at 80x24 (the SSH default) charts give way to the tables.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
-    MODES = {"overview": OverviewScreen, "jobs": JobsScreen, "queries": QueriesScreen,
-             "activity": ActivityScreen, "schema": SchemaScreen, "workers": WorkersScreen}
+    MODES = {
+        "overview": OverviewScreen,
+        "jobs": JobsScreen,
+        "queries": QueriesScreen,
+        "activity": ActivityScreen,
+        "schema": SchemaScreen,
+        "workers": WorkersScreen,
+    }
     BINDINGS = [
         Binding("1", "switch_mode('overview')", "Overview", id="mode.overview"),
         Binding("2", "switch_mode('jobs')", "Jobs", id="mode.jobs"),
@@ -152,26 +173,36 @@ class PgConsoleApp(App[int]):
     # -- command palette -------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for mode, title in MODE_TITLES.items():
-            yield SystemCommand(f"Go to {title[2:]}", f"key {title[0]}",
-                                lambda m=mode: self.run_action(f"switch_mode('{m}')"))
+            yield SystemCommand(
+                f"Go to {title[2:]}", f"key {title[0]}", lambda m=mode: self.run_action(f"switch_mode('{m}')")
+            )
         yield SystemCommand("Help: list every binding", "key ?", self.action_help)
         yield SystemCommand("Pause / resume refresh", "key space", self.action_toggle_pause)
         yield SystemCommand("Refresh faster", "key +", self.action_faster)
         yield SystemCommand("Refresh slower", "key -", self.action_slower)
         if not self.read_only:
-            for task, text in (("rescue", "rescue stuck jobs"), ("expire", "expire overdue pending jobs"),
-                               ("cleanup", "delete finished jobs past retention")):
-                yield SystemCommand(f"Maintenance: {text}", f"runs the queue's {task} step once",
-                                    lambda t=task: self.run_maintenance(t))
+            for task, text in (
+                ("rescue", "rescue stuck jobs"),
+                ("expire", "expire overdue pending jobs"),
+                ("cleanup", "delete finished jobs past retention"),
+            ):
+                yield SystemCommand(
+                    f"Maintenance: {text}",
+                    f"runs the queue's {task} step once",
+                    lambda t=task: self.run_maintenance(t),
+                )
         # The current screen's own actions, only those its check_action allows (read-only hides them).
         for b in getattr(screen, "BINDINGS", []):
             if isinstance(b, Binding) and b.description and screen.check_action(b.action, ()) is not False:
-                yield SystemCommand(b.description, f"key {b.key}", lambda a=b.action, s=screen: s.run_action(a))
+                yield SystemCommand(
+                    b.description, f"key {b.key}", lambda a=b.action, s=screen: s.run_action(a)
+                )
         yield SystemCommand("Quit", "key q / ctrl+q", lambda: self.exit(0))
 
     # -- job actions -----------------------------------------------------------------------
-    def start_job_action(self, kind: ActionKind, target: ActionTarget,
-                         on_done: Callable[[], None] | None = None) -> None:
+    def start_job_action(
+        self, kind: ActionKind, target: ActionTarget, on_done: Callable[[], None] | None = None
+    ) -> None:
         """Preview, confirm with the row count and statement, then run in batches; ``on_done`` runs
         after the action ran (the Jobs screen clears its marks there)."""
         if self.read_only:
@@ -181,8 +212,9 @@ class PgConsoleApp(App[int]):
         self._preview_and_confirm(kind, target, on_done)
 
     @work(exclusive=True, group="action", exit_on_error=False)
-    async def _preview_and_confirm(self, kind: ActionKind, target: ActionTarget,
-                                   on_done: Callable[[], None] | None = None) -> None:
+    async def _preview_and_confirm(
+        self, kind: ActionKind, target: ActionTarget, on_done: Callable[[], None] | None = None
+    ) -> None:
         try:
             preview = await self.source.preview(kind, target)
         except SourceError as exc:
@@ -205,8 +237,11 @@ class PgConsoleApp(App[int]):
     async def run_maintenance(self, task: str) -> None:
         from pgconsole.console.actions import maintenance_statement
 
-        ok = await self.push_screen_wait(ConfirmScreen("Maintenance", f"Run the queue's {task} step once now?",
-                                                       maintenance_statement(task)))
+        ok = await self.push_screen_wait(
+            ConfirmScreen(
+                "Maintenance", f"Run the queue's {task} step once now?", maintenance_statement(task)
+            )
+        )
         if not ok:
             return
         try:

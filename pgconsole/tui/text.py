@@ -117,6 +117,16 @@ def pct(v: float | None) -> str:
     return "–" if v is None else f"{v:.1f}%"
 
 
-STATUS_STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red", "unknown": "magenta",
-                "failed": "red", "processing": "cyan", "pending": "yellow", "completed": "green",
-                "cancelled": "dim", "expired": "dim", "missing": "red"}
+STATUS_STYLE = {
+    "ok": "green",
+    "warning": "yellow",
+    "critical": "bold red",
+    "unknown": "magenta",
+    "failed": "red",
+    "processing": "cyan",
+    "pending": "yellow",
+    "completed": "green",
+    "cancelled": "dim",
+    "expired": "dim",
+    "missing": "red",
+}

@@ -87,7 +87,10 @@ def test_dashboard_effect_alternating(env: Env) -> None:
     res = dashboard.alternating(env, hist["dsn"], jobs=3_000, workers=1, batch=10, phase_s=0.2)
     phases = res["drains"][0]["phases"]
     assert phases[0]["from"] == 0 and phases[-1]["to"] == 3_000, "the phases account for every job"
-    assert all(a["to"] == b["from"] and a["console"] != b["console"] for a, b in zip(phases, phases[1:], strict=False))
+    assert all(
+        a["to"] == b["from"] and a["console"] != b["console"]
+        for a, b in zip(phases, phases[1:], strict=False)
+    )
     assert res["neighbours"] == len(res["drains"][0]["neighbour_ratios"])
     # server CPU only grows, though backends and autovacuum workers exit (the postmaster reaps them)
     assert all(p["cpu_s"]["server_other"] >= 0 for p in phases), [p["cpu_s"] for p in phases]

@@ -49,11 +49,19 @@ def eventually(fn: Callable[[], T], ok: Callable[[T], bool], timeout: float = 20
     return value
 
 
-def run_cli(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`python -m pgconsole ...` as a real process (for exit codes, time bounds and imports)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PGCONSOLE_")}
     full_env.pop("DATABASE_URL", None)
     full_env["PGCONSOLE_CONFIG"] = str(ROOT / "tests" / "checks" / "empty-config.toml")
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pgconsole", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "pgconsole", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=str(ROOT),
+    )

@@ -135,7 +135,9 @@ def test_connect_only_role_gets_unknown_with_the_grant(db, capsys):
     role = f"pgc_connect_{uuid.uuid4().hex[:8]}"
     password = "Conn3ct-only-pw"
     with db.admin() as a:
-        a.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        a.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+        )
     try:
         dsn = f"postgresql://{role}:{password}@127.0.0.1:{db.cluster.info.port}/{db.name}"
         code, report = check_json(capsys, dsn)
@@ -144,11 +146,24 @@ def test_connect_only_role_gets_unknown_with_the_grant(db, capsys):
         for name in ("idle_in_transaction", "long_running_query", "blocked_sessions"):
             assert checks[name]["status"] == "UNKNOWN", checks[name]
             assert f'GRANT pg_read_all_stats TO "{role}"' in checks[name]["message"]
-        for name in ("queue_latency", "stuck_jobs", "failure_rate", "queue_table_bloat", "pending_migrations"):
+        for name in (
+            "queue_latency",
+            "stuck_jobs",
+            "failure_rate",
+            "queue_table_bloat",
+            "pending_migrations",
+        ):
             assert checks[name]["status"] == "UNKNOWN", checks[name]
             assert f'GRANT pgconsole_readonly TO "{role}"' in checks[name]["message"], checks[name]
-        for name in ("connection", "connections_used", "cache_hit", "wraparound", "replication_slots",
-                     "notify_queue_usage", "archiver"):
+        for name in (
+            "connection",
+            "connections_used",
+            "cache_hit",
+            "wraparound",
+            "replication_slots",
+            "notify_queue_usage",
+            "archiver",
+        ):
             assert checks[name]["status"] == "OK", checks[name]
         assert code == 3 and report["status"] == "UNKNOWN"
         assert password not in str(report)

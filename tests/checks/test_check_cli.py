@@ -62,8 +62,15 @@ def test_wrong_password_is_critical_and_redacted(pg18):
 def test_silent_server_answers_within_timeout_plus_one_second():
     with silent_server() as port:
         t0 = time.monotonic()
-        p = run_cli("--check", "--dsn", f"host=127.0.0.1 port={port} user=x password=Secr3t-xyz connect_timeout=30",
-                    "--timeout", "2", "--format", "nagios")
+        p = run_cli(
+            "--check",
+            "--dsn",
+            f"host=127.0.0.1 port={port} user=x password=Secr3t-xyz connect_timeout=30",
+            "--timeout",
+            "2",
+            "--format",
+            "nagios",
+        )
         elapsed = time.monotonic() - t0
     assert p.returncode == 2, p.stdout + p.stderr
     assert elapsed < 3.0, f"--check took {elapsed:.2f}s with --timeout 2"
@@ -109,33 +116,65 @@ def test_check_does_not_import_textual(db):
         "assert 'plotext' not in sys.modules, 'plotext imported'\n"
         "print('RC', rc)\n"
     )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=str(ROOT),
-                       env={"PGCONSOLE_CONFIG": str(ROOT / "tests" / "checks" / "empty-config.toml"), "PATH": "/usr/bin:/bin"})
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(ROOT),
+        env={
+            "PGCONSOLE_CONFIG": str(ROOT / "tests" / "checks" / "empty-config.toml"),
+            "PATH": "/usr/bin:/bin",
+        },
+    )
     assert p.returncode == 0, p.stderr
     assert "RC " in p.stdout
 
 
 def test_monitor_and_checks_packages_do_not_import_textual():
-    code = ("import sys, pgconsole.monitor, pgconsole.checks, pgconsole.commands.check, pgconsole.schema.doctor\n"
-            "from pgconsole.checks import check_names; check_names()\n"
-            "assert 'textual' not in sys.modules")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    code = (
+        "import sys, pgconsole.monitor, pgconsole.checks, pgconsole.commands.check, pgconsole.schema.doctor\n"
+        "from pgconsole.checks import check_names; check_names()\n"
+        "assert 'textual' not in sys.modules"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=str(ROOT)
+    )
     assert p.returncode == 0, p.stderr
 
 
-@pytest.mark.parametrize("value,kind,expected", [
-    ("30s", "duration", 30.0), ("5min", "duration", 300.0), ("1h", "duration", 3600.0), ("90", "duration", 90.0),
-    ("90%", "percent", 90.0), ("90", "percent", 90.0), ("110%", "percent", 110.0),
-    ("1GB", "bytes", 1024**3), ("512MB", "bytes", 512 * 1024**2), ("3", "count", 3.0),
-])
+@pytest.mark.parametrize(
+    "value,kind,expected",
+    [
+        ("30s", "duration", 30.0),
+        ("5min", "duration", 300.0),
+        ("1h", "duration", 3600.0),
+        ("90", "duration", 90.0),
+        ("90%", "percent", 90.0),
+        ("90", "percent", 90.0),
+        ("110%", "percent", 110.0),
+        ("1GB", "bytes", 1024**3),
+        ("512MB", "bytes", 512 * 1024**2),
+        ("3", "count", 3.0),
+    ],
+)
 def test_threshold_parsing(value, kind, expected):
     from pgconsole.checks.thresholds import Kind, parse_value
 
     assert parse_value(value, Kind(kind)) == expected
 
 
-@pytest.mark.parametrize("value,kind", [("5 parsecs", "duration"), ("90%%", "percent"), ("-1", "count"),
-                                        ("1.5x", "bytes"), ("ten", "count"), ("5%", "duration")])
+@pytest.mark.parametrize(
+    "value,kind",
+    [
+        ("5 parsecs", "duration"),
+        ("90%%", "percent"),
+        ("-1", "count"),
+        ("1.5x", "bytes"),
+        ("ten", "count"),
+        ("5%", "duration"),
+    ],
+)
 def test_threshold_parsing_rejects(value, kind):
     from pgconsole.checks.thresholds import Kind, ThresholdError, parse_value
 
@@ -146,8 +185,10 @@ def test_threshold_parsing_rejects(value, kind):
 def test_config_file_thresholds_and_set_precedence(tmp_path):
     from pgconsole.checks import resolve_thresholds
 
-    t = resolve_thresholds({"queue_latency": {"warn": "2min", "crit": 600}},
-                           {"queue_latency": {"crit": "1h"}, "failure_rate": {"min_jobs": "1"}})
+    t = resolve_thresholds(
+        {"queue_latency": {"warn": "2min", "crit": 600}},
+        {"queue_latency": {"crit": "1h"}, "failure_rate": {"min_jobs": "1"}},
+    )
     assert t["queue_latency"].warn == 120 and t["queue_latency"].crit == 3600
     assert t["failure_rate"].params["min_jobs"] == 1
     assert t["cache_hit"].warn == 95 and t["cache_hit"].crit == 90

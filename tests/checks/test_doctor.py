@@ -38,8 +38,10 @@ def test_doctor_names_the_grant_per_collector_and_check(db):
 
 def test_doctor_judges_a_producer_or_worker_role_by_what_it_is_for(db):
     """The app and worker roles get no monitoring advice (pg_read_all_stats is pgconsole_readonly's)."""
-    for role, needs in (("pgconsole_app", {"enqueue", "insert", "read_own_jobs"}),
-                        ("pgconsole_worker", {"claim", "complete", "rescue"})):
+    for role, needs in (
+        ("pgconsole_app", {"enqueue", "insert", "read_own_jobs"}),
+        ("pgconsole_worker", {"claim", "complete", "rescue"}),
+    ):
         p = run_cli("doctor", "--dsn", db.dsn_as(role), "--format", "json")
         assert p.returncode == 0, p.stdout + p.stderr
         findings = {f["name"]: f for f in json.loads(p.stdout)["findings"]}

@@ -29,8 +29,12 @@ def test_stuck_job_after_worker_killed(db, capsys):
     dsn = db.dsn_as("pgconsole_readonly")
     with db.admin() as a:
         job_id = client.enqueue(a, "report.render", {"n": 1})
-    worker = subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, db.dsn, "w-kill-1"], stdout=subprocess.PIPE,
-                              text=True, cwd=str(ROOT))
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER_SCRIPT, db.dsn, "w-kill-1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(ROOT),
+    )
     try:
         line = worker.stdout.readline() if worker.stdout else ""
         assert line.startswith("CLAIMED") and str(job_id) in line, line
@@ -48,7 +52,9 @@ def test_stuck_job_after_worker_killed(db, capsys):
             worker.wait(10)
     # The operator's rescue (after the worker-gone grace period) removes the cause.
     with db.admin() as a:
-        a.execute("UPDATE pgconsole.jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = %s", (job_id,))
+        a.execute(
+            "UPDATE pgconsole.jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = %s", (job_id,)
+        )
         rescued = a.execute("SELECT id FROM pgconsole.rescue_stuck_jobs()").fetchall()
         assert [r[0] for r in rescued] == [job_id]
     assert status_of(capsys, dsn, "stuck_jobs")["status"] == "OK"
@@ -73,7 +79,9 @@ def test_burst_of_failed_jobs(db, capsys):
         assert "SMTP 421" in r["message"]
         assert r["perfdata"]["failed_15m"]["value"] == 25
         # The burst ages out of the 15-minute window.
-        a.execute("UPDATE pgconsole.jobs SET completed_at = now() - interval '1 hour' WHERE status = 'failed'")
+        a.execute(
+            "UPDATE pgconsole.jobs SET completed_at = now() - interval '1 hour' WHERE status = 'failed'"
+        )
     assert status_of(capsys, dsn, "failure_rate")["status"] == "OK"
 
 
@@ -82,15 +90,20 @@ def test_failure_rate_of_a_busy_queue_is_that_of_the_newest_finished(db, capsys)
 
     dsn = db.dsn_as("pgconsole_readonly")
     with db.admin() as a:  # more finished in 15 min than the collector's sample holds
-        a.execute("""INSERT INTO pgconsole.jobs (job_type, status, started_at, completed_at, result)
+        a.execute(
+            """INSERT INTO pgconsole.jobs (job_type, status, started_at, completed_at, result)
                      SELECT 'email.send', 'completed', now(), now() - interval '1 minute', '{}'
-                       FROM generate_series(1, %s)""", (WINDOW_CAP + 500,))
+                       FROM generate_series(1, %s)""",
+            (WINDOW_CAP + 500,),
+        )
         a.execute("""INSERT INTO pgconsole.jobs (job_type, status, started_at, completed_at, error_message, error_code)
                      SELECT 'email.send', 'failed', now(), now(), 'SMTP 421 try later', 'smtp'
                        FROM generate_series(1, 300)""")
     r = status_of(capsys, dsn, "failure_rate")
     # the sample: the 300 failures and the newest WINDOW_CAP - 300 completions
-    assert f"15.0% of jobs failed in the newest {WINDOW_CAP} finished (300 of {WINDOW_CAP})" in r["message"], r
+    assert (
+        f"15.0% of jobs failed in the newest {WINDOW_CAP} finished (300 of {WINDOW_CAP})" in r["message"]
+    ), r
     assert r["status"] == "WARNING", r
 
 
@@ -100,10 +113,14 @@ def test_old_pending_job(db, capsys):
         a.execute("INSERT INTO pgconsole.jobs (job_type) VALUES ('fresh')")
         assert status_of(capsys, dsn, "queue_latency")["status"] == "OK"
         # scheduled in the future: not due, so not late
-        a.execute("INSERT INTO pgconsole.jobs (job_type, scheduled_at) VALUES ('later', now() + interval '1 day')")
+        a.execute(
+            "INSERT INTO pgconsole.jobs (job_type, scheduled_at) VALUES ('later', now() + interval '1 day')"
+        )
         assert status_of(capsys, dsn, "queue_latency")["status"] == "OK"
         old = a.execute("""INSERT INTO pgconsole.jobs (job_type, priority, scheduled_at)
-                           VALUES ('report.render', -5, now() - interval '10 minutes') RETURNING id""").fetchone()[0]
+                           VALUES ('report.render', -5, now() - interval '10 minutes') RETURNING id""").fetchone()[
+            0
+        ]
         r = status_of(capsys, dsn, "queue_latency")
         assert r["status"] == "WARNING", r
         assert 600 <= r["perfdata"]["queue_latency"]["value"] < 700

@@ -21,9 +21,15 @@ def standby(pg: Cluster, db) -> Iterator[EmbeddedServer]:
     data = parent / "data"
     conninfo = f"host=127.0.0.1 port={pg.info.port} user=postgres password={SUPERUSER_PASSWORD}"
     server = EmbeddedServer(
-        data, pg_bin=pg.server.bin_dir, password=SUPERUSER_PASSWORD, host_auth="scram-sha-256",
-        extra_settings={**TEST_SETTINGS, "primary_conninfo": f"'{conninfo} application_name=standby1'",
-                        "hot_standby": "on"},
+        data,
+        pg_bin=pg.server.bin_dir,
+        password=SUPERUSER_PASSWORD,
+        host_auth="scram-sha-256",
+        extra_settings={
+            **TEST_SETTINGS,
+            "primary_conninfo": f"'{conninfo} application_name=standby1'",
+            "hot_standby": "on",
+        },
     )
     import os
     import shutil
@@ -63,28 +69,40 @@ def test_replication_lag_on_paused_standby(pg, db, standby, capsys):
         primary.execute("CREATE TABLE ticks (at timestamptz DEFAULT now())")
         primary.execute("INSERT INTO ticks DEFAULT VALUES")
         target = _lsn(primary, "SELECT pg_current_wal_flush_lsn()::text")
-        assert eventually(lambda: sb.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone()[0],
-                          bool)
+        assert eventually(
+            lambda: sb.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone()[0], bool
+        )
         sets = ("replication_lag.warn=1s", "replication_lag.crit=1h")
         assert status_of(capsys, standby_dsn, "replication_lag", *sets)["status"] == "OK"
         # The primary sees its standby streaming.
-        r = eventually(lambda: status_of(capsys, db.dsn_as("pgconsole_readonly"), "replication_lag"),
-                       lambda r: "1 standby" in r["message"])
+        r = eventually(
+            lambda: status_of(capsys, db.dsn_as("pgconsole_readonly"), "replication_lag"),
+            lambda r: "1 standby" in r["message"],
+        )
         assert r["status"] == "OK" and "1 standby" in r["message"], r
 
         sb.execute("SELECT pg_wal_replay_pause()")
-        assert eventually(lambda: sb.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0],
-                          lambda s: s == "paused") == "paused"
+        assert (
+            eventually(
+                lambda: sb.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0],
+                lambda s: s == "paused",
+            )
+            == "paused"
+        )
         time.sleep(1.5)  # the last replayed commit becomes older than the 1 s threshold
         primary.execute("INSERT INTO ticks DEFAULT VALUES")
         target = _lsn(primary, "SELECT pg_current_wal_flush_lsn()::text")
-        assert eventually(lambda: sb.execute("SELECT pg_last_wal_receive_lsn() >= %s::pg_lsn", (target,)).fetchone()[0],
-                          bool)
+        assert eventually(
+            lambda: sb.execute("SELECT pg_last_wal_receive_lsn() >= %s::pg_lsn", (target,)).fetchone()[0],
+            bool,
+        )
         r = status_of(capsys, standby_dsn, "replication_lag", *sets)
         assert r["status"] == "WARNING", r
         assert "paused" in r["message"]
         assert r["perfdata"]["replay_delay"]["value"] >= 1.5
 
         sb.execute("SELECT pg_wal_replay_resume()")
-        r = eventually(lambda: status_of(capsys, standby_dsn, "replication_lag", *sets), lambda r: r["status"] == "OK")
+        r = eventually(
+            lambda: status_of(capsys, standby_dsn, "replication_lag", *sets), lambda r: r["status"] == "OK"
+        )
         assert r["status"] == "OK", r

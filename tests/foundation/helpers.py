@@ -24,14 +24,18 @@ MIGRATOR = "pgconsole_migrator"
 
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a CLI subprocess: no stray libpq or pgconsole settings, no user config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "PGCONSOLE_")) and k != "DATABASE_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PG", "PGCONSOLE_")) and k != "DATABASE_URL"
+    }
     env["PGCONSOLE_CONFIG"] = os.devnull  # an empty config file: the user's own never leaks in
     env["LC_ALL"] = "C"
     env.update(extra or {})
     return env
 
 
-def cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pgconsole", *args],
         capture_output=True,
@@ -79,8 +83,12 @@ class SetUpDB:
         with self.admin() as conn:
             if conn.execute("SELECT to_regclass('pgconsole.schema_migrations')").fetchone() == (None,):
                 return []
-            return [(r[0], r[1]) for r in conn.execute(
-                "SELECT version, checksum FROM pgconsole.schema_migrations ORDER BY version").fetchall()]
+            return [
+                (r[0], r[1])
+                for r in conn.execute(
+                    "SELECT version, checksum FROM pgconsole.schema_migrations ORDER BY version"
+                ).fetchall()
+            ]
 
 
 def set_up_database(cluster: Cluster) -> SetUpDB:
@@ -88,11 +96,17 @@ def set_up_database(cluster: Cluster) -> SetUpDB:
     with cluster.admin(name) as conn:
         run_setup(conn)
         for role in LOGIN_ROLES:
-            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(role_password(role))))
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(role_password(role))
+                )
+            )
     return SetUpDB(cluster, name)
 
 
-def copy_migrations(target: Path, *, only: Sequence[str] | None = None, extra: Mapping[str, str] | None = None) -> Path:
+def copy_migrations(
+    target: Path, *, only: Sequence[str] | None = None, extra: Mapping[str, str] | None = None
+) -> Path:
     """A migrations directory for a test: shipped files (all, or the named ones) plus extra files."""
     target.mkdir(parents=True, exist_ok=True)
     for path in sorted(default_migrations_dir().glob("*.sql")):
@@ -132,8 +146,11 @@ def run_main(*args: str, env: Mapping[str, str] | None = None) -> Result:
     from pgconsole.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, cli_env(env), clear=True), \
-            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with (
+        mock.patch.dict(os.environ, cli_env(env), clear=True),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         try:
             code = main(list(args))
         except SystemExit as exc:

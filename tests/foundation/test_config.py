@@ -16,9 +16,26 @@ from pgconsole.db.connect import ConnectError
 from tests.foundation.helpers import MIGRATOR, SetUpDB, run_main
 from tests.pgcluster import role_password
 
-_ENV = ("PGCONSOLE_DSN", "PGCONSOLE_REFRESH", "PGCONSOLE_READ_ONLY", "PGCONSOLE_CONFIG", "PGCONSOLE_PROFILE",
-        "PGCONSOLE_CONNECT_TIMEOUT", "DATABASE_URL", "PGSERVICE", "PGSERVICEFILE", "PGPASSFILE", "PGPASSWORD",
-        "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGCONNECT_TIMEOUT", "PGCONSOLE_THRESHOLDS", "PGCONSOLE_TIMEOUT")
+_ENV = (
+    "PGCONSOLE_DSN",
+    "PGCONSOLE_REFRESH",
+    "PGCONSOLE_READ_ONLY",
+    "PGCONSOLE_CONFIG",
+    "PGCONSOLE_PROFILE",
+    "PGCONSOLE_CONNECT_TIMEOUT",
+    "DATABASE_URL",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGPASSFILE",
+    "PGPASSWORD",
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGCONNECT_TIMEOUT",
+    "PGCONSOLE_THRESHOLDS",
+    "PGCONSOLE_TIMEOUT",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +43,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
     # No user config: point the default location at an empty directory.
-    monkeypatch.setattr("pgconsole.config.default_config_path", lambda: tmp_path / "no-such-dir" / "config.toml")
+    monkeypatch.setattr(
+        "pgconsole.config.default_config_path", lambda: tmp_path / "no-such-dir" / "config.toml"
+    )
 
 
 def settings(argv: list[str]) -> Settings:
@@ -38,7 +57,9 @@ def write(path: Path, text: str) -> str:
     return str(path)
 
 
-def test_precedence_cli_over_env_over_file_over_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precedence_cli_over_env_over_file_over_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert settings([]).refresh == 2.0  # default
     cfg = write(tmp_path / "c.toml", "refresh = 5\nread_only = true\n")
     assert settings(["--config", cfg]).refresh == 5
@@ -51,7 +72,9 @@ def test_precedence_cli_over_env_over_file_over_defaults(tmp_path: Path, monkeyp
 
 
 def test_profiles_override_top_level_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = write(tmp_path / "c.toml", """
+    cfg = write(
+        tmp_path / "c.toml",
+        """
 dsn = "host=staging dbname=app"
 refresh = 5
 [thresholds.cache_hit]
@@ -62,7 +85,8 @@ dsn = "service=prod"
 read_only = true
 [profiles.prod.thresholds.cache_hit]
 crit = "80%"
-""")
+""",
+    )
     base = settings(["--config", cfg])
     assert (base.dsn, base.read_only, base.profile) == ("host=staging dbname=app", False, None)
     prod = settings(["--config", cfg, "--profile", "prod"])
@@ -78,12 +102,14 @@ crit = "80%"
         ('refresh = "fast"\n', [], "config: refresh: Input should be a valid number"),
         ("refrsh = 2\n", [], "config: refrsh: Extra inputs are not permitted"),
         ("refresh = 0\n", [], "config: refresh: Input should be greater than 0.1"),
-        ("[profiles.prod]\nread_only = \"maybe\"\n", ["--profile", "prod"], "config: read_only: "),
+        ('[profiles.prod]\nread_only = "maybe"\n', ["--profile", "prod"], "config: read_only: "),
         ("refresh = \n", [], "invalid TOML"),
         ("[profiles.prod]\n", ["--profile", "dev"], "profile 'dev' not found (profiles: prod)"),
     ],
 )
-def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, text: str, argv: list[str], expected: str) -> None:
+def test_bad_config_is_one_line_naming_the_key(
+    tmp_path: Path, text: str, argv: list[str], expected: str
+) -> None:
     cfg = write(tmp_path / "c.toml", text)
     with pytest.raises(ConfigError) as info:
         settings(["--config", cfg, *argv])
@@ -101,9 +127,13 @@ def test_bad_env_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
         settings([])
 
 
-def test_env_names_are_case_insensitive_and_tables_are_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = write(tmp_path / "c.toml", '[thresholds.cache_hit]\nwarn = "95%"\ncrit = "90%"\n'
-                                     '[thresholds.connections_used]\nwarn = "80%"\n')
+def test_env_names_are_case_insensitive_and_tables_are_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write(
+        tmp_path / "c.toml",
+        '[thresholds.cache_hit]\nwarn = "95%"\ncrit = "90%"\n[thresholds.connections_used]\nwarn = "80%"\n',
+    )
     monkeypatch.setenv("pgconsole_timeout", "7")
     monkeypatch.setenv("PGCONSOLE_THRESHOLDS", '{"cache_hit": {"crit": "85%"}}')
     s = settings(["--config", cfg])
@@ -111,7 +141,9 @@ def test_env_names_are_case_insensitive_and_tables_are_json(tmp_path: Path, monk
     # the environment's table merges into the file's, key by key: the file's other values stay
     assert s.thresholds == {"cache_hit": {"warn": "95%", "crit": "85%"}, "connections_used": {"warn": "80%"}}
     monkeypatch.setenv("PGCONSOLE_THRESHOLDS", "{cache_hit")
-    with pytest.raises(ConfigError, match=r"^config: thresholds: not valid JSON: .* \(from \$PGCONSOLE_THRESHOLDS\)$"):
+    with pytest.raises(
+        ConfigError, match=r"^config: thresholds: not valid JSON: .* \(from \$PGCONSOLE_THRESHOLDS\)$"
+    ):
         settings([])
 
 
@@ -140,18 +172,25 @@ def test_dsn_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PGCONSOLE_DSN", "host=from-env")
     assert dsn_of(settings(["--config", cfg])) == "host=from-env"
     assert dsn_of(settings(["--config", cfg, "--dsn", "host=from-flag"])) == "host=from-flag"
-    assert dsn_of(settings(["--config", cfg, "migrate", "--dsn", "host=after-subcommand"])) == "host=after-subcommand"
+    assert (
+        dsn_of(settings(["--config", cfg, "migrate", "--dsn", "host=after-subcommand"]))
+        == "host=after-subcommand"
+    )
 
 
-def test_service_file_and_pgpass_work_through_connect(setup_db: SetUpDB, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_service_file_and_pgpass_work_through_connect(
+    setup_db: SetUpDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     info = setup_db.cluster.info
     service = tmp_path / "pg_service.conf"
-    service.write_text(f"[pgctest]\nhost={info.host}\nport={info.port}\ndbname={setup_db.name}\n"
-                       "user=pgconsole_readonly\n")
+    service.write_text(
+        f"[pgctest]\nhost={info.host}\nport={info.port}\ndbname={setup_db.name}\nuser=pgconsole_readonly\n"
+    )
     pgpass = tmp_path / "pgpass"
-    pgpass.write_text(f"{info.host}:{info.port}:*:pgconsole_readonly:{role_password('pgconsole_readonly')}\n"
-                      f"{info.host}:{info.port}:*:{MIGRATOR}:{role_password(MIGRATOR)}\n")
+    pgpass.write_text(
+        f"{info.host}:{info.port}:*:pgconsole_readonly:{role_password('pgconsole_readonly')}\n"
+        f"{info.host}:{info.port}:*:{MIGRATOR}:{role_password(MIGRATOR)}\n"
+    )
     pgpass.chmod(0o600)  # libpq ignores a .pgpass others can read
     monkeypatch.setenv("PGSERVICEFILE", str(service))
     monkeypatch.setenv("PGPASSFILE", str(pgpass))
@@ -167,9 +206,16 @@ def test_service_file_and_pgpass_work_through_connect(setup_db: SetUpDB, tmp_pat
         assert row == ("pgconsole_readonly", setup_db.name)
 
     # The CLI with no --dsn at all: the service (and .pgpass for another user) through libpq.
-    r = run_main("migrate", "--status", env={
-        "PGSERVICEFILE": str(service), "PGPASSFILE": str(pgpass), "PGSERVICE": "pgctest", "PGUSER": MIGRATOR,
-    })
+    r = run_main(
+        "migrate",
+        "--status",
+        env={
+            "PGSERVICEFILE": str(service),
+            "PGPASSFILE": str(pgpass),
+            "PGSERVICE": "pgctest",
+            "PGUSER": MIGRATOR,
+        },
+    )
     assert r.returncode == 0 and r.stdout.splitlines()[0] == "pending  0001_meta.sql", r
 
     # Control: a wrong .pgpass entry is really what authenticates (the server wants scram here).
@@ -181,7 +227,11 @@ def test_service_file_and_pgpass_work_through_connect(setup_db: SetUpDB, tmp_pat
 @pytest.mark.parametrize("command", ["migrate", "setup", "doctor", "demo"])
 def test_connection_flags_work_before_and_after_the_subcommand(command: str, tmp_path: Path) -> None:
     cfg = write(tmp_path / "c.toml", "[profiles.p]\nrefresh = 7\n")
-    after = settings([command, "--dsn", "host=after", "--config", cfg, "--profile", "p", "--connect-timeout", "3"])
-    before = settings(["--dsn", "host=before", "--config", cfg, "--profile", "p", "--connect-timeout", "3", command])
+    after = settings(
+        [command, "--dsn", "host=after", "--config", cfg, "--profile", "p", "--connect-timeout", "3"]
+    )
+    before = settings(
+        ["--dsn", "host=before", "--config", cfg, "--profile", "p", "--connect-timeout", "3", command]
+    )
     assert (after.dsn, after.refresh, after.connect_timeout) == ("host=after", 7, 3)
     assert (before.dsn, before.refresh, before.connect_timeout) == ("host=before", 7, 3)

@@ -8,9 +8,11 @@ from pgconsole.db import Purpose, connect, describe_target, redact
 from pgconsole.db.connect import DEFAULT_TIMEOUTS, Timeouts, connect_async
 from tests.foundation.helpers import SetUpDB
 
-_SHOW = ("SELECT current_setting('application_name'), current_setting('statement_timeout'),"
-         " current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout'),"
-         " current_setting('jit'), current_setting('max_parallel_workers_per_gather')")
+_SHOW = (
+    "SELECT current_setting('application_name'), current_setting('statement_timeout'),"
+    " current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout'),"
+    " current_setting('jit'), current_setting('max_parallel_workers_per_gather')"
+)
 
 
 def _ms(value: str) -> int:
@@ -23,7 +25,9 @@ def _ms(value: str) -> int:
 
 @pytest.mark.parametrize("purpose", list(Purpose))
 def test_each_purpose_gets_its_name_and_limits(setup_db: SetUpDB, purpose: Purpose) -> None:
-    conn = connect(setup_db.dsn_as("pgconsole_app"), purpose, app_suffix=None if purpose is Purpose.DASHBOARD else "t1")
+    conn = connect(
+        setup_db.dsn_as("pgconsole_app"), purpose, app_suffix=None if purpose is Purpose.DASHBOARD else "t1"
+    )
     try:
         name, stmt, lock, idle, jit, parallel = conn.execute(_SHOW).fetchone()  # type: ignore[misc]
         assert conn.autocommit
@@ -38,8 +42,12 @@ def test_each_purpose_gets_its_name_and_limits(setup_db: SetUpDB, purpose: Purpo
 
 
 async def test_async_connect_and_custom_timeouts(setup_db: SetUpDB) -> None:
-    conn = await connect_async(setup_db.dsn_as("pgconsole_app"), Purpose.OPERATOR, autocommit=False,
-                               timeouts=Timeouts(statement_ms=1234, lock_ms=321, idle_in_transaction_ms=4567))
+    conn = await connect_async(
+        setup_db.dsn_as("pgconsole_app"),
+        Purpose.OPERATOR,
+        autocommit=False,
+        timeouts=Timeouts(statement_ms=1234, lock_ms=321, idle_in_transaction_ms=4567),
+    )
     try:
         cur = await conn.execute(_SHOW)
         row = await cur.fetchone()
@@ -54,7 +62,12 @@ def test_describe_target_and_redact_never_show_a_password() -> None:
     assert describe_target(f"postgresql://bob:{secret}@db1:6432/app") == "bob@db1:6432/app"
     assert secret not in describe_target(f"host=db1 password={secret} user=bob")
     assert secret not in describe_target(f"postgresql://bob:{secret}@[broken")
-    for text in (f"postgresql://bob:{secret}@db1/app", f"password={secret}", f"password = '{secret}' host=x",
-                 f"postgres://u:{secret}@h/d?sslmode=require", f"postgresql://h/d?user=u&password={secret}"):
+    for text in (
+        f"postgresql://bob:{secret}@db1/app",
+        f"password={secret}",
+        f"password = '{secret}' host=x",
+        f"postgres://u:{secret}@h/d?sslmode=require",
+        f"postgresql://h/d?user=u&password={secret}",
+    ):
         assert secret not in redact(text), text
     assert redact("no secrets here: pass the salt") == "no secrets here: pass the salt"

@@ -75,7 +75,11 @@ def test_unreachable_targets(target: str, closed_port: int, silent_port: int) ->
         r, seconds = timed_status(dsn)
         line = assert_one_clean_line(r)
         assert line.startswith("pgconsole: cannot connect: ")
-        expected = {"unknown_host": "nonexistent.invalid", "closed_port": "refused", "silent_server": "timeout"}[target]
+        expected = {
+            "unknown_host": "nonexistent.invalid",
+            "closed_port": "refused",
+            "silent_server": "timeout",
+        }[target]
         assert expected in line
         took.append(seconds)
         if seconds < CONNECT_TIMEOUT + 1:
@@ -123,7 +127,9 @@ def test_default_connect_timeout_is_10s_and_flags_override(monkeypatch: pytest.M
     dsn = f"postgresql://u:{SECRET}@127.0.0.1:1/db"
     assert run_main("migrate", "--status", "--dsn", dsn).returncode == 2
     assert run_main("migrate", "--status", "--dsn", dsn, "--connect-timeout", "3").returncode == 2
-    assert run_main("migrate", "--status", "--dsn", dsn, env={"PGCONSOLE_CONNECT_TIMEOUT": "4"}).returncode == 2
+    assert (
+        run_main("migrate", "--status", "--dsn", dsn, env={"PGCONSOLE_CONNECT_TIMEOUT": "4"}).returncode == 2
+    )
     assert run_main("migrate", "--status", "--dsn", dsn + "?connect_timeout=5").returncode == 2
     assert [k["connect_timeout"] for k in seen[:2]] == [10, 3]
     assert seen[2]["connect_timeout"] == 4
@@ -134,8 +140,12 @@ def test_default_connect_timeout_is_10s_and_flags_override(monkeypatch: pytest.M
 def test_connection_kwargs_per_purpose() -> None:
     kw = connection_kwargs("host=db application_name=mine", Purpose.DASHBOARD)
     assert kw["application_name"] == "pgconsole" and kw["connect_timeout"] == 10 and kw["keepalives"] == 1
-    assert connection_kwargs("host=db application_name=mine", Purpose.WORKER, app_suffix="w1")["application_name"] \
+    assert (
+        connection_kwargs("host=db application_name=mine", Purpose.WORKER, app_suffix="w1")[
+            "application_name"
+        ]
         == "pgconsole-worker:w1"
+    )
     assert "application_name" not in connection_kwargs("host=db application_name=mine", Purpose.APP)
     assert connection_kwargs("host=db", Purpose.APP)["application_name"] == "pgconsole-app"
     assert "keepalives_idle" not in connection_kwargs("host=db keepalives_idle=60", Purpose.CHECK)

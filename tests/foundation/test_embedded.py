@@ -105,7 +105,9 @@ def test_demo_serve_migrates_reuses_and_stops_cleanly(data_dir: Path, pg_bin: Pa
     try:
         assert "@" in first.dsn and ":" not in first.dsn.split("//", 1)[1].split("@", 1)[0]  # no password
         with psycopg.connect(first.dsn, connect_timeout=10, autocommit=True) as conn:
-            versions = [r[0] for r in conn.execute("SELECT version FROM pgconsole.schema_migrations ORDER BY 1")]
+            versions = [
+                r[0] for r in conn.execute("SELECT version FROM pgconsole.schema_migrations ORDER BY 1")
+            ]
             assert versions == [m.version for m in load_migrations()]
             major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000  # type: ignore[index]
             assert major == (15 if pg_bin else 18)
@@ -143,7 +145,9 @@ def test_demo_serve_migrates_reuses_and_stops_cleanly(data_dir: Path, pg_bin: Pa
     try:
         with psycopg.connect(fresh.dsn, connect_timeout=10) as conn:
             assert conn.execute("SELECT to_regclass('public.reset_marker')").fetchone() == (None,)
-            assert conn.execute("SELECT count(*) FROM pgconsole.schema_migrations").fetchone() == (len(load_migrations()),)
+            assert conn.execute("SELECT count(*) FROM pgconsole.schema_migrations").fetchone() == (
+                len(load_migrations()),
+            )
     finally:
         assert fresh.stop(signal.SIGINT) == 0, fresh.stderr
     assert postmaster_pid(data_dir) is None

@@ -52,15 +52,20 @@ def _migrator_backend(db: SetUpDB) -> tuple[int, str | None] | None:
     return None if row is None else (row[0], row[1])
 
 
-def test_sigkill_mid_migration_leaves_schema_and_history_in_agreement(setup_db: SetUpDB, tmp_path: Path) -> None:
+def test_sigkill_mid_migration_leaves_schema_and_history_in_agreement(
+    setup_db: SetUpDB, tmp_path: Path
+) -> None:
     directory = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_kill_me.sql": KILL_ME})
     dsn = setup_db.dsn_as(MIGRATOR)
     args = ("migrate", "--dsn", dsn, "--migrations-dir", str(directory))
     proc = cli_popen(*args)
     try:
         # Kill the client while its backend sleeps inside 0002's transaction, after the DDL.
-        wait_until(lambda: (b := _migrator_backend(setup_db)) is not None and b[1] == "PgSleep",
-                   timeout=30, what="the migrator to reach pg_sleep")
+        wait_until(
+            lambda: (b := _migrator_backend(setup_db)) is not None and b[1] == "PgSleep",
+            timeout=30,
+            what="the migrator to reach pg_sleep",
+        )
         backend = _migrator_backend(setup_db)
         assert backend is not None
         os.kill(proc.pid, signal.SIGKILL)
@@ -95,15 +100,20 @@ def test_migrator_role_has_client_connection_check(setup_db: SetUpDB) -> None:
     assert setup_db.cluster.major < 14 or value == ("1s",)
 
 
-def test_backend_terminated_mid_migration_exits_connect_code_and_rolls_back(setup_db: SetUpDB, tmp_path: Path) -> None:
+def test_backend_terminated_mid_migration_exits_connect_code_and_rolls_back(
+    setup_db: SetUpDB, tmp_path: Path
+) -> None:
     """The other side of F6: the server ends the session (failover, pg_terminate_backend)."""
     from pgconsole.schema.migrate import EXIT_CONNECT
 
     directory = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_kill_me.sql": KILL_ME})
     proc = cli_popen("migrate", "--dsn", setup_db.dsn_as(MIGRATOR), "--migrations-dir", str(directory))
     try:
-        wait_until(lambda: (b := _migrator_backend(setup_db)) is not None and b[1] == "PgSleep",
-                   timeout=30, what="the migrator to reach pg_sleep")
+        wait_until(
+            lambda: (b := _migrator_backend(setup_db)) is not None and b[1] == "PgSleep",
+            timeout=30,
+            what="the migrator to reach pg_sleep",
+        )
         backend = _migrator_backend(setup_db)
         assert backend is not None
         assert setup_db.scalar("SELECT pg_terminate_backend(%s)", (backend[0],)) is True

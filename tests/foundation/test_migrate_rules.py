@@ -53,10 +53,14 @@ def test_edited_migration_is_refused_showing_both_checksums(setup_db: SetUpDB, t
 
 
 def test_missing_migration_is_refused(setup_db: SetUpDB, tmp_path: Path) -> None:
-    d = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={
-        "0002_two.sql": "CREATE TABLE pgconsole.two (id int);\n",
-        "0003_three.sql": "CREATE TABLE pgconsole.three (id int);\n",
-    })
+    d = copy_migrations(
+        tmp_path / "m",
+        only=["0001_meta.sql"],
+        extra={
+            "0002_two.sql": "CREATE TABLE pgconsole.two (id int);\n",
+            "0003_three.sql": "CREATE TABLE pgconsole.three (id int);\n",
+        },
+    )
     assert migrate(setup_db, d).returncode == EXIT_OK
     two_sha = sha(d / "0002_two.sql")
     (d / "0002_two.sql").unlink()
@@ -91,25 +95,39 @@ def test_ddl_lock_timeout_exits_with_retry_message(setup_db: SetUpDB, tmp_path: 
         assert len(r.stderr.strip().splitlines()) == 1
         holder.rollback()
     assert [v for v, _ in setup_db.history()] == [1]
-    assert setup_db.scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 'pgconsole.settings'::regclass"
-                           " AND attname = 'note'") == 0
+    assert (
+        setup_db.scalar(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'pgconsole.settings'::regclass"
+            " AND attname = 'note'"
+        )
+        == 0
+    )
     r = migrate(setup_db, d)
     assert r.returncode == EXIT_OK, r.stderr
     assert [v for v, _ in setup_db.history()] == [1, 2]
 
 
 def test_no_transaction_marker_runs_create_index_concurrently(setup_db: SetUpDB, tmp_path: Path) -> None:
-    d = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_concurrent_index.sql": CONCURRENT_INDEX})
+    d = copy_migrations(
+        tmp_path / "m", only=["0001_meta.sql"], extra={"0002_concurrent_index.sql": CONCURRENT_INDEX}
+    )
     assert not load_migrations(d)[1].transactional
     st = migrate(setup_db, d, "--status")
     assert "0002_concurrent_index.sql  (no transaction)" in st.stdout
     r = migrate(setup_db, d)
     assert r.returncode == EXIT_OK, r.stderr
-    assert setup_db.scalar(
-        "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('pgconsole.settings_updated_at_idx')") is True
-    assert setup_db.scalar(
-        "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'pgconsole.settings_updated_at_idx'::regclass"
-    ) == "pgconsole_owner"
+    assert (
+        setup_db.scalar(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('pgconsole.settings_updated_at_idx')"
+        )
+        is True
+    )
+    assert (
+        setup_db.scalar(
+            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'pgconsole.settings_updated_at_idx'::regclass"
+        )
+        == "pgconsole_owner"
+    )
     assert [v for v, _ in setup_db.history()] == [1, 2]
 
 
@@ -129,14 +147,16 @@ def test_status_lists_applied_and_pending(setup_db: SetUpDB, tmp_path: Path) -> 
 def test_dry_run_changes_nothing_not_even_the_history_table(setup_db: SetUpDB) -> None:
     def catalog() -> object:
         return setup_db.scalar(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = 'pgconsole'")
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = 'pgconsole'"
+        )
 
     before = catalog()
     r = run_main("migrate", "--dry-run", "--dsn", setup_db.dsn_as(MIGRATOR))
     assert r.returncode == EXIT_OK, r.stderr
     shipped = load_migrations()
-    assert r.stdout.splitlines() == [f"would apply  {m.filename}" + ("" if m.transactional else "  (no transaction)")
-                                     for m in shipped]
+    assert r.stdout.splitlines() == [
+        f"would apply  {m.filename}" + ("" if m.transactional else "  (no transaction)") for m in shipped
+    ]
     assert setup_db.scalar("SELECT to_regclass('pgconsole.schema_migrations')") is None
     assert catalog() == before == 0
 
@@ -147,23 +167,37 @@ def _psql(cluster: Cluster) -> Path:
 
 def test_sql_output_applied_by_psql_leaves_a_migrated_database(setup_db: SetUpDB, tmp_path: Path) -> None:
     """--sql is for teams that apply SQL with their own tool: the result must equal `migrate`."""
-    d = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_concurrent_index.sql": CONCURRENT_INDEX})
+    d = copy_migrations(
+        tmp_path / "m", only=["0001_meta.sql"], extra={"0002_concurrent_index.sql": CONCURRENT_INDEX}
+    )
     r = migrate(setup_db, d, "--sql")
     assert r.returncode == EXIT_OK, r.stderr
-    assert setup_db.scalar("SELECT to_regclass('pgconsole.schema_migrations')") is None  # printing changes nothing
+    assert (
+        setup_db.scalar("SELECT to_regclass('pgconsole.schema_migrations')") is None
+    )  # printing changes nothing
     script = tmp_path / "pending.sql"
     script.write_text(r.stdout)
     script.chmod(0o644)
     psql = _psql(setup_db.cluster)
     if not psql.exists():
         pytest.skip(f"no psql in {psql.parent}")
-    run = subprocess.run([str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", setup_db.dsn_as(MIGRATOR), "-f", str(script)],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", setup_db.dsn_as(MIGRATOR), "-f", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     st = migrate(setup_db, d, "--status")
-    assert st.returncode == EXIT_OK and st.stdout.splitlines()[-1] == "database is up to date", st.stdout + st.stderr
-    assert setup_db.scalar("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'pgconsole.settings'::regclass") \
+    assert st.returncode == EXIT_OK and st.stdout.splitlines()[-1] == "database is up to date", (
+        st.stdout + st.stderr
+    )
+    assert (
+        setup_db.scalar(
+            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'pgconsole.settings'::regclass"
+        )
         == "pgconsole_owner"
+    )
 
 
 def test_migrate_before_setup_says_run_setup(pg: Cluster) -> None:
@@ -177,11 +211,17 @@ def test_migrate_before_setup_says_run_setup(pg: Cluster) -> None:
 
 
 def test_failing_migration_is_rolled_back_whole_with_one_line(setup_db: SetUpDB, tmp_path: Path) -> None:
-    d = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={
-        "0002_broken.sql": "CREATE TABLE pgconsole.before_error (id int);\nCREATE TABLE pgconsole.x (id int,\n  oops);\n",
-    })
+    d = copy_migrations(
+        tmp_path / "m",
+        only=["0001_meta.sql"],
+        extra={
+            "0002_broken.sql": "CREATE TABLE pgconsole.before_error (id int);\nCREATE TABLE pgconsole.x (id int,\n  oops);\n",
+        },
+    )
     r = migrate(setup_db, d)
     assert r.returncode == 1
-    assert len(r.stderr.splitlines()) == 1 and "0002_broken.sql failed and was rolled back" in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "0002_broken.sql failed and was rolled back" in r.stderr, (
+        r.stderr
+    )
     assert setup_db.scalar("SELECT to_regclass('pgconsole.before_error')") is None
     assert [v for v, _ in setup_db.history()] == [1]  # 0001 committed on its own, 0002 not at all

@@ -24,7 +24,9 @@ REQUESTS = 2 * POOL_SIZE
 
 def _backend_pids(db: SetUpDB, app_name: str) -> set[int]:
     with db.admin() as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (app_name,)).fetchall()
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (app_name,)
+        ).fetchall()
     return {r[0] for r in rows}
 
 
@@ -46,13 +48,20 @@ def _request(pool: ConnectionPool) -> int:
 def test_terminated_backends_cost_no_failed_request(setup_db: SetUpDB) -> None:
     suffix = uuid.uuid4().hex[:8]
     app_name = f"pgconsole-operator:{suffix}"
-    with make_pool(setup_db.dsn_as("pgconsole_app"), Purpose.OPERATOR, min_size=POOL_SIZE,
-                   max_size=POOL_SIZE, app_suffix=suffix) as pool:
+    with make_pool(
+        setup_db.dsn_as("pgconsole_app"),
+        Purpose.OPERATOR,
+        min_size=POOL_SIZE,
+        max_size=POOL_SIZE,
+        app_suffix=suffix,
+    ) as pool:
         pool.wait(timeout=10)
         before = _backend_pids(setup_db, app_name)
         assert len(before) == POOL_SIZE
         assert _terminate(setup_db, app_name) == POOL_SIZE
-        wait_until(lambda: not _backend_pids(setup_db, app_name) & before, timeout=10, what="backends to exit")
+        wait_until(
+            lambda: not _backend_pids(setup_db, app_name) & before, timeout=10, what="backends to exit"
+        )
         served = [_request(pool) for _ in range(REQUESTS)]  # raises on the first failed request
         assert not set(served) & before  # really new sessions, not the terminated ones
         assert pool.get_stats().get("connections_lost", 0) >= 1  # the check caught the dead ones
@@ -61,13 +70,20 @@ def test_terminated_backends_cost_no_failed_request(setup_db: SetUpDB) -> None:
 async def test_async_pool_survives_terminated_backends(setup_db: SetUpDB) -> None:
     suffix = uuid.uuid4().hex[:8]
     app_name = f"pgconsole:{suffix}"
-    pool = make_async_pool(setup_db.dsn_as("pgconsole_app"), Purpose.DASHBOARD, min_size=POOL_SIZE,
-                           max_size=POOL_SIZE, app_suffix=suffix)
+    pool = make_async_pool(
+        setup_db.dsn_as("pgconsole_app"),
+        Purpose.DASHBOARD,
+        min_size=POOL_SIZE,
+        max_size=POOL_SIZE,
+        app_suffix=suffix,
+    )
     await pool.open(wait=True, timeout=10)
     try:
         before = _backend_pids(setup_db, app_name)
         assert _terminate(setup_db, app_name) == POOL_SIZE
-        wait_until(lambda: not _backend_pids(setup_db, app_name) & before, timeout=10, what="backends to exit")
+        wait_until(
+            lambda: not _backend_pids(setup_db, app_name) & before, timeout=10, what="backends to exit"
+        )
         for _ in range(REQUESTS):
             async with pool.connection() as conn:
                 cur = await conn.execute("SELECT current_setting('statement_timeout')")
@@ -89,8 +105,9 @@ def own_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 def test_server_restart_costs_no_failed_request_after_it_is_back(own_cluster: Cluster) -> None:
     db = set_up_database(own_cluster)
     suffix = uuid.uuid4().hex[:8]
-    with make_pool(db.dsn_as("pgconsole_app"), Purpose.WORKER, min_size=POOL_SIZE, max_size=POOL_SIZE,
-                   app_suffix=suffix) as pool:
+    with make_pool(
+        db.dsn_as("pgconsole_app"), Purpose.WORKER, min_size=POOL_SIZE, max_size=POOL_SIZE, app_suffix=suffix
+    ) as pool:
         pool.wait(timeout=10)
         before = {_request(pool) for _ in range(REQUESTS)}
         for _round in range(2):  # twice in a row: the reconnect path must itself survive (pg_activity#367)
@@ -102,7 +119,9 @@ def test_server_restart_costs_no_failed_request_after_it_is_back(own_cluster: Cl
             row = conn.execute("SELECT current_setting('application_name')").fetchone()
         assert row == (f"pgconsole-worker:{suffix}",)
     # Control: without check= the same restart does cost failed requests, so the test can fail.
-    with ConnectionPool(db.dsn_as("pgconsole_app"), min_size=POOL_SIZE, max_size=POOL_SIZE, open=True) as bare:
+    with ConnectionPool(
+        db.dsn_as("pgconsole_app"), min_size=POOL_SIZE, max_size=POOL_SIZE, open=True
+    ) as bare:
         bare.wait(timeout=10)
         own_cluster.server.restart()
         with pytest.raises(psycopg.OperationalError), bare.connection() as conn:

@@ -24,8 +24,13 @@ pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed: the
 
 def _fresh_copy(dest: Path) -> None:
     """What a clone of this checkout would hold: tracked and new (not ignored) files, no venv."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         src = REPO / name
         if src.is_file():

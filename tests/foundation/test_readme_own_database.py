@@ -41,7 +41,9 @@ def fresh_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     cluster = start_cluster(request.param)
     try:
         with cluster.admin() as conn:
-            conn.execute(sql.SQL("CREATE ROLE admin LOGIN SUPERUSER PASSWORD {}").format(sql.Literal(ADMIN_PASSWORD)))
+            conn.execute(
+                sql.SQL("CREATE ROLE admin LOGIN SUPERUSER PASSWORD {}").format(sql.Literal(ADMIN_PASSWORD))
+            )
             conn.execute("CREATE DATABASE app")
         yield cluster
     finally:
@@ -49,9 +51,15 @@ def fresh_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "PGCONSOLE_")) and k != "DATABASE_URL"}
-    env.update(HOME=str(home), PGCONSOLE_CONFIG=os.devnull, LC_ALL="C",
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PG", "PGCONSOLE_")) and k != "DATABASE_URL"
+    }
+    env.update(
+        HOME=str(home),
+        PGCONSOLE_CONFIG=os.devnull,
+        LC_ALL="C",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
     return env
 
 
@@ -62,8 +70,10 @@ def test_the_sequence_runs_top_to_bottom(fresh_cluster: Cluster, tmp_path: Path)
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     pgpass = home / ".pgpass"
-    pgpass.write_text(pgpass_line(fresh_cluster.info.host, str(fresh_cluster.info.port), "app", "admin",
-                                  ADMIN_PASSWORD) + "\n")
+    pgpass.write_text(
+        pgpass_line(fresh_cluster.info.host, str(fresh_cluster.info.port), "app", "admin", ADMIN_PASSWORD)
+        + "\n"
+    )
     pgpass.chmod(0o600)
     env = _env(home)
     outputs: list[str] = []
@@ -73,11 +83,17 @@ def test_the_sequence_runs_top_to_bottom(fresh_cluster: Cluster, tmp_path: Path)
         if not re.search(r"\s(setup|migrate)\b|--check", line):  # the dashboard: a real terminal
             _dashboard(line, env, tmp_path)
             continue
-        proc = subprocess.run(["sh", "-c", line], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        proc = subprocess.run(
+            ["sh", "-c", line], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+        )
         outputs.append(proc.stdout + proc.stderr)
-        ok = (0, 1) if "--check" in line else (0,)  # a WARNING (e.g. pg_stat_statements not preloaded) is fine
+        ok = (
+            (0, 1) if "--check" in line else (0,)
+        )  # a WARNING (e.g. pg_stat_statements not preloaded) is fine
         assert proc.returncode in ok, f"{line}\nexit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-        assert "no password supplied" not in proc.stderr and "password authentication failed" not in proc.stderr
+        assert (
+            "no password supplied" not in proc.stderr and "password authentication failed" not in proc.stderr
+        )
         if line.endswith(" setup"):
             # The plain setup's output ends with the next step: how the roles get passwords.
             tail = proc.stdout.strip().splitlines()
@@ -101,8 +117,9 @@ def _dashboard(line: str, env: dict[str, str], tmp_path: Path) -> None:
     if TMUX is None:
         pytest.skip("tmux is not installed: the dashboard line needs a real terminal")
     exit_file = tmp_path / "dashboard-exit"
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k in ("HOME", "PGCONSOLE_CONFIG", "PATH",
-                                                                                 "LC_ALL"))
+    exports = " ".join(
+        f"{k}={shlex.quote(v)}" for k, v in env.items() if k in ("HOME", "PGCONSOLE_CONFIG", "PATH", "LC_ALL")
+    )
     cmd = f"env -u PGCONSOLE_DSN -u DATABASE_URL {exports} sh -c {shlex.quote(line)}; echo $? > {exit_file}; sleep 30"
     tmux = Tmux()
     try:

@@ -59,16 +59,23 @@ def test_roles_can_do_what_the_docs_say_and_no_more(setup_db: SetUpDB) -> None:
         admin.execute("INSERT INTO pgconsole.settings (key, value) VALUES ('test.k', '1')")
     # The schema and its objects belong to the NOLOGIN owner.
     assert setup_db.scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'pgconsole_owner'") is False
-    assert setup_db.scalar("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'pgconsole'") \
+    assert (
+        setup_db.scalar("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'pgconsole'")
         == "pgconsole_owner"
-    assert setup_db.scalar(
-        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = 'pgconsole' AND pg_get_userbyid(c.relowner) <> 'pgconsole_owner'") == 0
+    )
+    assert (
+        setup_db.scalar(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'pgconsole' AND pg_get_userbyid(c.relowner) <> 'pgconsole_owner'"
+        )
+        == 0
+    )
 
     with psycopg.connect(setup_db.dsn_as("pgconsole_readonly"), autocommit=True) as ro:
-        assert ro.execute("SELECT pg_has_role('pg_read_all_stats', 'USAGE'), pg_has_role('pg_read_all_settings', 'USAGE'),"
-                          " current_setting('statement_timeout'), current_setting('default_transaction_read_only')"
-                          ).fetchone() == (True, True, "5s", "on")
+        assert ro.execute(
+            "SELECT pg_has_role('pg_read_all_stats', 'USAGE'), pg_has_role('pg_read_all_settings', 'USAGE'),"
+            " current_setting('statement_timeout'), current_setting('default_transaction_read_only')"
+        ).fetchone() == (True, True, "5s", "on")
         assert ro.execute("SELECT value FROM pgconsole.settings WHERE key = 'test.k'").fetchone() == (1,)
         with pytest.raises(errors.ReadOnlySqlTransaction):
             ro.execute("UPDATE pgconsole.settings SET value = '2'")
@@ -79,19 +86,22 @@ def test_roles_can_do_what_the_docs_say_and_no_more(setup_db: SetUpDB) -> None:
             ro.execute("CREATE TABLE pgconsole.nope ()")
 
     with psycopg.connect(setup_db.dsn_as("pgconsole_operator"), autocommit=True) as op:
-        assert op.execute("SELECT pg_has_role('pgconsole_readonly', 'MEMBER'), current_setting('statement_timeout')"
-                          ).fetchone() == (True, "30s")
+        assert op.execute(
+            "SELECT pg_has_role('pgconsole_readonly', 'MEMBER'), current_setting('statement_timeout')"
+        ).fetchone() == (True, "30s")
         with pytest.raises(errors.InsufficientPrivilege):
             op.execute("DELETE FROM pgconsole.settings")
 
     with psycopg.connect(setup_db.dsn_as("pgconsole_app"), autocommit=True) as app:
-        assert app.execute("SELECT pg_has_role('pgconsole_owner', 'MEMBER'), current_setting('statement_timeout')"
-                           ).fetchone() == (False, "30s")
+        assert app.execute(
+            "SELECT pg_has_role('pgconsole_owner', 'MEMBER'), current_setting('statement_timeout')"
+        ).fetchone() == (False, "30s")
         with pytest.raises(errors.InsufficientPrivilege):
             app.execute("ALTER TABLE pgconsole.settings ADD COLUMN x int")
 
     with psycopg.connect(setup_db.dsn_as(MIGRATOR), autocommit=True) as mig:
-        assert mig.execute("SELECT pg_has_role('pgconsole_owner', 'MEMBER'), current_setting('lock_timeout')"
-                           ).fetchone() == (True, "5s")
+        assert mig.execute(
+            "SELECT pg_has_role('pgconsole_owner', 'MEMBER'), current_setting('lock_timeout')"
+        ).fetchone() == (True, "5s")
         with pytest.raises(errors.InsufficientPrivilege):
             mig.execute("CREATE SCHEMA elsewhere")

@@ -25,18 +25,24 @@ def _busy_queue_with_stale_stats(db: Any) -> None:
     with db.admin() as a:
         a.execute("VACUUM ANALYZE pgconsole.jobs")  # statistics of an empty table
         a.execute("ALTER TABLE pgconsole.jobs SET (autovacuum_enabled = off)")  # keep them stale
-        a.execute("INSERT INTO pgconsole.jobs (job_type, payload) "
-                  "SELECT 'type_' || (g % 3), '{}' FROM generate_series(1, 30000) g")
+        a.execute(
+            "INSERT INTO pgconsole.jobs (job_type, payload) "
+            "SELECT 'type_' || (g % 3), '{}' FROM generate_series(1, 30000) g"
+        )
         a.execute(
             "INSERT INTO pgconsole.jobs (job_type, status, started_at, completed_at) "
             "SELECT 'type_' || (g %% 3), 'completed', now(), now() - g * %s * interval '1 ms' "
-            "FROM generate_series(1, 20000) g", (SPACING_MS,))
+            "FROM generate_series(1, 20000) g",
+            (SPACING_MS,),
+        )
         # 50 failures among the newest jobs, two distinct errors.
         a.execute(
             "INSERT INTO pgconsole.jobs (job_type, status, started_at, completed_at, error_code, error_message) "
             "SELECT 'type_0', 'failed', now(), now() - (g * %s + 5) * interval '1 ms', 'E', "
             "       CASE WHEN g <= 30 THEN 'timeout' ELSE 'boom' END "
-            "FROM generate_series(1, 50) g", (SPACING_MS,))
+            "FROM generate_series(1, 50) g",
+            (SPACING_MS,),
+        )
 
 
 def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -49,7 +55,9 @@ def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("name", ["active", "window"])
 def test_statements_stop_at_their_cap_with_stale_statistics(db, name):
     _busy_queue_with_stale_stats(db)
-    sql, cap = {"active": (Q.ACTIVE_COUNTS_SQL, Q.ACTIVE_CAP + 1), "window": (Q.WINDOW_SQL, Q.WINDOW_CAP)}[name]
+    sql, cap = {"active": (Q.ACTIVE_COUNTS_SQL, Q.ACTIVE_CAP + 1), "window": (Q.WINDOW_SQL, Q.WINDOW_CAP)}[
+        name
+    ]
     with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn, conn.transaction():
         conn.execute(Q.PLAN_SETTINGS_SQL)
         row = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, {"cap": cap}).fetchone()
@@ -83,8 +91,10 @@ def test_full_sample_gives_the_rate_over_its_span_and_the_failures_in_it(db):
 
 def test_quiet_queue_counts_exactly_over_the_whole_window(db):
     with db.admin() as a:
-        a.execute("INSERT INTO pgconsole.jobs (job_type, status, started_at, completed_at) "
-                  "SELECT 'q', 'completed', now(), now() - g * interval '1 second' FROM generate_series(1, 120) g")
+        a.execute(
+            "INSERT INTO pgconsole.jobs (job_type, status, started_at, completed_at) "
+            "SELECT 'q', 'completed', now(), now() - g * interval '1 second' FROM generate_series(1, 120) g"
+        )
     with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
         q = Q.collect_queue(conn, read_capabilities(conn))
     assert not q.window_capped and q.window_span_s is None
@@ -96,7 +106,9 @@ def test_quiet_queue_counts_exactly_over_the_whole_window(db):
 def test_a_capped_pending_count_is_reused_until_it_is_old_then_counted_again(db, monkeypatch):
     monkeypatch.setattr(Q, "ACTIVE_CAP", 4)
     with db.admin() as a:
-        a.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'cap', '{}' FROM generate_series(1, 6)")
+        a.execute(
+            "INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'cap', '{}' FROM generate_series(1, 6)"
+        )
     with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
         caps = read_capabilities(conn)
         first = Q.collect_queue(conn, caps)
@@ -104,15 +116,19 @@ def test_a_capped_pending_count_is_reused_until_it_is_old_then_counted_again(db,
         assert pending is not None and (pending.method, pending.count) == ("capped", 4)
         with db.admin() as a:  # below the cap now, and one job processing
             a.execute("DELETE FROM pgconsole.jobs WHERE id IN (SELECT id FROM pgconsole.jobs LIMIT 4)")
-            a.execute("UPDATE pgconsole.jobs SET status = 'processing', locked_by = 'w', started_at = now(), "
-                      "lease_expires_at = now() + interval '1 minute' "
-                      "WHERE id = (SELECT id FROM pgconsole.jobs LIMIT 1)")
+            a.execute(
+                "UPDATE pgconsole.jobs SET status = 'processing', locked_by = 'w', started_at = now(), "
+                "lease_expires_at = now() + interval '1 minute' "
+                "WHERE id = (SELECT id FROM pgconsole.jobs LIMIT 1)"
+            )
         second = Q.collect_queue(conn, caps, first)
         assert second.state("pending") == pending and second.pending_counted_at == first.pending_counted_at
         processing = second.state("processing")
         assert processing is not None and (processing.method, processing.count) == ("exact", 1), "read again"
         assert first.pending_counted_at is not None
-        old = first.model_copy(update={"pending_counted_at": first.pending_counted_at - Q.PENDING_RECOUNT_S - 0.1})
+        old = first.model_copy(
+            update={"pending_counted_at": first.pending_counted_at - Q.PENDING_RECOUNT_S - 0.1}
+        )
         third = Q.collect_queue(conn, caps, old)
         again = third.state("pending")
         assert again is not None and (again.method, again.count) == ("exact", 1)

@@ -21,7 +21,9 @@ def test_slow_collectors_are_carried_until_their_interval_then_read_again(db):
         caps = read_capabilities(conn)
         first = take_snapshot(conn, caps)
         for name in SLOW:
-            assert first.state(name).status == "ok" and first.state(name).collected_at is not None, first.state(name)
+            assert first.state(name).status == "ok" and first.state(name).collected_at is not None, (
+                first.state(name)
+            )
         with db.admin() as a:  # a change the queue collector must see at once, and vacuum's dead tuples later
             a.execute("INSERT INTO pgconsole.jobs (job_type, payload) VALUES ('carry', '{}')")
         second = take_snapshot(conn, caps, previous=first)
@@ -33,11 +35,20 @@ def test_slow_collectors_are_carried_until_their_interval_then_read_again(db):
         for c in COLLECTORS:
             if c.name not in SLOW and second.state(c.name).status == "ok":
                 assert second.state(c.name).collected_at > first.state(c.name).collected_at, c.name
-        assert second.queue is not None and any(t.job_type == "carry" and t.pending == 1 for t in second.queue.by_type)
+        assert second.queue is not None and any(
+            t.job_type == "carry" and t.pending == 1 for t in second.queue.by_type
+        )
         # once the data is older than the interval, it is read again
-        aged = second.model_copy(update={"collectors": {
-            n: s.model_copy(update={"collected_at": s.collected_at - SLOW[n] - 0.1}) if n in SLOW and s.collected_at
-            else s for n, s in second.collectors.items()}})
+        aged = second.model_copy(
+            update={
+                "collectors": {
+                    n: s.model_copy(update={"collected_at": s.collected_at - SLOW[n] - 0.1})
+                    if n in SLOW and s.collected_at
+                    else s
+                    for n, s in second.collectors.items()
+                }
+            }
+        )
         third = take_snapshot(conn, caps, previous=aged)
         for name in SLOW:
             assert third.state(name).collected_at > first.state(name).collected_at, name
@@ -66,9 +77,18 @@ def test_overview_reads_statements_every_30_s_and_the_queries_screen_every_refre
         assert second.state("statements").collected_at == first.state("statements").collected_at
         # no statement delta from carried counts (they are not this interval's)
         assert second.delta is not None and second.delta.statements == []
-        aged = second.model_copy(update={"collectors": {
-            n: s.model_copy(update={"collected_at": s.collected_at - overview.CARRIED_S["statements"] - 0.1})
-            if n == "statements" and s.collected_at else s for n, s in second.collectors.items()}})
+        aged = second.model_copy(
+            update={
+                "collectors": {
+                    n: s.model_copy(
+                        update={"collected_at": s.collected_at - overview.CARRIED_S["statements"] - 0.1}
+                    )
+                    if n == "statements" and s.collected_at
+                    else s
+                    for n, s in second.collectors.items()
+                }
+            }
+        )
         third, _ = overview.read(conn, caps, aged)
         assert third.statements is not first.statements
         assert third.state("statements").collected_at > first.state("statements").collected_at

@@ -17,7 +17,9 @@ from pgconsole.monitor.statements import columns_for
 
 pytestmark = pytest.mark.timeout(120)
 
-STAT_SQL = """SELECT xact_commit, xact_rollback, blks_hit, blks_read FROM pg_stat_database WHERE datname = %s"""
+STAT_SQL = (
+    """SELECT xact_commit, xact_rollback, blks_hit, blks_read FROM pg_stat_database WHERE datname = %s"""
+)
 
 
 def test_cache_hit_and_tps_deltas_match_pg_stat_database(pg, db):
@@ -28,7 +30,9 @@ def test_cache_hit_and_tps_deltas_match_pg_stat_database(pg, db):
         mon = connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD)
         caps = read_capabilities(mon)
         with pg.admin(work_db) as setup:
-            setup.execute("CREATE TABLE t AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) g")
+            setup.execute(
+                "CREATE TABLE t AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) g"
+            )
         with pg.admin(db.name) as probe:
             _wait_gone(probe, work_db)
             before = probe.execute(STAT_SQL, (work_db,)).fetchone()
@@ -63,7 +67,10 @@ def _wait_gone(probe: psycopg.Connection, dbname: str) -> None:
     """A backend flushes its statistics before it leaves pg_stat_activity (before_shmem_exit), so once
     no session of ``dbname`` is left, every count of that database is in pg_stat_database."""
     for _ in range(200):
-        if probe.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (dbname,)).fetchone()[0] == 0:
+        if (
+            probe.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (dbname,)).fetchone()[0]
+            == 0
+        ):
             return
         time.sleep(0.05)
     raise AssertionError(f"sessions of {dbname} did not go away")
@@ -80,7 +87,13 @@ def test_full_snapshot_on_this_server(pg, db):
         assert snap.server and snap.server.version_num // 10000 == pg.major
         assert snap.statements is not None and snap.statements.extension_version == caps.pgss_version
         assert snap.queue is not None and {s.status for s in snap.queue.states} == {
-            "pending", "processing", "completed", "failed", "cancelled", "expired"}
+            "pending",
+            "processing",
+            "completed",
+            "failed",
+            "cancelled",
+            "expired",
+        }
         assert snap.migrations is not None and snap.migrations.pending == []
         # statements: a statement run between two snapshots shows up as a delta of one call
         conn2 = psycopg.connect(db.dsn, autocommit=True)
@@ -92,7 +105,9 @@ def test_full_snapshot_on_this_server(pg, db):
         assert s3.delta is not None and s3.delta.statements, s3.delta
         from pgconsole.monitor import fetch_query_texts
 
-        texts = fetch_query_texts(conn, caps, [s.queryid for s in s3.delta.statements if s.queryid is not None])
+        texts = fetch_query_texts(
+            conn, caps, [s.queryid for s in s3.delta.statements if s.queryid is not None]
+        )
         probe = [s for s in s3.delta.statements if "pgconsole_delta_probe" in texts.get(s.queryid or 0, "")]
         assert len(probe) == 1 and probe[0].calls == 1
     finally:
@@ -104,7 +119,9 @@ def test_disabled_collector_keeps_its_hint_and_is_not_retried(db):
     with db.admin() as a:
         a.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'x-pw-123'").format(sql.Identifier(role)))
     try:
-        conn = connect(f"postgresql://{role}:x-pw-123@127.0.0.1:{db.cluster.info.port}/{db.name}", Purpose.DASHBOARD)
+        conn = connect(
+            f"postgresql://{role}:x-pw-123@127.0.0.1:{db.cluster.info.port}/{db.name}", Purpose.DASHBOARD
+        )
         try:
             caps = read_capabilities(conn)
             s1 = take_snapshot(conn, caps)
@@ -133,10 +150,27 @@ def test_blocking_tree_shape():
     from pgconsole.monitor.activity import Activity, Session
 
     def s(pid, blocked_by=()):
-        return Session(pid=pid, leader_pid=None, usename="u", application_name="a", client_addr=None, state="active",
-                       wait_event_type="Lock" if blocked_by else None, wait_event=None, backend_xid=None,
-                       backend_xmin=None, xmin_age=None, query_start=None, xact_start=None, state_change=None,
-                       query_age_s=1.0, xact_age_s=1.0, state_age_s=1.0, blocked_by=list(blocked_by), query="q")
+        return Session(
+            pid=pid,
+            leader_pid=None,
+            usename="u",
+            application_name="a",
+            client_addr=None,
+            state="active",
+            wait_event_type="Lock" if blocked_by else None,
+            wait_event=None,
+            backend_xid=None,
+            backend_xmin=None,
+            xmin_age=None,
+            query_start=None,
+            xact_start=None,
+            state_change=None,
+            query_age_s=1.0,
+            xact_age_s=1.0,
+            state_age_s=1.0,
+            blocked_by=list(blocked_by),
+            query="q",
+        )
 
     a = Activity(sessions=[s(1), s(2, [1]), s(3, [2]), s(4, [1])], limit=10, hidden=0)
     (root,) = a.blocking_trees()

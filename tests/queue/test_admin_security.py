@@ -16,12 +16,20 @@ from pgconsole.queue.models import JobFilter
 
 def _arrange(app: Any, su: Any) -> dict[str, list[Any]]:
     """failed (a: smtp, b: dns), processing (a), pending (a), completed (b)."""
-    ids = client.enqueue_many(app, [("a", {"k": i % 2}) for i in range(6)] + [("b", {"k": 1}) for _ in range(4)])
-    su.execute("UPDATE pgconsole.jobs SET status = 'failed', completed_at = now() - interval '2 hours',"
-               " error_message = CASE WHEN job_type = 'a' THEN 'SMTP timeout' ELSE 'dns failure' END, retry_count = 4"
-               " WHERE id = ANY(%s)", ([ids[0], ids[1], ids[2], ids[6], ids[7]],))
-    su.execute("UPDATE pgconsole.jobs SET status = 'completed', completed_at = now() - interval '3 days'"
-               " WHERE id = %s", (ids[8],))
+    ids = client.enqueue_many(
+        app, [("a", {"k": i % 2}) for i in range(6)] + [("b", {"k": 1}) for _ in range(4)]
+    )
+    su.execute(
+        "UPDATE pgconsole.jobs SET status = 'failed', completed_at = now() - interval '2 hours',"
+        " error_message = CASE WHEN job_type = 'a' THEN 'SMTP timeout' ELSE 'dns failure' END, retry_count = 4"
+        " WHERE id = ANY(%s)",
+        ([ids[0], ids[1], ids[2], ids[6], ids[7]],),
+    )
+    su.execute(
+        "UPDATE pgconsole.jobs SET status = 'completed', completed_at = now() - interval '3 days'"
+        " WHERE id = %s",
+        (ids[8],),
+    )
     processing = [j.id for j in client.claim(app, "w1", 2, job_types=["a"])]
     return {"ids": ids, "processing": processing}
 
@@ -29,7 +37,9 @@ def _arrange(app: Any, su: Any) -> dict[str, list[Any]]:
 def _audit(su: Any, action: str) -> list[tuple[Any, ...]]:
     return su.execute(
         "SELECT job_id, actor, metadata->>'old_status', metadata->>'new_status', metadata->>'reason'"
-        " FROM pgconsole.job_log WHERE level = 'audit' AND message = %s", (action,)).fetchall()
+        " FROM pgconsole.job_log WHERE level = 'audit' AND message = %s",
+        (action,),
+    ).fetchall()
 
 
 @pytest.mark.parametrize(
@@ -52,8 +62,14 @@ def test_filter_action_touches_exactly_what_the_dry_run_counted(
     assert dry.count > 0
     assert su.execute("SELECT count(*) FROM pgconsole.job_log").fetchone() == (0,)  # dry run wrote nothing
     progress: list[tuple[int, int]] = []
-    res = admin.run_by_filter(operator, action, flt, reason="incident 42", batch_size=2,
-                              progress=lambda d, e: progress.append((d, e)))
+    res = admin.run_by_filter(
+        operator,
+        action,
+        flt,
+        reason="incident 42",
+        batch_size=2,
+        progress=lambda d, e: progress.append((d, e)),
+    )
     assert res.changed == dry.count
     assert progress[-1] == (dry.count, dry.count)
     changed = {r.id for r in res.rows}
@@ -62,7 +78,9 @@ def test_filter_action_touches_exactly_what_the_dry_run_counted(
     for jid in arranged["processing"]:
         assert after[jid] == "processing"
     # every other job unchanged
-    assert {k: v for k, v in after.items() if k not in changed} == {k: v for k, v in before.items() if k not in changed}
+    assert {k: v for k, v in after.items() if k not in changed} == {
+        k: v for k, v in before.items() if k not in changed
+    }
     audit = _audit(su, action)
     assert sorted(a[0] for a in audit) == sorted(changed)  # one audit record per changed job
     assert {a[1] for a in audit} == {"pgconsole_operator"} and {a[4] for a in audit} == {"incident 42"}
@@ -114,7 +132,9 @@ def test_tenant_isolation(db: Any, su: Any) -> None:
             assert [r.job_id for r in client.get_logs(c, ids["A"])] == [ids["A"]]
             users = c.execute("SELECT id FROM pgconsole.get_user_jobs('shared-user')").fetchall()
             assert [r[0] for r in users] == [ids["A"]]
-            assert c.execute("SELECT count(*) FROM pgconsole.get_job_logs(%s)", (ids["B"],)).fetchone() == (0,)
+            assert c.execute("SELECT count(*) FROM pgconsole.get_job_logs(%s)", (ids["B"],)).fetchone() == (
+                0,
+            )
             cached = client.cached_result(c, "shared-user", "t", {"p": 1})
             assert cached is not None and cached.job_id == ids["A"]
             with pytest.raises(JobNotFound):
@@ -126,8 +146,12 @@ def test_tenant_isolation(db: Any, su: Any) -> None:
         # tenant unset (fresh session: NULL) and after SET LOCAL ended ('' left behind): zero rows
         for conn in (c, connect(db.dsn_as("pgconsole_app"), Purpose.APP)):
             assert conn.execute("SELECT count(*) FROM pgconsole.jobs").fetchone() == (0,)
-            assert conn.execute("SELECT count(*) FROM pgconsole.get_job_logs(%s)", (ids["A"],)).fetchone() == (0,)
-            assert conn.execute("SELECT count(*) FROM pgconsole.get_user_jobs('shared-user')").fetchone() == (0,)
+            assert conn.execute(
+                "SELECT count(*) FROM pgconsole.get_job_logs(%s)", (ids["A"],)
+            ).fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM pgconsole.get_user_jobs('shared-user')").fetchone() == (
+                0,
+            )
             assert client.cached_result(conn, "shared-user", "t", {"p": 1}) is None
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 client.enqueue(conn, "t", {})
@@ -143,13 +167,15 @@ def test_tenant_isolation(db: Any, su: Any) -> None:
 def test_definer_functions_pin_search_path(su: Any) -> None:
     rows = su.execute(
         "SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-        " WHERE n.nspname = 'pgconsole' AND p.prosecdef").fetchall()
+        " WHERE n.nspname = 'pgconsole' AND p.prosecdef"
+    ).fetchall()
     assert len(rows) >= 25
     for name, config in rows:
         assert config is not None and "search_path=pg_catalog, pg_temp" in config, name
     public = su.execute(
         "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-        " WHERE n.nspname = 'pgconsole' AND has_function_privilege('public', p.oid, 'EXECUTE')").fetchall()
+        " WHERE n.nspname = 'pgconsole' AND has_function_privilege('public', p.oid, 'EXECUTE')"
+    ).fetchall()
     assert public == []
 
 
@@ -157,7 +183,9 @@ def test_definer_functions_ignore_hostile_shadows(db: Any, app: Any, su: Any) ->
     _arrange(app, su)
     su.execute("CREATE TABLE public.jobs (id uuid, status text, job_type text, error_message text)")
     su.execute("CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'pwned' $$")
-    su.execute("CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT 'epoch'::timestamptz $$")
+    su.execute(
+        "CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT 'epoch'::timestamptz $$"
+    )
     su.execute("GRANT ALL ON public.jobs TO PUBLIC")
     with connect(db.dsn_as("pgconsole_operator"), Purpose.OPERATOR) as op:
         op.execute("CREATE TEMP TABLE jobs (id uuid, status text, job_type text, error_message text)")

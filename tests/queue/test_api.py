@@ -30,13 +30,17 @@ def test_enqueue_claim_complete_roundtrip(app: psycopg.Connection[Any]) -> None:
 
 
 def test_plain_insert_is_an_enqueue(app: psycopg.Connection[Any]) -> None:
-    row = app.execute("INSERT INTO pgconsole.jobs (job_type, payload) VALUES ('plain', '{}') RETURNING id, status").fetchone()
+    row = app.execute(
+        "INSERT INTO pgconsole.jobs (job_type, payload) VALUES ('plain', '{}') RETURNING id, status"
+    ).fetchone()
     assert row is not None and row[1] == "pending"
     assert row[0].version == 7
     assert [j.id for j in client.claim(app, "w1", 5)] == [row[0]]
 
 
-def test_fail_retries_with_backoff_then_fails(app: psycopg.Connection[Any], su: psycopg.Connection[Any]) -> None:
+def test_fail_retries_with_backoff_then_fails(
+    app: psycopg.Connection[Any], su: psycopg.Connection[Any]
+) -> None:
     jid = client.enqueue(app, "flaky", {}, max_retries=1)
     [j] = client.claim(app, "w1", 1)
     [r] = client.fail(app, "w1", [(jid, j.attempt, "boom", "E1", True)])
@@ -163,7 +167,9 @@ def test_readonly_reads_stats_and_stuck(db: Any) -> None:
             ro.execute("SELECT pgconsole.create_job(NULL, 't')")
 
 
-def test_dry_run_statement_is_runnable(app: psycopg.Connection[Any], operator: psycopg.Connection[Any]) -> None:
+def test_dry_run_statement_is_runnable(
+    app: psycopg.Connection[Any], operator: psycopg.Connection[Any]
+) -> None:
     ids = client.enqueue_many(app, [("t", {"k": i}) for i in range(3)])
     flt = JobFilter(statuses=["pending"], job_types=["t"], older_than=timedelta(0), payload_contains={"k": 1})
     dr = admin.dry_run(operator, "cancel", flt, reason="r")

@@ -25,9 +25,11 @@ def _one_clean_line(err: str) -> None:
 
 def _completed_job(db: Any, minutes_ago: int = 1) -> str:
     with db.admin() as su:
-        row = su.execute("INSERT INTO pgconsole.jobs (job_type, status, completed_at) "
-                         "VALUES ('old', 'completed', now() - make_interval(mins => %s)) RETURNING id::text",
-                         (minutes_ago,)).fetchone()
+        row = su.execute(
+            "INSERT INTO pgconsole.jobs (job_type, status, completed_at) "
+            "VALUES ('old', 'completed', now() - make_interval(mins => %s)) RETURNING id::text",
+            (minutes_ago,),
+        ).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -58,13 +60,19 @@ def test_a_duration_without_a_unit_is_refused(db18: Any) -> None:
 def test_connection_flags_before_and_after_the_subcommand(db18: Any, where: str) -> None:
     dsn = db18.dsn_as("pgconsole_operator")
     job = _completed_job(db18)
-    base = {"before": ["--dsn", dsn, "jobs", "list"], "middle": ["jobs", "--dsn", dsn, "list"],
-            "after": ["jobs", "list", "--dsn", dsn]}[where]
+    base = {
+        "before": ["--dsn", dsn, "jobs", "list"],
+        "middle": ["jobs", "--dsn", dsn, "list"],
+        "after": ["jobs", "list", "--dsn", dsn],
+    }[where]
     r = cli(*base, "--format", "json")
     assert r.returncode == 0, r.stderr
     assert [j["id"] for j in json.loads(r.stdout)] == [job]
-    show = {"before": ["--dsn", dsn, "jobs", "show", job], "middle": ["jobs", "--dsn", dsn, "show", job],
-            "after": ["jobs", "show", job, "--dsn", dsn]}[where]
+    show = {
+        "before": ["--dsn", dsn, "jobs", "show", job],
+        "middle": ["jobs", "--dsn", dsn, "show", job],
+        "after": ["jobs", "show", job, "--dsn", dsn],
+    }[where]
     r = cli(*show, "--format", "json")
     assert r.returncode == 0 and json.loads(r.stdout)["job"]["id"] == job, r.stderr
 
@@ -79,7 +87,9 @@ def test_connection_flags_after_the_subcommand_take_config_and_profile(db18: Any
 def test_an_empty_list_says_no_job_matches(db18: Any) -> None:
     dsn = db18.dsn_as("pgconsole_operator")
     r = cli("--dsn", dsn, "jobs", "list")
-    assert r.returncode == 0 and r.stdout.strip() == "no job matches (no filter): the queue holds no jobs", r.stdout
+    assert r.returncode == 0 and r.stdout.strip() == "no job matches (no filter): the queue holds no jobs", (
+        r.stdout
+    )
     _completed_job(db18)
     r = cli("--dsn", dsn, "jobs", "list", "--status", "failed", "--type", "mail")
     assert r.returncode == 0 and r.stdout.strip() == "no job matches --status failed --type mail", r.stdout
@@ -99,9 +109,23 @@ def test_a_closed_pipe_ends_quietly(db18: Any) -> None:
     """`pgconsole jobs list | head -c 200`: the reader leaves after 200 bytes; no traceback."""
     with db18.admin() as su:
         su.execute("INSERT INTO pgconsole.jobs (job_type) SELECT 'pipe.test' FROM generate_series(1, 3000)")
-    p = subprocess.Popen([sys.executable, "-m", "pgconsole", "--dsn", db18.dsn_as("pgconsole_operator"),
-                          "jobs", "list", "--limit", "3000"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), cwd=REPO)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pgconsole",
+            "--dsn",
+            db18.dsn_as("pgconsole_operator"),
+            "jobs",
+            "list",
+            "--limit",
+            "3000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+        cwd=REPO,
+    )
     assert p.stdout is not None and p.stderr is not None
     head = p.stdout.read(200)  # ~300 kB follow: far more than a pipe holds, so the writer must block
     p.stdout.close()
@@ -117,8 +141,11 @@ def bare_role(db18: Any) -> Iterator[str]:
     """A login role with no pgconsole grant at all."""
     role = f"pgc_bare_{uuid.uuid4().hex[:8]}"
     with db18.admin() as su:
-        su.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
-                                                                     sql.Literal(role_password(role))))
+        su.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(role_password(role))
+            )
+        )
     yield role
     with db18.admin() as su:
         su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
@@ -128,7 +155,9 @@ def test_a_permission_error_names_the_grant(db18: Any, bare_role: str) -> None:
     r = cli("--dsn", db18.dsn_as(bare_role), "jobs", "list")
     assert r.returncode == 1
     _one_clean_line(r.stderr)
-    assert "permission denied" in r.stderr and f"GRANT pgconsole_readonly TO {bare_role}" in r.stderr, r.stderr
+    assert "permission denied" in r.stderr and f"GRANT pgconsole_readonly TO {bare_role}" in r.stderr, (
+        r.stderr
+    )
     assert "unreachable" not in r.stderr
     r = cli("--dsn", db18.dsn_as("pgconsole_readonly"), "jobs", "retry", "--id", str(uuid.uuid4()), "--yes")
     assert r.returncode == 1

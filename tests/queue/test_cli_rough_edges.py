@@ -19,7 +19,7 @@ TYPES = ("email.send", "email.bulk", "emailer.digest", "sms.send", "report.a", "
 def test_jobs_show_prints_json_and_a_dash_for_missing_values(db: Any) -> None:
     with db.admin() as su:
         jid = add_job(su, "calc.sum", "completed", payload={"n": 6, "ok": True, "name": "é"})
-        su.execute("UPDATE pgconsole.jobs SET result = '{\"sum\": 21, \"none\": null}' WHERE id = %s", (jid,))
+        su.execute('UPDATE pgconsole.jobs SET result = \'{"sum": 21, "none": null}\' WHERE id = %s', (jid,))
     out = cli("jobs", "show", jid, "--dsn", db.dsn_as("pgconsole_operator"))
     assert out.returncode == 0, out.stderr
     fields = {line[:20].strip(): line[21:] for line in out.stdout.split("\n\nlog:")[0].splitlines()}
@@ -35,18 +35,22 @@ def typed_jobs(db: Any) -> dict[str, str]:
         return {add_job(su, t, "failed", error="boom"): t for t in TYPES}
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("email", {"email.send", "email.bulk", "emailer.digest"}),       # a prefix, as type:email
-    ("email.", {"email.send", "email.bulk"}),
-    ("email.*", {"email.send", "email.bulk"}),                          # an anchored glob
-    ("*.send", {"email.send", "sms.send"}),
-    ("report.?", {"report.a"}),
-    ("email.send", {"email.send"}),                                     # a full name still matches itself
-    ("snake_case", {"snake_case.x"}),                                   # _ is literal, not LIKE's any-char
-    ("snake?case.x", {"snake_case.x"}),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("email", {"email.send", "email.bulk", "emailer.digest"}),  # a prefix, as type:email
+        ("email.", {"email.send", "email.bulk"}),
+        ("email.*", {"email.send", "email.bulk"}),  # an anchored glob
+        ("*.send", {"email.send", "sms.send"}),
+        ("report.?", {"report.a"}),
+        ("email.send", {"email.send"}),  # a full name still matches itself
+        ("snake_case", {"snake_case.x"}),  # _ is literal, not LIKE's any-char
+        ("snake?case.x", {"snake_case.x"}),
+    ],
+)
 def test_list_type_is_a_prefix_or_a_glob_like_the_console_and_the_filter_functions(
-        db: Any, typed_jobs: dict[str, str], value: str, expected: set[str]) -> None:
+    db: Any, typed_jobs: dict[str, str], value: str, expected: set[str]
+) -> None:
     dsn = db.dsn_as("pgconsole_operator")
     listed = cli("jobs", "list", "--type", value, "--format", "json", "--dsn", dsn)
     assert listed.returncode == 0, listed.stderr

@@ -38,8 +38,9 @@ def test_claim_and_complete_do_not_notify_new_work_does(db: Any, app: psycopg.Co
         listener.close()
 
 
-def test_rows_made_pending_again_ring_once_per_statement(db: Any, app: psycopg.Connection[Any],
-                                                         su: psycopg.Connection[Any]) -> None:
+def test_rows_made_pending_again_ring_once_per_statement(
+    db: Any, app: psycopg.Connection[Any], su: psycopg.Connection[Any]
+) -> None:
     listener = _listener(db)
     try:
         client.enqueue_many(app, [("hp", {"i": i}) for i in range(4)], max_retries=3)
@@ -56,7 +57,9 @@ def test_rows_made_pending_again_ring_once_per_statement(db: Any, app: psycopg.C
         assert len(_heard(listener)) == 1
         # rescue of an expired lease -> one
         [e] = client.claim_lean(app, "w2", 1, lease_seconds=30)
-        su.execute("UPDATE pgconsole.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (e.id,))
+        su.execute(
+            "UPDATE pgconsole.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (e.id,)
+        )
         _heard(listener)  # the arranging UPDATE itself changes no status
         with connect(db.dsn_as("pgconsole_worker"), Purpose.WORKER) as rescuer:  # rescue: not the app's
             assert [r.id for r in client.rescue_stuck(rescuer)] == [e.id]
@@ -71,21 +74,36 @@ def test_lean_claim_fences_like_claim(app: psycopg.Connection[Any], su: psycopg.
     [j, j2] = client.claim_lean(app, "w1", 5, lease_seconds=30)
     assert (j.id, j2.id) == (jid, low)  # priority order as claim_jobs
     assert (j.job_type, j.payload, j.attempt, j.priority, j.user_id, j.retry_count, j.max_retries) == (
-        "hp", {"x": 1}, 1, 7, "u1", 0, 2)
+        "hp",
+        {"x": 1},
+        1,
+        7,
+        "u1",
+        0,
+        2,
+    )
     assert j.lease_expires_at is not None
-    row = su.execute("SELECT status, locked_by, lease_expires_at - now() FROM pgconsole.jobs WHERE id = %s",
-                     (jid,)).fetchone()
+    row = su.execute(
+        "SELECT status, locked_by, lease_expires_at - now() FROM pgconsole.jobs WHERE id = %s", (jid,)
+    ).fetchone()
     assert row is not None and row[:2] == ("processing", "w1") and 25 <= row[2].total_seconds() <= 30
     # a stale attempt is refused
     assert client.complete(app, "w1", [(jid, 0, None)]) == set()
     assert client.complete(app, "w1", [(jid, 1, None)]) == {jid}
 
 
-@pytest.mark.parametrize(("worker", "limit", "lease", "field"), [
-    ("bad id!", 1, 30, "worker_id"), ("w", 0, 30, "limit"), ("w", 1, 0, "lease_seconds"),
-    ("w", 1, None, "lease_seconds")])
-def test_lean_claim_checks_input(app: psycopg.Connection[Any], worker: str, limit: int, lease: Any,
-                                 field: str) -> None:
+@pytest.mark.parametrize(
+    ("worker", "limit", "lease", "field"),
+    [
+        ("bad id!", 1, 30, "worker_id"),
+        ("w", 0, 30, "limit"),
+        ("w", 1, 0, "lease_seconds"),
+        ("w", 1, None, "lease_seconds"),
+    ],
+)
+def test_lean_claim_checks_input(
+    app: psycopg.Connection[Any], worker: str, limit: int, lease: Any, field: str
+) -> None:
     with pytest.raises((InvalidInput, QueueError)) as exc:
         client.claim_lean(app, worker, limit, lease_seconds=lease)
     assert field in str(exc.value)
@@ -99,17 +117,24 @@ def test_lean_claim_grants(su: psycopg.Connection[Any]) -> None:
         "       has_function_privilege('public', p.oid, 'EXECUTE')"
         "  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
         " WHERE n.nspname = 'pgconsole' AND p.proname IN ('claim_jobs_lean', 'jobs_notify_repending')"
-        " ORDER BY 1").fetchall()
+        " ORDER BY 1"
+    ).fetchall()
     assert [r[0] for r in rows] == ["claim_jobs_lean", "jobs_notify_repending"]
     lean, trig = rows
-    assert lean[1:] == (True, "search_path=pg_catalog, pg_temp;plan_cache_mode=force_generic_plan;enable_bitmapscan=off",
-                        True, False, False)
+    assert lean[1:] == (
+        True,
+        "search_path=pg_catalog, pg_temp;plan_cache_mode=force_generic_plan;enable_bitmapscan=off",
+        True,
+        False,
+        False,
+    )
     assert trig[5] is False
 
 
 # -- migration 0007: completions ride with the next claim; the cheaper job_type check ------------
-def test_complete_and_claim_completes_fenced_then_claims(app: psycopg.Connection[Any],
-                                                         su: psycopg.Connection[Any]) -> None:
+def test_complete_and_claim_completes_fenced_then_claims(
+    app: psycopg.Connection[Any], su: psycopg.Connection[Any]
+) -> None:
     ids = client.enqueue_many(app, [("hp", {"i": i}) for i in range(5)])
     a, b = client.claim_lean(app, "w1", 2, lease_seconds=30)
     never = next(i for i in ids if i not in (a.id, b.id))
@@ -126,17 +151,27 @@ def test_complete_and_claim_completes_fenced_then_claims(app: psycopg.Connection
     c = claimed[0]
     done, claimed2 = client.complete_and_claim(app, "w2", [(c.id, c.attempt, None)], 5, lease_seconds=30)
     assert done == 0 and {j.id for j in claimed2} == left
-    assert su.execute("SELECT status FROM pgconsole.jobs WHERE id = %s", (c.id,)).fetchone() == ("processing",)
+    assert su.execute("SELECT status FROM pgconsole.jobs WHERE id = %s", (c.id,)).fetchone() == (
+        "processing",
+    )
     # results are stored; nothing left to claim is an empty list, not an error
-    done, claimed3 = client.complete_and_claim(app, "w1", [(c.id, c.attempt, {"ok": True})], 5, lease_seconds=30)
+    done, claimed3 = client.complete_and_claim(
+        app, "w1", [(c.id, c.attempt, {"ok": True})], 5, lease_seconds=30
+    )
     assert (done, claimed3) == (1, [])
-    assert su.execute("SELECT result FROM pgconsole.jobs WHERE id = %s", (c.id,)).fetchone() == ({"ok": True},)
+    assert su.execute("SELECT result FROM pgconsole.jobs WHERE id = %s", (c.id,)).fetchone() == (
+        {"ok": True},
+    )
 
 
-def test_complete_and_claim_bad_input_changes_nothing(app: psycopg.Connection[Any], su: psycopg.Connection[Any]) -> None:
+def test_complete_and_claim_bad_input_changes_nothing(
+    app: psycopg.Connection[Any], su: psycopg.Connection[Any]
+) -> None:
     [jid] = client.enqueue_many(app, [("hp", {})])
     [j] = client.claim_lean(app, "w1", 1, lease_seconds=30)
-    with pytest.raises((InvalidInput, QueueError)) as exc:  # refused before anything runs: nothing is completed
+    with pytest.raises(
+        (InvalidInput, QueueError)
+    ) as exc:  # refused before anything runs: nothing is completed
         client.complete_and_claim(app, "w1", [(j.id, j.attempt, None)], 0, lease_seconds=30)
     assert "limit" in str(exc.value)
     assert su.execute("SELECT status FROM pgconsole.jobs WHERE id = %s", (jid,)).fetchone() == ("processing",)
@@ -149,15 +184,33 @@ def test_complete_and_claim_grants(su: psycopg.Connection[Any]) -> None:
         "       has_function_privilege('pgconsole_readonly', p.oid, 'EXECUTE'),"
         "       has_function_privilege('public', p.oid, 'EXECUTE')"
         "  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-        " WHERE n.nspname = 'pgconsole' AND p.proname = 'complete_and_claim_jobs'").fetchone()
-    assert row == (True, "search_path=pg_catalog, pg_temp;plan_cache_mode=force_generic_plan;enable_bitmapscan=off",
-                   True, False, False)
+        " WHERE n.nspname = 'pgconsole' AND p.proname = 'complete_and_claim_jobs'"
+    ).fetchone()
+    assert row == (
+        True,
+        "search_path=pg_catalog, pg_temp;plan_cache_mode=force_generic_plan;enable_bitmapscan=off",
+        True,
+        False,
+        False,
+    )
 
 
-@pytest.mark.parametrize(("job_type", "ok"), [
-    ("a", True), ("x" * 100, True), ("a.b:c-d_e", True), ("", False), ("x" * 101, False),
-    ("bad type", False), ("é", False), ("a\nb", False)])
-def test_job_type_rule_unchanged_by_cheaper_check(su: psycopg.Connection[Any], job_type: str, ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("job_type", "ok"),
+    [
+        ("a", True),
+        ("x" * 100, True),
+        ("a.b:c-d_e", True),
+        ("", False),
+        ("x" * 101, False),
+        ("bad type", False),
+        ("é", False),
+        ("a\nb", False),
+    ],
+)
+def test_job_type_rule_unchanged_by_cheaper_check(
+    su: psycopg.Connection[Any], job_type: str, ok: bool
+) -> None:
     """0007 replaced ^[...]{1,100}$ by ^[...]+$ AND length <= 100: the same accepted set."""
     try:
         with su.transaction():
@@ -169,15 +222,23 @@ def test_job_type_rule_unchanged_by_cheaper_check(su: psycopg.Connection[Any], j
 
 
 # -- migration 0008: the claim is planned once (a generic plan), and that plan is index-only -----
-@pytest.mark.parametrize(("call", "rows"), [
-    ("SELECT count(*) FROM pgconsole.complete_and_claim_jobs('w1', '{}', '{}', NULL, 5, 30)", 6),  # + header
-    ("SELECT count(*) FROM pgconsole.claim_jobs_lean('w1', 5, 30)", 5),
-    ("SELECT count(*) FROM pgconsole.claim_jobs('w1', 5)", 5),
-    ("SELECT count(*) FROM pgconsole.complete_and_claim_jobs('w1', '{}', '{}', NULL, 5, 30, '{hp}')", 6),
-    ("SELECT count(*) FROM pgconsole.claim_jobs_lean('w1', 5, 30, '{hp}')", 5),
-    ("SELECT count(*) FROM pgconsole.claim_jobs('w1', 5, '{hp}')", 5),
-])
-def test_claim_runs_a_generic_plan_through_the_indexes(su: psycopg.Connection[Any], call: str, rows: int) -> None:
+@pytest.mark.parametrize(
+    ("call", "rows"),
+    [
+        (
+            "SELECT count(*) FROM pgconsole.complete_and_claim_jobs('w1', '{}', '{}', NULL, 5, 30)",
+            6,
+        ),  # + header
+        ("SELECT count(*) FROM pgconsole.claim_jobs_lean('w1', 5, 30)", 5),
+        ("SELECT count(*) FROM pgconsole.claim_jobs('w1', 5)", 5),
+        ("SELECT count(*) FROM pgconsole.complete_and_claim_jobs('w1', '{}', '{}', NULL, 5, 30, '{hp}')", 6),
+        ("SELECT count(*) FROM pgconsole.claim_jobs_lean('w1', 5, 30, '{hp}')", 5),
+        ("SELECT count(*) FROM pgconsole.claim_jobs('w1', 5, '{hp}')", 5),
+    ],
+)
+def test_claim_runs_a_generic_plan_through_the_indexes(
+    su: psycopg.Connection[Any], call: str, rows: int
+) -> None:
     """auto_explain (sent to this session as NOTICEs) shows each nested statement's plan as run.
 
     A custom plan estimates the claim's LIMIT as the value passed (5 rows); the generic plan cannot
@@ -187,14 +248,22 @@ def test_claim_runs_a_generic_plan_through_the_indexes(su: psycopg.Connection[An
     sequential scan of jobs), and a typed claim must test the type on its own (an ``IS NULL OR``
     filter made a worker read from the heap every pending job of other types ahead of its own:
     here 3,000 older jobs of another type); from PostgreSQL 17 the index entries answer it."""
-    su.execute("INSERT INTO pgconsole.jobs (job_type, payload, scheduled_at)"
-               " SELECT 'other', '{}', now() - interval '1 hour' FROM generate_series(1, 3000)")
-    su.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'hp', '{}' FROM generate_series(1, 2000)")
+    su.execute(
+        "INSERT INTO pgconsole.jobs (job_type, payload, scheduled_at)"
+        " SELECT 'other', '{}', now() - interval '1 hour' FROM generate_series(1, 3000)"
+    )
+    su.execute(
+        "INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'hp', '{}' FROM generate_series(1, 2000)"
+    )
     su.execute("ANALYZE pgconsole.jobs")
     plans: list[str] = []
     su.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
-    for stmt in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
-                 "SET auto_explain.log_nested_statements = on", "SET auto_explain.log_level = notice"):
+    for stmt in (
+        "LOAD 'auto_explain'",
+        "SET auto_explain.log_min_duration = 0",
+        "SET auto_explain.log_nested_statements = on",
+        "SET auto_explain.log_level = notice",
+    ):
         su.execute(stmt)
     for _ in range(7):  # past the plan cache's five custom plans
         plans.clear()
@@ -213,31 +282,45 @@ def test_claim_runs_a_generic_plan_through_the_indexes(su: psycopg.Connection[An
 
 
 # -- migration 0009: no bitmap scan in the worker's statements, even with stale statistics -------
-@pytest.mark.parametrize("call", [
-    "SELECT count(*) FROM pgconsole.claim_jobs_lean('w1', 10, 30)",
-    "SELECT count(*) FROM pgconsole.claim_jobs_lean('w1', 10, 30, '{hp}')",
-    "SELECT count(*) FROM pgconsole.claim_jobs('w1', 10)",
-    "COMPLETE_AND_CLAIM",
-])
-def test_worker_statements_use_no_bitmap_with_stale_statistics(su: psycopg.Connection[Any], call: str) -> None:
+@pytest.mark.parametrize(
+    "call",
+    [
+        "SELECT count(*) FROM pgconsole.claim_jobs_lean('w1', 10, 30)",
+        "SELECT count(*) FROM pgconsole.claim_jobs_lean('w1', 10, 30, '{hp}')",
+        "SELECT count(*) FROM pgconsole.claim_jobs('w1', 10)",
+        "COMPLETE_AND_CLAIM",
+    ],
+)
+def test_worker_statements_use_no_bitmap_with_stale_statistics(
+    su: psycopg.Connection[Any], call: str
+) -> None:
     """Statistics of an empty table, then 20,000 pending jobs (a first backlog before autovacuum
     analyzes it). With a bitmap the claim's UPDATE ANDed the whole pending index with the primary
     key (20,000 entries read for 10 rows; 1,400-1,650 jobs/s instead of 8,000-9,000 in a drain)."""
     su.execute("VACUUM ANALYZE pgconsole.jobs")
     su.execute("ALTER TABLE pgconsole.jobs SET (autovacuum_enabled = off)")
-    su.execute("INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'hp', '{}' FROM generate_series(1, 20000)")
+    su.execute(
+        "INSERT INTO pgconsole.jobs (job_type, payload) SELECT 'hp', '{}' FROM generate_series(1, 20000)"
+    )
     plans: list[str] = []
     su.add_notice_handler(lambda d: plans.append(d.message_primary or ""))
-    for stmt in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0", "SET auto_explain.log_analyze = on",
-                 "SET auto_explain.log_nested_statements = on", "SET auto_explain.log_level = notice"):
+    for stmt in (
+        "LOAD 'auto_explain'",
+        "SET auto_explain.log_min_duration = 0",
+        "SET auto_explain.log_analyze = on",
+        "SET auto_explain.log_nested_statements = on",
+        "SET auto_explain.log_level = notice",
+    ):
         su.execute(stmt)
     for _ in range(7):  # past the plan cache's five custom plans (where one is not forced)
         plans.clear()
         if call == "COMPLETE_AND_CLAIM":
             held = su.execute("SELECT id, attempt FROM pgconsole.claim_jobs_lean('w1', 10, 30)").fetchall()
             plans.clear()
-            n = su.execute("SELECT count(*) FROM pgconsole.complete_and_claim_jobs('w1', %s, %s, NULL, 10, 30)",
-                           ([r[0] for r in held], [r[1] for r in held])).fetchone()
+            n = su.execute(
+                "SELECT count(*) FROM pgconsole.complete_and_claim_jobs('w1', %s, %s, NULL, 10, 30)",
+                ([r[0] for r in held], [r[1] for r in held]),
+            ).fetchone()
             assert n == (11,)
         else:
             assert su.execute(call).fetchone() == (10,)
@@ -249,6 +332,8 @@ def test_worker_statements_use_no_bitmap_with_stale_statistics(su: psycopg.Conne
         # returns more than a batch. The completion may walk this worker's own processing rows
         # (jobs_processing_idx, locked_by = the worker): bounded by what the worker holds (here
         # at most 80), never by the table.
-        for m in re.finditer(r"Index (?:Only )?Scan using (\w+).*?actual time=[^ ]+ rows=([\d.]+) loops=(\d+)", p):
+        for m in re.finditer(
+            r"Index (?:Only )?Scan using (\w+).*?actual time=[^ ]+ rows=([\d.]+) loops=(\d+)", p
+        ):
             bound = 80 if m.group(1) == "jobs_processing_idx" else 20
             assert float(m.group(2)) * int(m.group(3)) <= bound, p

@@ -16,8 +16,11 @@ from tests.queue.workers import wait_until
 
 
 def _expire_lease(su: psycopg.Connection[Any], jid: Any) -> None:
-    su.execute("UPDATE pgconsole.jobs SET lease_expires_at = now() - interval '1 second',"
-               " heartbeat_at = now() - interval '1 minute' WHERE id = %s", (jid,))
+    su.execute(
+        "UPDATE pgconsole.jobs SET lease_expires_at = now() - interval '1 second',"
+        " heartbeat_at = now() - interval '1 minute' WHERE id = %s",
+        (jid,),
+    )
 
 
 def _app(db: Any) -> psycopg.Connection[Any]:
@@ -60,7 +63,9 @@ def test_rescue_while_completion_holds_the_row(db: Any, app: Any, su: Any) -> No
     _expire_lease(su, jid)
     with _app(db) as worker:
         with worker.transaction():
-            assert client.complete(worker, "w1", [(jid, job.attempt, None)]) == {jid}  # row locked, not committed
+            assert client.complete(worker, "w1", [(jid, job.attempt, None)]) == {
+                jid
+            }  # row locked, not committed
             with _worker(db) as rescuer:
                 assert client.rescue_stuck(rescuer) == []  # skips the locked row, does not wait
         # committed: now it is completed and no rescue can touch it
@@ -97,9 +102,12 @@ def test_concurrent_find_or_create_makes_one_job(db: Any, app: Any, su: Any) -> 
             assert a.created
             fut = ex.submit(client.find_or_create, second, "sync", {"acct": 1})
             # the second call is inside its INSERT, waiting on the first's uncommitted key
-            wait_until(lambda: su.execute(
-                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (pid2,)).fetchone()[0],
-                what="second caller blocked on the unique index")
+            wait_until(
+                lambda: su.execute(
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (pid2,)
+                ).fetchone()[0],
+                what="second caller blocked on the unique index",
+            )
             assert not fut.done()
         b = fut.result(timeout=30)
     ex.shutdown()

@@ -25,11 +25,22 @@ def _run(dsn: str, handler: Any, **kw: Any) -> Worker:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("batch", [1, 3, 50])
-def test_handler_sees_the_claimed_row(db: Any, app: psycopg.Connection[Any], su: psycopg.Connection[Any],
-                                      batch: int) -> None:
-    payloads = [{"i": i, "s": "é\u2603", "nested": [1, {"x": None}]} for i in range(7)] + [[], "text", 3, True, 0.5]
-    ids = [client.enqueue(app, "ctx", p, priority=i % 3, max_retries=5, user_id=f"u{i}", tenant_id="t" if i else None)
-           for i, p in enumerate(payloads)]
+def test_handler_sees_the_claimed_row(
+    db: Any, app: psycopg.Connection[Any], su: psycopg.Connection[Any], batch: int
+) -> None:
+    payloads = [{"i": i, "s": "é\u2603", "nested": [1, {"x": None}]} for i in range(7)] + [
+        [],
+        "text",
+        3,
+        True,
+        0.5,
+    ]
+    ids = [
+        client.enqueue(
+            app, "ctx", p, priority=i % 3, max_retries=5, user_id=f"u{i}", tenant_id="t" if i else None
+        )
+        for i, p in enumerate(payloads)
+    ]
     seen: dict[UUID, dict[str, Any]] = {}
 
     def handler(ctx: JobContext) -> None:
@@ -41,27 +52,55 @@ def test_handler_sees_the_claimed_row(db: Any, app: psycopg.Connection[Any], su:
             job = ctx.job
         assert isinstance(ctx.id, UUID) and ctx.id is job.id and ctx.payload is job.payload
         assert isinstance(job, ClaimedJob)
-        fields.update(job_type=ctx.job_type, attempt=ctx.attempt, priority=ctx.priority, user_id=ctx.user_id,
-                      tenant_id=ctx.tenant_id, retry_count=ctx.retry_count, max_retries=ctx.max_retries,
-                      lease=job.lease_expires_at, cancel=ctx.cancel_requested, lost=ctx.lost, job=job)
+        fields.update(
+            job_type=ctx.job_type,
+            attempt=ctx.attempt,
+            priority=ctx.priority,
+            user_id=ctx.user_id,
+            tenant_id=ctx.tenant_id,
+            retry_count=ctx.retry_count,
+            max_retries=ctx.max_retries,
+            lease=job.lease_expires_at,
+            cancel=ctx.cancel_requested,
+            lost=ctx.lost,
+            job=job,
+        )
         seen[ctx.id] = fields
 
     w = _run(db.dsn_as("pgconsole_app"), handler, batch=batch)
     assert w.stats.completed == len(ids) and w.stats.claimed == len(ids)
     assert set(seen) == set(ids)
     for jid, payload in zip(ids, payloads, strict=True):
-        row = su.execute("SELECT job_type, priority, user_id, tenant_id, retry_count, max_retries, status"
-                         " FROM pgconsole.jobs WHERE id = %s", (jid,)).fetchone()
+        row = su.execute(
+            "SELECT job_type, priority, user_id, tenant_id, retry_count, max_retries, status"
+            " FROM pgconsole.jobs WHERE id = %s",
+            (jid,),
+        ).fetchone()
         assert row is not None and row[6] == "completed"
         f = seen[jid]
         assert f["payload"] == payload
-        assert (f["job_type"], f["priority"], f["user_id"], f["tenant_id"], f["retry_count"], f["max_retries"]) \
-            == tuple(row[:6])
+        assert (
+            f["job_type"],
+            f["priority"],
+            f["user_id"],
+            f["tenant_id"],
+            f["retry_count"],
+            f["max_retries"],
+        ) == tuple(row[:6])
         assert f["attempt"] == 1 and f["cancel"] is False and f["lost"] is False
         assert f["lease"] is not None and f["lease"].tzinfo is not None
         job = f["job"]
-        assert (job.id, job.job_type, job.payload, job.attempt, job.priority, job.retry_count, job.max_retries,
-                job.user_id, job.tenant_id) == (jid, row[0], payload, 1, row[1], row[4], row[5], row[2], row[3])
+        assert (
+            job.id,
+            job.job_type,
+            job.payload,
+            job.attempt,
+            job.priority,
+            job.retry_count,
+            job.max_retries,
+            job.user_id,
+            job.tenant_id,
+        ) == (jid, row[0], payload, 1, row[1], row[4], row[5], row[2], row[3])
 
 
 @pytest.mark.timeout(120)
@@ -96,19 +135,30 @@ def test_outcomes_store_results_errors_and_codes(db: Any, app: psycopg.Connectio
         elif k == "list":
             assert (job.status, job.result) == ("completed", [1, "two", None])
         elif k == "permanent":
-            assert (job.status, job.error_code, job.error_message) == ("failed", "permanent", "PermanentError: no")
+            assert (job.status, job.error_code, job.error_message) == (
+                "failed",
+                "permanent",
+                "PermanentError: no",
+            )
         elif k == "bad_result":
             assert (job.status, job.error_code) == ("failed", "result_not_json")
-            assert job.error_message is not None and job.error_message.startswith("result: not JSON-serialisable")
+            assert job.error_message is not None and job.error_message.startswith(
+                "result: not JSON-serialisable"
+            )
         elif k == "stray_cancel":
             assert (job.status, job.error_code) == ("failed", "cancelled")
         else:
-            assert (job.status, job.error_code, job.error_message) == ("failed", "ValueError", "ValueError: bad value")
+            assert (job.status, job.error_code, job.error_message) == (
+                "failed",
+                "ValueError",
+                "ValueError: bad value",
+            )
 
 
 @pytest.mark.timeout(120)
-def test_cancel_request_reaches_a_running_handler(db: Any, app: psycopg.Connection[Any],
-                                                  operator: psycopg.Connection[Any]) -> None:
+def test_cancel_request_reaches_a_running_handler(
+    db: Any, app: psycopg.Connection[Any], operator: psycopg.Connection[Any]
+) -> None:
     jid = client.enqueue(app, "c", {})
     seen: list[bool] = []
 
@@ -133,6 +183,13 @@ def test_context_from_a_claimed_job() -> None:
     job = ClaimedJob(uuid4(), "t", {"a": [1]}, 2, -5, 1, 4, "u", None, datetime.now(UTC))
     ctx = JobContext(job, Worker(WorkerConfig(dsn="", handler=lambda c: None)))
     assert ctx.job is job and ctx.id is job.id and ctx.payload is job.payload
-    assert (ctx.job_type, ctx.attempt, ctx.priority, ctx.retry_count, ctx.max_retries, ctx.user_id, ctx.tenant_id) \
-        == ("t", 2, -5, 1, 4, "u", None)
+    assert (
+        ctx.job_type,
+        ctx.attempt,
+        ctx.priority,
+        ctx.retry_count,
+        ctx.max_retries,
+        ctx.user_id,
+        ctx.tenant_id,
+    ) == ("t", 2, -5, 1, 4, "u", None)
     assert ctx.cancel_requested is False and ctx.lost is False

@@ -17,15 +17,27 @@ N_WORKERS = 8
 
 
 @pytest.mark.timeout(300)
-def test_eight_workers_drain_twenty_thousand_jobs(db: Any, app: psycopg.Connection[Any], su: psycopg.Connection[Any],
-                                                   tmp_path: Path) -> None:
+def test_eight_workers_drain_twenty_thousand_jobs(
+    db: Any, app: psycopg.Connection[Any], su: psycopg.Connection[Any], tmp_path: Path
+) -> None:
     ids = client.enqueue_many(app, [("noop", {"i": i}) for i in range(N_JOBS)])
     assert len(set(ids)) == N_JOBS
     ledger = tmp_path / "ledger"
     procs = [
-        start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:ledger", ledger,
-                     "--batch", "100", "--concurrency", "2", "--burst", "--rescue-interval", "0",
-                     "--worker-id", f"drain-{i}")
+        start_worker(
+            db.dsn_as("pgconsole_worker"),
+            "tests.queue.handlers:ledger",
+            ledger,
+            "--batch",
+            "100",
+            "--concurrency",
+            "2",
+            "--burst",
+            "--rescue-interval",
+            "0",
+            "--worker-id",
+            f"drain-{i}",
+        )
         for i in range(N_WORKERS)
     ]
     for p in procs:

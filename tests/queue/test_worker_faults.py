@@ -35,16 +35,47 @@ def test_sigkilled_workers_jobs_are_taken_over_and_live_ones_are_not(
     ledger, release = tmp_path / "ledger", tmp_path / "release"
     client.enqueue_many(app, [("slow", {"i": i}) for i in range(20)])
     dsn = db.dsn_as("pgconsole_worker")
-    victim = start_worker(dsn, "tests.queue.handlers:block", ledger, "--worker-id", "victim", "--lease", "2",
-                          "--batch", "10", "--concurrency", "10", "--rescue-interval", "0", release=release)
+    victim = start_worker(
+        dsn,
+        "tests.queue.handlers:block",
+        ledger,
+        "--worker-id",
+        "victim",
+        "--lease",
+        "2",
+        "--batch",
+        "10",
+        "--concurrency",
+        "10",
+        "--rescue-interval",
+        "0",
+        release=release,
+    )
     procs = [victim]
     try:
         wait_until(lambda: len(_held_by(su, "victim")) == 10, what="victim holds 10 jobs")
         victim_jobs = {r[0] for r in _held_by(su, "victim")}
-        wait_until(lambda: sum(1 for _j, _a, e in read_ledger(ledger) if e == "start") == 10, what="10 handlers run")
-        live = start_worker(dsn, "tests.queue.handlers:block", ledger, "--worker-id", "live", "--lease", "6",
-                            "--heartbeat", "1", "--batch", "10", "--concurrency", "10", "--rescue-interval", "0.5",
-                            release=release)
+        wait_until(
+            lambda: sum(1 for _j, _a, e in read_ledger(ledger) if e == "start") == 10, what="10 handlers run"
+        )
+        live = start_worker(
+            dsn,
+            "tests.queue.handlers:block",
+            ledger,
+            "--worker-id",
+            "live",
+            "--lease",
+            "6",
+            "--heartbeat",
+            "1",
+            "--batch",
+            "10",
+            "--concurrency",
+            "10",
+            "--rescue-interval",
+            "0.5",
+            release=release,
+        )
         procs.append(live)
         wait_until(lambda: len(_held_by(su, "live")) == 10, what="live worker holds the other 10")
         live_jobs = {r[0] for r in _held_by(su, "live")}
@@ -57,14 +88,32 @@ def test_sigkilled_workers_jobs_are_taken_over_and_live_ones_are_not(
         assert set(stuck) == victim_jobs
         assert set(stuck.values()) <= {"lease_expired", "worker_gone"}
 
-        rescuer = start_worker(dsn, "tests.queue.handlers:ledger", ledger, "--worker-id", "rescuer",
-                               "--lease", "30", "--rescue-interval", "0.5", "--batch", "10")
+        rescuer = start_worker(
+            dsn,
+            "tests.queue.handlers:ledger",
+            ledger,
+            "--worker-id",
+            "rescuer",
+            "--lease",
+            "30",
+            "--rescue-interval",
+            "0.5",
+            "--batch",
+            "10",
+        )
         procs.append(rescuer)
-        wait_until(lambda: su.execute(
-            "SELECT count(*) = 10 FROM pgconsole.jobs WHERE id = ANY(%s) AND status = 'completed'",
-            (list(victim_jobs),)).fetchone()[0], what="victim's jobs completed by the rescuer", timeout=90)
-        rows = su.execute("SELECT attempt, locked_by, retry_count FROM pgconsole.jobs WHERE id = ANY(%s)",
-                          (list(victim_jobs),)).fetchall()
+        wait_until(
+            lambda: su.execute(
+                "SELECT count(*) = 10 FROM pgconsole.jobs WHERE id = ANY(%s) AND status = 'completed'",
+                (list(victim_jobs),),
+            ).fetchone()[0],
+            what="victim's jobs completed by the rescuer",
+            timeout=90,
+        )
+        rows = su.execute(
+            "SELECT attempt, locked_by, retry_count FROM pgconsole.jobs WHERE id = ANY(%s)",
+            (list(victim_jobs),),
+        ).fetchall()
         assert {r[:2] for r in rows} == {(2, "rescuer")}
         runs = read_ledger(ledger)
         for jid in victim_jobs:
@@ -73,19 +122,30 @@ def test_sigkilled_workers_jobs_are_taken_over_and_live_ones_are_not(
 
         # The live worker's jobs: its first lease has long passed, rescue passes ran all along,
         # and it still holds them with its first attempt (its heartbeats kept them).
-        wait_until(lambda: su.execute(
-            "SELECT min(heartbeat_at) > %s FROM pgconsole.jobs WHERE id = ANY(%s)",
-            (first_lease_end, list(live_jobs))).fetchone()[0], what="live worker heartbeats past its first lease")
+        wait_until(
+            lambda: su.execute(
+                "SELECT min(heartbeat_at) > %s FROM pgconsole.jobs WHERE id = ANY(%s)",
+                (first_lease_end, list(live_jobs)),
+            ).fetchone()[0],
+            what="live worker heartbeats past its first lease",
+        )
         with psycopg.connect(dsn, autocommit=True) as other:
             assert client.rescue_stuck(other) == []
         assert {(r[0], r[1]) for r in _held_by(su, "live")} == {(j, 1) for j in live_jobs}
 
         release.touch()
-        wait_until(lambda: su.execute(
-            "SELECT count(*) = 20 FROM pgconsole.jobs WHERE status = 'completed'").fetchone()[0],
-            what="all 20 completed")
-        assert {r[0] for r in su.execute(
-            "SELECT attempt FROM pgconsole.jobs WHERE id = ANY(%s)", (list(live_jobs),)).fetchall()} == {1}
+        wait_until(
+            lambda: su.execute(
+                "SELECT count(*) = 20 FROM pgconsole.jobs WHERE status = 'completed'"
+            ).fetchone()[0],
+            what="all 20 completed",
+        )
+        assert {
+            r[0]
+            for r in su.execute(
+                "SELECT attempt FROM pgconsole.jobs WHERE id = ANY(%s)", (list(live_jobs),)
+            ).fetchall()
+        } == {1}
         for p in (live, rescuer):
             p.send_signal(signal.SIGTERM)
             _out, err = p.communicate(timeout=60)
@@ -98,13 +158,27 @@ def test_sigkilled_workers_jobs_are_taken_over_and_live_ones_are_not(
 
 
 @pytest.mark.timeout(120)
-def test_sigterm_releases_held_jobs(db: Any, app: psycopg.Connection[Any], su: psycopg.Connection[Any],
-                                    tmp_path: Path) -> None:
+def test_sigterm_releases_held_jobs(
+    db: Any, app: psycopg.Connection[Any], su: psycopg.Connection[Any], tmp_path: Path
+) -> None:
     ledger, release = tmp_path / "ledger", tmp_path / "release"
     client.enqueue_many(app, [("slow", {}) for _ in range(6)])
-    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:block", ledger, "--worker-id", "term",
-                     "--batch", "6", "--concurrency", "2", "--shutdown-timeout", "0.5", "--rescue-interval", "0",
-                     release=release)
+    w = start_worker(
+        db.dsn_as("pgconsole_worker"),
+        "tests.queue.handlers:block",
+        ledger,
+        "--worker-id",
+        "term",
+        "--batch",
+        "6",
+        "--concurrency",
+        "2",
+        "--shutdown-timeout",
+        "0.5",
+        "--rescue-interval",
+        "0",
+        release=release,
+    )
     try:
         wait_until(lambda: len(_held_by(su, "term")) == 6, what="worker holds 6")
         wait_until(lambda: len(read_ledger(ledger)) == 2, what="2 handlers running")
@@ -119,12 +193,29 @@ def test_sigterm_releases_held_jobs(db: Any, app: psycopg.Connection[Any], su: p
 
 
 @pytest.mark.timeout(120)
-def test_worker_honours_cancel_request(db: Any, app: psycopg.Connection[Any], operator: psycopg.Connection[Any],
-                                       su: psycopg.Connection[Any], tmp_path: Path) -> None:
+def test_worker_honours_cancel_request(
+    db: Any,
+    app: psycopg.Connection[Any],
+    operator: psycopg.Connection[Any],
+    su: psycopg.Connection[Any],
+    tmp_path: Path,
+) -> None:
     ledger, release = tmp_path / "ledger", tmp_path / "release"
     jid = client.enqueue(app, "slow", {})
-    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:block", ledger, "--worker-id", "cw",
-                     "--lease", "3", "--heartbeat", "0.3", "--rescue-interval", "0", release=release)
+    w = start_worker(
+        db.dsn_as("pgconsole_worker"),
+        "tests.queue.handlers:block",
+        ledger,
+        "--worker-id",
+        "cw",
+        "--lease",
+        "3",
+        "--heartbeat",
+        "0.3",
+        "--rescue-interval",
+        "0",
+        release=release,
+    )
     try:
         wait_until(lambda: read_ledger(ledger), what="handler started")
         [row] = admin.cancel_jobs(operator, [jid], reason="user asked")
@@ -147,8 +238,16 @@ def test_failing_handler_retries_then_fails_with_clean_error(
 ) -> None:
     su.execute("UPDATE pgconsole.settings SET value = '0' WHERE key = 'retry_backoff_base_seconds'")
     jid = client.enqueue(app, "bad", {}, max_retries=2)
-    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:boom", tmp_path / "l", "--burst",
-                     "--rescue-interval", "0", "--poll", "0.1")
+    w = start_worker(
+        db.dsn_as("pgconsole_worker"),
+        "tests.queue.handlers:boom",
+        tmp_path / "l",
+        "--burst",
+        "--rescue-interval",
+        "0",
+        "--poll",
+        "0.1",
+    )
     _out, err = w.communicate(timeout=60)
     assert w.returncode == 0, err.decode()[-2000:]
     job = client.get_job(app, jid)
@@ -160,7 +259,9 @@ def test_failing_handler_retries_then_fails_with_clean_error(
 @pytest.mark.timeout(120)
 def test_async_handler(db: Any, app: psycopg.Connection[Any], tmp_path: Path) -> None:
     jid = client.enqueue(app, "a", {})
-    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:async_ledger", tmp_path / "l", "--burst")
+    w = start_worker(
+        db.dsn_as("pgconsole_worker"), "tests.queue.handlers:async_ledger", tmp_path / "l", "--burst"
+    )
     _out, err = w.communicate(timeout=60)
     assert w.returncode == 0, err.decode()[-2000:]
     job = client.get_job(app, jid)

@@ -23,7 +23,9 @@ def test_a_failed_attempt_is_logged_and_stored_with_its_traceback(db: Any, app: 
     log = err.decode()
     # the log names the job, its type and attempt, and carries the traceback's frames
     assert f"job {jid} (fragile) attempt 1 failed: RuntimeError" in log, log
-    assert "Traceback (most recent call last)" in log and 'handlers.py", line' in log and "in boom" in log, log
+    assert "Traceback (most recent call last)" in log and 'handlers.py", line' in log and "in boom" in log, (
+        log
+    )
     out = cli("--dsn", db.dsn_as("pgconsole_operator"), "jobs", "show", str(jid), "--format", "json")
     assert out.returncode == 0, out.stderr
     shown = json.loads(out.stdout)
@@ -39,12 +41,24 @@ def test_a_failed_attempt_is_logged_and_stored_with_its_traceback(db: Any, app: 
 
 
 def test_live_workers_are_listed_with_their_held_jobs_and_sessions_and_gone_ones_age_out(
-        db: Any, app: Any, tmp_path: Path) -> None:
+    db: Any, app: Any, tmp_path: Path
+) -> None:
     jid = client.enqueue(app, "slow", {})
     release = tmp_path / "release"
-    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:block", tmp_path / "l",
-                     "--worker-id", "vis-1", "--heartbeat", "0.3", "--concurrency", "2", "--type", "slow",
-                     release=release)
+    w = start_worker(
+        db.dsn_as("pgconsole_worker"),
+        "tests.queue.handlers:block",
+        tmp_path / "l",
+        "--worker-id",
+        "vis-1",
+        "--heartbeat",
+        "0.3",
+        "--concurrency",
+        "2",
+        "--type",
+        "slow",
+        release=release,
+    )
     try:
         dsn = db.dsn_as("pgconsole_readonly")
 
@@ -55,25 +69,50 @@ def test_live_workers_are_listed_with_their_held_jobs_and_sessions_and_gone_ones
             return rows if rows and rows[0]["held_job_ids"] and rows[0]["held"] == 1 else []
 
         [row] = wait_until(listed, timeout=30, what="the worker holding its job in the registry")
-        assert (row["worker_id"], row["pid"], row["concurrency"], row["job_types"]) == ("vis-1", w.pid, 2, ["slow"])
+        assert (row["worker_id"], row["pid"], row["concurrency"], row["job_types"]) == (
+            "vis-1",
+            w.pid,
+            2,
+            ["slow"],
+        )
         assert row["held_job_ids"] == [str(jid)] and row["held"] == 1
         assert row["backend_pids"], "its sessions, from pg_stat_activity"
         text = cli("--dsn", dsn, "workers")
         assert "vis-1" in text.stdout and f"holds {jid}" in text.stdout, text.stdout
         release.touch()
-        wait_until(lambda: listed() == [] and json.loads(cli("--dsn", dsn, "workers", "--format", "json").stdout)[0]
-                   ["completed"] == 1, timeout=30, what="the completion counted")
+        wait_until(
+            lambda: (
+                listed() == []
+                and json.loads(cli("--dsn", dsn, "workers", "--format", "json").stdout)[0]["completed"] == 1
+            ),
+            timeout=30,
+            what="the completion counted",
+        )
     finally:
         w.send_signal(signal.SIGKILL)  # gone without leaving: it must age out by itself
         w.wait(timeout=30)
-    wait_until(lambda: json.loads(cli("--dsn", db.dsn_as("pgconsole_readonly"), "workers", "--format",
-                                      "json").stdout) == [], timeout=30, what="the killed worker aged out")
+    wait_until(
+        lambda: (
+            json.loads(cli("--dsn", db.dsn_as("pgconsole_readonly"), "workers", "--format", "json").stdout)
+            == []
+        ),
+        timeout=30,
+        what="the killed worker aged out",
+    )
 
 
 def test_a_worker_that_stops_leaves_the_registry(db: Any, tmp_path: Path) -> None:
-    w = start_worker(db.dsn_as("pgconsole_worker"), "tests.queue.handlers:ledger", tmp_path / "l",
-                     "--worker-id", "vis-2", "--burst")
+    w = start_worker(
+        db.dsn_as("pgconsole_worker"),
+        "tests.queue.handlers:ledger",
+        tmp_path / "l",
+        "--worker-id",
+        "vis-2",
+        "--burst",
+    )
     _, err = w.communicate(timeout=60)
     assert w.returncode == 0, err.decode()
     with db.admin() as su:
-        assert su.execute("SELECT count(*) FROM pgconsole.workers WHERE worker_id = 'vis-2'").fetchone() == (0,)
+        assert su.execute("SELECT count(*) FROM pgconsole.workers WHERE worker_id = 'vis-2'").fetchone() == (
+            0,
+        )

@@ -22,10 +22,27 @@ RETURNING id::text
 """
 
 
-def add_job(conn: psycopg.Connection[Any], job_type: str, status: str, *, payload: Any = None,
-            error: str | None = None, retries: int = 0, age: float = 60) -> str:
-    row = conn.execute(_INSERT, {"job_type": job_type, "status": status, "payload": json.dumps(payload or {}),
-                                 "error": error, "retries": retries, "age": age}).fetchone()
+def add_job(
+    conn: psycopg.Connection[Any],
+    job_type: str,
+    status: str,
+    *,
+    payload: Any = None,
+    error: str | None = None,
+    retries: int = 0,
+    age: float = 60,
+) -> str:
+    row = conn.execute(
+        _INSERT,
+        {
+            "job_type": job_type,
+            "status": status,
+            "payload": json.dumps(payload or {}),
+            "error": error,
+            "retries": retries,
+            "age": age,
+        },
+    ).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -33,8 +50,17 @@ def add_job(conn: psycopg.Connection[Any], job_type: str, status: str, *, payloa
 def seed(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
     ids: dict[str, list[str]] = {}
     for i in range(3):
-        ids.setdefault("failed", []).append(add_job(conn, "email.send", "failed", payload={"to": f"u{i}@x.test"},
-                                                    error="SMTP 451 mailbox busy", retries=3, age=300 + i))
+        ids.setdefault("failed", []).append(
+            add_job(
+                conn,
+                "email.send",
+                "failed",
+                payload={"to": f"u{i}@x.test"},
+                error="SMTP 451 mailbox busy",
+                retries=3,
+                age=300 + i,
+            )
+        )
     ids["processing"] = [add_job(conn, "report.build", "processing", age=120)]
     ids["pending"] = [add_job(conn, "image.resize", "pending", age=30 + i) for i in range(2)]
     ids["completed"] = [add_job(conn, "email.send", "completed", age=600 + i) for i in range(2)]
@@ -42,5 +68,7 @@ def seed(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
 
 
 def statuses(conn: psycopg.Connection[Any], ids: list[str]) -> dict[str, str]:
-    rows = conn.execute("SELECT id::text, status FROM pgconsole.jobs WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
+    rows = conn.execute(
+        "SELECT id::text, status FROM pgconsole.jobs WHERE id = ANY(%s::uuid[])", (ids,)
+    ).fetchall()
     return {r[0]: r[1] for r in rows}

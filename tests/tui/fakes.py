@@ -38,17 +38,28 @@ def ago(seconds: float) -> datetime:
 
 
 JOBS = [
-    JobRow(id=f"0195f000-0000-7000-8000-00000000000{i}", job_type=t, status=s, priority=p, retry_count=rc,
-           max_retries=3, created_at=ago(60 * (i + 1)), scheduled_at=ago(30 * (i + 1)), updated_at=ago(10 * i),
-           error_message=e)
-    for i, (t, s, p, rc, e) in enumerate([
-        ("email.send", "failed", 0, 3, "SMTP 451 temporary failure: mailbox busy"),
-        ("report.build", "processing", 5, 0, None),
-        ("image.resize", "pending", 0, 0, None),
-        ("webhook.deliver", "failed", 10, 3, HOSTILE),
-        ("email.send", "completed", 0, 1, None),
-        ("billing.charge", "cancelled", 0, 0, None),
-    ])
+    JobRow(
+        id=f"0195f000-0000-7000-8000-00000000000{i}",
+        job_type=t,
+        status=s,
+        priority=p,
+        retry_count=rc,
+        max_retries=3,
+        created_at=ago(60 * (i + 1)),
+        scheduled_at=ago(30 * (i + 1)),
+        updated_at=ago(10 * i),
+        error_message=e,
+    )
+    for i, (t, s, p, rc, e) in enumerate(
+        [
+            ("email.send", "failed", 0, 3, "SMTP 451 temporary failure: mailbox busy"),
+            ("report.build", "processing", 5, 0, None),
+            ("image.resize", "pending", 0, 0, None),
+            ("webhook.deliver", "failed", 10, 3, HOSTILE),
+            ("email.send", "completed", 0, 1, None),
+            ("billing.charge", "cancelled", 0, 0, None),
+        ]
+    )
 ]
 
 
@@ -58,27 +69,57 @@ class FakeSource:
         self.actions: list[tuple[str, ActionTarget]] = []
 
     async def header(self) -> HeaderInfo:
-        return HeaderInfo(target="pgconsole_operator@db.example:5432/app", server_version="18.1",
-                          role="pgconsole_operator", read_only=self.read_only,
-                          read_only_reason="read-only mode (--read-only)" if self.read_only else "",
-                          can_signal_backend=not self.read_only,
-                          signal_reason="read-only mode (--read-only)" if self.read_only else "")
+        return HeaderInfo(
+            target="pgconsole_operator@db.example:5432/app",
+            server_version="18.1",
+            role="pgconsole_operator",
+            read_only=self.read_only,
+            read_only_reason="read-only mode (--read-only)" if self.read_only else "",
+            can_signal_backend=not self.read_only,
+            signal_reason="read-only mode (--read-only)" if self.read_only else "",
+        )
 
     async def overview(self) -> OverviewData:
         return OverviewData(
-            queue=[QueueTypeRow(job_type="email.send", pending=10_000, pending_capped=True, processing=8, failed_1h=3,
-                                oldest_due_age_s=95, completed_per_min=420),
-                   QueueTypeRow(job_type="report.build", pending=12, processing=2, failed_1h=0,
-                                oldest_due_age_s=4, completed_per_min=6),
-                   QueueTypeRow(job_type="webhook.deliver", pending=0, processing=1, failed_1h=7,
-                                completed_per_min=55)],
-            count_method="pending, processing, failed 1h: exact via partial indexes (capped: pending 10k+)", completed_interval=14, failed_interval=1,
-            connections_by_state={"active": 6, "idle": 12, "idle in transaction": 1}, max_connections=100,
-            cache_hit_interval=99.2, cache_hit_cumulative=98.7, tps=231.5, db_size_bytes=734_003_200,
-            replication=[], oldest_xact_age_s=42, xmin_age=1200,
-            checks=[CheckRow(name="connections", status="ok", message="19 of 100 used"),
-                    CheckRow(name="stuck_jobs", status="warning", message="1 job stuck: worker session gone"),
-                    CheckRow(name="failed_jobs", status="critical", message="7 webhook.deliver failures in 1h")],
+            queue=[
+                QueueTypeRow(
+                    job_type="email.send",
+                    pending=10_000,
+                    pending_capped=True,
+                    processing=8,
+                    failed_1h=3,
+                    oldest_due_age_s=95,
+                    completed_per_min=420,
+                ),
+                QueueTypeRow(
+                    job_type="report.build",
+                    pending=12,
+                    processing=2,
+                    failed_1h=0,
+                    oldest_due_age_s=4,
+                    completed_per_min=6,
+                ),
+                QueueTypeRow(
+                    job_type="webhook.deliver", pending=0, processing=1, failed_1h=7, completed_per_min=55
+                ),
+            ],
+            count_method="pending, processing, failed 1h: exact via partial indexes (capped: pending 10k+)",
+            completed_interval=14,
+            failed_interval=1,
+            connections_by_state={"active": 6, "idle": 12, "idle in transaction": 1},
+            max_connections=100,
+            cache_hit_interval=99.2,
+            cache_hit_cumulative=98.7,
+            tps=231.5,
+            db_size_bytes=734_003_200,
+            replication=[],
+            oldest_xact_age_s=42,
+            xmin_age=1200,
+            checks=[
+                CheckRow(name="connections", status="ok", message="19 of 100 used"),
+                CheckRow(name="stuck_jobs", status="warning", message="1 job stuck: worker session gone"),
+                CheckRow(name="failed_jobs", status="critical", message="7 webhook.deliver failures in 1h"),
+            ],
         )
 
     async def jobs_page(self, q: JobQuery, after: tuple[Any, str] | None) -> JobPage:
@@ -87,13 +128,24 @@ class FakeSource:
 
     async def job_detail(self, job_id: str) -> JobDetail | None:
         row = next((r for r in JOBS if r.id == job_id), JOBS[3])
-        job = {**row.model_dump(mode="json"), "payload": {"url": "https://example.test/hook", "note": HOSTILE},
-               "result": None, "error_code": "E_HOOK", "attempt": 4, "started_at": ago(50).isoformat(),
-               "completed_at": ago(20).isoformat()}
-        return JobDetail(job=job, logs=[
-            JobLogLine(created_at=ago(50), level="info", message="attempt 4 started", actor="pgconsole_app"),
-            JobLogLine(created_at=ago(20), level="error", message=HOSTILE, actor="pgconsole_app"),
-        ])
+        job = {
+            **row.model_dump(mode="json"),
+            "payload": {"url": "https://example.test/hook", "note": HOSTILE},
+            "result": None,
+            "error_code": "E_HOOK",
+            "attempt": 4,
+            "started_at": ago(50).isoformat(),
+            "completed_at": ago(20).isoformat(),
+        }
+        return JobDetail(
+            job=job,
+            logs=[
+                JobLogLine(
+                    created_at=ago(50), level="info", message="attempt 4 started", actor="pgconsole_app"
+                ),
+                JobLogLine(created_at=ago(20), level="error", message=HOSTILE, actor="pgconsole_app"),
+            ],
+        )
 
     async def health(self) -> list[CheckRow]:
         return (await self.overview()).checks
@@ -101,62 +153,155 @@ class FakeSource:
     async def workers(self) -> list[Any]:
         from pgconsole.queue.models import WorkerInfo
 
-        return [WorkerInfo(worker_id="web-1-4242-ab12", host="web-1", pid=4242, role="pgconsole_worker",
-                           concurrency=4, batch=10, job_types=None, started_at=ago(3600), heartbeat_at=ago(5),
-                           held=1, completed=1200, failed=3, backend_pids=[9001, 9002],
-                           held_job_ids=[JOBS[1].id])]
+        return [
+            WorkerInfo(
+                worker_id="web-1-4242-ab12",
+                host="web-1",
+                pid=4242,
+                role="pgconsole_worker",
+                concurrency=4,
+                batch=10,
+                job_types=None,
+                started_at=ago(3600),
+                heartbeat_at=ago(5),
+                held=1,
+                completed=1200,
+                failed=3,
+                backend_pids=[9001, 9002],
+                held_job_ids=[JOBS[1].id],
+            )
+        ]
 
     async def stuck_jobs(self) -> list[StuckJob]:
-        return [StuckJob(id=JOBS[1].id, job_type="report.build", locked_by="w-7f3a", started_at=ago(900),
-                         heartbeat_at=ago(600), reason="worker session gone from pg_stat_activity")]
+        return [
+            StuckJob(
+                id=JOBS[1].id,
+                job_type="report.build",
+                locked_by="w-7f3a",
+                started_at=ago(900),
+                heartbeat_at=ago(600),
+                reason="worker session gone from pg_stat_activity",
+            )
+        ]
 
     async def failure_groups(self) -> list[FailureGroup]:
-        return [FailureGroup(error="SMTP 451 temporary failure: mailbox busy", job_type="email.send", count=12,
-                             last_seen=ago(40)),
-                FailureGroup(error=HOSTILE, job_type="webhook.deliver", count=7, last_seen=ago(20))]
+        return [
+            FailureGroup(
+                error="SMTP 451 temporary failure: mailbox busy",
+                job_type="email.send",
+                count=12,
+                last_seen=ago(40),
+            ),
+            FailureGroup(error=HOSTILE, job_type="webhook.deliver", count=7, last_seen=ago(20)),
+        ]
 
     async def statements(self, order: str, delta: bool) -> StatementsData:
-        return StatementsData(delta=delta, order=order, rows=[  # type: ignore[arg-type]
-            StatementRow(queryid=1, query="SELECT * FROM pgconsole.claim_jobs($1, $2, $3)", calls=5400,
-                         total_ms=812.4, mean_ms=0.15, rows=5400, hit_percent=99.9),
-            StatementRow(queryid=2, query="SELECT pg_sleep($1)", calls=2, total_ms=4003.0, mean_ms=2001.5, rows=2,
-                         hit_percent=None),
-            StatementRow(queryid=3, query="UPDATE accounts SET balance = balance - $1 WHERE id = $2", calls=120,
-                         total_ms=95.0, mean_ms=0.79, rows=120, hit_percent=97.5),
-        ])
+        return StatementsData(
+            delta=delta,
+            order=order,
+            rows=[  # type: ignore[arg-type]
+                StatementRow(
+                    queryid=1,
+                    query="SELECT * FROM pgconsole.claim_jobs($1, $2, $3)",
+                    calls=5400,
+                    total_ms=812.4,
+                    mean_ms=0.15,
+                    rows=5400,
+                    hit_percent=99.9,
+                ),
+                StatementRow(
+                    queryid=2,
+                    query="SELECT pg_sleep($1)",
+                    calls=2,
+                    total_ms=4003.0,
+                    mean_ms=2001.5,
+                    rows=2,
+                    hit_percent=None,
+                ),
+                StatementRow(
+                    queryid=3,
+                    query="UPDATE accounts SET balance = balance - $1 WHERE id = $2",
+                    calls=120,
+                    total_ms=95.0,
+                    mean_ms=0.79,
+                    rows=120,
+                    hit_percent=97.5,
+                ),
+            ],
+        )
 
     async def explain(self, query: str, analyze: bool) -> str:
         return "Result  (cost=0.00..0.01 rows=1 width=4)"
 
     async def activity(self) -> ActivityData:
-        return ActivityData(hidden_own=1, sessions=[
-            BackendRow(pid=4101, application_name="pgconsole-worker:w-1", usename="pgconsole_app", state="active",
-                       query_start=ago(2), xact_start=ago(2), query="SELECT * FROM pgconsole.claim_jobs($1, $2, $3)",
-                       can_signal=True),
-            BackendRow(pid=4102, application_name="billing", usename="app", state="idle in transaction",
-                       xact_start=ago(75), query_start=ago(70), query="UPDATE accounts SET balance = 0 WHERE id = 1",
-                       can_signal=False, signal_reason="role pgconsole_operator may only signal sessions of roles whose "
-                       "privileges it has (its own); to signal others: GRANT pg_signal_backend TO pgconsole_operator"),
-            BackendRow(pid=4103, application_name="billing", usename="app", state="active", wait_event="Lock:tuple",
-                       query_start=ago(30), xact_start=ago(30), blocked_by=[4102],
-                       query="UPDATE accounts SET balance = 1 WHERE id = 1"),
-        ])
+        return ActivityData(
+            hidden_own=1,
+            sessions=[
+                BackendRow(
+                    pid=4101,
+                    application_name="pgconsole-worker:w-1",
+                    usename="pgconsole_app",
+                    state="active",
+                    query_start=ago(2),
+                    xact_start=ago(2),
+                    query="SELECT * FROM pgconsole.claim_jobs($1, $2, $3)",
+                    can_signal=True,
+                ),
+                BackendRow(
+                    pid=4102,
+                    application_name="billing",
+                    usename="app",
+                    state="idle in transaction",
+                    xact_start=ago(75),
+                    query_start=ago(70),
+                    query="UPDATE accounts SET balance = 0 WHERE id = 1",
+                    can_signal=False,
+                    signal_reason="role pgconsole_operator may only signal sessions of roles whose "
+                    "privileges it has (its own); to signal others: GRANT pg_signal_backend TO pgconsole_operator",
+                ),
+                BackendRow(
+                    pid=4103,
+                    application_name="billing",
+                    usename="app",
+                    state="active",
+                    wait_event="Lock:tuple",
+                    query_start=ago(30),
+                    xact_start=ago(30),
+                    blocked_by=[4102],
+                    query="UPDATE accounts SET balance = 1 WHERE id = 1",
+                ),
+            ],
+        )
 
     async def schema(self) -> SchemaData:
         return SchemaData(
-            migrations=[MigrationRow(version="1", name="meta", applied_at=ago(86400)),
-                        MigrationRow(version="2", name="job_queue", applied_at=ago(86400)),
-                        MigrationRow(version="3", name="operator_functions", pending=True)],
-            setup_ok=True, setup_message="2 applied, 1 pending",
-            findings=[FindingRow(name="server_version", status="ok", message="PostgreSQL 18.1"),
-                      FindingRow(name="pg_read_all_stats", status="missing",
-                                 message="other roles' query text, waits and statements are hidden",
-                                 fix='GRANT pg_read_all_stats TO "pgconsole_operator";')])
+            migrations=[
+                MigrationRow(version="1", name="meta", applied_at=ago(86400)),
+                MigrationRow(version="2", name="job_queue", applied_at=ago(86400)),
+                MigrationRow(version="3", name="operator_functions", pending=True),
+            ],
+            setup_ok=True,
+            setup_message="2 applied, 1 pending",
+            findings=[
+                FindingRow(name="server_version", status="ok", message="PostgreSQL 18.1"),
+                FindingRow(
+                    name="pg_read_all_stats",
+                    status="missing",
+                    message="other roles' query text, waits and statements are hidden",
+                    fix='GRANT pg_read_all_stats TO "pgconsole_operator";',
+                ),
+            ],
+        )
 
     async def preview(self, kind: Any, target: ActionTarget) -> ActionPreview:
         n = len(target.ids or [])
-        return ActionPreview(kind=kind, target=target, rows=n, eligible=n,
-                             statement="SELECT * FROM pgconsole.retry_jobs(ARRAY[<ids>], 'pgconsole console')")
+        return ActionPreview(
+            kind=kind,
+            target=target,
+            rows=n,
+            eligible=n,
+            statement="SELECT * FROM pgconsole.retry_jobs(ARRAY[<ids>], 'pgconsole console')",
+        )
 
     async def run_action(self, kind: Any, target: ActionTarget, progress: Any) -> ActionReport:
         self.actions.append((kind, target))

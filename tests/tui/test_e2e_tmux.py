@@ -53,5 +53,7 @@ def test_retry_a_failed_job_in_a_real_terminal(db18: Any, tmp_path: Path) -> Non
         tmux.run("kill-server")
     with db18.admin() as conn:
         assert statuses(conn, [job])[job] == "pending"
-        actor = conn.execute("SELECT actor FROM pgconsole.job_log WHERE job_id = %s AND level = 'audit'", (job,)).fetchone()
+        actor = conn.execute(
+            "SELECT actor FROM pgconsole.job_log WHERE job_id = %s AND level = 'audit'", (job,)
+        ).fetchone()
         assert actor is not None and actor[0] == "pgconsole_operator"

@@ -40,18 +40,30 @@ async def test_killed_connection_mid_refresh_shows_banner_and_recovers(db18: Any
         generation = source.session.generation
         # wait until the refresh is sleeping on the server, then kill the console's backend
         with db18.admin() as admin:
-            await until(pilot, lambda: admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgconsole' "
-                "AND query LIKE 'SELECT pg_sleep%%' AND state = 'active'").fetchone()[0] == 1, what="refresh in flight")
-            killed = admin.execute("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                   "WHERE application_name = 'pgconsole'").fetchone()
+            await until(
+                pilot,
+                lambda: (
+                    admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgconsole' "
+                        "AND query LIKE 'SELECT pg_sleep%%' AND state = 'active'"
+                    ).fetchone()[0]
+                    == 1
+                ),
+                what="refresh in flight",
+            )
+            killed = admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'pgconsole'"
+            ).fetchone()
             assert killed is not None and killed[0] >= 1
         await until(pilot, lambda: app.db_error, what="banner")
         banner = plain(screen.query_one(".banner", Static))
         assert "database unreachable" in banner and "terminat" in banner.lower()
         assert "pw-pgconsole_operator" not in banner  # no password on screen
         before = screen.refreshes
-        await until(pilot, lambda: not app.db_error and screen.refreshes > before, timeout=20, what="recovery")
+        await until(
+            pilot, lambda: not app.db_error and screen.refreshes > before, timeout=20, what="recovery"
+        )
         assert source.session.generation > generation, "a new connection was opened"
         assert app.is_running
         await pilot.press("q")
@@ -70,14 +82,24 @@ async def test_keypress_handled_within_200ms_while_refresh_takes_2s(db18: Any) -
     key by up to the full sleep). The first key after start carries Textual's one-time setup (70-400 ms
     under load, then 1-2 ms per key), which is why the bound is on the median."""
     source = SlowSource(db18.dsn_as("pgconsole_operator"))
-    source.sleep_s = 3.0  # longer than 2 s so that five spaced keys fit inside one refresh on a loaded machine
+    source.sleep_s = (
+        3.0  # longer than 2 s so that five spaced keys fit inside one refresh on a loaded machine
+    )
     app = PgConsoleApp(source, refresh=2.0)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         with db18.admin() as admin:
-            await until(pilot, lambda: admin.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgconsole' "
-                "AND query LIKE 'SELECT pg_sleep%%' AND state = 'active'").fetchone()[0] == 1, what="slow refresh")
+            await until(
+                pilot,
+                lambda: (
+                    admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgconsole' "
+                        "AND query LIKE 'SELECT pg_sleep%%' AND state = 'active'"
+                    ).fetchone()[0]
+                    == 1
+                ),
+                what="slow refresh",
+            )
         assert screen.refreshes == 0, "the refresh is still running"
 
         sent: list[float] = []
@@ -123,12 +145,16 @@ async def test_keypress_handled_within_200ms_while_refresh_takes_2s(db18: Any) -
         in_order = [h - s for (h, _), s in zip(handled, sent, strict=True)]
         latencies = sorted(in_order)
         median = statistics.median(latencies)
-        print(f"keypress latency while a {source.sleep_s:g} s refresh ran: median {median * 1000:.1f} ms, "
-              f"in order {[round(x * 1000, 1) for x in in_order]} ms; event-loop lag max {max(lags) * 1000:.0f} ms, "
-              f"median {statistics.median(lags) * 1000:.1f} ms over {len(lags)} beats")
+        print(
+            f"keypress latency while a {source.sleep_s:g} s refresh ran: median {median * 1000:.1f} ms, "
+            f"in order {[round(x * 1000, 1) for x in in_order]} ms; event-loop lag max {max(lags) * 1000:.0f} ms, "
+            f"median {statistics.median(lags) * 1000:.1f} ms over {len(lags)} beats"
+        )
         assert len(sent) == len(KEYS)
         assert app.refresh_interval == before * 2, "each key reached its action, in order"
-        assert in_flight and all(n == 0 for _, n in handled), "all keys were handled while the refresh was in flight"
+        assert in_flight and all(n == 0 for _, n in handled), (
+            "all keys were handled while the refresh was in flight"
+        )
         assert median <= 0.2, f"median keypress latency {median * 1000:.0f} ms"
         # A refresh on the loop would stall it for the whole 3 s sleep; the first key's one-time setup
         # in Textual was measured at up to ~0.7 s of lag on 2 loaded cores (load 4), hence 1.5 s.

@@ -23,9 +23,19 @@ SELECT %(type)s, %(status)s, %(prio)s, now() - make_interval(secs => %(due_s)s),
 """
 
 
-def _fill(conn: psycopg.Connection[Any], type_: str, status: str, n: int, *, prio: int = 0, due_s: float = 0,
-          done_s: float = 0) -> None:
-    conn.execute(FILL, {"type": type_, "status": status, "prio": prio, "due_s": due_s, "done_s": done_s, "n": n})
+def _fill(
+    conn: psycopg.Connection[Any],
+    type_: str,
+    status: str,
+    n: int,
+    *,
+    prio: int = 0,
+    due_s: float = 0,
+    done_s: float = 0,
+) -> None:
+    conn.execute(
+        FILL, {"type": type_, "status": status, "prio": prio, "due_s": due_s, "done_s": done_s, "n": n}
+    )
 
 
 def _arrange(conn: psycopg.Connection[Any]) -> None:
@@ -56,8 +66,10 @@ def test_per_type_counts_and_plan(db18: Any) -> None:
         assert 395 <= extra.oldest_due_age_s["email.send"] <= 460
         assert 15 <= extra.oldest_due_age_s["image.resize"] <= 80
         assert "webhook.deliver" not in extra.oldest_due_age_s
-        plan = conn.execute("EXPLAIN (FORMAT JSON) " + overview.PER_TYPE_SQL,
-                            {"types": ["email.send", "image.resize"], "cap": overview.FAILED_CAP}).fetchone()
+        plan = conn.execute(
+            "EXPLAIN (FORMAT JSON) " + overview.PER_TYPE_SQL,
+            {"types": ["email.send", "image.resize"], "cap": overview.FAILED_CAP},
+        ).fetchone()
         assert plan is not None
         nodes = _plan_nodes(plan[0][0]["Plan"])
         scans = {(n["Node Type"], n.get("Index Name")) for n in nodes if n.get("Relation Name") == "jobs"}
@@ -65,7 +77,9 @@ def test_per_type_counts_and_plan(db18: Any) -> None:
         used = {s[1] for s in scans}
         assert "jobs_pending_claim_idx" in used
         assert used & {"jobs_failed_idx", "jobs_finished_idx"}
-        assert not [s for s in scans if s[0] == "Seq Scan"], f"a sequential scan of jobs: {json.dumps(plan[0])[:400]}"
+        assert not [s for s in scans if s[0] == "Seq Scan"], (
+            f"a sequential scan of jobs: {json.dumps(plan[0])[:400]}"
+        )
         assert used <= {"jobs_pending_claim_idx", "jobs_failed_idx", "jobs_finished_idx", None}
 
 

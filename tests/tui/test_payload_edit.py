@@ -27,23 +27,35 @@ def _job(conn: psycopg.Connection[Any], job_id: str) -> tuple[Any, str]:
 
 
 def _audit(conn: psycopg.Connection[Any], job_id: str) -> list[tuple[str, str, Any]]:
-    return [(r[0], r[1], r[2]) for r in conn.execute(
-        "SELECT actor, message, metadata FROM pgconsole.job_log WHERE job_id = %s AND level = 'audit'",
-        (job_id,)).fetchall()]
+    return [
+        (r[0], r[1], r[2])
+        for r in conn.execute(
+            "SELECT actor, message, metadata FROM pgconsole.job_log WHERE job_id = %s AND level = 'audit'",
+            (job_id,),
+        ).fetchall()
+    ]
 
 
 async def _open_editor(pilot: Any, app: PgConsoleApp, job_type: str) -> EditPayloadScreen:
     await pilot.press("slash")
     await pilot.press("ctrl+u", *f"type:{job_type}", "enter")
-    await until(pilot, lambda: [r for r in rows(app.screen.query_one("#jobs-table", DataTable)) if r[2] == job_type]
-                and len(rows(app.screen.query_one("#jobs-table", DataTable))) == 1, what=f"{job_type} row")
+    await until(
+        pilot,
+        lambda: (
+            [r for r in rows(app.screen.query_one("#jobs-table", DataTable)) if r[2] == job_type]
+            and len(rows(app.screen.query_one("#jobs-table", DataTable))) == 1
+        ),
+        what=f"{job_type} row",
+    )
     await pilot.press("e")
     return await until(pilot, lambda: isinstance(app.screen, EditPayloadScreen) and app.screen, what="editor")
 
 
 async def test_edit_payload_then_retry_from_the_ui(db18: Any) -> None:
     with db18.admin() as conn:
-        failed = add_job(conn, "email.send", "failed", payload={"to": "old@x.test"}, error="SMTP 550 no such user")
+        failed = add_job(
+            conn, "email.send", "failed", payload={"to": "old@x.test"}, error="SMTP 550 no such user"
+        )
         busy = add_job(conn, "report.build", "processing", payload={"n": 1})
     app = PgConsoleApp(PgSource(db18.dsn_as("pgconsole_operator")), refresh=5)
     async with app.run_test(size=SIZE) as pilot:
@@ -69,13 +81,18 @@ async def test_edit_payload_then_retry_from_the_ui(db18: Any) -> None:
         editor = await _open_editor(pilot, app, "email.send")
         editor.query_one(TextArea).load_text('{"to": "new@x.test", "retry_note": "[bold]typo fixed[/]"}')
         await pilot.press("ctrl+s")
-        confirm = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, what="confirm")
+        confirm = await until(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, what="confirm"
+        )
         statement = plain(confirm.query_one("#confirm-statement", Static))
         assert "pgconsole.retry_job_with_payload" in statement and "new@x.test" in statement
         assert "Retry 1 job(s)" in plain(confirm.query_one("#confirm-question", Static))
         await pilot.press("y")
-        run = await until(pilot, lambda: isinstance(app.screen, ActionRunScreen) and app.screen.finished and app.screen,
-                          what="run finished")
+        run = await until(
+            pilot,
+            lambda: isinstance(app.screen, ActionRunScreen) and app.screen.finished and app.screen,
+            what="run finished",
+        )
         assert "1 of 1 changed" in plain(run.query_one("#run-status", Static))
         await pilot.press("enter")
 
@@ -83,11 +100,16 @@ async def test_edit_payload_then_retry_from_the_ui(db18: Any) -> None:
         editor = await _open_editor(pilot, app, "report.build")
         editor.query_one(TextArea).load_text('{"n": 2}')
         await pilot.press("ctrl+s")
-        confirm = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, what="confirm 2")
+        confirm = await until(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, what="confirm 2"
+        )
         assert "Retry 0 job(s)" in plain(confirm.query_one("#confirm-question", Static))
         await pilot.press("y")
-        run = await until(pilot, lambda: isinstance(app.screen, ActionRunScreen) and app.screen.finished and app.screen,
-                          what="run 2 finished")
+        run = await until(
+            pilot,
+            lambda: isinstance(app.screen, ActionRunScreen) and app.screen.finished and app.screen,
+            what="run 2 finished",
+        )
         report = plain(run.query_one("#run-status", Static))
         assert "0 of 1 changed" in report and "processing" in report
         await pilot.press("enter", "q")
@@ -135,8 +157,10 @@ def test_function_rules(db18: Any) -> None:
         r = payload_edit.retry_with_payload(op, failed, {"a": 3})
         assert not r.changed and r.reason == "already pending", "a second call changes nothing"
     for role in ("pgconsole_readonly", "pgconsole_app"):
-        with psycopg.connect(db18.dsn_as(role), autocommit=True) as other, \
-                pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with (
+            psycopg.connect(db18.dsn_as(role), autocommit=True) as other,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
             other.execute("SELECT * FROM pgconsole.retry_job_with_payload(%s, '{}', 'x')", (done,))
     with db18.admin() as conn:
         assert _job(conn, failed) == ({"a": 2}, "pending")
@@ -145,9 +169,15 @@ def test_function_rules(db18: Any) -> None:
         assert n is not None and n[0] == 1
 
 
-@pytest.mark.parametrize("text,error", [
-    ('{"a": ', "not JSON"), ("null", "must not be null"), ('{"a": "\\u0000"}', "NUL"), ("[1, 2", "not JSON"),
-])
+@pytest.mark.parametrize(
+    "text,error",
+    [
+        ('{"a": ', "not JSON"),
+        ("null", "must not be null"),
+        ('{"a": "\\u0000"}', "NUL"),
+        ("[1, 2", "not JSON"),
+    ],
+)
 def test_parse_payload_refuses(text: str, error: str) -> None:
     with pytest.raises(payload_edit.PayloadError, match=error):
         payload_edit.parse_payload(text)

@@ -45,7 +45,9 @@ async def _confirm(pilot: Any, app: PgConsoleApp) -> tuple[str, str, str]:
 
 
 async def _message(pilot: Any, app: PgConsoleApp) -> str:
-    m = await until(pilot, lambda: isinstance(app.screen, MessageScreen) and app.screen, timeout=30, what="message")
+    m = await until(
+        pilot, lambda: isinstance(app.screen, MessageScreen) and app.screen, timeout=30, what="message"
+    )
     return plain(m.query_one("#message-body", Static))
 
 
@@ -96,7 +98,9 @@ async def test_activity_cancel_and_terminate_follow_the_servers_rules(db18: Any)
 
             await _select_pid(pilot, app, app_idle.info.backend_pid)
             assert screen.check_action("cancel_backend", ()) is None
-            assert "GRANT pg_signal_backend TO pgconsole_operator" in plain(screen.query_one("#activity-status", Static))
+            assert "GRANT pg_signal_backend TO pgconsole_operator" in plain(
+                screen.query_one("#activity-status", Static)
+            )
 
             await _select_pid(pilot, app, op_idle.info.backend_pid)
             await pilot.press("K")
@@ -105,8 +109,11 @@ async def test_activity_cancel_and_terminate_follow_the_servers_rules(db18: Any)
             assert statement == f"SELECT pg_terminate_backend({op_idle.info.backend_pid})"
             await pilot.press("y")
             table = screen.query_one("#sessions-table", DataTable)
-            await until(pilot, lambda: str(op_idle.info.backend_pid) not in {r[0] for r in rows(table)},
-                        what="terminated session gone from the table")
+            await until(
+                pilot,
+                lambda: str(op_idle.info.backend_pid) not in {r[0] for r in rows(table)},
+                what="terminated session gone from the table",
+            )
             await pilot.press("q")
         with db18.admin() as admin:
             alive = {r[0] for r in admin.execute("SELECT pid FROM pg_stat_activity").fetchall()}
@@ -162,7 +169,9 @@ async def test_schema_apply_pending_migration_with_confirmation(db18: Any) -> No
         await pilot.press("n")
         await pilot.pause(0.3)
         with db18.admin() as conn:
-            assert conn.execute("SELECT count(*) FROM pgconsole.schema_migrations WHERE version = 5").fetchone() == (0,)
+            assert conn.execute(
+                "SELECT count(*) FROM pgconsole.schema_migrations WHERE version = 5"
+            ).fetchone() == (0,)
         await pilot.press("a")
         await _confirm(pilot, app)
         await pilot.press("y")
@@ -170,12 +179,17 @@ async def test_schema_apply_pending_migration_with_confirmation(db18: Any) -> No
         assert "0005" in body or "retry_with_payload" in body, body
         await pilot.press("enter")
         table = app.screen.query_one("#migrations-table", DataTable)
-        await until(pilot, lambda: rows(table) and all(r[2] != "pending" for r in rows(table)), what="none pending")
+        await until(
+            pilot, lambda: rows(table) and all(r[2] != "pending" for r in rows(table)), what="none pending"
+        )
         await pilot.press("q")
     with db18.admin() as conn:
-        assert conn.execute("SELECT count(*) FROM pgconsole.schema_migrations WHERE version = 5").fetchone() == (1,)
-        assert conn.execute("SELECT to_regprocedure('pgconsole.retry_job_with_payload(uuid,jsonb,text)') IS NOT NULL"
-                            ).fetchone() == (True,)
+        assert conn.execute(
+            "SELECT count(*) FROM pgconsole.schema_migrations WHERE version = 5"
+        ).fetchone() == (1,)
+        assert conn.execute(
+            "SELECT to_regprocedure('pgconsole.retry_job_with_payload(uuid,jsonb,text)') IS NOT NULL"
+        ).fetchone() == (True,)
 
 
 async def test_queries_explain_and_analyze_only_after_two_confirmations(db18: Any) -> None:
@@ -217,7 +231,9 @@ async def test_queries_explain_and_analyze_only_after_two_confirmations(db18: An
         await pilot.pause(0.3)
         assert not isinstance(app.screen, MessageScreen), "nothing ran after a no"
         await pilot.press("X", "y")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and "second" in app.screen.title_text)
+        await until(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and "second" in app.screen.title_text
+        )
         await pilot.press("y")
         plan = await _message(pilot, app)
         assert "actual time" in plan, plan
@@ -226,7 +242,9 @@ async def test_queries_explain_and_analyze_only_after_two_confirmations(db18: An
         # ANALYZE of a write runs in a read-only transaction: refused, nothing written
         await select("UPDATE pgconsole.settings")
         await pilot.press("X", "y")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and "second" in app.screen.title_text)
+        await until(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and "second" in app.screen.title_text
+        )
         await pilot.press("y")
         plan = await _message(pilot, app)
         assert "no plan" in plan and "read-only transaction" in plan, plan
@@ -235,7 +253,9 @@ async def test_queries_explain_and_analyze_only_after_two_confirmations(db18: An
 
 async def _palette(pilot: Any, app: PgConsoleApp, text: str) -> None:
     await pilot.press("ctrl+p")
-    palette = await until(pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, what="palette")
+    palette = await until(
+        pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, what="palette"
+    )
     palette.query_one(Input).value = text
     await pilot.pause(0.5)
     await pilot.press("enter")
@@ -244,19 +264,28 @@ async def _palette(pilot: Any, app: PgConsoleApp, text: str) -> None:
 async def test_maintenance_from_the_palette(db18: Any) -> None:
     with db18.admin() as conn:
         stuck = add_job(conn, "report.build", "processing", age=900)
-        conn.execute("UPDATE pgconsole.jobs SET lease_expires_at = now() - interval '1 minute',"
-                     " heartbeat_at = now() - interval '10 minutes', locked_by = 'w-dead' WHERE id = %s", (stuck,))
+        conn.execute(
+            "UPDATE pgconsole.jobs SET lease_expires_at = now() - interval '1 minute',"
+            " heartbeat_at = now() - interval '10 minutes', locked_by = 'w-dead' WHERE id = %s",
+            (stuck,),
+        )
         overdue = add_job(conn, "email.send", "pending")
-        conn.execute("UPDATE pgconsole.jobs SET expires_at = now() - interval '1 second' WHERE id = %s", (overdue,))
+        conn.execute(
+            "UPDATE pgconsole.jobs SET expires_at = now() - interval '1 second' WHERE id = %s", (overdue,)
+        )
         old = add_job(conn, "email.send", "completed")
-        conn.execute("UPDATE pgconsole.jobs SET completed_at = now() - interval '30 days' WHERE id = %s", (old,))
+        conn.execute(
+            "UPDATE pgconsole.jobs SET completed_at = now() - interval '30 days' WHERE id = %s", (old,)
+        )
         recent = add_job(conn, "email.send", "completed")
     app = make_app(db18.dsn_as("pgconsole_operator"))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.header_info is not None, what="header")
-        for text, expect in (("Maintenance: rescue", "rescued 1 stuck job"),
-                             ("Maintenance: expire", "expired 1 overdue"),
-                             ("Maintenance: delete finished", "deleted 1 finished job")):
+        for text, expect in (
+            ("Maintenance: rescue", "rescued 1 stuck job"),
+            ("Maintenance: expire", "expired 1 overdue"),
+            ("Maintenance: delete finished", "deleted 1 finished job"),
+        ):
             await _palette(pilot, app, text)
             title, question, _ = await _confirm(pilot, app)
             assert title == "Maintenance"

@@ -30,31 +30,46 @@ async def test_each_screen_renders_with_data(db: Any) -> None:
     other = db18.admin()  # another session for the Activity screen to show
     other.execute("SELECT set_config('application_name', 'billing', false)")
     async with app.run_test(size=SIZE) as pilot:
-        queue = await until(pilot, lambda: rows(app.screen.query_one("#queue-table", DataTable)), what="queue rows")
+        queue = await until(
+            pilot, lambda: rows(app.screen.query_one("#queue-table", DataTable)), what="queue rows"
+        )
         assert {r[0] for r in queue} >= {"email.send", "report.build", "image.resize"}
         assert app.health, "health banner fed by the check registry"
         assert "pgconsole_operator" in plain(app.screen.query_one(".topbar", Static))
         await pilot.press("2")
-        jobs = await until(pilot, lambda: rows(app.screen.query_one("#jobs-table", DataTable)), what="jobs rows")
+        jobs = await until(
+            pilot, lambda: rows(app.screen.query_one("#jobs-table", DataTable)), what="jobs rows"
+        )
         assert len(jobs) == 8
         await pilot.press("3")
         await until(pilot, lambda: app.screen.refreshes > 0, what="queries refresh")
         await pilot.press("t")  # cumulative: the statements ran before the console started
-        statements = await until(pilot, lambda: rows(app.screen.query_one("#queries-table", DataTable)) or
-                                 "unavailable" in plain(app.screen.query_one("#queries-status", Static)),
-                                 what="statements or the hint")
+        statements = await until(
+            pilot,
+            lambda: (
+                rows(app.screen.query_one("#queries-table", DataTable))
+                or "unavailable" in plain(app.screen.query_one("#queries-status", Static))
+            ),
+            what="statements or the hint",
+        )
         # both test servers preload pg_stat_statements and setup creates the extension
         assert isinstance(statements, list) and any("pgconsole.jobs" in r[-1] for r in statements), statements
         await pilot.press("o")
-        await until(pilot, lambda: "by mean time" in plain(app.screen.query_one("#queries-status", Static)),
-                    what="order by mean")
+        await until(
+            pilot,
+            lambda: "by mean time" in plain(app.screen.query_one("#queries-status", Static)),
+            what="order by mean",
+        )
         await pilot.press("4")
-        sessions = await until(pilot, lambda: rows(app.screen.query_one("#sessions-table", DataTable)), what="sessions")
+        sessions = await until(
+            pilot, lambda: rows(app.screen.query_one("#sessions-table", DataTable)), what="sessions"
+        )
         assert "billing" in {r[2] for r in sessions}
         assert all(r[2] != "pgconsole" for r in sessions), "the console's own sessions are hidden"
         await pilot.press("5")
-        migrations = await until(pilot, lambda: rows(app.screen.query_one("#migrations-table", DataTable)),
-                                 what="migrations")
+        migrations = await until(
+            pilot, lambda: rows(app.screen.query_one("#migrations-table", DataTable)), what="migrations"
+        )
         assert len(migrations) >= 5 and all(r[2] != "pending" for r in migrations)
         assert rows(app.screen.query_one("#findings-table", DataTable)), "the doctor's findings"
         assert not app.db_error
@@ -64,12 +79,17 @@ async def test_each_screen_renders_with_data(db: Any) -> None:
 
 
 async def _confirm_and_finish(pilot: Any, app: PgConsoleApp) -> tuple[str, str]:
-    confirm = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, what="confirmation")
+    confirm = await until(
+        pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, what="confirmation"
+    )
     question = plain(confirm.query_one("#confirm-question", Static))
     statement = plain(confirm.query_one("#confirm-statement", Static))
     await pilot.press("y")
-    run = await until(pilot, lambda: isinstance(app.screen, ActionRunScreen) and app.screen.finished and app.screen,
-                      what="action finished")
+    run = await until(
+        pilot,
+        lambda: isinstance(app.screen, ActionRunScreen) and app.screen.finished and app.screen,
+        what="action finished",
+    )
     report = plain(run.query_one("#run-status", Static))
     await pilot.press("enter")
     return question + "\n" + statement, report
@@ -84,7 +104,9 @@ async def test_retry_cancel_delete_change_what_was_confirmed(db18: Any) -> None:
         await until(pilot, lambda: rows(app.screen.query_one("#jobs-table", DataTable)), what="jobs")
         # retry everything matching status:failed
         await pilot.press("f")
-        await until(pilot, lambda: len(rows(app.screen.query_one("#jobs-table", DataTable))) == 3, what="filter")
+        await until(
+            pilot, lambda: len(rows(app.screen.query_one("#jobs-table", DataTable))) == 3, what="filter"
+        )
         await pilot.press("R")
         shown, report = await _confirm_and_finish(pilot, app)
         assert "Retry 3 job(s)" in shown and "3 row(s) match" in shown
@@ -94,21 +116,27 @@ async def test_retry_cancel_delete_change_what_was_confirmed(db18: Any) -> None:
         await pilot.press("slash")
         await pilot.press(*"type:image.resize")
         await pilot.press("enter")
-        await until(pilot, lambda: len(rows(app.screen.query_one("#jobs-table", DataTable))) == 2, what="pending")
+        await until(
+            pilot, lambda: len(rows(app.screen.query_one("#jobs-table", DataTable))) == 2, what="pending"
+        )
         await pilot.press("c")
         shown, report = await _confirm_and_finish(pilot, app)
         assert "Cancel 1 job(s)" in shown and "1 of 1 changed" in report
         # delete (cleanup) the completed ones, marked one by one
         await pilot.press("slash")
         await pilot.press("ctrl+u", *"status:completed", "enter")
-        await until(pilot, lambda: len(rows(app.screen.query_one("#jobs-table", DataTable))) == 2, what="completed")
+        await until(
+            pilot, lambda: len(rows(app.screen.query_one("#jobs-table", DataTable))) == 2, what="completed"
+        )
         await pilot.press("m", "m", "d")
         shown, report = await _confirm_and_finish(pilot, app)
         assert "Delete 2 job(s)" in shown and "2 of 2 changed" in report
         # a processing job is not deleted; the report says why
         await pilot.press("slash")
         await pilot.press("ctrl+u", *"status:processing", "enter")
-        await until(pilot, lambda: len(rows(app.screen.query_one("#jobs-table", DataTable))) == 1, what="processing")
+        await until(
+            pilot, lambda: len(rows(app.screen.query_one("#jobs-table", DataTable))) == 1, what="processing"
+        )
         await pilot.press("d")
         shown, report = await _confirm_and_finish(pilot, app)
         assert "Delete 0 job(s)" in shown and "1 are in a state delete does not change" in shown
@@ -158,7 +186,9 @@ async def test_read_only_role_offers_no_action(db18: Any) -> None:
 async def test_hostile_text_renders_literally(db18: Any) -> None:
     with db18.admin() as conn:
         job = add_job(conn, "webhook.deliver", "failed", payload={"note": HOSTILE, "k": "[/]"}, error=HOSTILE)
-        conn.execute("INSERT INTO pgconsole.job_log (job_id, level, message) VALUES (%s, 'error', %s)", (job, HOSTILE))
+        conn.execute(
+            "INSERT INTO pgconsole.job_log (job_id, level, message) VALUES (%s, 'error', %s)", (job, HOSTILE)
+        )
     app = make_app(db18.dsn_as("pgconsole_operator"), refresh=5)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
@@ -166,12 +196,20 @@ async def test_hostile_text_renders_literally(db18: Any) -> None:
         cells = await until(pilot, lambda: rows(table), what="jobs")
         assert "[bold red]x[/] [/] ␛[31mred␛[0m bell␇ end" in cells[0][-1]
         await pilot.press("enter")
-        err = await until(pilot, lambda: "␛" in plain(app.screen.query_one("#detail-error", Static)) and
-                          plain(app.screen.query_one("#detail-error", Static)), what="detail")
+        err = await until(
+            pilot,
+            lambda: (
+                "␛" in plain(app.screen.query_one("#detail-error", Static))
+                and plain(app.screen.query_one("#detail-error", Static))
+            ),
+            what="detail",
+        )
         assert "[bold red]x[/] [/] ␛[31mred␛[0m bell␇ end" in err
         assert "\x1b" not in err and "\x07" not in err
         payload = plain(app.screen.query_one("#detail-payload", Static))
-        assert '"[bold red]x[/] [/] \\u001b[31mred\\u001b[0m bell\\u0007 end"' in payload and '"[/]"' in payload
+        assert (
+            '"[bold red]x[/] [/] \\u001b[31mred\\u001b[0m bell\\u0007 end"' in payload and '"[/]"' in payload
+        )
         logs = plain(app.screen.query_one("#detail-logs", Static))
         assert "[bold red]x[/] [/] ␛[31mred" in logs
         await pilot.press("escape", "q")

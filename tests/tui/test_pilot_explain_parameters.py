@@ -31,12 +31,17 @@ async def test_explain_asks_for_parameter_values_where_the_server_needs_them(db:
         await pilot.pause(0.05)
         await pilot.press("x")
         if major < 16:
-            asked = await until(pilot, lambda: isinstance(app.screen, ParametersScreen) and app.screen,
-                                what="the parameters dialog")
+            asked = await until(
+                pilot,
+                lambda: isinstance(app.screen, ParametersScreen) and app.screen,
+                what="the parameters dialog",
+            )
             assert asked.numbers == [1]
             asked.query_one("#param-1", Input).value = "email.send"
             await pilot.press("enter")
-        shown = await until(pilot, lambda: isinstance(app.screen, MessageScreen) and app.screen, what="the plan")
+        shown = await until(
+            pilot, lambda: isinstance(app.screen, MessageScreen) and app.screen, what="the plan"
+        )
         plan = plain(shown.query_one("#message-body", Static))
         assert "Aggregate" in plan and "no plan" not in plan, plan
 
@@ -48,6 +53,12 @@ async def test_the_activity_filter_refuses_an_unknown_key(db18: Any) -> None:
         screen = app.screen
         await until(pilot, lambda: screen.refreshes > 0, what="activity refresh")
         await pilot.press("slash", *"sate:active", "enter")
-        status = await until(pilot, lambda: "unknown filter key" in plain(screen.query_one("#activity-status", Static))
-                             and plain(screen.query_one("#activity-status", Static)), what="the error")
+        status = await until(
+            pilot,
+            lambda: (
+                "unknown filter key" in plain(screen.query_one("#activity-status", Static))
+                and plain(screen.query_one("#activity-status", Static))
+            ),
+            what="the error",
+        )
         assert "'sate'" in status and "state, user, app, dur" in status

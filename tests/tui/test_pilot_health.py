@@ -22,9 +22,17 @@ async def test_the_banner_follows_the_checks_while_another_screen_is_shown(db18:
         assert all(c.status != "warning" for c in app.health if c.name == "stuck_jobs")
         with db18.admin() as conn:  # a job whose worker is gone: stuck_jobs turns WARNING
             add_job(conn, "report.build", "processing", age=600)
-            conn.execute("UPDATE pgconsole.jobs SET lease_expires_at = now() - interval '1 minute',"
-                         " heartbeat_at = now() - interval '10 minutes'")
-        banner = await until(pilot, lambda: "stuck_jobs" in plain(app.screen.query_one(".banner", Static))
-                             and plain(app.screen.query_one(".banner", Static)), what="the banner to show it")
+            conn.execute(
+                "UPDATE pgconsole.jobs SET lease_expires_at = now() - interval '1 minute',"
+                " heartbeat_at = now() - interval '10 minutes'"
+            )
+        banner = await until(
+            pilot,
+            lambda: (
+                "stuck_jobs" in plain(app.screen.query_one(".banner", Static))
+                and plain(app.screen.query_one(".banner", Static))
+            ),
+            what="the banner to show it",
+        )
         assert "WARN" in banner or "CRIT" in banner
         assert type(app.screen).__name__ == "JobsScreen"

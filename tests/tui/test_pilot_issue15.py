@@ -44,8 +44,9 @@ async def _filter(pilot: Any, line: str) -> None:
 
 
 async def _confirm(pilot: Any, app: PgConsoleApp) -> ConfirmScreen:
-    screen: ConfirmScreen = await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen,
-                                        what="confirmation")
+    screen: ConfirmScreen = await until(
+        pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, what="confirmation"
+    )
     return screen
 
 
@@ -59,8 +60,11 @@ def _statement(c: ConfirmScreen) -> str:
 
 async def _finished(pilot: Any, app: PgConsoleApp) -> ActionRunScreen:
     run: ActionRunScreen = await until(
-        pilot, lambda: isinstance(app.screen, ActionRunScreen) and app.screen.finished and app.screen,
-        timeout=30, what="action finished")
+        pilot,
+        lambda: isinstance(app.screen, ActionRunScreen) and app.screen.finished and app.screen,
+        timeout=30,
+        what="action finished",
+    )
     return run
 
 
@@ -69,6 +73,7 @@ def _select(app: PgConsoleApp, job_id: str) -> None:
 
 
 # -- item 6: actions act on what you see --------------------------------------------------------
+
 
 async def test_marks_are_cleared_after_an_action(db18: Any) -> None:
     """Retry a marked job; then `c` on another row cancels that row, not the hidden marked job."""
@@ -130,9 +135,13 @@ async def test_the_confirmation_names_source_count_and_first_ids(db18: Any) -> N
 
 async def _audit_reasons(db: Any, job_id: str) -> list[str]:
     with db.admin() as conn:
-        return [r[0] for r in conn.execute(
-            "SELECT metadata->>'reason' FROM pgconsole.job_log WHERE job_id = %s AND level = 'audit' ORDER BY id",
-            (job_id,)).fetchall()]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT metadata->>'reason' FROM pgconsole.job_log WHERE job_id = %s AND level = 'audit' ORDER BY id",
+                (job_id,),
+            ).fetchall()
+        ]
 
 
 async def test_the_audit_reason_is_typed_in_the_confirmation(db18: Any) -> None:
@@ -176,7 +185,9 @@ async def test_the_action_result_closes_on_any_key(db18: Any) -> None:
         await pilot.press("y")
         await _finished(pilot, app)
         await pilot.press("x")  # a key bound to nothing
-        await until(pilot, lambda: not isinstance(app.screen, (ActionRunScreen, ConfirmScreen)), what="report closed")
+        await until(
+            pilot, lambda: not isinstance(app.screen, (ActionRunScreen, ConfirmScreen)), what="report closed"
+        )
         assert app.screen.query_one("#jobs-table", DataTable) is not None
         await pilot.press("q")
     with db18.admin() as conn:
@@ -185,7 +196,9 @@ async def test_the_action_result_closes_on_any_key(db18: Any) -> None:
 
 async def _palette(pilot: Any, app: PgConsoleApp, text: str) -> None:
     await pilot.press("ctrl+p")
-    palette = await until(pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, what="palette")
+    palette = await until(
+        pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, what="palette"
+    )
     palette.query_one(Input).value = text
     await until(pilot, lambda: palette.query_one(CommandList).option_count > 0, what="palette match")
     await pilot.press("enter")
@@ -195,9 +208,11 @@ async def test_every_maintenance_confirmation_shows_its_sql(db18: Any) -> None:
     app = make_app(db18.dsn_as("pgconsole_operator"))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.header_info is not None, what="header")
-        for text, call in (("Maintenance: rescue", "SELECT * FROM pgconsole.rescue_stuck_jobs(1000, NULL)"),
-                           ("Maintenance: expire", "SELECT pgconsole.expire_stale_jobs()"),
-                           ("Maintenance: delete finished", "SELECT pgconsole.cleanup_old_jobs()")):
+        for text, call in (
+            ("Maintenance: rescue", "SELECT * FROM pgconsole.rescue_stuck_jobs(1000, NULL)"),
+            ("Maintenance: expire", "SELECT pgconsole.expire_stale_jobs()"),
+            ("Maintenance: delete finished", "SELECT pgconsole.cleanup_old_jobs()"),
+        ):
             await _palette(pilot, app, text)
             c = await _confirm(pilot, app)
             assert call in _statement(c), _statement(c)
@@ -214,6 +229,7 @@ async def test_every_maintenance_confirmation_shows_its_sql(db18: Any) -> None:
 
 
 # -- item 7: the filter line means what it says -------------------------------------------------
+
 
 def _status(app: PgConsoleApp) -> str:
     return plain(app.screen.query_one("#jobs-status", Static))
@@ -252,13 +268,22 @@ async def test_type_takes_a_prefix_or_a_glob(db18: Any) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await _jobs(pilot, app, 4)
-        for line, want in (("type:email.", {send, receive}), ("type:email.*", {send, receive}),
-                           ("type:email", {send, receive, odd}), ("type:*.build", {build}),
-                           ("type:email.send", {send}), ("type:email_", {odd}), ("type:email?x", {odd}),
-                           ("type:report.build,email.r", {build, receive})):
+        for line, want in (
+            ("type:email.", {send, receive}),
+            ("type:email.*", {send, receive}),
+            ("type:email", {send, receive, odd}),
+            ("type:*.build", {build}),
+            ("type:email.send", {send}),
+            ("type:email_", {odd}),
+            ("type:email?x", {odd}),
+            ("type:report.build,email.r", {build, receive}),
+        ):
             await _filter(pilot, line)
-            got = await until(pilot, lambda w=want: {str(k.value) for k in _table(app).rows} == w and w,
-                              what=f"{line} -> {len(want)} rows")
+            got = await until(
+                pilot,
+                lambda w=want: {str(k.value) for k in _table(app).rows} == w and w,
+                what=f"{line} -> {len(want)} rows",
+            )
             assert got == want
         await pilot.press("q")
 
@@ -283,6 +308,7 @@ async def test_an_empty_result_says_no_job_matches(db18: Any) -> None:
 
 # -- item 8: errors named truthfully ------------------------------------------------------------
 
+
 def _banner(app: PgConsoleApp) -> str:
     return plain(app.screen.query_one(".banner", Static))
 
@@ -291,8 +317,11 @@ def _banner(app: PgConsoleApp) -> str:
 def bare_role(db18: Any) -> Iterator[str]:
     role = f"pgc_bare_{uuid.uuid4().hex[:8]}"
     with db18.admin() as su:
-        su.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
-                                                                     sql.Literal(role_password(role))))
+        su.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(role_password(role))
+            )
+        )
     yield role
     with db18.admin() as su:
         su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
@@ -332,11 +361,15 @@ async def test_a_network_error_still_says_unreachable_and_reconnects(db18: Any) 
         screen = app.screen
         await until(pilot, lambda: screen.refreshes > 0, what="first refresh")
         with db18.admin() as su:
-            su.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgconsole'")
+            su.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgconsole'"
+            )
         await until(pilot, lambda: app.db_error, what="the banner")
         assert "database unreachable" in _banner(app) and "reconnecting by itself" in _banner(app)
         before = screen.refreshes
-        await until(pilot, lambda: not app.db_error and screen.refreshes > before, timeout=20, what="recovery")
+        await until(
+            pilot, lambda: not app.db_error and screen.refreshes > before, timeout=20, what="recovery"
+        )
         await pilot.press("q")
     assert app.return_code == 0
 
@@ -359,8 +392,12 @@ def test_a_wrong_password_in_a_real_terminal_is_one_line_and_exit_2(db18: Any, t
     tmux = Tmux()
     try:
         # Textual draws on stderr, so the message is read from the terminal once the app has left it.
-        tmux.start(f"cd {repo} && PYTHONPATH={repo} {exe} --dsn '{dsn}' --refresh 1;"
-                   f" echo $? > {exit_file}; sleep 30", 200, 30)
+        tmux.start(
+            f"cd {repo} && PYTHONPATH={repo} {exe} --dsn '{dsn}' --refresh 1;"
+            f" echo $? > {exit_file}; sleep 30",
+            200,
+            30,
+        )
         deadline = time.monotonic() + 20
         while not (exit_file.exists() and exit_file.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -20,8 +20,9 @@ async def test_help_shows_keys_as_typed_and_no_binding_id() -> None:
     app = PgConsoleApp(FakeSource(), refresh=3600)  # type: ignore[arg-type]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
-        screen: HelpScreen = await until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen,
-                                         what="help screen")
+        screen: HelpScreen = await until(
+            pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, what="help screen"
+        )
         table: DataTable[Any] = screen.query_one("#help-table", DataTable)
         assert [str(c.label) for c in table.columns.values()] == ["where", "key", "action"]
         cells = [[getattr(c, "plain", str(c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
@@ -43,8 +44,10 @@ async def test_only_a_pending_job_shows_its_expiry(db18: Any) -> None:
     with db18.admin() as su:
         failed = add_job(su, "email.send", "failed", error="boom")
         pending = add_job(su, "email.send", "pending")
-        su.execute("UPDATE pgconsole.jobs SET expires_at = now() + interval '24 hours' WHERE id = ANY(%s::uuid[])",
-                   ([failed, pending],))
+        su.execute(
+            "UPDATE pgconsole.jobs SET expires_at = now() + interval '24 hours' WHERE id = ANY(%s::uuid[])",
+            ([failed, pending],),
+        )
     app = PgConsoleApp(PgSource(db18.dsn_as("pgconsole_operator")), refresh=3600)
     async with app.run_test(size=SIZE) as pilot:
         timelines = {}
@@ -72,8 +75,12 @@ async def test_server_panel_counts_connections_as_the_check_does(db18: Any) -> N
     try:
         app = PgConsoleApp(PgSource(db18.dsn_as("pgconsole_operator")), refresh=3600)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.screen.refreshes >= 1 and app.health, timeout=30,  # type: ignore[attr-defined]
-                        what="overview")
+            await until(
+                pilot,
+                lambda: app.screen.refreshes >= 1 and app.health,
+                timeout=30,  # type: ignore[attr-defined]
+                what="overview",
+            )
             vitals = plain(app.screen.query_one("#vitals", Static))
             panel = re.search(r"Connections\s+(\d+) of (\d+)\s+\((.*?)\)", vitals)
             assert panel, vitals

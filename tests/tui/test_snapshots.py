@@ -46,11 +46,17 @@ async def _settled(pilot: Any) -> None:
     """The current screen has shown its data (a live screen refreshed once, a modal is on top) and
     the key bar is composed: polled, no fixed sleep."""
     app = pilot.app
-    await until(pilot, lambda: not isinstance(app.screen, LiveScreen) or app.screen.refreshes >= 1,
-                what="first refresh")
+    await until(
+        pilot,
+        lambda: not isinstance(app.screen, LiveScreen) or app.screen.refreshes >= 1,
+        what="first refresh",
+    )
     if isinstance(app.screen, LiveScreen):
-        await until(pilot, lambda: app.screen.query(Footer) and app.screen.query_one(Footer).query(FooterKey),
-                    what="key bar")
+        await until(
+            pilot,
+            lambda: app.screen.query(Footer) and app.screen.query_one(Footer).query(FooterKey),
+            what="key bar",
+        )
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
 
@@ -69,8 +75,9 @@ def _keys(*keys: str, then: type | None = None) -> Any:
 
 
 @sizes
-@pytest.mark.parametrize("key,name", [("1", "overview"), ("2", "jobs"), ("3", "queries"), ("4", "activity"),
-                                      ("5", "schema")])
+@pytest.mark.parametrize(
+    "key,name", [("1", "overview"), ("2", "jobs"), ("3", "queries"), ("4", "activity"), ("5", "schema")]
+)
 def test_main_screen(snap_compare: Any, size: str, key: str, name: str) -> None:
     assert snap_compare(_app(), terminal_size=SIZES[size], run_before=_keys(key))
 
@@ -85,8 +92,11 @@ def test_jobs_tabs(snap_compare: Any, size: str, tab: str) -> None:
 @sizes
 def test_job_detail_with_hostile_text(snap_compare: Any, size: str) -> None:
     # row 4 holds "[bold red]x[/] [/] \x1b[31m..." in its error: it must show literally
-    assert snap_compare(_app(), terminal_size=SIZES[size],
-                        run_before=_keys("2", "down", "down", "down", "enter", then=JobDetailScreen))
+    assert snap_compare(
+        _app(),
+        terminal_size=SIZES[size],
+        run_before=_keys("2", "down", "down", "down", "enter", then=JobDetailScreen),
+    )
 
 
 @sizes
@@ -106,6 +116,7 @@ def test_help(snap_compare: Any, size: str) -> None:
 
 # -- what 80x24 must keep (each failed on the layout before issue 15 item 5) -------------------
 
+
 def _columns(table: DataTable[Any]) -> dict[str, int]:
     return {str(c.label): c.get_render_width(table) - 2 * table.cell_padding for c in table.ordered_columns}
 
@@ -113,10 +124,16 @@ def _columns(table: DataTable[Any]) -> dict[str, int]:
 def _fits(app: PgConsoleApp) -> list[str]:
     """Widgets on the current screen that reach past the right edge or scroll sideways."""
     width = app.size.width
-    bad = [f"{w!r} ends at {w.region.right}" for w in app.screen.query("*") if w.display and w.region.right > width]
-    bad += [f"{t.id} scrolls sideways ({t.virtual_size.width} > {t.scrollable_content_region.width})"
-            for t in app.screen.query(DataTable) if t.display and t.region.width
-            and t.virtual_size.width > t.scrollable_content_region.width]
+    bad = [
+        f"{w!r} ends at {w.region.right}"
+        for w in app.screen.query("*")
+        if w.display and w.region.right > width
+    ]
+    bad += [
+        f"{t.id} scrolls sideways ({t.virtual_size.width} > {t.scrollable_content_region.width})"
+        for t in app.screen.query(DataTable)
+        if t.display and t.region.width and t.virtual_size.width > t.scrollable_content_region.width
+    ]
     return bad
 
 
@@ -162,8 +179,10 @@ async def test_activity_keeps_the_query_column_at_80() -> None:
         await ctx.__aexit__(None, None, None)
 
 
-@pytest.mark.parametrize("key,then", [("1", None), ("2", None), ("3", None), ("4", None), ("5", None),
-                                      ("question_mark", HelpScreen)])
+@pytest.mark.parametrize(
+    "key,then",
+    [("1", None), ("2", None), ("3", None), ("4", None), ("5", None), ("question_mark", HelpScreen)],
+)
 async def test_nothing_past_the_right_edge_at_80(key: str, then: type | None) -> None:
     """No widget reaches past column 80 and no table scrolls sideways; the key bar's last cell is the
     palette key's (a stray character of the key under it showed there: "Paletteb")."""
@@ -214,7 +233,9 @@ async def test_chart_legend_leaves_room_for_the_x_axis() -> None:
 class _LongTexts(FakeSource):
     async def schema(self) -> Any:
         data = await super().schema()
-        data.findings[0] = data.findings[0].model_copy(update={"message": "connected as superuser postgres: " * 6})
+        data.findings[0] = data.findings[0].model_copy(
+            update={"message": "connected as superuser postgres: " * 6}
+        )
         return data
 
 

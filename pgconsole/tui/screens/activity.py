@@ -33,8 +33,10 @@ def check_filter(line: str) -> None:
     for tok in shlex.split(line):
         key, sep, value = tok.partition(":")
         if sep and key not in ACTIVITY_KEYS:
-            raise FilterError(f"unknown filter key {key!r}: use {', '.join(ACTIVITY_KEYS)} "
-                              "(words without a key search the query text)")
+            raise FilterError(
+                f"unknown filter key {key!r}: use {', '.join(ACTIVITY_KEYS)} "
+                "(words without a key search the query text)"
+            )
         if sep and key == "dur":
             parse_duration(value.lstrip(">"), "dur")
 
@@ -66,14 +68,18 @@ def blocking_tree(sessions: list[BackendRow]) -> Text:
     if not waiting:
         t.append("  nobody is waiting on a lock", style="dim")
         return t
-    blockers = sorted({b for s in waiting for b in s.blocked_by if not (by_pid.get(b) and by_pid[b].blocked_by)})
+    blockers = sorted(
+        {b for s in waiting for b in s.blocked_by if not (by_pid.get(b) and by_pid[b].blocked_by)}
+    )
 
     def line(pid: int, depth: int, seen: set[int]) -> None:
         s = by_pid.get(pid)
         t.append("  " + "  " * depth + ("└ " if depth else "■ "))
         t.append(f"{pid} ", style="bold red" if depth == 0 else "yellow")
         if s:
-            t.append_text(lit(f"{s.usename or ''} {s.application_name} {s.state or ''}: {s.query or ''}", 100))
+            t.append_text(
+                lit(f"{s.usename or ''} {s.application_name} {s.state or ''}: {s.query or ''}", 100)
+            )
         t.append("\n")
         for w in waiting:
             if pid in w.blocked_by and w.pid not in seen:
@@ -100,8 +106,10 @@ class ActivityScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
-        yield Input(placeholder="filter — state:active user:NAME app:NAME dur:>5s  words search the query",
-                    id="activity-filter")
+        yield Input(
+            placeholder="filter — state:active user:NAME app:NAME dur:>5s  words search the query",
+            id="activity-filter",
+        )
         yield Static(id="activity-status")
         with Horizontal(id="activity-body"):
             yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
@@ -125,7 +133,9 @@ class ActivityScreen(LiveScreen):
                 return False  # read-only: not offered at all (the status line says why)
             row = self._selected_row()
             if row is None or row.can_signal is False:
-                return None  # shown disabled: this role may not signal that session (reason on the status line)
+                return (
+                    None  # shown disabled: this role may not signal that session (reason on the status line)
+                )
         return True
 
     async def fetch(self) -> ActivityData:
@@ -146,23 +156,46 @@ class ActivityScreen(LiveScreen):
             error = ""
         except (FilterError, ValueError) as exc:
             rows, error = self.data.sessions, str(exc)
-        cells = [{"pid": Text(str(s.pid)), "user": lit(s.usename, 16), "app": lit(s.application_name, 28),
-                  "state": lit(s.state, 20), "wait": lit(s.wait_event, 24), "xact": Text(since(s.xact_start)),
-                  "age": Text(since(s.query_start)), "blocked": Text(",".join(map(str, s.blocked_by)), style="red")}
-                 for s in rows]
+        cells = [
+            {
+                "pid": Text(str(s.pid)),
+                "user": lit(s.usename, 16),
+                "app": lit(s.application_name, 28),
+                "state": lit(s.state, 20),
+                "wait": lit(s.wait_event, 24),
+                "xact": Text(since(s.xact_start)),
+                "age": Text(since(s.query_start)),
+                "blocked": Text(",".join(map(str, s.blocked_by)), style="red"),
+            }
+            for s in rows
+        ]
 
         def w(key: str) -> int:
             return max((c[key].cell_len for c in cells), default=1)
 
         # The query keeps a usable width at 80 columns: the application, the wait, the user and the
         # transaction age give way (the detail pane below shows them for the selected session).
-        widths = columns.apply(table, [
-            Col("pid", "pid", w("pid")), Col("user", "user", w("user"), minimum=10, priority=3),
-            Col("app", "application", w("app"), short="app", minimum=12, priority=5),
-            Col("state", "state", w("state")), Col("wait", "wait", w("wait"), minimum=10, priority=4),
-            Col("xact", "xact", w("xact"), priority=2), Col("age", "query age", w("age"), short="age"),
-            Col("blocked", "blocked by", w("blocked"), short="by", priority=1),
-            Col("query", "query", max((len(one_line(s.query or "")) for s in rows), default=5), minimum=30, flex=True)], refit=self._fill)
+        widths = columns.apply(
+            table,
+            [
+                Col("pid", "pid", w("pid")),
+                Col("user", "user", w("user"), minimum=10, priority=3),
+                Col("app", "application", w("app"), short="app", minimum=12, priority=5),
+                Col("state", "state", w("state")),
+                Col("wait", "wait", w("wait"), minimum=10, priority=4),
+                Col("xact", "xact", w("xact"), priority=2),
+                Col("age", "query age", w("age"), short="age"),
+                Col("blocked", "blocked by", w("blocked"), short="by", priority=1),
+                Col(
+                    "query",
+                    "query",
+                    max((len(one_line(s.query or "")) for s in rows), default=5),
+                    minimum=30,
+                    flex=True,
+                ),
+            ],
+            refit=self._fill,
+        )
         for s, row_cells in zip(rows, cells, strict=True):
             row_cells["query"] = lit(one_line(s.query or ""), widths["query"])
             for k in ("user", "app", "state", "wait"):
@@ -174,8 +207,10 @@ class ActivityScreen(LiveScreen):
                 table.move_cursor(row=table.get_row_index(str(keep)))
             except Exception:  # noqa: BLE001 - that session ended
                 pass
-        t = Text(f"{len(rows)} of {len(self.data.sessions)} sessions shown; "
-                 f"{self.data.hidden_own} of the console's own hidden")
+        t = Text(
+            f"{len(rows)} of {len(self.data.sessions)} sessions shown; "
+            f"{self.data.hidden_own} of the console's own hidden"
+        )
         if error:
             t.append(f"  {error}", style="red")
         self._status_line = t
@@ -196,7 +231,10 @@ class ActivityScreen(LiveScreen):
         self.query_one("#activity-status", Static).update(t)
         # Only when what the footer offers changes: refresh_bindings recomposes the footer, and doing
         # it on every refresh made it blink (and left it empty in screenshots taken right after).
-        state = (info is not None and info.can_signal_backend, row is not None and row.can_signal is not False)
+        state = (
+            info is not None and info.can_signal_backend,
+            row is not None and row.can_signal is not False,
+        )
         if state != self._bindings_state:
             self._bindings_state = state
             self.refresh_bindings()
@@ -213,8 +251,14 @@ class ActivityScreen(LiveScreen):
         if row is not None:
             t.append(f"pid {row.pid}", style="bold")
             t.append("  ")
-            t.append_text(lit(f"{row.usename or '?'} · {row.application_name or '-'} · {row.client_addr or 'local'} · "
-                              f"{row.state or '?'}", 120, style="dim"))
+            t.append_text(
+                lit(
+                    f"{row.usename or '?'} · {row.application_name or '-'} · {row.client_addr or 'local'} · "
+                    f"{row.state or '?'}",
+                    120,
+                    style="dim",
+                )
+            )
             t.append("\n")
             t.append_text(block(row.query or ""))
             t.append("\n")
@@ -254,12 +298,20 @@ class ActivityScreen(LiveScreen):
         if pid is None:
             return
         row = next((s for s in self.data.sessions if s.pid == pid), None)
-        what = ("Terminate session — this ENDS the session and rolls back its transaction" if terminate
-                else "Cancel the running query (the session stays)")
+        what = (
+            "Terminate session — this ENDS the session and rolls back its transaction"
+            if terminate
+            else "Cancel the running query (the session stays)"
+        )
         stmt = f"SELECT {'pg_terminate_backend' if terminate else 'pg_cancel_backend'}({pid})"
-        question = f"{what}: pid {pid} ({row.usename if row else '?'} / {row.application_name if row else '?'})"
-        if not await self.app.push_screen_wait(ConfirmScreen("Terminate session" if terminate else "Cancel query",
-                                                             question, stmt, danger=terminate)):
+        question = (
+            f"{what}: pid {pid} ({row.usename if row else '?'} / {row.application_name if row else '?'})"
+        )
+        if not await self.app.push_screen_wait(
+            ConfirmScreen(
+                "Terminate session" if terminate else "Cancel query", question, stmt, danger=terminate
+            )
+        ):
             return
         try:
             result = await self.source.signal_backend(pid, terminate)

@@ -12,8 +12,14 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 # Keys whose glyph (⏎, ⌫) or control character would read worse than the key's name.
-_NAMES = {"enter": "enter", "backspace": "backspace", "escape": "esc", "tab": "tab", "space": "space",
-          "delete": "del"}
+_NAMES = {
+    "enter": "enter",
+    "backspace": "backspace",
+    "escape": "esc",
+    "tab": "tab",
+    "space": "space",
+    "delete": "del",
+}
 
 
 def key_label(keys: str) -> str:
@@ -31,7 +37,11 @@ def all_bindings() -> list[tuple[str, Binding]]:
     out: list[tuple[str, Binding]] = []
     sources: list[tuple[str, Any]] = [("global", PgConsoleApp)]
     sources += [(name, cls) for name, cls in PgConsoleApp.MODES.items() if isinstance(cls, type)]
-    sources += [("job detail", JobDetailScreen), ("confirm", ConfirmScreen), ("payload editor", EditPayloadScreen)]
+    sources += [
+        ("job detail", JobDetailScreen),
+        ("confirm", ConfirmScreen),
+        ("payload editor", EditPayloadScreen),
+    ]
     for where, cls in sources:
         for b in cls.BINDINGS:
             if isinstance(b, Binding):
@@ -44,8 +54,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide help"):
-            yield Label(Text("Keys — ctrl+p opens the command palette with every action", style="bold"),
-                        classes="dialog-title")
+            yield Label(
+                Text("Keys — ctrl+p opens the command palette with every action", style="bold"),
+                classes="dialog-title",
+            )
             table: DataTable[Text] = DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("where", "key", "action")
             for where, b in all_bindings():

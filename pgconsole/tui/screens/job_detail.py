@@ -16,8 +16,17 @@ from pgconsole.console.safe_text import pretty_json
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.text import STATUS_STYLE, as_datetime, block, heading, lit, relative, stamp_ms
 
-TIMELINE = ("created_at", "scheduled_at", "started_at", "heartbeat_at", "lease_expires_at", "cancel_requested_at",
-            "completed_at", "updated_at", "expires_at")
+TIMELINE = (
+    "created_at",
+    "scheduled_at",
+    "started_at",
+    "heartbeat_at",
+    "lease_expires_at",
+    "cancel_requested_at",
+    "completed_at",
+    "updated_at",
+    "expires_at",
+)
 
 
 class JobDetailScreen(LiveScreen):
@@ -62,7 +71,9 @@ class JobDetailScreen(LiveScreen):
         self.detail = data
         head = self.query_one("#detail-head", Static)
         if data is None:
-            head.update(Text(f"job {self.job_id} no longer exists (deleted or past retention)", style="yellow"))
+            head.update(
+                Text(f"job {self.job_id} no longer exists (deleted or past retention)", style="yellow")
+            )
             return
         j: dict[str, Any] = data.job
         t = Text()
@@ -78,8 +89,12 @@ class JobDetailScreen(LiveScreen):
         if j.get("progress_message"):
             t.append(" ")
             t.append_text(lit(j.get("progress_message"), 80))
-        for label, key in (("user", "user_id"), ("tenant", "tenant_id"), ("worker", "locked_by"),
-                           ("dedupe", "dedupe_key")):
+        for label, key in (
+            ("user", "user_id"),
+            ("tenant", "tenant_id"),
+            ("worker", "locked_by"),
+            ("dedupe", "dedupe_key"),
+        ):
             t.append("   ")
             self._field(t, label, j.get(key) or "–")
         head.update(t)
@@ -99,7 +114,10 @@ class JobDetailScreen(LiveScreen):
         logs = heading(f"Log ({len(data.logs)} lines)\n")
         for line in data.logs:
             logs.append(f"  {line.created_at:%H:%M:%S} " if line.created_at else "  ")
-            logs.append(f"{line.level:<7} ", style="red" if line.level == "error" else "cyan" if line.level == "audit" else "")
+            logs.append(
+                f"{line.level:<7} ",
+                style="red" if line.level == "error" else "cyan" if line.level == "audit" else "",
+            )
             if line.actor:
                 logs.append_text(lit(line.actor, 30, style="dim"))
                 logs.append(" ")
@@ -156,8 +174,10 @@ class JobDetailScreen(LiveScreen):
         elif status == "processing" and isinstance(attempt, int):
             left = max(0, allowed - attempt)
             t.append(" · ", style="dim")
-            t.append(f"{left} retr{'y' if left == 1 else 'ies'} left if this fails" if left else "last attempt",
-                     style="" if left else "yellow")
+            t.append(
+                f"{left} retr{'y' if left == 1 else 'ies'} left if this fails" if left else "last attempt",
+                style="" if left else "yellow",
+            )
         return t
 
     @staticmethod
@@ -195,7 +215,10 @@ class JobDetailScreen(LiveScreen):
             t.append("  (only for processing jobs)", style="dim")
             return t
         if b is None:
-            t.append("  no session in pg_stat_activity for this worker: it is gone (the job is stuck)", style="yellow")
+            t.append(
+                "  no session in pg_stat_activity for this worker: it is gone (the job is stuck)",
+                style="yellow",
+            )
             return t
         t.append(f"  pid {b.pid}  ")
         t.append_text(lit(b.application_name, 60))

@@ -45,7 +45,9 @@ class JobsScreen(LiveScreen):
         Binding("f", "failed_only", "Failed", id="jobs.failed"),
         Binding("l", "tab('list')", "List", show=False, id="jobs.tab_list"),  # the tab labels show the key
         Binding("s", "tab('stuck')", "Stuck", show=False, id="jobs.tab_stuck"),  # the tab labels show the key
-        Binding("g", "tab('failures')", "By error", show=False, id="jobs.tab_failures"),  # the tab labels show the key
+        Binding(
+            "g", "tab('failures')", "By error", show=False, id="jobs.tab_failures"
+        ),  # the tab labels show the key
         Binding("m", "mark", "Mark", id="jobs.mark"),
         # Paging and sort are named on the status line ("page 1 (n/p)", "sort … (o)"), so the footer
         # keeps its room for the actions; they stay in help (?) and the command palette.
@@ -137,21 +139,38 @@ class JobsScreen(LiveScreen):
         rows = self.page.rows
         type_w = min(24, max((len(r.job_type) for r in rows), default=4))
         # At 80 columns the error keeps a usable width: created and priority give way first.
-        widths = columns.apply(table, [
-            Col("mark", " ", 1), Col("id", "id", 12, minimum=8), Col("type", "type", type_w, minimum=12),
-            Col("status", "status", 10), Col("prio", "prio", 4, priority=4), Col("fails", "fails", 5, priority=2),
-            Col("created", "created", 5, priority=3), Col("due", "due", 6, priority=1),
-            Col("error", "error", max((len(r.error_message or "") for r in rows), default=5), minimum=24, flex=True),
-        ], refit=self._refit)
+        widths = columns.apply(
+            table,
+            [
+                Col("mark", " ", 1),
+                Col("id", "id", 12, minimum=8),
+                Col("type", "type", type_w, minimum=12),
+                Col("status", "status", 10),
+                Col("prio", "prio", 4, priority=4),
+                Col("fails", "fails", 5, priority=2),
+                Col("created", "created", 5, priority=3),
+                Col("due", "due", 6, priority=1),
+                Col(
+                    "error",
+                    "error",
+                    max((len(r.error_message or "") for r in rows), default=5),
+                    minimum=24,
+                    flex=True,
+                ),
+            ],
+            refit=self._refit,
+        )
         for r in rows:
             cells = {
                 "mark": Text("●" if r.id in self.marked else " ", style="bold yellow"),
-                "id": Text(r.id[-widths["id"]:], style="dim"), "type": lit(r.job_type, widths["type"]),
+                "id": Text(r.id[-widths["id"] :], style="dim"),
+                "type": lit(r.job_type, widths["type"]),
                 "status": Text(r.status, style=STATUS_STYLE.get(r.status, "")),
                 "prio": Text(str(r.priority), justify="right"),
                 # failed attempts of the attempts allowed (max_retries + 1): 4/4 = no retry left
                 "fails": Text(f"{r.retry_count}/{r.max_retries + 1}", justify="right"),
-                "created": Text(since(r.created_at)), "due": Text(_due(r.scheduled_at)),
+                "created": Text(since(r.created_at)),
+                "due": Text(_due(r.scheduled_at)),
                 "error": lit(r.error_message, widths["error"]),
             }
             table.add_row(*(cells[k] for k in widths), key=r.id)
@@ -179,33 +198,56 @@ class JobsScreen(LiveScreen):
         table: DataTable[Any] = self.query_one("#stuck-table", DataTable)
         table.clear()
         st = self.stuck
-        widths = columns.apply(table, [
-            Col("id", "id", 12, minimum=8), Col("type", "type", min(24, max((len(s.job_type) for s in st), default=4)),
-                                                minimum=12),
-            Col("worker", "worker", min(30, max((len(s.locked_by or "") for s in st), default=6)), minimum=10,
-                priority=2),
-            Col("started", "started", 19, priority=3), Col("heartbeat", "heartbeat", 5, short="beat", priority=1),
-            Col("reason", "reason", max((len(s.reason) for s in st), default=6), minimum=24, flex=True),
-        ], refit=self._refit)
+        widths = columns.apply(
+            table,
+            [
+                Col("id", "id", 12, minimum=8),
+                Col("type", "type", min(24, max((len(s.job_type) for s in st), default=4)), minimum=12),
+                Col(
+                    "worker",
+                    "worker",
+                    min(30, max((len(s.locked_by or "") for s in st), default=6)),
+                    minimum=10,
+                    priority=2,
+                ),
+                Col("started", "started", 19, priority=3),
+                Col("heartbeat", "heartbeat", 5, short="beat", priority=1),
+                Col("reason", "reason", max((len(s.reason) for s in st), default=6), minimum=24, flex=True),
+            ],
+            refit=self._refit,
+        )
         for s in st:
-            cells = {"id": Text(s.id[-widths["id"]:], style="dim"), "type": lit(s.job_type, widths["type"]),
-                     "worker": lit(s.locked_by, widths.get("worker", 30)), "started": Text(stamp(s.started_at)),
-                     "heartbeat": Text(since(s.heartbeat_at)), "reason": lit(s.reason, widths["reason"])}
+            cells = {
+                "id": Text(s.id[-widths["id"] :], style="dim"),
+                "type": lit(s.job_type, widths["type"]),
+                "worker": lit(s.locked_by, widths.get("worker", 30)),
+                "started": Text(stamp(s.started_at)),
+                "heartbeat": Text(since(s.heartbeat_at)),
+                "reason": lit(s.reason, widths["reason"]),
+            }
             table.add_row(*(cells[k] for k in widths), key=s.id)
 
     def _fill_failures(self) -> None:
         table: DataTable[Any] = self.query_one("#failures-table", DataTable)
         table.clear()
         fs = self.failures
-        widths = columns.apply(table, [
-            Col("count", "count", max((len(str(f.count)) for f in fs), default=5)),
-            Col("type", "type", min(24, max((len(f.job_type) for f in fs), default=4)), minimum=12),
-            Col("last", "last seen", 5, short="last", priority=1),
-            Col("error", "error", max((len(f.error) for f in fs), default=5), minimum=24, flex=True),
-        ], refit=self._refit)
+        widths = columns.apply(
+            table,
+            [
+                Col("count", "count", max((len(str(f.count)) for f in fs), default=5)),
+                Col("type", "type", min(24, max((len(f.job_type) for f in fs), default=4)), minimum=12),
+                Col("last", "last seen", 5, short="last", priority=1),
+                Col("error", "error", max((len(f.error) for f in fs), default=5), minimum=24, flex=True),
+            ],
+            refit=self._refit,
+        )
         for i, f in enumerate(fs):
-            cells = {"count": Text(str(f.count), justify="right", style="red"), "type": lit(f.job_type, widths["type"]),
-                     "last": Text(since(f.last_seen)), "error": lit(f.error, widths["error"])}
+            cells = {
+                "count": Text(str(f.count), justify="right", style="red"),
+                "type": lit(f.job_type, widths["type"]),
+                "last": Text(since(f.last_seen)),
+                "error": lit(f.error, widths["error"]),
+            }
             table.add_row(*(cells[k] for k in widths), key=str(i))
 
     def _status(self) -> None:
@@ -215,7 +257,11 @@ class JobsScreen(LiveScreen):
         else:
             t.append_text(lit(self.query_model.describe(), 80, style="bold"))
             t.append(f"  ·  {len(self.page.rows)} rows  ·  page {len(self.page_starts)}")
-            nav = [k for k, ok in (("n next", self.page.has_more), ("p previous", len(self.page_starts) > 1)) if ok]
+            nav = [
+                k
+                for k, ok in (("n next", self.page.has_more), ("p previous", len(self.page_starts) > 1))
+                if ok
+            ]
             if nav:
                 t.append(f" ({', '.join(nav)})", style="dim")
             t.append(f"  ·  sort {self.query_model.sort.replace('_', ' ')}")
@@ -247,7 +293,9 @@ class JobsScreen(LiveScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        self.query_one(f"#{ {'list': 'jobs', 'stuck': 'stuck', 'failures': 'failures'}[tab]}-table", DataTable).focus()
+        self.query_one(
+            f"#{ {'list': 'jobs', 'stuck': 'stuck', 'failures': 'failures'}[tab] }-table", DataTable
+        ).focus()
         self.kick()
 
     @on(TabbedContent.TabActivated)
@@ -297,7 +345,9 @@ class JobsScreen(LiveScreen):
             return
         self.marked.symmetric_difference_update({job})
         table: DataTable[Any] = self.query_one("#jobs-table", DataTable)
-        table.update_cell(job, table.ordered_columns[0].key, Text("●" if job in self.marked else " ", style="bold yellow"))
+        table.update_cell(
+            job, table.ordered_columns[0].key, Text("●" if job in self.marked else " ", style="bold yellow")
+        )
         table.action_cursor_down()
         self._status()
 

@@ -41,8 +41,15 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("r", "edit_reason", "Reason", show=False, id="confirm.reason"),
     ]
 
-    def __init__(self, title: str, question: str, statement: str = "", *, danger: bool = False,
-                 reason: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        question: str,
+        statement: str = "",
+        *,
+        danger: bool = False,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(classes="modal")
         self.title_text = title
         self.question = question
@@ -156,8 +163,12 @@ class ParametersScreen(ModalScreen[list[str | None] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text("EXPLAIN needs the parameters' values", style="bold"), classes="dialog-title")
-            yield Static(Text("This server cannot plan the text without them (PostgreSQL 16 can). "
-                              "Type each value as you would write it in SQL, without quotes; empty is NULL."))
+            yield Static(
+                Text(
+                    "This server cannot plan the text without them (PostgreSQL 16 can). "
+                    "Type each value as you would write it in SQL, without quotes; empty is NULL."
+                )
+            )
             yield Static(block(self.statement), classes="statement")
             for n in self.numbers:
                 yield Input(placeholder=f"${n}", id=f"param-{n}")
@@ -202,7 +213,9 @@ class ActionRunScreen(ModalScreen[ActionReport | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(f"{VERB[self.kind]}: {self.target.describe()}", style="bold"), classes="dialog-title")
+            yield Label(
+                Text(f"{VERB[self.kind]}: {self.target.describe()}", style="bold"), classes="dialog-title"
+            )
             yield ProgressBar(total=max(1, self.expected), show_eta=False, id="progress")
             yield Static(Text("running…"), id="run-status")
             yield Button("Close (any key)", id="close", disabled=True)
@@ -231,7 +244,9 @@ class ActionRunScreen(ModalScreen[ActionReport | None]):
             self.report = await app.source.run_action(self.kind, self.target, progress)
             status.update(Text(self.report.describe()))
         except SourceError as exc:
-            status.update(Text(f"failed, nothing after the last completed batch was applied: {exc}", style="red"))
+            status.update(
+                Text(f"failed, nothing after the last completed batch was applied: {exc}", style="red")
+            )
         self.finished = True
         self.query_one("#close", Button).disabled = False
         self.query_one("#close", Button).focus()
@@ -260,9 +275,13 @@ class EditPayloadScreen(ModalScreen[Any]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(Text(f"Payload of job {self.job_id} — ctrl+s retries with it, escape cancels",
-                             style="bold"), classes="dialog-title")
-            yield TextArea(json.dumps(self.payload, indent=2, ensure_ascii=True), language=None, id="payload-editor")
+            yield Label(
+                Text(f"Payload of job {self.job_id} — ctrl+s retries with it, escape cancels", style="bold"),
+                classes="dialog-title",
+            )
+            yield TextArea(
+                json.dumps(self.payload, indent=2, ensure_ascii=True), language=None, id="payload-editor"
+            )
             yield Static("", id="edit-error")
 
     def action_save(self) -> None:

@@ -83,14 +83,18 @@ class OverviewScreen(LiveScreen):
         self._fill_checks(data.checks)
         depth = sum(r.pending for r in data.queue)
         step = app.refresh_interval
-        self.query_one("#chart-throughput", Chart).set_series([
-            ("completed", app.record("completed", data.completed_interval)),
-            ("failed", app.record("failed", data.failed_interval)),
-        ], step)
+        self.query_one("#chart-throughput", Chart).set_series(
+            [
+                ("completed", app.record("completed", data.completed_interval)),
+                ("failed", app.record("failed", data.failed_interval)),
+            ],
+            step,
+        )
         self.query_one("#chart-depth", Chart).set_series([("pending", app.record("depth", depth))], step)
         self.query_one("#chart-tps", Chart).set_series([("tps", app.record("tps", data.tps))], step)
-        self.query_one("#chart-cache", Chart).set_series([("hit %", app.record("cache", data.cache_hit_interval))],
-                                                         step)
+        self.query_one("#chart-cache", Chart).set_series(
+            [("hit %", app.record("cache", data.cache_hit_interval))], step
+        )
 
     def _fill_queue(self, data: OverviewData) -> None:
         q: DataTable[Any] = self.query_one("#queue-table", DataTable)
@@ -99,23 +103,43 @@ class OverviewScreen(LiveScreen):
         rows = []
         for r in data.queue:
             pending = f"{data.count_cap // 1000}k+" if r.pending_capped else str(r.pending)
-            rows.append((r, {"pending": Text(pending, justify="right"),
-                             "running": Text(str(r.processing), justify="right"),
-                             "failed": Text(str(r.failed_1h), style="red" if r.failed_1h else "", justify="right"),
-                             "oldest": Text(age(r.oldest_due_age_s), justify="right"),
-                             "rate": Text("–" if r.completed_per_min is None else f"{r.completed_per_min:g}",
-                                          justify="right")}))
+            rows.append(
+                (
+                    r,
+                    {
+                        "pending": Text(pending, justify="right"),
+                        "running": Text(str(r.processing), justify="right"),
+                        "failed": Text(str(r.failed_1h), style="red" if r.failed_1h else "", justify="right"),
+                        "oldest": Text(age(r.oldest_due_age_s), justify="right"),
+                        "rate": Text(
+                            "–" if r.completed_per_min is None else f"{r.completed_per_min:g}",
+                            justify="right",
+                        ),
+                    },
+                )
+            )
 
         def w(key: str) -> int:
             return max((c[key].cell_len for _r, c in rows), default=1)
 
         # The counts are what the panel is for; the rate and the oldest due give way first.
-        widths = columns.apply(q, [
-            Col("type", "job type", min(24, max((len(r.job_type) for r in data.queue), default=4)), minimum=12),
-            Col("pending", "pending", w("pending"), short="pend"), Col("running", "running", w("running"), short="run"),
-            Col("failed", "failed 1h", w("failed"), short="fail 1h"),
-            Col("oldest", "oldest due", w("oldest"), short="oldest", priority=1),
-            Col("rate", "done/min", w("rate"), short="/min", priority=2)], refit=self._refit)
+        widths = columns.apply(
+            q,
+            [
+                Col(
+                    "type",
+                    "job type",
+                    min(24, max((len(r.job_type) for r in data.queue), default=4)),
+                    minimum=12,
+                ),
+                Col("pending", "pending", w("pending"), short="pend"),
+                Col("running", "running", w("running"), short="run"),
+                Col("failed", "failed 1h", w("failed"), short="fail 1h"),
+                Col("oldest", "oldest due", w("oldest"), short="oldest", priority=1),
+                Col("rate", "done/min", w("rate"), short="/min", priority=2),
+            ],
+            refit=self._refit,
+        )
         for r, cells in rows:
             cells["type"] = lit(r.job_type, widths["type"])
             q.add_row(*(cells[k] for k in widths))
@@ -130,19 +154,37 @@ class OverviewScreen(LiveScreen):
         keep = table.cursor_row
         self.checks = sorted(checks, key=lambda r: _SEVERITY.get(r.status, 3))
         table.clear()
-        widths = columns.apply(table, [
-            Col("status", "status", 4, short=""), Col("check", "check", min(22, max((len(c.name) for c in self.checks), default=5)),
-                                            minimum=10),
-            Col("message", "message", max((len(c.message) for c in self.checks), default=7), minimum=12, flex=True)], refit=self._refit)
+        widths = columns.apply(
+            table,
+            [
+                Col("status", "status", 4, short=""),
+                Col(
+                    "check", "check", min(22, max((len(c.name) for c in self.checks), default=5)), minimum=10
+                ),
+                Col(
+                    "message",
+                    "message",
+                    max((len(c.message) for c in self.checks), default=7),
+                    minimum=12,
+                    flex=True,
+                ),
+            ],
+            refit=self._refit,
+        )
         for chk in self.checks:
             style = STATUS_STYLE.get(chk.status, "")
-            table.add_row(Text(_SHORT.get(chk.status, chk.status.upper()), style=style),
-                          lit(chk.name, widths["check"], style="" if chk.status == "ok" else style),
-                          lit(chk.message, widths["message"]))
+            table.add_row(
+                Text(_SHORT.get(chk.status, chk.status.upper()), style=style),
+                lit(chk.name, widths["check"], style="" if chk.status == "ok" else style),
+                lit(chk.message, widths["message"]),
+            )
         bad = sum(1 for c in self.checks if c.status != "ok")
         panel = self.query_one("#checks-panel")
-        panel.border_title = f"Health checks: {len(self.checks) - bad} ok, {bad} need a look" if bad else \
-            f"Health checks: all {len(self.checks)} ok"
+        panel.border_title = (
+            f"Health checks: {len(self.checks) - bad} ok, {bad} need a look"
+            if bad
+            else f"Health checks: all {len(self.checks)} ok"
+        )
         if self.checks:
             table.move_cursor(row=min(max(keep, 0), len(self.checks) - 1))
         self._show_check()
@@ -175,8 +217,10 @@ class OverviewScreen(LiveScreen):
         label("Connections")
         t.append(f"{total} of {d.max_connections}")
         if d.connections_by_state:
-            t.append("  (" + ", ".join(f"{k} {v}" for k, v in sorted(d.connections_by_state.items())) + ")",
-                     style="dim")
+            t.append(
+                "  (" + ", ".join(f"{k} {v}" for k, v in sorted(d.connections_by_state.items())) + ")",
+                style="dim",
+            )
         label("Cache hit")
         t.append(pct(d.cache_hit_interval))
         t.append(" interval", style="dim")

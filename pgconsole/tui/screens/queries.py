@@ -66,31 +66,52 @@ class QueriesScreen(LiveScreen):
         status = self.query_one("#queries-status", Static)
         table: DataTable[Any] = self.query_one(DataTable)
         if not data.available:
-            status.update(Text.assemble(heading("pg_stat_statements is unavailable. ", "bold yellow"), block(data.hint)))
+            status.update(
+                Text.assemble(heading("pg_stat_statements is unavailable. ", "bold yellow"), block(data.hint))
+            )
             table.clear()
             self.rows = []
             return
-        mode = "per interval (delta since the previous refresh)" if self.delta else "cumulative since the last reset"
-        line = heading(f"Top statements by {self.order} time" if self.order != "calls" else "Top statements by calls")
+        mode = (
+            "per interval (delta since the previous refresh)"
+            if self.delta
+            else "cumulative since the last reset"
+        )
+        line = heading(
+            f"Top statements by {self.order} time" if self.order != "calls" else "Top statements by calls"
+        )
         line.append(f" — {mode}")
         if data.note:
             line.append(f" ({data.note})", style="yellow" if "first refresh" in data.note else "")
-        line.append("\no: order (total/mean/calls)  t: delta/cumulative  x: EXPLAIN  X: EXPLAIN ANALYZE (asks twice)",
-                    style="dim")
+        line.append(
+            "\no: order (total/mean/calls)  t: delta/cumulative  x: EXPLAIN  X: EXPLAIN ANALYZE (asks twice)",
+            style="dim",
+        )
         status.update(line)
         # Keep the selected statement, not the row number: the order changes between refreshes, and an
         # EXPLAIN pressed right after one must run on the statement the operator picked.
         picked = self.selected()
         keep = table.cursor_row
         if picked is not None:
-            keep = next((i for i, r in enumerate(data.rows)
-                         if (r.queryid, r.query) == (picked.queryid, picked.query)), keep)
+            keep = next(
+                (
+                    i
+                    for i, r in enumerate(data.rows)
+                    if (r.queryid, r.query) == (picked.queryid, picked.query)
+                ),
+                keep,
+            )
         table.clear()
         self.rows = data.rows
+
         def fmt(r: StatementRow) -> dict[str, Text]:
-            return {"total": Text(f"{r.total_ms:,.1f}", justify="right"), "mean": Text(f"{r.mean_ms:,.2f}", justify="right"),
-                    "calls": Text(f"{r.calls:,}", justify="right"), "rows": Text(f"{r.rows:,}", justify="right"),
-                    "hit": Text(pct(r.hit_percent), justify="right")}
+            return {
+                "total": Text(f"{r.total_ms:,.1f}", justify="right"),
+                "mean": Text(f"{r.mean_ms:,.2f}", justify="right"),
+                "calls": Text(f"{r.calls:,}", justify="right"),
+                "rows": Text(f"{r.rows:,}", justify="right"),
+                "hit": Text(pct(r.hit_percent), justify="right"),
+            }
 
         cells = [fmt(r) for r in data.rows]
 
@@ -98,10 +119,24 @@ class QueriesScreen(LiveScreen):
             return max((c[key].cell_len for c in cells), default=1)
 
         # The statement keeps a usable width at 80 columns: rows and hit % give way first.
-        widths = columns.apply(table, [
-            Col("total", "total ms", w("total")), Col("mean", "mean ms", w("mean")), Col("calls", "calls", w("calls")),
-            Col("rows", "rows", w("rows"), priority=2), Col("hit", "hit %", w("hit"), priority=1),
-            Col("query", "query", max((len(one_line(r.query)) for r in data.rows), default=5), minimum=36, flex=True)], refit=self._refit)
+        widths = columns.apply(
+            table,
+            [
+                Col("total", "total ms", w("total")),
+                Col("mean", "mean ms", w("mean")),
+                Col("calls", "calls", w("calls")),
+                Col("rows", "rows", w("rows"), priority=2),
+                Col("hit", "hit %", w("hit"), priority=1),
+                Col(
+                    "query",
+                    "query",
+                    max((len(one_line(r.query)) for r in data.rows), default=5),
+                    minimum=36,
+                    flex=True,
+                ),
+            ],
+            refit=self._refit,
+        )
         for i, (r, row_cells) in enumerate(zip(data.rows, cells, strict=True)):
             row_cells["query"] = lit(one_line(r.query), widths["query"])
             table.add_row(*(row_cells[k] for k in widths), key=str(i))
@@ -143,12 +178,17 @@ class QueriesScreen(LiveScreen):
     @work(exclusive=True, group="explain", exit_on_error=False)
     async def _explain(self, query: str, analyze: bool) -> None:
         if analyze:
-            first = ConfirmScreen("EXPLAIN ANALYZE", "ANALYZE executes the statement (in a read-only transaction "
-                                  "that is rolled back). Continue?", query, danger=True)
+            first = ConfirmScreen(
+                "EXPLAIN ANALYZE",
+                "ANALYZE executes the statement (in a read-only transaction that is rolled back). Continue?",
+                query,
+                danger=True,
+            )
             if not await self.app.push_screen_wait(first):
                 return
-            second = ConfirmScreen("EXPLAIN ANALYZE — second confirmation",
-                                   "Really execute it now on this server?", danger=True)
+            second = ConfirmScreen(
+                "EXPLAIN ANALYZE — second confirmation", "Really execute it now on this server?", danger=True
+            )
             if not await self.app.push_screen_wait(second):
                 return
         try:

@@ -77,23 +77,57 @@ class SchemaScreen(LiveScreen):
         self.query_one("#setup-status", Static).update(t)
         mt: DataTable[Any] = self.query_one("#migrations-table", DataTable)
         mt.clear()
-        mw = columns.apply(mt, [
-            Col("version", "version", max((len(m.version) for m in data.migrations), default=1), short="v"),
-            Col("name", "name", min(40, max((len(m.name) for m in data.migrations), default=4)), minimum=16),
-            Col("applied", "applied", 19)], refit=self._refit)
+        mw = columns.apply(
+            mt,
+            [
+                Col(
+                    "version", "version", max((len(m.version) for m in data.migrations), default=1), short="v"
+                ),
+                Col(
+                    "name",
+                    "name",
+                    min(40, max((len(m.name) for m in data.migrations), default=4)),
+                    minimum=16,
+                ),
+                Col("applied", "applied", 19),
+            ],
+            refit=self._refit,
+        )
         for m in data.migrations:
-            mt.add_row(Text(m.version), lit(m.name, mw["name"]),
-                       Text("pending", style="yellow") if m.pending else Text(stamp(m.applied_at)))
+            mt.add_row(
+                Text(m.version),
+                lit(m.name, mw["name"]),
+                Text("pending", style="yellow") if m.pending else Text(stamp(m.applied_at)),
+            )
         ft: DataTable[Any] = self.query_one("#findings-table", DataTable)
         ft.clear()
-        fw = columns.apply(ft, [
-            Col("status", "status", max((len(f.status) for f in data.findings), default=6)),
-            Col("check", "check", min(28, max((len(f.name) for f in data.findings), default=5)), minimum=14),
-            Col("message", "message", max((len(f.message) for f in data.findings), default=7), minimum=24, flex=True)], refit=self._refit)
+        fw = columns.apply(
+            ft,
+            [
+                Col("status", "status", max((len(f.status) for f in data.findings), default=6)),
+                Col(
+                    "check",
+                    "check",
+                    min(28, max((len(f.name) for f in data.findings), default=5)),
+                    minimum=14,
+                ),
+                Col(
+                    "message",
+                    "message",
+                    max((len(f.message) for f in data.findings), default=7),
+                    minimum=24,
+                    flex=True,
+                ),
+            ],
+            refit=self._refit,
+        )
         for f in sorted(data.findings, key=lambda f: f.status == "ok"):  # what needs a look first
             style = STATUS_STYLE.get(f.status, "")
-            ft.add_row(Text(f.status, style=style), lit(f.name, fw["check"], style="" if f.status == "ok" else style),
-                       lit(f.message, fw["message"]))
+            ft.add_row(
+                Text(f.status, style=style),
+                lit(f.name, fw["check"], style="" if f.status == "ok" else style),
+                lit(f.message, fw["message"]),
+            )
         fixes = heading("SQL to fix the findings\n")
         todo = [f for f in data.findings if f.fix]
         if not todo:
@@ -117,9 +151,13 @@ class SchemaScreen(LiveScreen):
     async def _apply(self) -> None:
         pending = [m for m in self.data.migrations if m.pending]
         names = "\n".join(f"{m.version} {m.name}" for m in pending)
-        if not await self.app.push_screen_wait(ConfirmScreen(
-                "Apply migrations", f"Apply {len(pending)} pending migration(s) now, each in its own transaction?",
-                names)):
+        if not await self.app.push_screen_wait(
+            ConfirmScreen(
+                "Apply migrations",
+                f"Apply {len(pending)} pending migration(s) now, each in its own transaction?",
+                names,
+            )
+        ):
             return
         try:
             result = await self.source.apply_migrations()

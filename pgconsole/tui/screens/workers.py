@@ -48,18 +48,28 @@ class WorkersScreen(LiveScreen):
         table.clear()
         now = datetime.now(UTC)
         for w in data:
-            table.add_row(lit(w.worker_id, 28), lit(w.host, 16), Text(str(w.pid), justify="right"),
-                          Text(str(w.held), justify="right"), Text(str(w.completed), justify="right"),
-                          Text(str(w.failed), style="red" if w.failed else "", justify="right"),
-                          Text(age((now - w.heartbeat_at).total_seconds()), justify="right"),
-                          lit(",".join(w.job_types) if w.job_types else "all", 30))
+            table.add_row(
+                lit(w.worker_id, 28),
+                lit(w.host, 16),
+                Text(str(w.pid), justify="right"),
+                Text(str(w.held), justify="right"),
+                Text(str(w.completed), justify="right"),
+                Text(str(w.failed), style="red" if w.failed else "", justify="right"),
+                Text(age((now - w.heartbeat_at).total_seconds()), justify="right"),
+                lit(",".join(w.job_types) if w.job_types else "all", 30),
+            )
         status = self.query_one("#workers-status", Static)
         if data:
             status.update(Text(f"{len(data)} live worker(s), holding {sum(w.held for w in data)} job(s)"))
             table.move_cursor(row=min(max(keep, 0), len(data) - 1))
         else:
-            status.update(Text("no live worker: none has sent a heartbeat within three heartbeat intervals "
-                               "(workers register themselves from migration 0011 on)", style="dim"))
+            status.update(
+                Text(
+                    "no live worker: none has sent a heartbeat within three heartbeat intervals "
+                    "(workers register themselves from migration 0011 on)",
+                    style="dim",
+                )
+            )
         self._show_worker()
 
     @on(DataTable.RowHighlighted, "#workers-table")
@@ -76,8 +86,10 @@ class WorkersScreen(LiveScreen):
         t.append(f"\n  role {w.role}  concurrency {w.concurrency}  batch {w.batch}  started ", style="dim")
         t.append(f"{w.started_at:%Y-%m-%d %H:%M:%S} UTC", style="dim")
         t.append("\n  backends: ")
-        t.append(", ".join(f"pid {p}" for p in w.backend_pids) if w.backend_pids else "none (its session is gone)",
-                 style="" if w.backend_pids else "yellow")
+        t.append(
+            ", ".join(f"pid {p}" for p in w.backend_pids) if w.backend_pids else "none (its session is gone)",
+            style="" if w.backend_pids else "yellow",
+        )
         t.append(f"\n  holds {w.held} job(s)")
         for jid in (w.held_job_ids or [])[:20]:
             t.append(f"\n    {jid}")

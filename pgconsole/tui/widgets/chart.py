@@ -19,7 +19,12 @@ from rich.text import Text
 from textual.widgets import Static
 
 # plotext 256-colour codes and the matching Rich colours for the title legend.
-_PALETTE: list[tuple[int, str]] = [(39, "dodger_blue1"), (203, "indian_red1"), (114, "pale_green3"), (221, "light_goldenrod2")]
+_PALETTE: list[tuple[int, str]] = [
+    (39, "dodger_blue1"),
+    (203, "indian_red1"),
+    (114, "pale_green3"),
+    (221, "light_goldenrod2"),
+]
 
 
 def _compact(value: float) -> str:
@@ -53,8 +58,9 @@ def _ago(seconds: float) -> str:
 
 
 class Chart(Static):
-    def __init__(self, title: str, *, id: str | None = None, y_min: float | None = 0.0,
-                 y_max: float | None = None) -> None:
+    def __init__(
+        self, title: str, *, id: str | None = None, y_min: float | None = 0.0, y_max: float | None = None
+    ) -> None:
         super().__init__(id=id)
         self.title = title
         self.y_min = y_min
@@ -132,7 +138,9 @@ class Chart(Static):
         fig.ruler("y").lim(low, high)
         # Our own tick labels: plotext writes 1e4 / 3e1 for round numbers.
         ticks = [low, (low + high) / 2, high]
-        fine = self.y_min is None and high - low < 10  # a narrow range (cache hit 99.2-100) needs a decimal to tell ticks apart
+        fine = (
+            self.y_min is None and high - low < 10
+        )  # a narrow range (cache hit 99.2-100) needs a decimal to tell ticks apart
         fig.ruler("y").ticks(ticks, [f"{t:.1f}" if fine else _compact(t) for t in ticks])
         longest = max(len(values) for _label, values in points)
         first = -(longest - 1)

@@ -77,11 +77,16 @@ def fit(cols: list[Col], available: int) -> dict[str, int]:
 
 def labels(cols: list[Col], widths: dict[str, int]) -> dict[str, str]:
     """The label each kept column shows (its short one when the full one does not fit)."""
-    return {c.key: c.label if len(c.label) <= widths[c.key] or c.short is None else c.short
-            for c in cols if c.key in widths}
+    return {
+        c.key: c.label if len(c.label) <= widths[c.key] or c.short is None else c.short
+        for c in cols
+        if c.key in widths
+    }
 
 
-def apply(table: DataTable[Any], cols: list[Col], refit: Callable[[], object] | None = None) -> dict[str, int]:
+def apply(
+    table: DataTable[Any], cols: list[Col], refit: Callable[[], object] | None = None
+) -> dict[str, int]:
     """Fit ``cols`` to the table's width and (re)build its columns if the fit changed. Returns the
     widths; callers add only the cells of the kept columns, each cut to its width.
 
@@ -90,6 +95,7 @@ def apply(table: DataTable[Any], cols: list[Col], refit: Callable[[], object] | 
     have been applied, and the columns were fitted to a width the table no longer had."""
     width = table.size.width or table.app.size.width
     if refit is not None:
+
         def check() -> None:
             if table.size.width and table.size.width != width:
                 refit()

@@ -35,8 +35,13 @@ class PgFooter(Footer):
             return
         modes = [k for k in keys if k.action.startswith("switch_mode")]
         if modes:
-            fold = FooterKey(modes[0].key, f"{modes[0].key_display}-{modes[-1].key_display}", "Modes",
-                             modes[0].action, tooltip="switch mode (help lists them)").data_bind(compact=Footer.compact)
+            fold = FooterKey(
+                modes[0].key,
+                f"{modes[0].key_display}-{modes[-1].key_display}",
+                "Modes",
+                modes[0].action,
+                tooltip="switch mode (help lists them)",
+            ).data_bind(compact=Footer.compact)
             first = widgets.index(modes[0])
             widgets = [w for w in widgets if w not in modes]
             widgets.insert(first, fold)

@@ -33,8 +33,15 @@ class TopBar(Static):
 
     def _redraw(self, *_: object) -> None:
         app: PgConsoleApp = self.app  # type: ignore[assignment]
-        self.update(header_line(app.mode_title, app.header_info, app.paused, app.refresh_interval,
-                                self.size.width or app.size.width))
+        self.update(
+            header_line(
+                app.mode_title,
+                app.header_info,
+                app.paused,
+                app.refresh_interval,
+                self.size.width or app.size.width,
+            )
+        )
 
 
 def header_line(mode_title: str, info: HeaderInfo | None, paused: bool, interval: float, width: int) -> Text:
@@ -43,7 +50,11 @@ def header_line(mode_title: str, info: HeaderInfo | None, paused: bool, interval
     mode = Text(f" {mode_title} ", style="bold")
     if info is None:
         return Text.assemble(brand, mode, Text(" connecting…", style="dim"), "  ", refresh)
-    access = Text(" READ-ONLY ", style="bold black on yellow") if info.read_only else Text("read-write", style="green")
+    access = (
+        Text(" READ-ONLY ", style="bold black on yellow")
+        if info.read_only
+        else Text("read-write", style="green")
+    )
     target = info.target
     host_only = target.split("@", 1)[1] if target.startswith(f"{info.role}@") else target
 
@@ -66,11 +77,13 @@ def header_line(mode_title: str, info: HeaderInfo | None, paused: bool, interval
 
     v = info.server_version
     # Most to least: each step gives up a little more; the first that fits is shown.
-    steps = [dict(with_brand=True, version=f"PostgreSQL {v}", tgt=target, tgt_w=50, role_w=30),
-             dict(with_brand=True, version=f"PG {v}", tgt=target, tgt_w=50, role_w=30),
-             dict(with_brand=False, version=f"PG {v}", tgt=target, tgt_w=50, role_w=30),
-             dict(with_brand=False, version=f"PG {v}", tgt=host_only, tgt_w=50, role_w=30),
-             dict(with_brand=False, version="", tgt=host_only, tgt_w=50, role_w=30)]
+    steps = [
+        dict(with_brand=True, version=f"PostgreSQL {v}", tgt=target, tgt_w=50, role_w=30),
+        dict(with_brand=True, version=f"PG {v}", tgt=target, tgt_w=50, role_w=30),
+        dict(with_brand=False, version=f"PG {v}", tgt=target, tgt_w=50, role_w=30),
+        dict(with_brand=False, version=f"PG {v}", tgt=host_only, tgt_w=50, role_w=30),
+        dict(with_brand=False, version="", tgt=host_only, tgt_w=50, role_w=30),
+    ]
     for step in steps:
         t = line(**step)  # type: ignore[arg-type]
         if t.cell_len <= width:
@@ -95,8 +108,11 @@ class HealthBanner(Static):
             # Only a network failure is "unreachable"; a missing privilege or schema says what is
             # missing and what fixes it (the message carries the GRANT or the command).
             kind = app.db_error_kind
-            lead = {"network": "✖ database unreachable: ", "permission": "✖ missing privilege: ",
-                    "schema": "✖ pgconsole schema missing: "}.get(kind, "✖ database error: ")
+            lead = {
+                "network": "✖ database unreachable: ",
+                "permission": "✖ missing privilege: ",
+                "schema": "✖ pgconsole schema missing: ",
+            }.get(kind, "✖ database error: ")
             t = Text(lead, style="bold")
             t.append_text(lit(app.db_error, 300))
             if kind == "network":
@@ -112,7 +128,9 @@ class HealthBanner(Static):
             return
         worst = max(checks, key=lambda c: _RANK.get(c.status, 1))
         bad = [c for c in checks if c.status != "ok"]
-        self.add_class({"ok": "ok", "unknown": "warning", "warning": "warning", "critical": "critical"}[worst.status])
+        self.add_class(
+            {"ok": "ok", "unknown": "warning", "warning": "warning", "critical": "critical"}[worst.status]
+        )
         t = Text()
         t.append(f" {worst.status.upper()} ", style=f"bold reverse {STATUS_STYLE.get(worst.status, '')}")
         if not bad:
