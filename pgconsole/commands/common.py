@@ -34,3 +34,9 @@ def open_connection(settings: Any, purpose: Purpose, **kwargs: Any) -> Any:
 def fail(message: str, code: int = 1) -> int:
     print(f"pgconsole: {message}", file=sys.stderr)
     return code
+
+
+def literal_text(text: Any, limit: int = 80) -> str:
+    """Database text shown literally: control characters escaped, long values cut."""
+    s = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -151,16 +151,15 @@ def _emit(fmt: str, data: Any, text: str) -> None:
     print(json.dumps(data, default=str, ensure_ascii=False, indent=None) if fmt == "json" else text)
 
 
+def _safe(text: Any, limit: int = 80) -> str:
+    from pgconsole.commands.common import literal_text
+
+    return literal_text(text, limit)
+
+
 def _without_traceback(metadata: Any) -> Any:
     """A log line's metadata for the one-line listing (the traceback is printed above it)."""
     return {k: v for k, v in metadata.items() if k != "traceback"} if isinstance(metadata, dict) else metadata
-
-
-def _safe(text: Any, limit: int = 80) -> str:
-    """Database text shown literally: control characters escaped, long values cut."""
-    s = str(text)
-    s = "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 def _field(key: str, value: Any) -> str:

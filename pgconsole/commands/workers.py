@@ -20,7 +20,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     import psycopg
 
     from pgconsole.checks.builtin import fmt_duration
-    from pgconsole.commands.common import dsn_of, fail, open_connection
+    from pgconsole.commands.common import dsn_of, fail, literal_text, open_connection
     from pgconsole.db import Purpose
     from pgconsole.db.connect import explain_error
     from pgconsole.queue import client
@@ -46,16 +46,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         types = ",".join(w.job_types) if w.job_types else "all types"
         sessions = ",".join(str(p) for p in w.backend_pids or []) or "none"
         print(
-            f"{_safe(w.worker_id, 30):<30} {_safe(w.host, 16):<16} {w.pid:>7} {w.concurrency:>4} {w.held:>5} "
+            f"{literal_text(w.worker_id, 30):<30} {literal_text(w.host, 16):<16} {w.pid:>7} {w.concurrency:>4} {w.held:>5} "
             f"{w.completed:>8} {w.failed:>7} {fmt_duration((now - w.heartbeat_at).total_seconds()) + ' ago':>10}  "
-            f"{_safe(types, 40)} / backends {sessions}"
+            f"{literal_text(types, 40)} / backends {sessions}"
         )
         for jid in (w.held_job_ids or [])[:10]:
             print(f"    holds {jid}")
     return 0
-
-
-def _safe(text: str, limit: int) -> str:
-    """Database text shown literally: control characters escaped, long values cut."""
-    s = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
