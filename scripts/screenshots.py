@@ -42,7 +42,7 @@ SCREENS = [
 
 
 async def shoot(dsn: str, size: tuple[int, int]) -> float:
-    from pgconsole.console.source import PgSource
+    from pgconsole.tui.source import PgSource
     from pgconsole.tui.app import PgConsoleApp
 
     t0 = time.monotonic()
@@ -79,7 +79,7 @@ async def shoot(dsn: str, size: tuple[int, int]) -> float:
 
 async def shoot_small(dsn: str) -> None:
     """The Overview at 80x24, the SSH default: charts give way, the queue keeps its rows."""
-    from pgconsole.console.source import PgSource
+    from pgconsole.tui.source import PgSource
     from pgconsole.tui.app import PgConsoleApp
 
     t0 = time.monotonic()
@@ -100,7 +100,7 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=40)
     args = ap.parse_args()
     from pgconsole.commands.demo import prepare
-    from pgconsole.demo import Workload
+    from pgconsole.demo_workload import Workload
 
     data = Path(tempfile.mkdtemp(prefix="pgconsole-shots-"))
     data.chmod(0o755)

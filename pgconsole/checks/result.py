@@ -16,6 +16,11 @@ class Status(enum.IntEnum):
     UNKNOWN = 3
 
     @property
+    def word(self) -> str:
+        """``ok``, ``warning``, ``critical``, ``unknown``: how the console names and styles it."""
+        return self.name.lower()
+
+    @property
     def severity(self) -> int:
         """Rank for "worst": OK < UNKNOWN < WARNING < CRITICAL (UNKNOWN ranked above OK, as DESIGN.md §2
         asks, and below a real WARNING or CRITICAL, as Nagios aggregators do)."""

@@ -112,9 +112,9 @@ def _run_prepared(
 
 
 def _start_workload(dsn: str) -> Any:
-    """The synthetic workload (pgconsole.demo); absent until the TUI issue builds it."""
+    """The synthetic workload (pgconsole.demo_workload); absent until the TUI issue builds it."""
     try:
-        from pgconsole.demo import Workload
+        from pgconsole.demo_workload import Workload
     except ImportError:
         return None
     w = Workload(dsn)

@@ -12,9 +12,10 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from pgconsole.queue.states import STATES
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-STATUSES = ("pending", "processing", "completed", "failed", "cancelled", "expired")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -31,7 +32,7 @@ def parse_duration(text: str) -> timedelta:
 def _filters(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("which jobs")
     g.add_argument("--id", dest="ids", action="append", metavar="ID", help="job id (repeatable)")
-    g.add_argument("--status", dest="statuses", action="append", choices=STATUSES, help="repeatable")
+    g.add_argument("--status", dest="statuses", action="append", choices=STATES, help="repeatable")
     g.add_argument(
         "--type",
         dest="types",
@@ -55,7 +56,7 @@ def add_parser(sub: Any) -> None:
     jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
 
     ls = jsub.add_parser("list", help="list jobs, newest first")
-    ls.add_argument("--status", dest="statuses", action="append", choices=STATUSES)
+    ls.add_argument("--status", dest="statuses", action="append", choices=STATES)
     ls.add_argument(
         "--type",
         dest="types",
@@ -254,7 +255,7 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
             _emit(args.format, data, "\n".join(lines))
             return 0
 
-        from pgconsole.queue.models import Action
+        from pgconsole.queue.models import Action, ActionTarget
 
         action: Action = "retry" if cmd == "retry" else "cancel" if cmd == "cancel" else "delete"
         reason = args.reason or f"pgconsole jobs {cmd}"
@@ -264,43 +265,60 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
         if args.ids:
             if any([args.statuses, args.types, args.older_than, args.error_contains, args.payload_contains]):
                 return fail("ids: give either --id or filters, not both")
-            return _by_ids(conn, action, args, reason)
-        flt = JobFilter(
-            statuses=args.statuses,
-            job_types=args.types,
-            older_than=parse_duration(args.older_than) if args.older_than else None,
-            error_contains=args.error_contains,
-            payload_contains=parse_json("payload_contains", args.payload_contains)
-            if args.payload_contains
-            else None,
-        )
-        running = bool(getattr(args, "include_running", False))
-        dry = admin.dry_run(conn, action, flt, reason, batch_size=args.batch_size, request_running=running)
-        if args.dry_run:
-            _emit(
-                args.format,
-                dry.model_dump(),
-                f"would {cmd} {dry.count} job(s) with (repeated per batch):\n{dry.statement}",
+            target = ActionTarget(ids=[str(i) for i in admin.parse_ids(args.ids)], reason=reason)
+        else:
+            flt = JobFilter.build(
+                statuses=args.statuses,
+                job_types=args.types,
+                older_than=parse_duration(args.older_than) if args.older_than else None,
+                error_contains=args.error_contains,
+                payload_contains=parse_json("payload_contains", args.payload_contains)
+                if args.payload_contains
+                else None,
             )
-            return 0
-        if dry.count == 0:
-            _emit(args.format, {"action": action, "changed": 0, "rows": []}, f"no job to {cmd}")
-            return 0
-        if not args.yes and not _confirm(f"{cmd} {dry.count} job(s)?"):
-            return fail(f"not confirmed: {cmd} needs --yes (or an interactive yes); nothing changed")
-        result = admin.run_by_filter(
-            conn, action, flt, reason, batch_size=args.batch_size, request_running=running
-        )
+            running = bool(getattr(args, "include_running", False))
+            target = ActionTarget(filter=flt, reason=reason, request_running=running)
+        return _act(conn, action, target, args)
+
+
+def _act(conn: Any, action: Any, target: Any, args: argparse.Namespace) -> int:
+    """Preview, confirm, run: the path the console's actions take too (queue.admin)."""
+    from pgconsole.commands.common import fail
+    from pgconsole.queue import admin
+
+    cmd = args.jobs_command
+    shown = admin.preview(conn, action, target, batch_size=args.batch_size)
+    left = "".join(f"\n  left alone: {n} {why}" for why, n in shown.skipped.items())
+    if args.dry_run:
         _emit(
             args.format,
             {
                 "action": action,
-                "changed": result.changed,
-                "rows": [r.model_dump(mode="json") for r in result.rows],
+                "count": shown.eligible,
+                "matched": shown.matched,
+                "skipped": shown.skipped,
+                "statement": shown.statement,
             },
-            f"{cmd}: {result.changed} job(s) changed in {result.batches} batch(es)",
+            f"would {cmd} {shown.eligible} job(s) with:\n{shown.statement}{left}",
         )
         return 0
+    # With nothing to change it still runs (and changes nothing): a role that may not act is told so.
+    if shown.eligible and not args.yes and not _confirm(f"{cmd} {shown.eligible} job(s)?"):
+        return fail(f"not confirmed: {cmd} needs --yes (or an interactive yes); nothing changed")
+    report = admin.run(conn, action, target, batch_size=args.batch_size)
+    lines = [f"{r.id} {r.old_status} -> {r.new_status}" for r in report.rows] if target.ids else []
+    _emit(
+        args.format,
+        {
+            "action": action,
+            "changed": report.changed,
+            "rows": [r.model_dump(mode="json") for r in report.rows],
+            "skipped": report.skipped,
+        },
+        "\n".join([*lines, f"{cmd}: {report.changed} job(s) changed in {report.batches} batch(es)"])
+        + "".join(f"\n  left alone: {n} {why}" for why, n in report.skipped.items()),
+    )
+    return 0
 
 
 def _no_match(args: argparse.Namespace) -> str:
@@ -310,51 +328,6 @@ def _no_match(args: argparse.Namespace) -> str:
     if not given:
         return "no job matches (no filter): the queue holds no jobs"
     return f"no job matches {' '.join(given)}"
-
-
-def _by_ids(conn: Any, action: Any, args: argparse.Namespace, reason: str) -> int:
-    from pgconsole.commands.common import fail
-    from pgconsole.queue import admin
-    from pgconsole.queue.admin import _ids
-
-    ids = _ids(args.ids)
-    if args.dry_run:
-        rows = conn.execute(
-            "SELECT count(*) FROM pgconsole.jobs WHERE id = ANY(%s) AND status = ANY(%s)",
-            (
-                ids,
-                {
-                    "retry": ["failed", "cancelled", "expired"],
-                    "cancel": ["pending", "processing"],
-                    "delete": ["completed", "failed", "cancelled", "expired"],
-                }[action],
-            ),
-        ).fetchone()
-        fn = {"retry": "retry_jobs", "cancel": "cancel_jobs", "delete": "delete_jobs"}[action]
-        from psycopg import sql
-
-        stmt = (
-            sql.SQL("SELECT * FROM pgconsole.{}({}, {})")
-            .format(sql.Identifier(fn), sql.Literal(ids), sql.Literal(reason))
-            .as_string(conn)
-        )
-        _emit(
-            args.format,
-            {"action": action, "count": rows[0], "statement": stmt},
-            f"would {args.jobs_command} {rows[0]} job(s) with:\n{stmt}",
-        )
-        return 0
-    if not args.yes and not _confirm(f"{args.jobs_command} {len(ids)} job(s)?"):
-        return fail(
-            f"not confirmed: {args.jobs_command} needs --yes (or an interactive yes); nothing changed"
-        )
-    rows = admin.act_on_ids(conn, action, ids, reason)
-    _emit(
-        args.format,
-        {"action": action, "changed": len(rows), "rows": [r.model_dump(mode="json") for r in rows]},
-        "\n".join(f"{r.id} {r.old_status} -> {r.new_status}" for r in rows) or "no job changed",
-    )
-    return 0
 
 
 def _confirm(question: str) -> bool:

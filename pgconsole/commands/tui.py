@@ -8,8 +8,8 @@ from typing import Any
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from pgconsole.console.source import PgSource
     from pgconsole.db.dsn import resolve_dsn
+    from pgconsole.tui.source import PgSource
 
     try:
         dsn = resolve_dsn(settings.dsn)

@@ -38,7 +38,7 @@ from pgconsole.monitor.database import DatabaseStats, collect_database
 from pgconsole.monitor.delta import SnapshotDelta, compute_delta
 from pgconsole.monitor.migrations import MigrationState, collect_migrations
 from pgconsole.monitor.notify import NotifyQueue, collect_notify
-from pgconsole.monitor.queue import QueueStats, collect_queue
+from pgconsole.monitor.queue_stats import QueueStats, collect_queue
 from pgconsole.monitor.replication import Replication, collect_replication
 from pgconsole.monitor.server import ServerInfo, collect_server
 from pgconsole.monitor.statements import StatementStats, collect_statements

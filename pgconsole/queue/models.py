@@ -6,16 +6,19 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-JobStatus = Literal["pending", "processing", "completed", "failed", "cancelled", "expired"]
-STATUSES: tuple[str, ...] = ("pending", "processing", "completed", "failed", "cancelled", "expired")
-ACTIVE_STATUSES: tuple[str, ...] = ("pending", "processing")
-FINAL_STATUSES: tuple[str, ...] = ("completed", "failed", "cancelled", "expired")
-Action = Literal["retry", "cancel", "delete"]
+from pgconsole.queue.states import (  # noqa: F401 - re-exported: the models' home
+    ACTIONS,
+    ACTIVE_STATES,
+    FINISHED_STATES,
+    STATES,
+    Action,
+    JobStatus,
+)
 
 JOB_TYPE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 WORKER_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,46}$")
@@ -293,6 +296,13 @@ class StuckJob(BaseModel):
     lease_expires_at: datetime | None
 
 
+STUCK_REASONS: dict[str, str] = {
+    "lease_expired": "lease expired without a heartbeat",
+    "worker_gone": "worker session gone from pg_stat_activity",
+    "over_time_budget": "running longer than its time budget",
+}
+
+
 class QueueStat(BaseModel):
     """A row of pgconsole.get_job_queue_stats()."""
 
@@ -325,39 +335,50 @@ class ActionRow(BaseModel):
 
 
 class JobFilter(BaseModel):
-    """What an operator action or a dry-run count applies to. Empty fields do not filter.
+    """Which jobs: the one filter of the CLI's ``jobs`` commands, the console's filter line, the
+    browse pages and the SQL filter functions (``pgconsole.jobs_matching``). Empty fields do not
+    filter.
 
-    ``older_than`` compares with completed_at for finished jobs and created_at otherwise;
-    ``error_contains`` is a case-insensitive substring of error_message; ``payload_contains`` is
-    jsonb containment (``payload @> value``)."""
+    ``older_than`` / ``newer_than`` compare with completed_at for finished jobs and created_at
+    otherwise; ``job_types`` are prefixes or globs (queue.type_patterns); ``error_contains`` is a
+    case-insensitive substring of error_message; ``payload_contains`` is jsonb containment
+    (``payload @> value``); ``payload_path`` with ``payload_path_value`` is ``payload #>> path = value``."""
 
     statuses: list[JobStatus] | None = None
     job_types: list[str] | None = None
     older_than: timedelta | None = None
+    newer_than: timedelta | None = None
     error_contains: str | None = None
     payload_contains: dict[str, Any] | list[Any] | None = None
+    payload_path: list[str] | None = None
+    payload_path_value: str | None = None
 
     @field_validator("job_types")
     @classmethod
     def _types(cls, v: list[str] | None) -> list[str] | None:
         from pgconsole.queue.type_patterns import check_type_pattern
 
-        for t in v or []:  # a prefix or a glob, as everywhere (queue.type_patterns)
+        for t in v or []:
             check_type_pattern(t)
-        return v
+        return v or None
 
-    @field_validator("older_than")
+    @field_validator("statuses")
     @classmethod
-    def _older(cls, v: timedelta | None) -> timedelta | None:
+    def _statuses(cls, v: list[JobStatus] | None) -> list[JobStatus] | None:
+        return v or None
+
+    @field_validator("older_than", "newer_than")
+    @classmethod
+    def _age(cls, v: timedelta | None, info: Any) -> timedelta | None:
         if v is not None and v < timedelta(0):
-            raise InvalidInput("older_than", "must not be negative")
+            raise InvalidInput(info.field_name, "must not be negative")
         return v
 
     @field_validator("error_contains")
     @classmethod
     def _err(cls, v: str | None) -> str | None:
         check_text("error_contains", v, max_len=1000)
-        return v
+        return v or None
 
     @field_validator("payload_contains")
     @classmethod
@@ -365,6 +386,57 @@ class JobFilter(BaseModel):
         if v is not None:
             encode_json("payload_contains", v)
         return v
+
+    @field_validator("payload_path")
+    @classmethod
+    def _path(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and not 1 <= len(v) <= 32:
+            raise InvalidInput("payload_path", "must have 1-32 keys")
+        for key in v or []:
+            check_text("payload_path", key, max_len=200)
+        return v
+
+    @classmethod
+    def build(cls, **fields: Any) -> Self:
+        """The filter; a bad value raises InvalidInput naming the first bad field."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            raise invalid_from(exc) from None
+
+    def sql_args(self) -> dict[str, Any]:
+        """The filter as the named arguments of the SQL filter functions."""
+        from psycopg.types.json import Jsonb
+
+        return {
+            "p_statuses": list(self.statuses) if self.statuses else None,
+            "p_job_types": list(self.job_types) if self.job_types else None,
+            "p_older_than": self.older_than,
+            "p_error_contains": self.error_contains,
+            "p_payload_contains": None if self.payload_contains is None else Jsonb(self.payload_contains),
+            "p_newer_than": self.newer_than,
+            "p_payload_path": self.payload_path,
+            "p_payload_path_value": self.payload_path_value if self.payload_path else None,
+        }
+
+    def describe(self) -> str:
+        """One line for confirmations and titles: ``status=failed type=email* older than 3600s``."""
+        parts = []
+        if self.statuses:
+            parts.append("status=" + ",".join(self.statuses))
+        if self.job_types:  # a plain type is a prefix, shown as one: type=email*
+            parts.append("type=" + ",".join(t if "*" in t or "?" in t else t + "*" for t in self.job_types))
+        if self.older_than is not None:
+            parts.append(f"older than {self.older_than.total_seconds():g}s")
+        if self.newer_than is not None:
+            parts.append(f"newer than {self.newer_than.total_seconds():g}s")
+        if self.error_contains:
+            parts.append(f"error~{self.error_contains!r}")
+        if self.payload_contains is not None:
+            parts.append(f"payload@>{json.dumps(self.payload_contains, ensure_ascii=False)}")
+        if self.payload_path:
+            parts.append(f"payload.{'.'.join(self.payload_path)}={self.payload_path_value!r}")
+        return " ".join(parts) or "all jobs"
 
 
 class DryRun(BaseModel):
@@ -375,11 +447,87 @@ class DryRun(BaseModel):
     statement: str
 
 
-class ActionResult(BaseModel):
+# The states each action changes; pgconsole.action_statuses() is the same rule in SQL (a test holds
+# the two together). Cancel of a processing job is a request its worker honours.
+ACTION_STATES: dict[Action, tuple[JobStatus, ...]] = {
+    "retry": ("failed", "cancelled", "expired"),
+    "cancel": ("pending", "processing"),
+    "delete": ("completed", "failed", "cancelled", "expired"),
+}
+# Why a job in another state is left alone, as the confirmation and the report say it.
+SKIP_REASONS: dict[tuple[Action, str], str] = {
+    ("retry", "pending"): "already pending",
+    ("retry", "processing"): "processing (never rewritten while a worker holds it)",
+    ("retry", "completed"): "completed",
+    ("cancel", "completed"): "already finished",
+    ("cancel", "failed"): "already finished",
+    ("cancel", "cancelled"): "already cancelled",
+    ("cancel", "expired"): "already finished",
+    ("cancel", "processing"): "processing (a filter cancels running jobs only when asked to)",
+    ("delete", "processing"): "processing (cancel it first)",
+    ("delete", "pending"): "pending (cancel it first)",
+}
+
+
+def action_states(action: Action, request_running: bool = True) -> tuple[JobStatus, ...]:
+    states = ACTION_STATES[action]
+    return tuple(s for s in states if request_running or action != "cancel" or s != "processing")
+
+
+DEFAULT_REASON = "pgconsole console"  # the console's; the CLI passes its own ("pgconsole jobs retry")
+
+
+class ActionTarget(BaseModel):
+    """Which jobs an action is for: explicit ids (marked, under the cursor, ``--id``) or every job
+    matching a filter. ``payload``: retry one job with this payload instead of its stored one.
+    ``request_running``: a cancel by filter also asks running jobs to stop (by ids it always does)."""
+
+    ids: list[str] | None = None
+    filter: JobFilter | None = None
+    payload: Any = None
+    reason: str = DEFAULT_REASON
+    request_running: bool = False
+    # Where the ids come from, named in the confirmation (None: given some other way).
+    source: Literal["marked", "cursor", "filter"] | None = None
+
+    def describe(self) -> str:
+        if self.ids is not None:
+            # The console's id column shows the last 12 characters; name them the same way.
+            shown = ", ".join(i[-12:] for i in self.ids[:3]) + (", …" if len(self.ids) > 3 else "")
+            if self.source == "marked":
+                return f"{len(self.ids)} marked job(s): {shown}"
+            if self.source == "cursor":
+                return f"the job under the cursor: {shown}"
+            return f"{len(self.ids)} selected job(s): {shown}"
+        return f"all jobs matching the filter: {(self.filter or JobFilter()).describe()}"
+
+
+class ActionPreview(BaseModel):
+    """What an action would do now; changes nothing."""
+
     action: Action
-    rows: list[ActionRow]
-    batches: int
+    target: ActionTarget
+    matched: int  # jobs the target names or matches now, in any state
+    eligible: int  # of them, the ones the action changes
+    skipped: dict[str, int] = Field(default_factory=dict)  # reason -> jobs left alone
+    statement: str  # what runs, values inlined for reading only (they run as parameters)
+
+
+class ActionReport(BaseModel):
+    """What an action did: every job it changed (each with its audit record) and why others were not."""
+
+    action: Action
+    requested: int
+    rows: list[ActionRow] = Field(default_factory=list)
+    skipped: dict[str, int] = Field(default_factory=dict)
+    batches: int = 0
 
     @property
     def changed(self) -> int:
         return len(self.rows)
+
+    def describe(self) -> str:
+        text = f"{self.action}: {self.changed} of {self.requested} changed"
+        if self.skipped:
+            text += "; skipped " + ", ".join(f"{n} {why}" for why, n in self.skipped.items())
+        return text

@@ -264,3 +264,21 @@ def _findings(conn: psycopg.Connection[Any], caps: ServerCaps) -> list[Finding]:
             )
         )
     return out
+
+
+_CAN_MIGRATE_SQL = """
+SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       OR coalesce(pg_has_role(current_user, to_regrole('pgconsole_owner'), 'MEMBER'), false), current_user::text
+"""
+
+
+def migrate_refusal(conn: psycopg.Connection[Any]) -> str:
+    """Why this role may not apply migrations ("" when it may)."""
+    row = conn.execute(_CAN_MIGRATE_SQL).fetchone()
+    if row and row[0]:
+        return ""
+    user = row[1] if row else "this role"
+    return (
+        f"role {user} may not apply migrations: run `pgconsole migrate` as pgconsole_migrator, "
+        f"or GRANT pgconsole_migrator TO {user}"
+    )

@@ -14,10 +14,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.theme import Theme
 
-from pgconsole.console.models import ActionKind, ActionTarget, CheckRow, HeaderInfo
-from pgconsole.console.session import SourceError
-from pgconsole.console.source import DataSource
+from pgconsole.db.session import SourceError
 from pgconsole.resources import stylesheet
+from pgconsole.tui.models import ActionKind, ActionTarget, CheckResult, HeaderInfo
 from pgconsole.tui.screens.activity import ActivityScreen
 from pgconsole.tui.screens.help import HelpScreen
 from pgconsole.tui.screens.jobs import JobsScreen
@@ -26,6 +25,7 @@ from pgconsole.tui.screens.overview import OverviewScreen
 from pgconsole.tui.screens.queries import QueriesScreen
 from pgconsole.tui.screens.schema import SchemaScreen
 from pgconsole.tui.screens.workers import WorkersScreen
+from pgconsole.tui.source import DataSource
 
 HISTORY = 120  # points kept per chart: 4 minutes at the default 2 s
 HEALTH_INTERVAL_S = 10.0  # the banner's checks on screens other than the Overview
@@ -87,7 +87,7 @@ class PgConsoleApp(App[int]):
     header_info: reactive[HeaderInfo | None] = reactive(None)
     db_error: reactive[str] = reactive("")
     db_error_kind = "network"  # SourceError.kind of db_error: the banner's words depend on it
-    health: reactive[list[CheckRow]] = reactive(list, always_update=True)
+    health: reactive[list[CheckResult]] = reactive(list, always_update=True)
     paused: reactive[bool] = reactive(False)
     refresh_interval: reactive[float] = reactive(2.0)
     mode_title: reactive[str] = reactive("1 Overview")
@@ -220,7 +220,7 @@ class PgConsoleApp(App[int]):
         except SourceError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        if preview.rows == 0:
+        if preview.matched == 0:
             self.notify(f"{kind}: no job matches {target.describe()}", markup=False)
             return
         confirm = ConfirmScreen.for_action(preview)
@@ -235,11 +235,11 @@ class PgConsoleApp(App[int]):
 
     @work(exclusive=True, group="action", exit_on_error=False)
     async def run_maintenance(self, task: str) -> None:
-        from pgconsole.console.actions import maintenance_statement
+        from pgconsole.queue import maintenance
 
         ok = await self.push_screen_wait(
             ConfirmScreen(
-                "Maintenance", f"Run the queue's {task} step once now?", maintenance_statement(task)
+                "Maintenance", f"Run the queue's {task} step once now?", maintenance.statement(task)
             )
         )
         if not ok:
@@ -268,7 +268,7 @@ class PgConsoleApp(App[int]):
         if detail is None:
             self.notify("that job no longer exists", severity="warning")
             return
-        edited = await self.push_screen_wait(EditPayloadScreen(job_id, detail.job.get("payload")))
+        edited = await self.push_screen_wait(EditPayloadScreen(job_id, detail.job.payload))
         if edited is None:
             return
         self._preview_and_confirm("retry", ActionTarget(ids=[job_id], payload=edited["payload"]))

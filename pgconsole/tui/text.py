@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from rich.text import Text
 
-from pgconsole.console.safe_text import cell, visible
+from pgconsole.format import cell, visible
 
 
 def lit(value: object, width: int | None = None, style: str = "") -> Text:

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgconsole.console.explain import NeedsParameters, explain
+from pgconsole.monitor.explain import NeedsParameters, explain
 
 QUERY = "SELECT id FROM pgconsole.jobs WHERE job_type = $1 AND priority > $2"
 
@@ -36,7 +36,7 @@ def test_parameterised_explain_on_this_server(db: Any) -> None:
 
 
 def test_wrong_number_of_values_is_refused(db18: Any) -> None:
-    from pgconsole.console.explain import ExplainError
+    from pgconsole.monitor.explain import ExplainError
 
     with psycopg.connect(db18.dsn_as("pgconsole_operator"), autocommit=True) as conn:
         with pytest.raises(ExplainError, match=r"\$1, \$2"):

@@ -14,7 +14,7 @@ import pytest
 
 from pgconsole.db import Purpose, connect
 from pgconsole.db.capabilities import read_capabilities
-from pgconsole.monitor import queue as Q
+from pgconsole.monitor import queue_stats as Q
 
 pytestmark = pytest.mark.timeout(120)
 

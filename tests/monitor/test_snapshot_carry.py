@@ -65,7 +65,8 @@ def test_check_without_previous_reads_everything(db):
 
 
 def test_overview_reads_statements_every_30_s_and_the_queries_screen_every_refresh(db):
-    from pgconsole.console import overview, top_statements
+    from pgconsole.monitor import top_statements
+    from pgconsole.tui import overview_data as overview
 
     with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
         caps = read_capabilities(conn)

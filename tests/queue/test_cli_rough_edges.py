@@ -60,8 +60,8 @@ def test_list_type_is_a_prefix_or_a_glob_like_the_console_and_the_filter_functio
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["count"] == len(expected), dry.stdout
     # And the console's filter line (console.jobs_browser.where_clause) over the same jobs.
-    from pgconsole.console.filters import parse_filter
-    from pgconsole.console.jobs_browser import where_clause
+    from pgconsole.queue.browse import where_clause
+    from pgconsole.tui.filter_line import parse_filter
 
     where, params = where_clause(parse_filter(f"type:{value}"))
     with db.admin() as su:

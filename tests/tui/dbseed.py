@@ -13,7 +13,7 @@ _INSERT = """
 INSERT INTO pgconsole.jobs (job_type, status, payload, error_message, retry_count, max_retries, completed_at,
                             started_at, locked_by, lease_expires_at, created_at)
 VALUES (%(job_type)s, %(status)s, %(payload)s::jsonb, %(error)s, %(retries)s, 3,
-        CASE WHEN %(status)s IN ('completed','failed','cancelled','expired') THEN now() END,
+        CASE WHEN %(status)s IN ('completed','failed','cancelled','expired') THEN now() - make_interval(secs => %(age)s) END,
         CASE WHEN %(status)s = 'processing' THEN now() END,
         CASE WHEN %(status)s = 'processing' THEN 'w-test' END,
         CASE WHEN %(status)s = 'processing' THEN now() + interval '5 minutes' END,

@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pgconsole.console.models import (
+from pgconsole.checks.result import Status
+from pgconsole.queue.models import ActionRow, Job, LogEntry
+from pgconsole.tui.models import (
     ActionPreview,
     ActionReport,
     ActionTarget,
     ActivityData,
     BackendRow,
-    CheckRow,
+    CheckResult,
     FailureGroup,
-    FindingRow,
+    Finding,
     HeaderInfo,
     JobDetail,
-    JobLogLine,
     JobPage,
     JobQuery,
     JobRow,
@@ -116,9 +117,13 @@ class FakeSource:
             oldest_xact_age_s=42,
             xmin_age=1200,
             checks=[
-                CheckRow(name="connections", status="ok", message="19 of 100 used"),
-                CheckRow(name="stuck_jobs", status="warning", message="1 job stuck: worker session gone"),
-                CheckRow(name="failed_jobs", status="critical", message="7 webhook.deliver failures in 1h"),
+                CheckResult(name="connections", status=Status.OK, message="19 of 100 used"),
+                CheckResult(
+                    name="stuck_jobs", status=Status.WARNING, message="1 job stuck: worker session gone"
+                ),
+                CheckResult(
+                    name="failed_jobs", status=Status.CRITICAL, message="7 webhook.deliver failures in 1h"
+                ),
             ],
         )
 
@@ -128,26 +133,32 @@ class FakeSource:
 
     async def job_detail(self, job_id: str) -> JobDetail | None:
         row = next((r for r in JOBS if r.id == job_id), JOBS[3])
-        job = {
-            **row.model_dump(mode="json"),
-            "payload": {"url": "https://example.test/hook", "note": HOSTILE},
-            "result": None,
-            "error_code": "E_HOOK",
-            "attempt": 4,
-            "started_at": ago(50).isoformat(),
-            "completed_at": ago(20).isoformat(),
-        }
-        return JobDetail(
-            job=job,
-            logs=[
-                JobLogLine(
-                    created_at=ago(50), level="info", message="attempt 4 started", actor="pgconsole_app"
-                ),
-                JobLogLine(created_at=ago(20), level="error", message=HOSTILE, actor="pgconsole_app"),
-            ],
+        job = Job(
+            **{
+                **{k: v for k, v in row.model_dump().items() if k in Job.model_fields and v is not None},
+                "payload": {"url": "https://example.test/hook", "note": HOSTILE},
+                "result": None,
+                "error_code": "E_HOOK",
+                "attempt": 4,
+                "started_at": ago(50),
+                "completed_at": ago(20),
+            }
         )
 
-    async def health(self) -> list[CheckRow]:
+        def line(i: int, level: str, message: str) -> LogEntry:
+            return LogEntry(
+                id=i,
+                job_id=job.id,
+                level=level,
+                message=message,
+                metadata=None,
+                actor="pgconsole_app",
+                created_at=ago(50 if i == 1 else 20),
+            )
+
+        return JobDetail(job=job, logs=[line(1, "info", "attempt 4 started"), line(2, "error", HOSTILE)])
+
+    async def health(self) -> list[CheckResult]:
         return (await self.overview()).checks
 
     async def workers(self) -> list[Any]:
@@ -180,7 +191,9 @@ class FakeSource:
                 locked_by="w-7f3a",
                 started_at=ago(900),
                 heartbeat_at=ago(600),
-                reason="worker session gone from pg_stat_activity",
+                reason="worker_gone",
+                attempt=1,
+                lease_expires_at=ago(570),
             )
         ]
 
@@ -188,11 +201,12 @@ class FakeSource:
         return [
             FailureGroup(
                 error="SMTP 451 temporary failure: mailbox busy",
+                error_code=None,
                 job_type="email.send",
-                count=12,
-                last_seen=ago(40),
+                n=12,
+                last_at=ago(40),
             ),
-            FailureGroup(error=HOSTILE, job_type="webhook.deliver", count=7, last_seen=ago(20)),
+            FailureGroup(error=HOSTILE, error_code=None, job_type="webhook.deliver", n=7, last_at=ago(20)),
         ]
 
     async def statements(self, order: str, delta: bool) -> StatementsData:
@@ -283,8 +297,8 @@ class FakeSource:
             setup_ok=True,
             setup_message="2 applied, 1 pending",
             findings=[
-                FindingRow(name="server_version", status="ok", message="PostgreSQL 18.1"),
-                FindingRow(
+                Finding(name="server_version", status="ok", message="PostgreSQL 18.1"),
+                Finding(
                     name="pg_read_all_stats",
                     status="missing",
                     message="other roles' query text, waits and statements are hidden",
@@ -296,9 +310,9 @@ class FakeSource:
     async def preview(self, kind: Any, target: ActionTarget) -> ActionPreview:
         n = len(target.ids or [])
         return ActionPreview(
-            kind=kind,
+            action=kind,
             target=target,
-            rows=n,
+            matched=n,
             eligible=n,
             statement="SELECT * FROM pgconsole.retry_jobs(ARRAY[<ids>], 'pgconsole console')",
         )
@@ -307,7 +321,10 @@ class FakeSource:
         self.actions.append((kind, target))
         n = len(target.ids or [])
         progress(n, n)
-        return ActionReport(kind=kind, requested=n, changed=n)
+        rows = [
+            ActionRow(id=i, job_type="x", old_status="failed", new_status="pending") for i in target.ids or []
+        ]
+        return ActionReport(action=kind, requested=n, rows=rows)
 
     async def signal_backend(self, pid: int, terminate: bool) -> str:
         return "signalled"

@@ -36,7 +36,7 @@ def test_retry_a_failed_job_in_a_real_terminal(db18: Any, tmp_path: Path) -> Non
         tmux.wait_for("SMTP 451")  # the error column, truncated to the terminal width
         tmux.keys("r")
         confirm = tmux.wait_for("Retry 1 job(s)?")
-        assert "pgconsole.retry_jobs" in confirm
+        assert "pgconsole.retry_jobs" in confirm, confirm
         tmux.keys("y")
         tmux.wait_for("retry: 1 of 1 changed")
         tmux.keys("Enter")

@@ -11,9 +11,9 @@ from typing import Any
 from textual import events
 from textual.widgets import Static
 
-from pgconsole.console.models import OverviewData
-from pgconsole.console.source import PgSource
 from pgconsole.tui.app import PgConsoleApp
+from pgconsole.tui.models import OverviewData
+from pgconsole.tui.source import PgSource
 from tests.tui.helpers import plain, until
 
 SIZE = (140, 40)

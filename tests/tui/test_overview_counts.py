@@ -9,9 +9,10 @@ from typing import Any
 import psycopg
 from textual.widgets import DataTable, Static
 
-from pgconsole.console import overview
-from pgconsole.console.source import PgSource
+from pgconsole.monitor import queue_stats
+from pgconsole.tui import overview_data as overview
 from pgconsole.tui.app import PgConsoleApp
+from pgconsole.tui.source import PgSource
 from tests.tui.helpers import plain, rows, until
 
 FILL = """
@@ -61,14 +62,14 @@ def test_per_type_counts_and_plan(db18: Any) -> None:
     with db18.admin() as conn:
         _arrange(conn)
     with psycopg.connect(db18.dsn_as("pgconsole_readonly"), autocommit=True) as conn:
-        extra = overview.per_type(conn, ["email.send", "image.resize"])
+        extra = queue_stats.per_type(conn, ["email.send", "image.resize"])
         assert extra.failed_1h == {"email.send": 4, "webhook.deliver": 2, "image.resize": 0}
         assert 395 <= extra.oldest_due_age_s["email.send"] <= 460
         assert 15 <= extra.oldest_due_age_s["image.resize"] <= 80
         assert "webhook.deliver" not in extra.oldest_due_age_s
         plan = conn.execute(
-            "EXPLAIN (FORMAT JSON) " + overview.PER_TYPE_SQL,
-            {"types": ["email.send", "image.resize"], "cap": overview.FAILED_CAP},
+            "EXPLAIN (FORMAT JSON) " + queue_stats.PER_TYPE_SQL,
+            {"types": ["email.send", "image.resize"], "cap": queue_stats.FAILED_CAP},
         ).fetchone()
         assert plan is not None
         nodes = _plan_nodes(plan[0][0]["Plan"])

@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from textual.widgets import DataTable, Static, TextArea
 
-from pgconsole.console import payload_edit
-from pgconsole.console.source import PgSource
+from pgconsole.queue import payload_edit
 from pgconsole.tui.app import PgConsoleApp
 from pgconsole.tui.screens.modals import ActionRunScreen, ConfirmScreen, EditPayloadScreen
+from pgconsole.tui.source import PgSource
 from tests.tui.dbseed import add_job
 from tests.tui.helpers import plain, rows, until
 

@@ -11,9 +11,9 @@ import psycopg
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Static
 
-from pgconsole.console.source import PgSource
 from pgconsole.tui.app import PgConsoleApp
 from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen
+from pgconsole.tui.source import PgSource
 from tests.tui.dbseed import add_job
 from tests.tui.helpers import plain, rows, until
 

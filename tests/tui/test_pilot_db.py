@@ -7,9 +7,9 @@ from typing import Any
 
 from textual.widgets import DataTable, Static
 
-from pgconsole.console.source import PgSource
 from pgconsole.tui.app import PgConsoleApp
 from pgconsole.tui.screens.modals import ActionRunScreen, ConfirmScreen
+from pgconsole.tui.source import PgSource
 from tests.tui.dbseed import HOSTILE, add_job, seed, statuses
 from tests.tui.helpers import plain, rows, until
 
@@ -139,7 +139,7 @@ async def test_retry_cancel_delete_change_what_was_confirmed(db18: Any) -> None:
         )
         await pilot.press("d")
         shown, report = await _confirm_and_finish(pilot, app)
-        assert "Delete 0 job(s)" in shown and "1 are in a state delete does not change" in shown
+        assert "Delete 0 job(s)" in shown and "left alone: 1 processing (cancel it first)" in shown
         assert "0 of 1 changed" in report and "processing" in report
         await pilot.press("ctrl+q")
     with db18.admin() as conn:

@@ -8,9 +8,9 @@ from typing import Any
 
 from textual.widgets import DataTable, Input, Static
 
-from pgconsole.console.source import PgSource
 from pgconsole.tui.app import PgConsoleApp
 from pgconsole.tui.screens.modals import MessageScreen, ParametersScreen
+from pgconsole.tui.source import PgSource
 from tests.tui.helpers import plain, until
 
 

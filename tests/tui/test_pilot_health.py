@@ -7,8 +7,8 @@ from typing import Any
 
 from textual.widgets import Static
 
-from pgconsole.console.source import PgSource
 from pgconsole.tui.app import PgConsoleApp
+from pgconsole.tui.source import PgSource
 from tests.tui.dbseed import add_job
 from tests.tui.helpers import plain, until
 

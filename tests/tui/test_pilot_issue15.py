@@ -16,9 +16,9 @@ from psycopg import sql
 from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input, Static
 
-from pgconsole.console.source import PgSource
 from pgconsole.tui.app import PgConsoleApp
 from pgconsole.tui.screens.modals import ActionRunScreen, ConfirmScreen, MessageScreen
+from pgconsole.tui.source import PgSource
 from tests.pgcluster import role_password
 from tests.terminal import TMUX, Tmux
 from tests.tui.dbseed import add_job, statuses
@@ -209,9 +209,10 @@ async def test_every_maintenance_confirmation_shows_its_sql(db18: Any) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.header_info is not None, what="header")
         for text, call in (
-            ("Maintenance: rescue", "SELECT * FROM pgconsole.rescue_stuck_jobs(1000, NULL)"),
-            ("Maintenance: expire", "SELECT pgconsole.expire_stale_jobs()"),
-            ("Maintenance: delete finished", "SELECT pgconsole.cleanup_old_jobs()"),
+            # the statements `pgconsole maintain` runs, with its limits
+            ("Maintenance: rescue", "SELECT * FROM pgconsole.rescue_stuck_jobs(10000, NULL)"),
+            ("Maintenance: expire", "SELECT pgconsole.expire_stale_jobs(10000)"),
+            ("Maintenance: delete finished", "SELECT pgconsole.cleanup_old_jobs(NULL, NULL, 5000)"),
         ):
             await _palette(pilot, app, text)
             c = await _confirm(pilot, app)

@@ -36,8 +36,8 @@ async def test_help_shows_keys_as_typed_and_no_binding_id() -> None:
 async def test_only_a_pending_job_shows_its_expiry(db18: Any) -> None:
     from textual.widgets import Static
 
-    from pgconsole.console.source import PgSource
     from pgconsole.tui.screens.job_detail import JobDetailScreen
+    from pgconsole.tui.source import PgSource
     from tests.tui.dbseed import add_job
     from tests.tui.helpers import plain
 
@@ -68,7 +68,7 @@ async def test_server_panel_counts_connections_as_the_check_does(db18: Any) -> N
 
     from textual.widgets import Static
 
-    from pgconsole.console.source import PgSource
+    from pgconsole.tui.source import PgSource
     from tests.tui.helpers import plain
 
     held = [db18.admin() for _ in range(3)]  # other sessions, so the count is not trivially 1

@@ -9,10 +9,10 @@ from typing import Any
 
 from textual.widgets import DataTable, Static
 
-from pgconsole.console.source import PgSource
 from pgconsole.db import Purpose, connect
 from pgconsole.queue import client
 from pgconsole.tui.app import PgConsoleApp
+from pgconsole.tui.source import PgSource
 from tests.queue.workers import start_worker
 from tests.tui.helpers import plain, rows, until
 

@@ -14,10 +14,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
-from pgconsole.console.filters import FilterError, parse_duration
-from pgconsole.console.models import ActivityData, BackendRow
-from pgconsole.console.session import SourceError
+from pgconsole.db.session import SourceError
 from pgconsole.tui import text as _text
+from pgconsole.tui.filter_line import FilterError, parse_duration
+from pgconsole.tui.models import ActivityData, BackendRow
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen
 from pgconsole.tui.text import block, heading, lit, one_line, since

@@ -16,14 +16,14 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.timer import Timer
 
-from pgconsole.console.session import SourceError
 from pgconsole.db.redact import redact
+from pgconsole.db.session import SourceError
 from pgconsole.tui.widgets.footer import PgFooter
 from pgconsole.tui.widgets.topbar import HealthBanner, TopBar
 
 if TYPE_CHECKING:
-    from pgconsole.console.source import DataSource
     from pgconsole.tui.app import PgConsoleApp
+    from pgconsole.tui.source import DataSource
 
 
 class LiveScreen(Screen[None]):

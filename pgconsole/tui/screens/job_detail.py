@@ -11,10 +11,11 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from pgconsole.console.models import ActionTarget, JobDetail
-from pgconsole.console.safe_text import pretty_json
+from pgconsole.format import pretty_json
+from pgconsole.queue.models import Job
+from pgconsole.tui.models import ActionTarget, JobDetail
 from pgconsole.tui.screens.base import LiveScreen
-from pgconsole.tui.text import STATUS_STYLE, as_datetime, block, heading, lit, relative, stamp_ms
+from pgconsole.tui.text import STATUS_STYLE, block, heading, lit, relative, stamp_ms
 
 TIMELINE = (
     "created_at",
@@ -75,20 +76,20 @@ class JobDetailScreen(LiveScreen):
                 Text(f"job {self.job_id} no longer exists (deleted or past retention)", style="yellow")
             )
             return
-        j: dict[str, Any] = data.job
+        j = data.job
         t = Text()
         t.append("job ", style="bold")
-        t.append_text(lit(j.get("id"), 40))
+        t.append_text(lit(j.id, 40))
         t.append("  ")
-        t.append_text(lit(j.get("job_type"), 60, style="bold"))
+        t.append_text(lit(j.job_type, 60, style="bold"))
         t.append("  ")
-        t.append_text(lit(j.get("status"), 20, style="bold " + STATUS_STYLE.get(str(j.get("status")), "")))
+        t.append_text(lit(j.status, 20, style="bold " + STATUS_STYLE.get(str(j.status), "")))
         t.append_text(self._attempts(j))
         t.append("\n")
-        self._field(t, "progress", f"{j.get('progress_percent') or 0}%")
-        if j.get("progress_message"):
+        self._field(t, "progress", f"{j.progress_percent}%")
+        if j.progress_message:
             t.append(" ")
-            t.append_text(lit(j.get("progress_message"), 80))
+            t.append_text(lit(j.progress_message, 80))
         for label, key in (
             ("user", "user_id"),
             ("tenant", "tenant_id"),
@@ -96,19 +97,19 @@ class JobDetailScreen(LiveScreen):
             ("dedupe", "dedupe_key"),
         ):
             t.append("   ")
-            self._field(t, label, j.get(key) or "–")
+            self._field(t, label, getattr(j, key) or "–")
         head.update(t)
-        has_error = bool(j.get("error_message") or j.get("error_code"))
+        has_error = bool(j.error_message or j.error_code)
         err = heading("Error", "bold red" if has_error else "bold")
-        if j.get("error_code"):
+        if j.error_code:
             err.append("  code ", style="dim")
-            err.append_text(lit(j.get("error_code"), 60, style="red"))
+            err.append_text(lit(j.error_code, 60, style="red"))
         err.append("\n")
-        err.append_text(block(j.get("error_message") or "none", style="" if has_error else "dim"))
+        err.append_text(block(j.error_message or "none", style="" if has_error else "dim"))
         self.query_one("#detail-error", Static).update(err)
         self.query_one("#detail-failures", Static).update(self._failures(data))
-        self.query_one("#detail-payload", Static).update(self._json("Payload", j.get("payload")))
-        self.query_one("#detail-result", Static).update(self._json("Result", j.get("result")))
+        self.query_one("#detail-payload", Static).update(self._json("Payload", j.payload))
+        self.query_one("#detail-result", Static).update(self._json("Result", j.result))
         self.query_one("#detail-timeline", Static).update(self._timeline(j))
         self.query_one("#detail-worker", Static).update(self._worker(data))
         logs = heading(f"Log ({len(data.logs)} lines)\n")
@@ -154,11 +155,11 @@ class JobDetailScreen(LiveScreen):
         return t
 
     @staticmethod
-    def _attempts(j: dict[str, Any]) -> Text:
+    def _attempts(j: Job) -> Text:
         """``attempt 2 of 4 · 1 failed · 2 retries left``: retry_count counts failed attempts and a
         job may run max_retries + 1 times (the bare "retries 2/1" read as a bug)."""
         t = Text()
-        attempt, failed, retries = j.get("attempt"), j.get("retry_count"), j.get("max_retries")
+        attempt, failed, retries = j.attempt, j.retry_count, j.max_retries
         if not isinstance(failed, int) or not isinstance(retries, int):
             return t
         allowed = retries + 1
@@ -166,7 +167,7 @@ class JobDetailScreen(LiveScreen):
         t.append(f"{attempt if isinstance(attempt, int) else '–'} of {allowed}")
         t.append(" · ", style="dim")
         t.append(f"{failed} failed", style="red" if failed else "")
-        status = j.get("status")
+        status = j.status
         if status == "pending":  # a finished job has no budget left to speak of
             left = max(0, allowed - failed)
             t.append(" · ", style="dim")
@@ -188,22 +189,18 @@ class JobDetailScreen(LiveScreen):
         return t
 
     @staticmethod
-    def _timeline(j: dict[str, Any]) -> Text:
+    def _timeline(j: Job) -> Text:
         """Compact UTC stamps with millisecond precision and how long ago (or ahead) each was."""
         t = heading("Timeline\n")
         for key in TIMELINE:
-            raw = j.get(key)
-            if not raw:
+            ts = getattr(j, key)
+            if ts is None:
                 continue
-            if key == "expires_at" and j.get("status") != "pending":
+            if key == "expires_at" and j.status != "pending":
                 continue  # only a pending job expires: "expires in 24h" on a failed job read as a threat
             t.append(f"  {key.removesuffix('_at').replace('_', ' '):<18}", style="dim")
-            ts = as_datetime(raw)
-            if ts is None:
-                t.append_text(lit(raw, 60))
-            else:
-                t.append(stamp_ms(ts))
-                t.append(f"  {relative(ts)}", style="dim")
+            t.append(stamp_ms(ts))
+            t.append(f"  {relative(ts)}", style="dim")
             t.append("\n")
         return t
 
@@ -211,7 +208,7 @@ class JobDetailScreen(LiveScreen):
     def _worker(data: JobDetail) -> Text:
         t = heading("Worker backend\n")
         b = data.worker_backend
-        if data.job.get("status") != "processing":
+        if data.job.status != "processing":
             t.append("  (only for processing jobs)", style="dim")
             return t
         if b is None:

@@ -11,9 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
-from pgconsole.console import filters
-from pgconsole.console.jobs_browser import cursor_of
-from pgconsole.console.models import (
+from pgconsole.queue.browse import cursor_of
+from pgconsole.queue.models import STUCK_REASONS
+from pgconsole.tui import filter_line as filters
+from pgconsole.tui import text as _text
+from pgconsole.tui.models import (
     SORT_KEYS,
     ActionKind,
     ActionTarget,
@@ -22,7 +24,6 @@ from pgconsole.console.models import (
     JobQuery,
     StuckJob,
 )
-from pgconsole.tui import text as _text
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.text import STATUS_STYLE, age, as_datetime, lit, since, stamp
 from pgconsole.tui.widgets import columns
@@ -212,20 +213,26 @@ class JobsScreen(LiveScreen):
                 ),
                 Col("started", "started", 19, priority=3),
                 Col("heartbeat", "heartbeat", 5, short="beat", priority=1),
-                Col("reason", "reason", max((len(s.reason) for s in st), default=6), minimum=24, flex=True),
+                Col(
+                    "reason",
+                    "reason",
+                    max((len(STUCK_REASONS.get(s.reason, s.reason)) for s in st), default=6),
+                    minimum=24,
+                    flex=True,
+                ),
             ],
             refit=self._refit,
         )
         for s in st:
             cells = {
-                "id": Text(s.id[-widths["id"] :], style="dim"),
+                "id": Text(str(s.id)[-widths["id"] :], style="dim"),
                 "type": lit(s.job_type, widths["type"]),
                 "worker": lit(s.locked_by, widths.get("worker", 30)),
                 "started": Text(stamp(s.started_at)),
                 "heartbeat": Text(since(s.heartbeat_at)),
-                "reason": lit(s.reason, widths["reason"]),
+                "reason": lit(STUCK_REASONS.get(s.reason, s.reason), widths["reason"]),
             }
-            table.add_row(*(cells[k] for k in widths), key=s.id)
+            table.add_row(*(cells[k] for k in widths), key=str(s.id))
 
     def _fill_failures(self) -> None:
         table: DataTable[Any] = self.query_one("#failures-table", DataTable)
@@ -234,19 +241,19 @@ class JobsScreen(LiveScreen):
         widths = columns.apply(
             table,
             [
-                Col("count", "count", max((len(str(f.count)) for f in fs), default=5)),
+                Col("count", "count", max((len(str(f.n)) for f in fs), default=5)),
                 Col("type", "type", min(24, max((len(f.job_type) for f in fs), default=4)), minimum=12),
                 Col("last", "last seen", 5, short="last", priority=1),
-                Col("error", "error", max((len(f.error) for f in fs), default=5), minimum=24, flex=True),
+                Col("error", "error", max((len(f.message) for f in fs), default=5), minimum=24, flex=True),
             ],
             refit=self._refit,
         )
         for i, f in enumerate(fs):
             cells = {
-                "count": Text(str(f.count), justify="right", style="red"),
+                "count": Text(str(f.n), justify="right", style="red"),
                 "type": lit(f.job_type, widths["type"]),
-                "last": Text(since(f.last_seen)),
-                "error": lit(f.error, widths["error"]),
+                "last": Text(since(f.last_at)),
+                "error": lit(f.message, widths["error"]),
             }
             table.add_row(*(cells[k] for k in widths), key=str(i))
 
@@ -362,7 +369,9 @@ class JobsScreen(LiveScreen):
     @on(DataTable.RowSelected, "#failures-table")
     def _drill_failure(self, event: DataTable.RowSelected) -> None:
         f = self.failures[int(str(event.row_key.value))]
-        self.query_model = JobQuery(statuses=["failed"], job_types=[f.job_type], error_contains=f.error[:80])
+        self.query_model = JobQuery(
+            statuses=["failed"], job_types=[f.job_type], error_contains=f.message[:80] if f.error else None
+        )
         self.query_one("#filter", Input).value = filters.to_line(self.query_model)
         self.page_starts = [None]
         self.action_tab("list")
@@ -375,7 +384,12 @@ class JobsScreen(LiveScreen):
         return ActionTarget(ids=[job], source="cursor") if job else None
 
     def _act(self, kind: ActionKind, everything: bool = False) -> None:
-        target = ActionTarget(query=self.query_model, source="filter") if everything else self._chosen()
+        # A cancel of everything matching also asks running jobs to stop (`jobs cancel --include-running`).
+        target = (
+            ActionTarget(filter=self.query_model, source="filter", request_running=kind == "cancel")
+            if everything
+            else self._chosen()
+        )
         if target is None:
             self.notify("no job selected", severity="warning")
             return

@@ -15,9 +15,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, Static, TextArea
 
-from pgconsole.console.models import ActionKind, ActionPreview, ActionReport, ActionTarget
-from pgconsole.console.payload_edit import PayloadError, parse_payload
-from pgconsole.console.session import SourceError
+from pgconsole.db.session import SourceError
+from pgconsole.queue.payload_edit import PayloadError, parse_payload
+from pgconsole.tui.models import ActionKind, ActionPreview, ActionReport, ActionTarget
 from pgconsole.tui.text import block
 
 if TYPE_CHECKING:
@@ -59,11 +59,12 @@ class ConfirmScreen(ModalScreen[bool]):
 
     @classmethod
     def for_action(cls, p: ActionPreview) -> ConfirmScreen:
-        skipped = p.rows - p.eligible
-        q = f"{VERB[p.kind]} {p.eligible} job(s)? {p.target.describe()}; {p.rows} row(s) match"
-        if skipped:
-            q += f"; {skipped} are in a state {p.kind} does not change and will be skipped"
-        return cls(f"{VERB[p.kind]} jobs", q, p.statement, danger=p.kind == "delete", reason=p.target.reason)
+        q = f"{VERB[p.action]} {p.eligible} job(s)? {p.target.describe()}; {p.matched} row(s) match"
+        if p.skipped:
+            q += "; left alone: " + ", ".join(f"{n} {why}" for why, n in p.skipped.items())
+        return cls(
+            f"{VERB[p.action]} jobs", q, p.statement, danger=p.action == "delete", reason=p.target.reason
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog" + (" danger" if self.danger else "")):

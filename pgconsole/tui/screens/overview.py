@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Static
 
-from pgconsole.console.models import CheckRow, OverviewData
+from pgconsole.tui.models import CheckResult, OverviewData
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.text import STATUS_STYLE, age, block, lit, pct, size
 from pgconsole.tui.widgets import columns
@@ -27,7 +27,7 @@ class OverviewScreen(LiveScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.checks: list[CheckRow] = []
+        self.checks: list[CheckResult] = []
         self.data: OverviewData | None = None
 
     def compose(self) -> ComposeResult:
@@ -146,13 +146,13 @@ class OverviewScreen(LiveScreen):
         if rows:
             q.move_cursor(row=min(max(keep, 0), len(rows) - 1))
 
-    def _fill_checks(self, checks: list[CheckRow]) -> None:
+    def _fill_checks(self, checks: list[CheckResult]) -> None:
         """Worst first (at 3 a.m. the row that needs a look must not be below the fold), the status
         as a short coloured word, the message cut to the panel with the whole of the highlighted one
         shown under the table."""
         table: DataTable[Any] = self.query_one("#checks-table", DataTable)
         keep = table.cursor_row
-        self.checks = sorted(checks, key=lambda r: _SEVERITY.get(r.status, 3))
+        self.checks = sorted(checks, key=lambda r: _SEVERITY.get(r.status.word, 3))
         table.clear()
         widths = columns.apply(
             table,
@@ -172,13 +172,13 @@ class OverviewScreen(LiveScreen):
             refit=self._refit,
         )
         for chk in self.checks:
-            style = STATUS_STYLE.get(chk.status, "")
+            style = STATUS_STYLE.get(chk.status.word, "")
             table.add_row(
-                Text(_SHORT.get(chk.status, chk.status.upper()), style=style),
-                lit(chk.name, widths["check"], style="" if chk.status == "ok" else style),
+                Text(_SHORT.get(chk.status.word, chk.status.word.upper()), style=style),
+                lit(chk.name, widths["check"], style="" if chk.status.word == "ok" else style),
                 lit(chk.message, widths["message"]),
             )
-        bad = sum(1 for c in self.checks if c.status != "ok")
+        bad = sum(1 for c in self.checks if c.status.word != "ok")
         panel = self.query_one("#checks-panel")
         panel.border_title = (
             f"Health checks: {len(self.checks) - bad} ok, {bad} need a look"
@@ -198,7 +198,7 @@ class OverviewScreen(LiveScreen):
             return
         chk = self.checks[table.cursor_row]
         t = Text()
-        t.append_text(lit(chk.name, 40, style="bold " + STATUS_STYLE.get(chk.status, "")))
+        t.append_text(lit(chk.name, 40, style="bold " + STATUS_STYLE.get(chk.status.word, "")))
         t.append(": ")
         t.append_text(block(chk.message))
         detail.update(t)

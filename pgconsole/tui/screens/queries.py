@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from pgconsole.console.explain import NeedsParameters
-from pgconsole.console.models import StatementRow, StatementsData
-from pgconsole.console.session import SourceError
+from pgconsole.db.session import SourceError
+from pgconsole.monitor.explain import NeedsParameters
+from pgconsole.tui.models import StatementRow, StatementsData
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen, ParametersScreen
 from pgconsole.tui.text import block, heading, lit, one_line, pct

@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from pgconsole.console.models import SchemaData
-from pgconsole.console.session import SourceError
+from pgconsole.db.session import SourceError
+from pgconsole.tui.models import SchemaData
 from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen
 from pgconsole.tui.text import STATUS_STYLE, block, heading, lit, stamp

@@ -10,8 +10,8 @@ from textual.widgets import Static
 from pgconsole.tui.text import STATUS_STYLE, lit
 
 if TYPE_CHECKING:
-    from pgconsole.console.models import HeaderInfo
     from pgconsole.tui.app import PgConsoleApp
+    from pgconsole.tui.models import HeaderInfo
 
 _RANK = {"ok": 0, "unknown": 1, "warning": 2, "critical": 3}
 
@@ -126,17 +126,21 @@ class HealthBanner(Static):
         if not checks:
             self.update(Text("health: waiting for the first refresh…", style="dim"))
             return
-        worst = max(checks, key=lambda c: _RANK.get(c.status, 1))
-        bad = [c for c in checks if c.status != "ok"]
+        worst = max(checks, key=lambda c: _RANK.get(c.status.word, 1))
+        bad = [c for c in checks if c.status.word != "ok"]
         self.add_class(
-            {"ok": "ok", "unknown": "warning", "warning": "warning", "critical": "critical"}[worst.status]
+            {"ok": "ok", "unknown": "warning", "warning": "warning", "critical": "critical"}[
+                worst.status.word
+            ]
         )
         t = Text()
-        t.append(f" {worst.status.upper()} ", style=f"bold reverse {STATUS_STYLE.get(worst.status, '')}")
+        t.append(
+            f" {worst.status.word.upper()} ", style=f"bold reverse {STATUS_STYLE.get(worst.status.word, '')}"
+        )
         if not bad:
             t.append(f"  all {len(checks)} checks ok")
-        for c in sorted(bad, key=lambda c: -_RANK.get(c.status, 1))[:4]:
+        for c in sorted(bad, key=lambda c: -_RANK.get(c.status.word, 1))[:4]:
             t.append("  ")
-            t.append(f"{c.name}: ", style=STATUS_STYLE.get(c.status, ""))
+            t.append(f"{c.name}: ", style=STATUS_STYLE.get(c.status.word, ""))
             t.append_text(lit(c.message, 70))
         self.update(t)

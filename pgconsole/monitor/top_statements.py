@@ -10,14 +10,35 @@ Entries of one queryid under several users or nesting levels are summed into one
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
+from pydantic import BaseModel, Field
 
-from pgconsole.console.models import StatementRow, StatementsData
-from pgconsole.console.session import SourceError
 from pgconsole.db.capabilities import ServerCaps
+from pgconsole.db.session import SourceError
 from pgconsole.monitor import Snapshot, fetch_query_texts, take_snapshot
+
+
+class StatementRow(BaseModel):
+    queryid: int | None = None
+    query: str
+    calls: int
+    total_ms: float
+    mean_ms: float
+    rows: int
+    hit_percent: float | None = None
+
+
+class StatementsData(BaseModel):
+    available: bool = True
+    hint: str = ""  # when unavailable: how to enable pg_stat_statements
+    delta: bool = True
+    order: Literal["total", "mean", "calls"] = "total"
+    rows: list[StatementRow] = Field(default_factory=list)
+    note: str = ""  # the interval the deltas cover, or why they are cumulative for now
+    top_of: int | None = None  # the monitor reads this many entries (highest cumulative time first)
+
 
 SHOWN = 50  # rows on screen, and so the texts fetched
 ORDERS = ("total", "mean", "calls")

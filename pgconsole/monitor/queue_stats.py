@@ -39,11 +39,10 @@ from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.monitor.base import CollectorUnavailable, fetch_all, fetch_one, grant_queue_read
+from pgconsole.queue.models import ACTIVE_STATES, FINISHED_STATES, StuckJob
 
 ACTIVE_CAP = 10_000
 WINDOW_CAP = 2_000
-FINISHED_STATES = ("completed", "failed", "cancelled", "expired")
-ACTIVE_STATES = ("pending", "processing")
 
 PROCESSING_COUNTS_SQL = """
 SELECT 'processing' AS status, job_type, count(*)::int AS n
@@ -121,7 +120,7 @@ SELECT job_type, status, error_code, error,
 """
 
 STUCK_SQL = """
-SELECT id::text AS id, job_type, locked_by, started_at, heartbeat_at, reason
+SELECT id, job_type, locked_by, started_at, heartbeat_at, reason, attempt, lease_expires_at
   FROM pgconsole.detect_stuck_jobs()
  LIMIT 100
 """
@@ -159,21 +158,17 @@ class WindowCount(BaseModel):
 
 
 class FailureGroup(BaseModel):
+    """Failed jobs of one type with one error, in the sample."""
+
     job_type: str
     error_code: str | None
     error: str | None
     n: int
     last_at: datetime | None
 
-
-class StuckJob(BaseModel):
-    id: str
-    job_type: str
-    locked_by: str | None
-    started_at: datetime | None
-    heartbeat_at: datetime | None
-    reason: str
-    """'lease_expired', 'worker_gone' or 'over_time_budget'."""
+    @property
+    def message(self) -> str:
+        return self.error or self.error_code or "(no message)"
 
 
 class QueueStats(BaseModel):
@@ -358,3 +353,66 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats |
         stuck=None,
         pending_counted_at=counted_at,
     )
+
+
+# -- per job type, for the Overview --------------------------------------------------------
+
+FAILED_CAP = 10_000
+
+# Per job type, in one statement, through the partial indexes only (checked by EXPLAIN in the tests):
+# * oldest due pending job: a skip scan over the priorities of the claim index
+#   (priority DESC, scheduled_at, job_type) WHERE status = 'pending', then for each (priority, type)
+#   the first due entry of that type: one short index descent each, never every pending row;
+# * failed in the last hour: failed jobs finished since now() - 1 hour (a STABLE bound, so it is an
+#   index condition), read through a failed/finished partial index, capped at FAILED_CAP rows.
+PER_TYPE_SQL = """
+WITH RECURSIVE pr AS (
+    (SELECT j.priority FROM pgconsole.jobs j WHERE j.status = 'pending' ORDER BY j.priority DESC LIMIT 1)
+  UNION ALL
+    SELECT (SELECT j.priority FROM pgconsole.jobs j
+             WHERE j.status = 'pending' AND j.priority < pr.priority
+             ORDER BY j.priority DESC LIMIT 1)
+      FROM pr WHERE pr.priority IS NOT NULL
+), due AS (
+  SELECT t.job_type, min(h.scheduled_at) AS oldest
+    FROM unnest(%(types)s::text[]) AS t(job_type)
+   CROSS JOIN pr
+   CROSS JOIN LATERAL (
+         SELECT j.scheduled_at FROM pgconsole.jobs j
+          WHERE j.status = 'pending' AND j.priority = pr.priority AND j.scheduled_at <= now()
+            AND j.job_type = t.job_type
+          ORDER BY j.priority DESC, j.scheduled_at LIMIT 1) h
+   WHERE pr.priority IS NOT NULL
+   GROUP BY t.job_type
+), failed AS (
+  SELECT f.job_type, count(*)::int AS n
+    FROM (SELECT j.job_type FROM pgconsole.jobs j
+           WHERE j.status = 'failed' AND j.completed_at > now() - interval '1 hour'
+           LIMIT %(cap)s) f
+   GROUP BY f.job_type
+)
+SELECT coalesce(d.job_type, f.job_type) AS job_type, coalesce(f.n, 0) AS failed_1h,
+       CASE WHEN isfinite(d.oldest)  -- NULL (greatest() would make it 0) or infinite: no age
+            THEN greatest(0, extract(epoch FROM clock_timestamp() - d.oldest))::float8 END AS oldest_due_age_s
+  FROM due d FULL JOIN failed f ON f.job_type = d.job_type
+"""
+
+
+class PerType:
+    """Failed in the last hour and the oldest due pending job's age, by job type."""
+
+    def __init__(self, rows: list[tuple[str, int, float | None]]) -> None:
+        self.failed_1h = {r[0]: int(r[1]) for r in rows}
+        self.oldest_due_age_s = {r[0]: r[2] for r in rows if r[2] is not None}
+        self.failed_capped = sum(self.failed_1h.values()) >= FAILED_CAP
+
+
+def per_type(conn: psycopg.Connection[Any], pending_types: list[str]) -> PerType | None:
+    """None when the statement fails on a live connection (the Overview shows "–" for these)."""
+    try:
+        rows = conn.execute(PER_TYPE_SQL, {"types": pending_types, "cap": FAILED_CAP}).fetchall()
+    except psycopg.Error:
+        if conn.broken or conn.closed:
+            raise
+        return None
+    return PerType([(str(r[0]), int(r[1]), None if r[2] is None else float(r[2])) for r in rows])

@@ -159,3 +159,19 @@ class DeadlineSession:
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+async def with_connection(
+    dsn: str,
+    fn: Callable[[psycopg.Connection[Any]], T],
+    *,
+    purpose: Purpose = Purpose.OPERATOR,
+    deadline: float = 60.0,
+) -> T:
+    """Run ``fn`` on a fresh connection of its own (its purpose's application_name and time limits),
+    e.g. an operator action beside the dashboard session, which keeps refreshing meanwhile."""
+    session = DeadlineSession(dsn, purpose, deadline=deadline)
+    try:
+        return await session.call(fn)
+    finally:
+        session.close()

@@ -1,7 +1,7 @@
 """The Jobs filter line: ``status:failed type:email age:>1h error:"timed out" payload:{"a":1}``.
 
 One line of tokens is quick to type over SSH and easy to drive from tmux; each token maps to one
-field of :class:`JobQuery`. Bad tokens raise :class:`FilterError` with a message for the screen.
+field of :class:`~pgconsole.queue.browse.JobQuery` (the queue's one filter, plus the sort). Bad tokens raise :class:`FilterError` with a message for the screen.
 """
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from datetime import timedelta
+from typing import Any
 
-from pgconsole.console.models import JOB_STATUSES, JobQuery
+from pgconsole.queue.browse import JobQuery
+from pgconsole.queue.models import STATES, InvalidInput
 
 HELP = (
     'status:failed,pending  type:email (prefix) | type:email.*  age:>1h | age:<10m  error:"text"  '
@@ -50,7 +53,7 @@ def parse_filter(line: str) -> JobQuery:
         tokens = shlex.split(line)
     except ValueError as exc:
         raise FilterError(f"filter: {exc}") from None
-    q = JobQuery()
+    q: dict[str, Any] = {}
     words: list[str] = []
     for tok in tokens:
         key, sep, value = tok.partition(":")
@@ -60,25 +63,25 @@ def parse_filter(line: str) -> JobQuery:
             continue
         if key in ("status", "s"):
             statuses = [s.strip().lower() for s in value.split(",") if s.strip()]
-            bad = [s for s in statuses if s not in JOB_STATUSES]
+            bad = [s for s in statuses if s not in STATES]
             if bad:
-                raise FilterError(f"unknown status {bad[0]!r}: one of {', '.join(JOB_STATUSES)}")
-            q.statuses = statuses
+                raise FilterError(f"unknown status {bad[0]!r}: one of {', '.join(STATES)}")
+            q["statuses"] = statuses
         elif key in ("type", "t"):
-            q.job_types = [t.strip() for t in value.split(",") if t.strip()]
+            q["job_types"] = [t.strip() for t in value.split(",") if t.strip()]
         elif key in ("age", "a"):
             if value.startswith("<"):
-                q.newer_than_s = parse_duration(value[1:])
+                q["newer_than"] = timedelta(seconds=parse_duration(value[1:]))
             else:
-                q.older_than_s = parse_duration(value.lstrip(">"))
+                q["older_than"] = timedelta(seconds=parse_duration(value.lstrip(">")))
         elif key in ("error", "e"):
-            q.error_contains = value
+            q["error_contains"] = value
         elif key in ("payload", "p"):
             _parse_payload(q, value)
         elif key == "sort":
             if value not in _SORTS:
                 raise FilterError(f"unknown sort {value!r}: one of {', '.join(_SORTS)}")
-            q.sort = _SORTS[value]  # type: ignore[assignment]
+            q["sort"] = _SORTS[value]
         else:
             # A typo (`typ:flaky`) used to become an error-text search that matched nothing, silently.
             raise FilterError(
@@ -87,22 +90,25 @@ def parse_filter(line: str) -> JobQuery:
             )
     if words:
         text = " ".join(words)
-        q.error_contains = f"{q.error_contains} {text}".strip() if q.error_contains else text
-    return q
+        q["error_contains"] = f"{q['error_contains']} {text}".strip() if q.get("error_contains") else text
+    try:
+        return JobQuery.build(**q)
+    except InvalidInput as exc:
+        raise FilterError(str(exc)) from None
 
 
-def _parse_payload(q: JobQuery, value: str) -> None:
+def _parse_payload(q: dict[str, Any], value: str) -> None:
     if value.startswith(("{", "[")):
         try:
-            q.payload_contains = json.loads(value)
+            q["payload_contains"] = json.loads(value)
         except json.JSONDecodeError as exc:
             raise FilterError(f"payload: not JSON ({exc.msg} at {exc.pos})") from None
         return
     path, eq, wanted = value.partition("=")
     if not eq or not path:
         raise FilterError('payload: use payload:{"key": "value"} or payload:key.sub=value')
-    q.payload_path = path.split(".")
-    q.payload_path_value = wanted
+    q["payload_path"] = path.split(".")
+    q["payload_path_value"] = wanted
 
 
 def to_line(q: JobQuery) -> str:
@@ -112,10 +118,10 @@ def to_line(q: JobQuery) -> str:
         parts.append("status:" + ",".join(q.statuses))
     if q.job_types:
         parts.append("type:" + ",".join(q.job_types))
-    if q.older_than_s is not None:
-        parts.append(f"age:>{q.older_than_s:g}s")
-    if q.newer_than_s is not None:
-        parts.append(f"age:<{q.newer_than_s:g}s")
+    if q.older_than is not None:
+        parts.append(f"age:>{q.older_than.total_seconds():g}s")
+    if q.newer_than is not None:
+        parts.append(f"age:<{q.newer_than.total_seconds():g}s")
     if q.error_contains:
         parts.append(shlex.quote(f"error:{q.error_contains}"))
     if q.payload_contains is not None:

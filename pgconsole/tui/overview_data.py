@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
+import psycopg  # the connection type only
 
 from pgconsole.checks import resolve_thresholds, run_checks
-from pgconsole.console.models import CheckRow, OverviewData, QueueTypeRow, Status
-from pgconsole.console.session import SourceError
+from pgconsole.checks.result import CheckResult
 from pgconsole.db.capabilities import ServerCaps
+from pgconsole.db.session import SourceError
 from pgconsole.monitor import Snapshot, take_snapshot
-
-FAILED_CAP = 10_000
+from pgconsole.monitor.queue_stats import PerType, per_type
+from pgconsole.tui.models import OverviewData, QueueTypeRow
 
 # Collectors the Overview reads less often than every refresh, and how old their data may get.
 # It shows no statement figures, only the pg_stat_statements check (readable or not), yet reading
@@ -20,58 +20,6 @@ FAILED_CAP = 10_000
 # client and backend, 200k pending (bench/results/refresh-cpu-before.txt, python -m bench.refresh_cpu).
 # The Queries screen reads it every refresh.
 CARRIED_S = {"statements": 30.0}
-
-# Per job type, in one statement, through the partial indexes only (checked by EXPLAIN in the tests):
-# * oldest due pending job: a skip scan over the priorities of the claim index
-#   (priority DESC, scheduled_at, job_type) WHERE status = 'pending', then for each (priority, type)
-#   the first due entry of that type: one short index descent each, never every pending row;
-# * failed in the last hour: failed jobs finished since now() - 1 hour (a STABLE bound, so it is an
-#   index condition), read through a failed/finished partial index, capped at FAILED_CAP rows.
-PER_TYPE_SQL = """
-WITH RECURSIVE pr AS (
-    (SELECT j.priority FROM pgconsole.jobs j WHERE j.status = 'pending' ORDER BY j.priority DESC LIMIT 1)
-  UNION ALL
-    SELECT (SELECT j.priority FROM pgconsole.jobs j
-             WHERE j.status = 'pending' AND j.priority < pr.priority
-             ORDER BY j.priority DESC LIMIT 1)
-      FROM pr WHERE pr.priority IS NOT NULL
-), due AS (
-  SELECT t.job_type, min(h.scheduled_at) AS oldest
-    FROM unnest(%(types)s::text[]) AS t(job_type)
-   CROSS JOIN pr
-   CROSS JOIN LATERAL (
-         SELECT j.scheduled_at FROM pgconsole.jobs j
-          WHERE j.status = 'pending' AND j.priority = pr.priority AND j.scheduled_at <= now()
-            AND j.job_type = t.job_type
-          ORDER BY j.priority DESC, j.scheduled_at LIMIT 1) h
-   WHERE pr.priority IS NOT NULL
-   GROUP BY t.job_type
-), failed AS (
-  SELECT f.job_type, count(*)::int AS n
-    FROM (SELECT j.job_type FROM pgconsole.jobs j
-           WHERE j.status = 'failed' AND j.completed_at > now() - interval '1 hour'
-           LIMIT %(cap)s) f
-   GROUP BY f.job_type
-)
-SELECT coalesce(d.job_type, f.job_type) AS job_type, coalesce(f.n, 0) AS failed_1h,
-       CASE WHEN isfinite(d.oldest)  -- NULL (greatest() would make it 0) or infinite: no age
-            THEN greatest(0, extract(epoch FROM clock_timestamp() - d.oldest))::float8 END AS oldest_due_age_s
-  FROM due d FULL JOIN failed f ON f.job_type = d.job_type
-"""
-
-
-class PerType:
-    """Failed in the last hour and the oldest due pending job's age, by job type."""
-
-    def __init__(self, rows: list[tuple[str, int, float | None]]) -> None:
-        self.failed_1h = {r[0]: int(r[1]) for r in rows}
-        self.oldest_due_age_s = {r[0]: r[2] for r in rows if r[2] is not None}
-        self.failed_capped = sum(self.failed_1h.values()) >= FAILED_CAP
-
-
-def per_type(conn: psycopg.Connection[Any], pending_types: list[str]) -> PerType:
-    rows = conn.execute(PER_TYPE_SQL, {"types": pending_types, "cap": FAILED_CAP}).fetchall()
-    return PerType([(str(r[0]), int(r[1]), None if r[2] is None else float(r[2])) for r in rows])
 
 
 def read(
@@ -81,16 +29,8 @@ def read(
     snap = snapshot(conn, caps, previous)
     extra = None
     if snap.queue is not None:
-        try:
-            extra = per_type(conn, [t.job_type for t in snap.queue.by_type if t.pending])
-        except psycopg.Error:
-            if conn.broken or conn.closed:
-                raise
-            extra = None  # shown as "–"; the monitor's own figures still render
+        extra = per_type(conn, [t.job_type for t in snap.queue.by_type if t.pending])
     return snap, extra
-
-
-_STATUS: dict[str, Status] = {"OK": "ok", "WARNING": "warning", "CRITICAL": "critical", "UNKNOWN": "unknown"}
 
 
 def snapshot(
@@ -104,13 +44,9 @@ def snapshot(
     return snap
 
 
-def health(snap: Snapshot, thresholds_config: dict[str, Any] | None = None) -> list[CheckRow]:
-    """The check registry's verdicts on a snapshot, as the banner and the checks panel show them."""
-    results = run_checks(snap, resolve_thresholds(thresholds_config or {}))
-    return [
-        CheckRow(name=r.name, status=_STATUS.get(r.status.name, "unknown"), message=r.message)
-        for r in results
-    ]
+def health(snap: Snapshot, thresholds_config: dict[str, Any] | None = None) -> list[CheckResult]:
+    """The check registry's verdicts on a snapshot: the same as ``--check`` gives."""
+    return run_checks(snap, resolve_thresholds(thresholds_config or {}))
 
 
 def build(

@@ -1,4 +1,4 @@
-"""The Activity screen's sessions: the monitor's activity collector for every session doing something
+"""Sessions as the console lists them: the monitor's activity collector for every session doing something
 (active, idle in transaction, waiting, with the blocking pids), plus what it leaves out on purpose
 and the console needs: idle sessions, the count of the console's own sessions, and for every
 session whether this role may cancel or terminate it, with the reason when not.
@@ -10,14 +10,34 @@ may signal a superuser's session; otherwise the caller needs the privileges of t
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
+from pydantic import BaseModel, Field
 
-from pgconsole.console.models import BackendRow
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.monitor.activity import collect_activity
+
+
+class BackendRow(BaseModel):
+    """One server session, with whether this role may cancel or terminate it."""
+
+    pid: int
+    application_name: str = ""
+    usename: str | None = None
+    client_addr: str | None = None
+    state: str | None = None
+    wait_event: str | None = None
+    backend_start: datetime | None = None
+    xact_start: datetime | None = None
+    query_start: datetime | None = None
+    query: str | None = None
+    blocked_by: list[int] = Field(default_factory=list)
+    can_signal: bool | None = None  # may this role cancel/terminate it (None: not known)
+    signal_reason: str = ""  # why not, when it may not
+
 
 # The console hides the same sessions as the monitor: its own dashboard and check connections.
 OWN_APPS = ("pgconsole", "pgconsole-check")
@@ -103,3 +123,33 @@ def read(conn: psycopg.Connection[Any], caps: ServerCaps) -> tuple[list[BackendR
         )
     own = 1 + sum(1 for r in everyone if r["own"])  # this dashboard session itself, and the others
     return sessions, own
+
+
+# Workers name their sessions 'pgconsole-worker:<id>' (queue.worker); a job's locked_by holds <id>.
+_WORKER_BACKEND_SQL = """
+SELECT pid, coalesce(application_name, '') AS application_name, usename::text AS usename,
+       client_addr::text AS client_addr, state, wait_event_type || ':' || wait_event AS wait_event,
+       backend_start, xact_start, query_start, query, pg_blocking_pids(pid) AS blocked_by
+  FROM pg_stat_activity
+ WHERE application_name = 'pgconsole-worker:' || %(w)s OR application_name = %(w)s
+ ORDER BY backend_start LIMIT 1
+"""
+
+
+def worker_backend(conn: psycopg.Connection[Any], worker_id: str) -> BackendRow | None:
+    """The session of the worker that holds a job (None: it is gone)."""
+    with conn.cursor(row_factory=class_row(BackendRow)) as cur:
+        cur.execute(_WORKER_BACKEND_SQL, {"w": worker_id})
+        return cur.fetchone()
+
+
+def signal_statement(pid: int, terminate: bool) -> str:
+    """What signal_backend runs, as a confirmation shows it."""
+    return f"SELECT {'pg_terminate_backend' if terminate else 'pg_cancel_backend'}({int(pid)})"
+
+
+def signal_backend(conn: psycopg.Connection[Any], pid: int, terminate: bool) -> bool:
+    """Cancel the session's query, or terminate the session; False when there is no such session."""
+    query = "SELECT pg_terminate_backend(%s)" if terminate else "SELECT pg_cancel_backend(%s)"
+    row = conn.execute(query, (pid,)).fetchone()
+    return bool(row and row[0])

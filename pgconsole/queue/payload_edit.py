@@ -1,6 +1,6 @@
 """Edit a job's payload, then retry it: parse what the operator typed, and call the queue's
-``pgconsole.retry_job_with_payload`` (migration 0005: SECURITY DEFINER, compare-and-set on
-failed/cancelled/expired, one audit record naming the session user in the same statement).
+``pgconsole.retry_job_with_payload`` (SECURITY DEFINER, compare-and-set on failed/cancelled/expired,
+one audit record naming the session user in the same statement).
 
 The operator role has no UPDATE on ``pgconsole.jobs``; this module never writes the table itself.
 """
@@ -11,18 +11,13 @@ import json
 from typing import Any, LiteralString
 
 import psycopg
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
-FUNCTION = "pgconsole.retry_job_with_payload(uuid,jsonb,text)"
-CALL_SQL: LiteralString = "SELECT * FROM pgconsole.retry_job_with_payload(%s::uuid, %s::jsonb, %s)"
-RETRYABLE = ("failed", "cancelled", "expired")
+from pgconsole.queue.models import ACTION_STATES, SKIP_REASONS, ActionRow
 
-_WHY_NOT = {
-    "pending": "already pending",
-    "processing": "processing (never rewritten while a worker holds it)",
-    "completed": "completed",
-}
+CALL_SQL: LiteralString = "SELECT id, job_type, old_status, new_status FROM pgconsole.retry_job_with_payload(%s::uuid, %s::jsonb, %s)"
 
 
 class PayloadError(ValueError):
@@ -34,6 +29,7 @@ class PayloadRetryResult(BaseModel):
     changed: bool
     old_status: str | None = None  # the state before (None: the job does not exist)
     reason: str = ""  # why nothing changed
+    row: ActionRow | None = None  # the change, when there was one
 
     def describe(self) -> str:
         if self.changed:
@@ -64,11 +60,6 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def available(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (FUNCTION,)).fetchone()
-    return bool(row and row[0])
-
-
 def call_text(conn: psycopg.Connection[Any], job_id: str, payload: Any, reason: str, width: int = 400) -> str:
     """The statement the confirmation shows (values inlined for reading only; they run as parameters)."""
     body = json.dumps(payload, ensure_ascii=False)
@@ -85,20 +76,16 @@ def retry_with_payload(
 
     Nothing changes unless the job is failed, cancelled or expired at the moment of the call.
     """
-    if not available(conn):
-        raise PayloadError(
-            "editing the payload needs the queue function pgconsole.retry_job_with_payload, "
-            "which this database does not have yet (run pgconsole migrate)"
-        )
-    with conn.transaction():
-        rows = conn.execute(CALL_SQL, (job_id, Jsonb(payload), reason)).fetchall()
+    with conn.transaction(), conn.cursor(row_factory=class_row(ActionRow)) as cur:
+        cur.execute(CALL_SQL, (job_id, Jsonb(payload), reason))
+        rows = cur.fetchall()
     if rows:
-        return PayloadRetryResult(job_id=job_id, changed=True, old_status=str(rows[0][2]))
+        return PayloadRetryResult(job_id=job_id, changed=True, old_status=rows[0].old_status, row=rows[0])
     row = conn.execute("SELECT status FROM pgconsole.jobs WHERE id = %s::uuid", (job_id,)).fetchone()
     if row is None:
         return PayloadRetryResult(job_id=job_id, changed=False, reason="the job no longer exists")
     status = str(row[0])
-    why = _WHY_NOT.get(status, status)
-    if status in RETRYABLE:  # retryable, yet refused: an active job holds its dedupe key
+    why = SKIP_REASONS.get(("retry", status), status)
+    if status in ACTION_STATES["retry"]:  # retryable, yet refused: an active job holds its dedupe key
         why = "another pending or processing job holds the same dedupe key"
     return PayloadRetryResult(job_id=job_id, changed=False, old_status=status, reason=why)

@@ -1,24 +1,29 @@
-"""The data source behind every screen: async methods returning view models, each bounded by a
-deadline. The TUI holds no SQL; it calls these. Tests pass a fake with the same methods."""
+"""The data source behind every screen: async methods returning the data layers' models (and the
+view models of tui.models), each bounded by a deadline. It holds no SQL: it calls the queue,
+monitor, checks and schema APIs on a :class:`~pgconsole.db.session.DeadlineSession`. Tests pass
+a fake with the same methods."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import psycopg
-
-from pgconsole.console import actions, backends, explain, jobs_browser, overview, top_statements
-from pgconsole.console.models import (
+from pgconsole.db.capabilities import ServerCaps, read_capabilities
+from pgconsole.db.connect import Purpose
+from pgconsole.db.dsn import describe_target
+from pgconsole.db.session import DeadlineSession, SourceError, with_connection
+from pgconsole.monitor import Snapshot, backends, explain, top_statements
+from pgconsole.queue import admin, browse, client, maintenance
+from pgconsole.queue.models import InvalidInput, WorkerInfo
+from pgconsole.tui import overview_data as overview
+from pgconsole.tui.models import (
     ActionKind,
     ActionPreview,
     ActionReport,
     ActionTarget,
     ActivityData,
-    CheckRow,
+    CheckResult,
     FailureGroup,
-    FindingRow,
     HeaderInfo,
     JobDetail,
     JobPage,
@@ -29,13 +34,9 @@ from pgconsole.console.models import (
     StatementsData,
     StuckJob,
 )
-from pgconsole.console.session import DeadlineSession, SourceError
-from pgconsole.db.capabilities import ServerCaps, read_capabilities
-from pgconsole.db.connect import Purpose
-from pgconsole.db.dsn import describe_target
-from pgconsole.monitor import Snapshot
-from pgconsole.queue import client
-from pgconsole.queue.models import WorkerInfo
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["DataSource", "PgSource", "SourceError"]
 
@@ -48,7 +49,7 @@ class DataSource(Protocol):
     async def jobs_page(self, q: JobQuery, after: tuple[Any, str] | None) -> JobPage: ...
     async def job_detail(self, job_id: str) -> JobDetail | None: ...
     async def stuck_jobs(self) -> list[StuckJob]: ...
-    async def health(self) -> list[CheckRow]: ...
+    async def health(self) -> list[CheckResult]: ...
     async def workers(self) -> list[WorkerInfo]: ...
     async def failure_groups(self) -> list[FailureGroup]: ...
     async def statements(self, order: str, delta: bool) -> StatementsData: ...
@@ -63,13 +64,6 @@ class DataSource(Protocol):
     async def apply_migrations(self) -> str: ...
     async def maintenance(self, task: str) -> str: ...
     def close(self) -> None: ...
-
-
-_CAN_ACT_SQL = """
-SELECT coalesce(bool_and(has_function_privilege(p.oid, 'EXECUTE')), false)
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname = 'pgconsole' AND p.proname IN ('retry_jobs', 'cancel_jobs', 'delete_jobs')
-"""
 
 
 class PgSource:
@@ -100,8 +94,7 @@ class PgSource:
     async def header(self) -> HeaderInfo:
         def read(conn: psycopg.Connection[Any]) -> tuple[ServerCaps, bool]:
             caps = read_capabilities(conn)
-            row = conn.execute(_CAN_ACT_SQL).fetchone() if caps.has_queue else None
-            return caps, bool(row and row[0])
+            return caps, caps.has_queue and admin.can_act(conn)
 
         caps, can_act = await self.session.call(read)
         self.caps = caps
@@ -147,7 +140,7 @@ class PgSource:
             )
         return data
 
-    async def health(self) -> list[CheckRow]:
+    async def health(self) -> list[CheckResult]:
         """The health checks alone (the banner on screens other than the Overview)."""
         caps = await self._caps()
         prev = self._prev_snapshot
@@ -157,10 +150,10 @@ class PgSource:
 
     # -- jobs -----------------------------------------------------------------------------
     async def jobs_page(self, q: JobQuery, after: tuple[Any, str] | None) -> JobPage:
-        return await self.session.call(lambda conn: jobs_browser.fetch_page(conn, q, after))
+        return await self.session.call(lambda conn: browse.fetch_page(conn, q, after))
 
     async def job_detail(self, job_id: str) -> JobDetail | None:
-        return await self.session.call(lambda conn: jobs_browser.fetch_detail(conn, job_id))
+        return await self.session.call(lambda conn: browse.fetch_detail(conn, job_id))
 
     async def _queue_stats(self) -> Any:
         caps = await self._caps()
@@ -169,7 +162,7 @@ class PgSource:
 
     async def stuck_jobs(self) -> list[StuckJob]:
         q = await self._queue_stats()
-        return [StuckJob(**s.model_dump()) for s in (q.stuck or [])] if q else []
+        return list(q.stuck or []) if q else []
 
     async def workers(self) -> list[WorkerInfo]:
         caps = await self._caps()
@@ -179,17 +172,7 @@ class PgSource:
 
     async def failure_groups(self) -> list[FailureGroup]:
         q = await self._queue_stats()
-        if q is None:
-            return []
-        return [
-            FailureGroup(
-                error=f.error or f.error_code or "(no message)",
-                job_type=f.job_type,
-                count=f.n,
-                last_seen=f.last_at,
-            )
-            for f in q.failures
-        ]
+        return list(q.failures) if q is not None else []
 
     # -- queries --------------------------------------------------------------------------
     async def statements(self, order: str, delta: bool) -> StatementsData:
@@ -204,7 +187,7 @@ class PgSource:
         caps = await self._caps()
         # On a connection of its own: EXPLAIN switches to a (read-only, rolled back) transaction, and
         # ANALYZE may run for a while; the dashboard session keeps refreshing meanwhile.
-        return await actions.with_operator(
+        return await with_connection(
             self.dsn,
             lambda conn: explain.explain(
                 conn, query, server_major=caps.major, analyze=analyze, params=params
@@ -219,15 +202,8 @@ class PgSource:
         return ActivityData(sessions=sessions, hidden_own=own)
 
     async def signal_backend(self, pid: int, terminate: bool) -> str:
+        ok = await with_connection(self.dsn, lambda conn: backends.signal_backend(conn, pid, terminate))
         fn = "pg_terminate_backend" if terminate else "pg_cancel_backend"
-
-        def run(conn: psycopg.Connection[Any]) -> bool:
-            row = conn.execute(
-                "SELECT pg_terminate_backend(%s)" if terminate else "SELECT pg_cancel_backend(%s)", (pid,)
-            ).fetchone()
-            return bool(row and row[0])
-
-        ok = await actions.with_operator(self.dsn, run)
         return f"{fn}({pid}): {'signalled' if ok else 'no such backend (already gone?)'}"
 
     # -- schema ---------------------------------------------------------------------------
@@ -235,22 +211,20 @@ class PgSource:
         return await self.session.call(_schema_data, deadline=10.0)
 
     async def apply_migrations(self) -> str:
-        return await actions.with_operator(
-            self.dsn, actions.apply_migrations, purpose=Purpose.MIGRATOR, deadline=600
-        )
+        return await with_connection(self.dsn, _apply_migrations, purpose=Purpose.MIGRATOR, deadline=600)
 
     async def maintenance(self, task: str) -> str:
-        return await actions.with_operator(self.dsn, lambda conn: actions.maintenance(conn, task))
+        return await with_connection(self.dsn, lambda conn: maintenance.run_task(conn, task))
 
-    # -- job actions ----------------------------------------------------------------------
+    # -- job actions: the queue's one action path (queue.admin), as `pgconsole jobs` takes it ----
     async def preview(self, kind: ActionKind, target: ActionTarget) -> ActionPreview:
         self._require_actions()
-        return await self.session.call(lambda conn: actions.preview(conn, kind, target))
+        return await self.session.call(lambda conn: _source_errors(admin.preview, conn, kind, target))
 
     async def run_action(self, kind: ActionKind, target: ActionTarget, progress: Progress) -> ActionReport:
         self._require_actions()
-        return await actions.with_operator(
-            self.dsn, lambda conn: actions.run(conn, kind, target, progress), deadline=3600
+        return await with_connection(
+            self.dsn, lambda conn: _source_errors(admin.run, conn, kind, target, progress), deadline=3600
         )
 
     def _require_actions(self) -> None:
@@ -261,10 +235,20 @@ class PgSource:
         self.session.close()
 
 
-_CAN_MIGRATE_SQL = """
-SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-       OR coalesce(pg_has_role(current_user, to_regrole('pgconsole_owner'), 'MEMBER'), false), current_user::text
-"""
+def _source_errors(fn: Callable[..., Any], *args: Any) -> Any:
+    """The queue's refusal of a value, as the one line the console shows."""
+    try:
+        return fn(*args)
+    except InvalidInput as exc:
+        raise SourceError(str(exc)) from None
+
+
+def _apply_migrations(conn: psycopg.Connection[Any]) -> str:
+    from pgconsole.schema import migrate
+
+    lines: list[str] = []
+    migrate.apply(conn, say=lines.append)
+    return "; ".join(lines) or "nothing to apply"
 
 
 def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
@@ -288,20 +272,7 @@ def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
         conn.rollback() if not conn.autocommit else None
         data.setup_ok = False
         data.setup_message = f"migration status unavailable: {exc}"
-    row = conn.execute(_CAN_MIGRATE_SQL).fetchone()
-    data.can_migrate = bool(row and row[0])
-    if not data.can_migrate:
-        user = row[1] if row else "this role"
-        data.migrate_reason = (
-            f"role {user} may not apply migrations: run `pgconsole migrate` as pgconsole_migrator, "
-            f"or GRANT pgconsole_migrator TO {user}"
-        )
-    report = doctor.diagnose(conn)
-    data.findings = [
-        FindingRow(name=f.name, status=f.status, message=f.message, fix=f.fix) for f in report.findings
-    ]
+    data.migrate_reason = doctor.migrate_refusal(conn)
+    data.can_migrate = not data.migrate_reason
+    data.findings = doctor.diagnose(conn).findings
     return data
-
-
-def ts(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
