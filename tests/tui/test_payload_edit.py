@@ -68,7 +68,10 @@ async def test_edit_payload_then_retry_from_the_ui(db18: Any) -> None:
         assert json.loads(area.text) == {"to": "old@x.test"}, "the editor starts from the stored payload"
         area.load_text('{"to": "new@x.test",')
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        # save either shows the error or leaves the editor: the error shown, the screen is checked below
+        # (not idle(): the edit-and-retry worker waits on this editor while it is open)
+        error = editor.query_one("#edit-error", Static)
+        await until(pilot, lambda: plain(error), what="the editor's error line")
         assert app.screen is editor, "an invalid payload does not leave the editor"
         assert "not JSON" in plain(editor.query_one("#edit-error", Static))
         await pilot.press("escape")

@@ -8,14 +8,14 @@ import threading
 from typing import Any
 
 import psycopg
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Input, Static
 
 from pgconsole.tui.app import PgConsoleApp
 from pgconsole.tui.screens.modals import ConfirmScreen, MessageScreen
 from pgconsole.tui.source import PgSource
 from tests.tui.dbseed import add_job
-from tests.tui.helpers import plain, rows, until
+from tests.tui.helpers import idle, plain, rows, until
 
 SIZE = (160, 45)
 
@@ -33,7 +33,9 @@ async def _select_pid(pilot: Any, app: PgConsoleApp, pid: int) -> None:
     table = app.screen.query_one("#sessions-table", DataTable)
     await until(pilot, lambda: str(pid) in {r[0] for r in rows(table)}, what=f"session {pid}")
     table.move_cursor(row=table.get_row_index(str(pid)))
-    await pilot.pause(0.05)
+    # the highlight handled: the detail pane names the session (the status line is set just before it)
+    detail = app.screen.query_one("#session-detail", Static)
+    await until(pilot, lambda: plain(detail).startswith(f"pid {pid} "), what=f"session {pid} selected")
 
 
 async def _confirm(pilot: Any, app: PgConsoleApp) -> tuple[str, str, str]:
@@ -93,7 +95,7 @@ async def test_activity_cancel_and_terminate_follow_the_servers_rules(db18: Any)
             assert screen.check_action("terminate_backend", ()) is None, "shown, but disabled"
             assert "only a superuser" in plain(screen.query_one("#activity-status", Static))
             await pilot.press("K", "k")
-            await pilot.pause(0.2)
+            await idle(pilot, what="the disabled keys handled")
             assert not isinstance(app.screen, ConfirmScreen)
 
             await _select_pid(pilot, app, app_idle.info.backend_pid)
@@ -134,7 +136,7 @@ async def test_activity_cancel_and_terminate_follow_the_servers_rules(db18: Any)
             assert app.screen.check_action("terminate_backend", ()) is False
             assert "read-only" in plain(app.screen.query_one("#activity-status", Static))
             await pilot.press("k", "K")
-            await pilot.pause(0.2)
+            await idle(pilot, what="the keys not offered handled")
             assert not isinstance(app.screen, ConfirmScreen)
             await pilot.press("q")
         assert not other.closed and other.execute("SELECT 1").fetchone() == (1,)
@@ -155,7 +157,7 @@ async def test_schema_apply_pending_migration_with_confirmation(db18: Any) -> No
         assert app.screen.check_action("apply_migrations", ()) is None
         assert "GRANT pgconsole_migrator" in plain(app.screen.query_one("#setup-status", Static))
         await pilot.press("a")
-        await pilot.pause(0.2)
+        await idle(pilot, what="the disabled key handled")
         assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("q")
     # the migrator: confirmation names the file; "n" changes nothing; "y" applies it
@@ -167,7 +169,7 @@ async def test_schema_apply_pending_migration_with_confirmation(db18: Any) -> No
         title, question, statement = await _confirm(pilot, app)
         assert "Apply 1 pending migration(s)" in question and "retry_with_payload" in statement
         await pilot.press("n")
-        await pilot.pause(0.3)
+        await idle(pilot, what="the declined apply finished")
         with db18.admin() as conn:
             assert conn.execute(
                 "SELECT count(*) FROM pgconsole.schema_migrations WHERE version = 5"
@@ -210,7 +212,8 @@ async def test_queries_explain_and_analyze_only_after_two_confirmations(db18: An
             await until(pilot, lambda: any(fragment in r.query for r in screen.rows), what=fragment)
             i = next(i for i, r in enumerate(screen.rows) if fragment in r.query)
             table.move_cursor(row=i)
-            await pilot.pause(0.05)
+            text = screen.query_one("#query-text", Static)
+            await until(pilot, lambda: fragment in plain(text), what=f"{fragment} selected (its text shown)")
             assert fragment in screen.selected().query
 
         await select("job_type = $1")
@@ -228,7 +231,7 @@ async def test_queries_explain_and_analyze_only_after_two_confirmations(db18: An
         title2, question2, _ = await _confirm(pilot, app)
         assert "second confirmation" in title2
         await pilot.press("n")
-        await pilot.pause(0.3)
+        await idle(pilot, what="the declined EXPLAIN ANALYZE finished")
         assert not isinstance(app.screen, MessageScreen), "nothing ran after a no"
         await pilot.press("X", "y")
         await until(
@@ -257,7 +260,8 @@ async def _palette(pilot: Any, app: PgConsoleApp, text: str) -> None:
         pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, what="palette"
     )
     palette.query_one(Input).value = text
-    await pilot.pause(0.5)
+    await idle(pilot, what=f"the palette's search for {text!r}")  # its gather worker, so every match is in
+    await until(pilot, lambda: palette.query_one(CommandList).option_count > 0, what=f"a match for {text!r}")
     await pilot.press("enter")
 
 

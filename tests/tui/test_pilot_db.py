@@ -11,7 +11,7 @@ from pgconsole.tui.app import PgConsoleApp
 from pgconsole.tui.screens.modals import ActionRunScreen, ConfirmScreen
 from pgconsole.tui.source import PgSource
 from tests.tui.dbseed import HOSTILE, add_job, seed, statuses
-from tests.tui.helpers import plain, rows, until
+from tests.tui.helpers import idle, plain, rows, until
 
 SIZE = (140, 40)
 
@@ -174,7 +174,7 @@ async def test_read_only_role_offers_no_action(db18: Any) -> None:
             status = plain(screen.query_one("#jobs-status", Static))
             assert "no actions:" in status
             await pilot.press("r", "R", "d")
-            await pilot.pause(0.3)
+            await idle(pilot, what="the keys not offered handled")
             assert not isinstance(app.screen, ConfirmScreen)
             await pilot.press("q")
     with db18.admin() as conn:

@@ -28,7 +28,10 @@ async def test_explain_asks_for_parameter_values_where_the_server_needs_them(db:
         table = screen.query_one("#queries-table", DataTable)
         await until(pilot, lambda: any("needs_params" in r.query for r in screen.rows), what="the statement")
         table.move_cursor(row=next(i for i, r in enumerate(screen.rows) if "needs_params" in r.query))
-        await pilot.pause(0.05)
+        text = screen.query_one("#query-text", Static)
+        await until(
+            pilot, lambda: "needs_params" in plain(text), what="the statement selected (its text shown)"
+        )
         await pilot.press("x")
         if major < 16:
             asked = await until(
