@@ -42,8 +42,8 @@ SCREENS = [
 
 
 async def shoot(dsn: str, size: tuple[int, int]) -> float:
-    from pgconsole.tui.source import PgSource
     from pgconsole.tui.app import PgConsoleApp
+    from pgconsole.tui.source import PgSource
 
     t0 = time.monotonic()
     app = PgConsoleApp(PgSource(dsn), refresh=2.0)
@@ -79,8 +79,8 @@ async def shoot(dsn: str, size: tuple[int, int]) -> float:
 
 async def shoot_small(dsn: str) -> None:
     """The Overview at 80x24, the SSH default: charts give way, the queue keeps its rows."""
-    from pgconsole.tui.source import PgSource
     from pgconsole.tui.app import PgConsoleApp
+    from pgconsole.tui.source import PgSource
 
     t0 = time.monotonic()
     app = PgConsoleApp(PgSource(dsn), refresh=2.0)

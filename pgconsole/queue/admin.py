@@ -225,9 +225,7 @@ def _filter_statement(
     parts.append(sql.SQL("p_limit => {}").format(sql.Literal(batch_size)))
     if action == "cancel" and request_running:
         parts.append(sql.SQL("p_request_running => true"))
-    return _RETURNS + sql.SQL("{}({})").format(
-        sql.SQL(_BY_FILTER_FN[action]), sql.SQL(", ").join(parts)
-    )
+    return _RETURNS + sql.SQL("{}({})").format(sql.SQL(_BY_FILTER_FN[action]), sql.SQL(", ").join(parts))
 
 
 def statement_text(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg  # the connection type only
+from typing import TYPE_CHECKING, Any
 
 from pgconsole.checks import resolve_thresholds, run_checks
 from pgconsole.checks.result import CheckResult
@@ -13,6 +11,9 @@ from pgconsole.db.session import SourceError
 from pgconsole.monitor import Snapshot, take_snapshot
 from pgconsole.monitor.queue_stats import PerType, per_type
 from pgconsole.tui.models import OverviewData, QueueTypeRow
+
+if TYPE_CHECKING:
+    import psycopg
 
 # Collectors the Overview reads less often than every refresh, and how old their data may get.
 # It shows no statement figures, only the pg_stat_statements check (readable or not), yet reading

@@ -10,7 +10,6 @@ import psycopg
 from textual.widgets import DataTable, Static
 
 from pgconsole.monitor import queue_stats
-from pgconsole.tui import overview_data as overview
 from pgconsole.tui.app import PgConsoleApp
 from pgconsole.tui.source import PgSource
 from tests.tui.helpers import plain, rows, until
