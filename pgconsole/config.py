@@ -1,4 +1,5 @@
 """Configuration: CLI flags > PGCONSOLE_* environment > TOML config file (with profiles) > defaults.
+Every setting, the connection string and the timeouts included, is resolved here and nowhere else.
 
 The config file is ``--config FILE``, else ``$PGCONSOLE_CONFIG``, else ``config.toml`` in the user
 config directory (platformdirs). Layout::
@@ -15,10 +16,10 @@ config directory (platformdirs). Layout::
 Values of a profile override the top-level ones. A bad value exits with one line naming the key.
 
 The environment is read here rather than through pydantic-settings: its import (dotenv, its CLI
-and cloud-secret sources) cost ~65 ms of every `pgconsole --check` start-up, which has a 0.5 s
-budget (docs/BENCHMARKS.md §5). What it did for us is small and kept: ``PGCONSOLE_<FIELD>`` for
-each field, names matched case-insensitively, table-valued fields given as JSON, and the
-precedence CLI > environment > file, with pydantic doing the validation and coercion as before.
+and cloud-secret sources) is a large part of `pgconsole --check`'s start-up budget (docs/BENCHMARKS.md).
+What it did for us is small and kept: ``PGCONSOLE_<FIELD>`` for each field, names matched
+case-insensitively, table-valued fields given as JSON, and the precedence CLI > environment > file,
+with pydantic doing the validation and coercion.
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ class Settings(BaseModel):
     thresholds: dict[str, dict[str, str | float | int]] = Field(default_factory=dict)
     profile: str | None = None
     config_file: str | None = None
+
+    def target_dsn(self) -> str:
+        """Where to connect: --dsn > $PGCONSOLE_DSN > the config file (all three in ``dsn``) >
+        $DATABASE_URL > "" (libpq's own defaults: PGHOST, PGSERVICE, .pgpass, which libpq reads)."""
+        return self.dsn or os.environ.get("DATABASE_URL") or ""
+
+    def chosen_connect_timeout(self) -> float | None:
+        """The connect timeout the user set (flag, environment or file), else None: then the DSN's
+        ``connect_timeout`` or $PGCONNECT_TIMEOUT applies, else db.connect's default."""
+        return self.connect_timeout if "connect_timeout" in self.model_fields_set else None
 
 
 # Fields a user sets as a table (TOML) and so as JSON in the environment.

@@ -5,26 +5,10 @@ from __future__ import annotations
 from pgconsole.checks.registry import check, judge, perf
 from pgconsole.checks.result import CheckResult, Status
 from pgconsole.checks.thresholds import Kind, Thresholds
+from pgconsole.format import duration, size
 from pgconsole.monitor.snapshot import Snapshot
 
 # --- formatting ---------------------------------------------------------------------------------
-
-
-def fmt_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 120:
-        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
-    if s < 7200:
-        return f"{s // 60}min {s % 60}s" if s % 60 else f"{s // 60}min"
-    return f"{s // 3600}h {s % 3600 // 60}min"
-
-
-def fmt_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 def _limit(t: Thresholds, status: Status, fmt: object = None) -> str:
@@ -58,7 +42,7 @@ def connection(snap: Snapshot, t: Thresholds) -> CheckResult:
     return _result(
         "connection",
         Status.OK,
-        f"PostgreSQL {s.version} ({role}) as {s.role} on {s.database}, up {fmt_duration(s.uptime_s)}",
+        f"PostgreSQL {s.version} ({role}) as {s.role} on {s.database}, up {duration(s.uptime_s)}",
         perfdata={"uptime": perf(s.uptime_s, "s", Thresholds(None, None))},
     )
 
@@ -113,13 +97,13 @@ def long_running_query(snap: Snapshot, t: Thresholds) -> CheckResult:
     st = judge(worst, t)
     over = [s for s in active if t.warn is not None and (s.query_age_s or 0) >= t.warn]
     details = [
-        f"pid {s.pid} {s.usename or '?'} {fmt_duration(s.query_age_s or 0)}: {(s.query or '')[:120]}"
+        f"pid {s.pid} {s.usename or '?'} {duration(s.query_age_s or 0)}: {(s.query or '')[:120]}"
         for s in over[:5]
     ]
     if active:
-        msg = f"longest active query {fmt_duration(worst)} (pid {active[0].pid}){_limit(t, st, fmt_duration)}"
+        msg = f"longest active query {duration(worst)} (pid {active[0].pid}){_limit(t, st, duration)}"
         if len(over) > 1:
-            msg += f"; {len(over)} queries over {fmt_duration(t.warn or 0)}"
+            msg += f"; {len(over)} queries over {duration(t.warn or 0)}"
     else:
         msg = "no active query"
     return _result(
@@ -144,14 +128,14 @@ def idle_in_transaction(snap: Snapshot, t: Thresholds) -> CheckResult:
     worst = idle[0].state_age_s or 0.0 if idle else 0.0
     st = judge(worst, t)
     details = [
-        f"pid {s.pid} {s.usename or '?'} {s.application_name or ''} idle {fmt_duration(s.state_age_s or 0)}"
-        f", transaction open {fmt_duration(s.xact_age_s or 0)}"
+        f"pid {s.pid} {s.usename or '?'} {s.application_name or ''} idle {duration(s.state_age_s or 0)}"
+        f", transaction open {duration(s.xact_age_s or 0)}"
         for s in idle[:5]
     ]
     msg = (
         (
-            f"{len(idle)} session(s) idle in transaction, longest {fmt_duration(worst)} (pid {idle[0].pid})"
-            f"{_limit(t, st, fmt_duration)}"
+            f"{len(idle)} session(s) idle in transaction, longest {duration(worst)} (pid {idle[0].pid})"
+            f"{_limit(t, st, duration)}"
         )
         if idle
         else "no session idle in transaction"
@@ -187,12 +171,12 @@ def blocked_sessions(snap: Snapshot, t: Thresholds) -> CheckResult:
     details = []
     for root in trees[:5]:
         blocker = next((s for s in a.sessions if s.pid == root.pid), None)
-        what = f"{blocker.state} {fmt_duration(blocker.xact_age_s or 0)}" if blocker else "not visible"
+        what = f"{blocker.state} {duration(blocker.xact_age_s or 0)}" if blocker else "not visible"
         details.append(f"pid {root.pid} ({what}) blocks {root.size()} session(s)")
     if waiting:
         longest = max(s.query_age_s or 0 for s in waiting)
         msg = (
-            f"{len(waiting)} session(s) waiting on locks{_limit(t, st)}, longest {fmt_duration(longest)}; "
+            f"{len(waiting)} session(s) waiting on locks{_limit(t, st)}, longest {duration(longest)}; "
             f"root blocker(s): {', '.join(str(r.pid) for r in trees[:5])}"
         )
     else:
@@ -225,7 +209,7 @@ def cache_hit(snap: Snapshot, t: Thresholds) -> CheckResult:
     if d is not None and d.blks_hit + d.blks_read >= min_blocks and d.cache_hit_percent is not None:
         ratio, basis, blocks = (
             d.cache_hit_percent,
-            f"over the last {fmt_duration(d.interval_s)}",
+            f"over the last {duration(d.interval_s)}",
             d.blks_hit + d.blks_read,
         )
     else:
@@ -303,7 +287,7 @@ def archiver(snap: Snapshot, t: Thresholds) -> CheckResult:
     st = Status.CRITICAL if t.crit is not None and since >= t.crit else Status.WARNING
     msg = f"archiving fails: last failure {a.last_failed_wal} at {a.last_failed_time}, {a.failed_count} failures"
     if a.last_archived_time is not None:
-        msg += f"; last success {fmt_duration(since)} ago"
+        msg += f"; last success {duration(since)} ago"
     return _result(
         "archiver", st, msg, perfdata={"archive_failed": perf(a.failed_count, "c", Thresholds(None, None))}
     )
@@ -383,11 +367,11 @@ def replication_lag(snap: Snapshot, t: Thresholds) -> CheckResult:
         rec = r.recovery
         delay = rec.replay_delay_s or 0.0
         st = judge(delay, t)
-        msg = f"standby replay delay {fmt_duration(delay)}{_limit(t, st, fmt_duration)}"
+        msg = f"standby replay delay {duration(delay)}{_limit(t, st, duration)}"
         if rec.pause_state and rec.pause_state != "not paused":
             msg += f"; replay is {rec.pause_state}"
         if rec.replay_lag_bytes:
-            msg += f"; {fmt_bytes(rec.replay_lag_bytes)} received but not replayed"
+            msg += f"; {size(rec.replay_lag_bytes)} received but not replayed"
         return _result(
             "replication_lag",
             st,
@@ -418,14 +402,14 @@ def replication_lag(snap: Snapshot, t: Thresholds) -> CheckResult:
     worst_b = max(s.replay_lag_bytes or 0 for s in r.standbys)
     st = judge(worst_s, t)
     details = [
-        f"{s.application_name} {s.state} replay lag {fmt_duration(s.replay_lag_s or 0)}, "
-        f"{fmt_bytes(s.replay_lag_bytes or 0)}"
+        f"{s.application_name} {s.state} replay lag {duration(s.replay_lag_s or 0)}, "
+        f"{size(s.replay_lag_bytes or 0)}"
         for s in r.standbys
     ]
     not_streaming = [s for s in r.standbys if s.state != "streaming"]
     if not_streaming and st is Status.OK:
         st = Status.WARNING
-    msg = f"{len(r.standbys)} standby(s), worst lag {fmt_duration(worst_s)} / {fmt_bytes(worst_b)}{_limit(t, st, fmt_duration)}"
+    msg = f"{len(r.standbys)} standby(s), worst lag {duration(worst_s)} / {size(worst_b)}{_limit(t, st, duration)}"
     if not_streaming:
         msg += f"; not streaming: {', '.join(str(s.application_name) for s in not_streaming)}"
     return _result(
@@ -469,14 +453,14 @@ def replication_slots(snap: Snapshot, t: Thresholds) -> CheckResult:
         st = Status.WARNING
     if lost:
         st = Status.CRITICAL
-    parts = [f"{len(r.slots)} slot(s), most retained WAL {fmt_bytes(retained)} by {worst.slot_name}"]
+    parts = [f"{len(r.slots)} slot(s), most retained WAL {size(retained)} by {worst.slot_name}"]
     if inactive:
         parts.append(f"inactive: {', '.join(s.slot_name for s in inactive)}")
     if lost:
         parts.append(f"WAL lost or unreserved: {', '.join(s.slot_name for s in lost)}")
     details = [
         f"{s.slot_name} {s.slot_type} {'active' if s.active else 'INACTIVE'} retains "
-        f"{fmt_bytes(s.retained_bytes or 0)} wal_status={s.wal_status}"
+        f"{size(s.retained_bytes or 0)} wal_status={s.wal_status}"
         for s in r.slots
     ]
     return _result(
@@ -511,7 +495,7 @@ def queue_latency(snap: Snapshot, t: Thresholds) -> CheckResult:
     pending = q.state("pending")
     label = pending.label if pending else "?"
     msg = (
-        f"oldest due pending job waits {fmt_duration(age)}{_limit(t, st, fmt_duration)}; {label} pending"
+        f"oldest due pending job waits {duration(age)}{_limit(t, st, duration)}; {label} pending"
         if age > 0
         else f"no due job waiting; {label} pending"
     )
@@ -620,7 +604,7 @@ def queue_table_bloat(snap: Snapshot, t: Thresholds) -> CheckResult:
     st = judge(pct, t) if worst.n_dead_tup >= min_dead else Status.OK
     msg = f"pgconsole.{worst.relname}: {worst.n_dead_tup:,} dead tuples ({pct:.1f}%)"
     msg += (
-        f", last autovacuum {fmt_duration(worst.since_vacuum_s)} ago"
+        f", last autovacuum {duration(worst.since_vacuum_s)} ago"
         if worst.since_vacuum_s is not None
         else ", never vacuumed"
     )

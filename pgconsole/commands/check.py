@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from pgconsole.checks.thresholds import ThresholdError, parse_set_options
     from pgconsole.db.capabilities import read_capabilities
     from pgconsole.db.connect import ConnectError, Purpose, connect, describe_error
-    from pgconsole.db.dsn import describe_target, resolve_dsn
+    from pgconsole.db.dsn import describe_target
     from pgconsole.monitor.snapshot import take_snapshot
 
     timeout = float(args.timeout if args.timeout is not None else settings.timeout)
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     except ThresholdError as exc:
         return _usage_error(str(exc))
 
-    dsn = resolve_dsn(settings.dsn)  # settings.dsn is already --dsn > PGCONSOLE_DSN > file
+    dsn = settings.target_dsn()
     reporter = _Reporter(args.format, describe_target(dsn), start)
     watchdog = threading.Timer(max(0.0, start + timeout - time.monotonic()), reporter.on_timeout, (timeout,))
     watchdog.daemon = True

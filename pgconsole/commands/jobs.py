@@ -8,25 +8,16 @@ jobs and the statement that would run, and changes nothing.
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import timedelta
 from typing import Any
 
 from pgconsole.queue.states import STATES
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
 
 def parse_duration(text: str) -> timedelta:
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"older_than: expected a duration like 90s, 30m, 12h, 7d (got {text!r})")
-    if not m[2]:
-        # A bare number used to mean seconds, so `--older-than 7` meant 7 seconds, not 7 days.
-        n = m[1]
-        raise ValueError(f"older_than: {text.strip()!r} has no unit: write {n}d, {n}h, {n}m or {n}s")
-    return timedelta(seconds=float(m[1]) * _UNITS[m[2]])
+    from pgconsole.format import parse_duration as parse
+
+    return parse(text, "older_than")
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
@@ -153,7 +144,7 @@ def _emit(fmt: str, data: Any, text: str) -> None:
 
 
 def _safe(text: Any, limit: int = 80) -> str:
-    from pgconsole.commands.common import literal_text
+    from pgconsole.format import literal_text
 
     return literal_text(text, limit)
 

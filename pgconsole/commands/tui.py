@@ -8,11 +8,10 @@ from typing import Any
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from pgconsole.db.dsn import resolve_dsn
     from pgconsole.tui.source import PgSource
 
     try:
-        dsn = resolve_dsn(settings.dsn)
+        dsn = settings.target_dsn()
     except ValueError as exc:
         print(f"pgconsole: {exc}", file=sys.stderr)
         return 1

@@ -19,10 +19,11 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
     import psycopg
 
-    from pgconsole.checks.builtin import fmt_duration
-    from pgconsole.commands.common import dsn_of, fail, literal_text, open_connection
+    from pgconsole.commands.common import dsn_of, fail, open_connection
     from pgconsole.db import Purpose
     from pgconsole.db.connect import explain_error
+    from pgconsole.format import duration as fmt_duration
+    from pgconsole.format import literal_text
     from pgconsole.queue import client
 
     conn = open_connection(settings, Purpose.DASHBOARD)

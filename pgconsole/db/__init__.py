@@ -10,7 +10,7 @@ from pgconsole.db.connect import (
     make_async_pool,
     make_pool,
 )
-from pgconsole.db.dsn import describe_target, resolve_dsn
+from pgconsole.db.dsn import describe_target
 from pgconsole.db.redact import redact
 from pgconsole.db.timestamps import register as _register_timestamp_loader
 
@@ -26,6 +26,5 @@ __all__ = [
     "make_async_pool",
     "make_pool",
     "describe_target",
-    "resolve_dsn",
     "redact",
 ]

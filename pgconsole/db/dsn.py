@@ -1,22 +1,10 @@
-"""Where to connect: --dsn, else PGCONSOLE_DSN, else DATABASE_URL, else libpq's own defaults."""
+"""A password-free description of a connection target (which one to use is config.Settings.target_dsn)."""
 
 from __future__ import annotations
 
 import os
 
 from pgconsole.db.redact import redact
-
-
-def resolve_dsn(cli_dsn: str | None = None, config_dsn: str | None = None) -> str:
-    """Pick the connection string by the documented precedence.
-
-    An empty string means "libpq defaults": PGHOST, PGPORT, PGDATABASE, PGUSER, PGSERVICE,
-    service files and .pgpass are then read by libpq itself, so we never re-implement them.
-    """
-    for candidate in (cli_dsn, os.environ.get("PGCONSOLE_DSN"), config_dsn, os.environ.get("DATABASE_URL")):
-        if candidate:
-            return candidate
-    return ""
 
 
 def describe_target(dsn: str) -> str:

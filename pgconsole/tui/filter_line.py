@@ -7,11 +7,11 @@ field of :class:`~pgconsole.queue.browse.JobQuery` (the queue's one filter, plus
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from datetime import timedelta
 from typing import Any
 
+from pgconsole.format import parse_duration as parse
 from pgconsole.queue.browse import JobQuery
 from pgconsole.queue.models import STATES, InvalidInput
 
@@ -20,8 +20,6 @@ HELP = (
     'payload:{"key":"value"} | payload:key.sub=value  sort:created|oldest|updated|priority'
 )
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _SORTS = {
     "created": "created_desc",
     "newest": "created_desc",
@@ -39,13 +37,10 @@ class FilterError(ValueError):
 
 
 def parse_duration(text: str, key: str = "age") -> float:
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise FilterError(f"bad duration {text!r}: use 30s, 10m, 2h or 1d")
-    if not m[2]:  # a bare number is refused: 7 could mean 7 days as well as 7 seconds
-        n = m[1]
-        raise FilterError(f"{key}: {text.strip()!r} has no unit: write {n}d, {n}h, {n}m or {n}s")
-    return float(m[1]) * _UNITS[m[2]]
+    try:
+        return parse(text, key).total_seconds()
+    except ValueError as exc:
+        raise FilterError(str(exc)) from None
 
 
 def parse_filter(line: str) -> JobQuery:

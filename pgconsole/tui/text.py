@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from rich.text import Text
 
-from pgconsole.format import cell, visible
+from pgconsole.format import age, cell, pct, size, visible  # noqa: F401 - age/pct/size: for the screens
 
 
 def lit(value: object, width: int | None = None, style: str = "") -> Text:
@@ -42,19 +42,6 @@ def _utcnow() -> datetime:
 
 # Ages are relative to this clock; snapshot tests pin it so that screens render identically.
 clock: Callable[[], datetime] = _utcnow
-
-
-def age(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    s = max(0.0, float(seconds))
-    if s < 60:
-        return f"{s:.0f}s"
-    if s < 3600:
-        return f"{s / 60:.0f}m"
-    if s < 86400:
-        return f"{s / 3600:.1f}h"
-    return f"{s / 86400:.1f}d"
 
 
 def since(ts: datetime | None, now: datetime | None = None) -> str:
@@ -100,21 +87,6 @@ def rest_width(table_width: int, used: list[int], minimum: int = 20) -> int:
     padding either side, plus room for the vertical scrollbar), so it ends in an ellipsis instead of
     growing a horizontal scrollbar."""
     return max(minimum, table_width - sum(w + 2 for w in used) - 2 - 2)
-
-
-def size(n: int | None) -> str:
-    if n is None:
-        return "–"
-    f = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if f < 1024 or unit == "TB":
-            return f"{f:.0f} {unit}" if unit == "B" else f"{f:.1f} {unit}"
-        f /= 1024
-    return f"{n} B"
-
-
-def pct(v: float | None) -> str:
-    return "–" if v is None else f"{v:.1f}%"
 
 
 STATUS_STYLE = {
