@@ -13,8 +13,8 @@ server; autovacuum is off on the table during the loop (it would land in one sid
 other's at random), and one ``VACUUM`` of the table after the loop is measured on its own backend
 and reported per job next to it.
 
-* ``pgconsole``: ``client.complete_and_claim_rows`` (``pgconsole.complete_and_claim_jobs``), the
-  worker runtime's one statement per batch, with the previous batch's ids and attempts;
+* ``pgconsole``: ``pgconsole.complete_and_claim_jobs`` as the worker runtime sends it (its
+  client helper), one statement per batch, with the previous batch's ids and attempts;
 * ``bare``: the bare loop's claim and finish (``bench/peers.py``), two statements per batch.
 
 Sides alternate between repetitions; each repetition refills the table.
@@ -43,17 +43,17 @@ def _pgconsole_loop(conn: psycopg.Connection[Any], batches: int) -> int:
     done = 0
     ids: list[str] = []
     attempts: list[int] = []
-    with client.claim_cursor(conn) as cur:
+    with client._claim_cursor(conn) as cur:
         for _ in range(batches):
-            _completed, rows = client.complete_and_claim_rows(
+            _completed, rows = client._complete_and_claim_rows(
                 cur, "bench-cpu", ids, attempts, None, BATCH, lease_seconds=300
             )
             if not rows:
                 break
-            ids = [r[client.ROW_ID].hex() for r in rows]
-            attempts = [r[client.ROW_ATTEMPT] for r in rows]
+            ids = [r[0].hex() for r in rows]  # the id's 16 bytes
+            attempts = [r[3] for r in rows]
             done += len(rows)
-        client.complete_and_claim_rows(cur, "bench-cpu", ids, attempts, None, 1, lease_seconds=300)
+        client._complete_and_claim_rows(cur, "bench-cpu", ids, attempts, None, 1, lease_seconds=300)
     return done
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import logging
 import os
 import queue
@@ -51,14 +52,9 @@ from pgconsole.queue.models import (
     ClaimedJob,
     InvalidInput,
     check_worker_id,
-    encode_json,
 )
 
 log = logging.getLogger("pgconsole.worker")
-
-# The claim rows' layout (client.claim_rows): the id's 16 bytes, the payload's JSON text, the attempt.
-_ID, _TYPE, _PAYLOAD, _ATTEMPT = client.ROW_ID, client.ROW_TYPE, client.ROW_PAYLOAD, client.ROW_ATTEMPT
-_uuid, _load_db_json = client.uuid_from_bytes, client.load_db_json
 
 
 Handler = Callable[["JobContext"], Any]
@@ -77,78 +73,98 @@ class PermanentError(Exception):
     """Raise from a handler to fail the job without further retries."""
 
 
-_UNREAD: Any = object()  # a lazy field not built yet
+_UNREAD: Any = object()  # payload not parsed yet
 
 
 class JobContext:
     """What a handler gets: the job's fields, progress, log lines and the cancel request.
 
-    Built from the claim's row; ``id``, ``payload`` and ``job`` (the :class:`ClaimedJob`) are made
-    when first read and kept, so ``ctx.payload is ctx.job.payload``. The worker's per-job state
-    (cancel flag, outcome) lives here too, as class-level defaults that a job completed without a
-    result never overrides: no per-job flag or outcome object."""
+    Built once per claimed row. ``id`` and ``payload`` are made from the row's bytes and JSON text
+    when first read (a handler that does not look at them does not pay for them); ``job`` is the
+    same fields as a :class:`ClaimedJob`. The worker keeps its per-job state here too: the cancel
+    flag and the outcome."""
 
-    lost: bool = False  # the lease was taken over: results of this attempt will be ignored
-    _cancel: bool = False  # set by the heartbeat thread, read by the handler (single attribute accesses)
-    _kind: str = "complete"  # the outcome: complete | fail | cancelled
-    _result: Any = None
-    _error: str = ""
-    _code: str | None = None
-    _traceback: str | None = None  # of a handler that raised: logged, and stored with the attempt
-    _retryable: bool = True
-    _id: UUID | None = None
-    _payload: Any = _UNREAD
-    _job: ClaimedJob | None = None
+    __slots__ = (
+        "job_type",
+        "attempt",
+        "priority",
+        "retry_count",
+        "max_retries",
+        "user_id",
+        "tenant_id",
+        "lease_expires_at",
+        "id_bytes",
+        "lost",
+        "_payload_text",
+        "_id",
+        "_payload",
+        "_job",
+        "_worker",
+        "_cancel",
+        "_kind",
+        "_result",
+        "_error",
+        "_code",
+        "_traceback",
+        "_retryable",
+    )
 
-    def __init__(self, row: tuple[Any, ...] | ClaimedJob, worker: Worker) -> None:
-        """``row``: a row of the worker's claim (see _CLAIM), or a ClaimedJob (as before rows were kept)."""
-        if type(row) is not tuple:
-            assert isinstance(row, ClaimedJob)
-            self._id, self._payload, self._job = row.id, row.payload, row
-            row = (
-                row.id.bytes,
-                row.job_type,
-                None,
-                row.attempt,
-                row.priority,
-                row.retry_count,
-                row.max_retries,
-                row.user_id,
-                row.tenant_id,
-                row.lease_expires_at,
-            )
-        self._row = row
+    def __init__(self, row: tuple[Any, ...], worker: Worker) -> None:
+        """``row``: a claim row (client._claim_rows: ClaimedJob's fields, the id as 16 bytes and
+        the payload as JSON text)."""
+        (
+            self.id_bytes,
+            self.job_type,
+            self._payload_text,
+            self.attempt,
+            self.priority,
+            self.retry_count,
+            self.max_retries,
+            self.user_id,
+            self.tenant_id,
+            self.lease_expires_at,
+        ) = row
         self._worker = worker
+        self._id: UUID | None = None
+        self._payload: Any = _UNREAD
+        self._job: ClaimedJob | None = None
+        self.lost = False  # the lease was taken over: results of this attempt will be ignored
+        self._cancel = False  # set by the heartbeat thread, read by the handler
+        self._kind = "complete"  # the outcome: complete | fail | cancelled
+        self._result: Jsonb | None = None
+        self._error = ""
+        self._code: str | None = None
+        self._traceback: str | None = None  # of a handler that raised: logged, and stored with the attempt
+        self._retryable = True
 
     @property
     def id(self) -> UUID:
-        u = self._id
-        if u is None:
-            u = self._id = _uuid(self._row[_ID])
-        return u
+        if self._id is None:
+            self._id = UUID(bytes=self.id_bytes)
+        return self._id
 
     @property
     def payload(self) -> Any:
-        p = self._payload
-        if p is _UNREAD:
-            p = self._payload = _load_db_json(self._row[_PAYLOAD])
-        return p
+        if self._payload is _UNREAD:
+            self._payload = json.loads(self._payload_text)
+        return self._payload
 
     @property
     def job(self) -> ClaimedJob:
-        j = self._job
-        if j is None:
-            r = self._row
-            j = self._job = ClaimedJob(self.id, r[_TYPE], self.payload, *r[3:10])
-        return j
-
-    job_type = property(lambda self: self._row[_TYPE])
-    attempt = property(lambda self: self._row[_ATTEMPT])
-    priority = property(lambda self: self._row[4])
-    retry_count = property(lambda self: self._row[5])
-    max_retries = property(lambda self: self._row[6])
-    user_id = property(lambda self: self._row[7])
-    tenant_id = property(lambda self: self._row[8])
+        if self._job is None:
+            self._job = ClaimedJob(
+                self.id,
+                self.job_type,
+                self.payload,
+                self.attempt,
+                self.priority,
+                self.retry_count,
+                self.max_retries,
+                self.user_id,
+                self.tenant_id,
+                self.lease_expires_at,
+            )
+        return self._job
 
     @property
     def cancel_requested(self) -> bool:
@@ -255,7 +271,7 @@ class Worker:
         self.id = config.worker_id
         self.stats = WorkerStats()
         self._stop = threading.Event()
-        self._held: dict[bytes, JobContext] = {}  # by the id's 16 bytes (the claim's row)
+        self._held: dict[bytes, JobContext] = {}  # by JobContext.id_bytes
         self._held_lock = threading.Lock()
         # Held jobs no handler has started. A handler thread starts a job by popping it, shutdown
         # releases one by popping it: one dict.pop each (atomic), so exactly one of them gets each
@@ -264,14 +280,13 @@ class Worker:
         # The main connection (complete, fail, release) and the heartbeat connection both update
         # this worker's processing rows, in separate transactions and in different row orders (the
         # completion follows the claim order, heartbeat_jobs' id = ANY scan the sorted ids), so the
-        # two can deadlock. Seen once in a 200k-job drain (bench/drain_snapshots.py): a completion
-        # waited on another transaction, and the heartbeat is the only other writer of a worker's
-        # rows there; PostgreSQL aborted one and the worker retried. They now take turns.
+        # two can deadlock (seen in a long benchmark drain: PostgreSQL aborted one and the worker
+        # retried). They take turns.
         self._row_writes = threading.Lock()
         self._work: queue.Queue[list[JobContext] | None] = queue.Queue()
         self._results: queue.Queue[list[JobContext]] = queue.Queue()  # finished, outcome on each
         self._conn: psycopg.Connection[Any] | None = None
-        self._cur: psycopg.Cursor[Any] | None = None  # the claim cursor of _conn (see _CLAIM)
+        self._cur: psycopg.Cursor[Any] | None = None  # the claim cursor of _conn (client._claim_cursor)
         self._side: list[psycopg.Connection[Any]] = []
         self._side_lock = threading.Lock()
         self._is_async = inspect.iscoroutinefunction(config.handler)
@@ -291,7 +306,7 @@ class Worker:
             if self._conn is not None:
                 self._conn.close()
             self._conn = self._connect()
-            self._cur = client.claim_cursor(self._conn)
+            self._cur = client._claim_cursor(self._conn)
             self._conn.execute("LISTEN pgconsole_jobs")
         return self._conn
 
@@ -393,23 +408,22 @@ class Worker:
                 ctx._outcome("fail", f"{type(exc).__name__}: {exc}", type(exc).__name__[:100])
             return
         if value is not None:  # None is the common no-result handler: nothing to check
-            # A result that cannot be stored fails this job alone, with its cause; encoded once here.
+            # A result that cannot be stored fails this job alone, with its cause.
             try:
-                text = encode_json("result", value, max_bytes=None)
+                data = client.json_bytes("result", value, max_bytes=None)
             except InvalidInput as exc:
                 ctx._outcome("fail", str(exc), "result_not_json", False)
                 return
-            size = len(text.encode())
-            if size > self.result_limit:
+            if len(data) > self.result_limit:
                 ctx._outcome(
                     "fail",
-                    f"result: {size} bytes is over the limit of {self.result_limit} bytes "
+                    f"result: {len(data)} bytes is over the limit of {self.result_limit} bytes "
                     "(setting payload_max_bytes)",
                     "result_too_large",
                     False,
                 )
                 return
-            ctx._result = Jsonb(value, dumps=lambda _obj: text)
+            ctx._result = Jsonb(value, dumps=lambda _obj: data)
 
     @staticmethod
     def _handler_failed(ctx: JobContext, exc: BaseException) -> None:
@@ -465,7 +479,7 @@ class Worker:
             alive = {r.id: r for r in rows}
             with self._held_lock:
                 for h, jid in zip(held, ids, strict=True):
-                    if self._held.get(h._row[_ID]) is not h:  # finished meanwhile
+                    if self._held.get(h.id_bytes) is not h:  # finished meanwhile
                         continue
                     row = alive.get(jid)
                     if row is None or row.attempt != h.attempt:
@@ -558,7 +572,7 @@ class Worker:
                         items = [JobContext(r, self) for r in jobs]
                         self._queued.update(dict.fromkeys(items, True))
                         with self._held_lock:
-                            self._held.update(zip([r[_ID] for r in jobs], items, strict=True))
+                            self._held.update({c.id_bytes: c for c in items})
                         # the batch in a few chunks (round robin), one queue item per chunk; while
                         # jobs take under TRIVIAL_JOB_SECONDS the whole batch is one chunk: threads
                         # cannot run such handlers in parallel anyway (the GIL), and every extra
@@ -694,9 +708,9 @@ class Worker:
             return self._send_outcomes(conn, outcomes, claim)
 
     def _claim(self, limit: int) -> list[tuple[Any, ...]]:
-        """claim_jobs_lean: ``limit`` jobs as rows (client.claim_rows)."""
+        """claim_jobs_lean: ``limit`` jobs as claim rows."""
         assert self._cur is not None
-        return client.claim_rows(
+        return client._claim_rows(
             self._cur,
             self.id,
             limit,
@@ -705,13 +719,13 @@ class Worker:
         )
 
     def _complete_and_claim(self, done: list[JobContext], limit: int) -> tuple[int, list[tuple[Any, ...]]]:
-        """complete_and_claim_jobs (as client.complete_and_claim) from the claim rows' own bytes."""
+        """complete_and_claim_jobs: the completions of ``done`` and a claim of ``limit``, in one statement."""
         assert self._cur is not None
-        return client.complete_and_claim_rows(
+        return client._complete_and_claim_rows(
             self._cur,
             self.id,
-            [c._row[_ID].hex() for c in done],
-            [c._row[_ATTEMPT] for c in done],
+            [c.id_bytes.hex() for c in done],
+            [c.attempt for c in done],
             client.results_param([c._result for c in done]),
             limit,
             lease_seconds=self.config.lease_seconds,
@@ -760,7 +774,7 @@ class Worker:
         with self._held_lock:
             pop = self._held.pop
             for c in outcomes:
-                pop(c._row[_ID], None)
+                pop(c.id_bytes, None)
         return claimed
 
     def _complete_one_by_one(
@@ -783,7 +797,7 @@ class Worker:
         with self._held_lock:
             not_started = [h for h in self._held.values() if self._queued.pop(h, False)]
             for h in not_started:
-                del self._held[h._row[_ID]]
+                del self._held[h.id_bytes]
         deadline = time.monotonic() + cfg.shutdown_timeout
         try:
             conn = self._main_conn()

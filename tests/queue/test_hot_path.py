@@ -1,4 +1,5 @@
-"""Migration 0006: no NOTIFY from claim/complete, the doorbell for re-pending work, the lean claim."""
+"""The hot path: no NOTIFY from claim/complete (0006), the doorbell for re-pending work, the claim
+and the worker's completion-with-claim, their plans (0008, 0009), and enqueue's plain INSERT."""
 
 from __future__ import annotations
 
@@ -12,6 +13,28 @@ from pgconsole.db import Purpose, connect
 from pgconsole.queue import client
 from pgconsole.queue.errors import QueueError
 from pgconsole.queue.models import InvalidInput
+
+
+def _complete_and_claim(
+    conn: psycopg.Connection[Any],
+    worker: str,
+    items: list[tuple[Any, int, Any]],
+    limit: int,
+    *,
+    lease_seconds: int,
+) -> tuple[int, list[Any]]:
+    """The worker's completion (complete_and_claim_jobs) as the worker runtime sends it."""
+    with client._claim_cursor(conn) as cur:
+        done, rows = client._complete_and_claim_rows(
+            cur,
+            worker,
+            [i.hex for i, _, _ in items],
+            [a for _, a, _ in items],
+            client.results_param([r for _, _, r in items]),
+            limit,
+            lease_seconds=lease_seconds,
+        )
+    return done, [client._claimed_job(r) for r in rows]
 
 
 def _listener(db: Any) -> psycopg.Connection[Any]:
@@ -30,7 +53,7 @@ def test_claim_and_complete_do_not_notify_new_work_does(db: Any, app: psycopg.Co
         client.enqueue_many(app, [("hp", {"i": i}) for i in range(3)])
         heard = _heard(listener)
         assert len(heard) == 1 and '"op": "insert"' in heard[0]  # one doorbell per statement
-        jobs = client.claim_lean(app, "w1", 3, lease_seconds=30)
+        jobs = client.claim(app, "w1", 3, lease_seconds=30)
         assert len(jobs) == 3
         assert client.complete(app, "w1", [(j.id, j.attempt, None) for j in jobs]) == {j.id for j in jobs}
         assert _heard(listener) == []  # the hot path sends nothing
@@ -45,7 +68,7 @@ def test_rows_made_pending_again_ring_once_per_statement(
     try:
         client.enqueue_many(app, [("hp", {"i": i}) for i in range(4)], max_retries=3)
         _heard(listener)
-        a, b, c, d = client.claim_lean(app, "w1", 4, lease_seconds=30)
+        a, b, c, d = client.claim(app, "w1", 4, lease_seconds=30)
         # fail with retry (two rows, one statement) -> one notification
         client.fail(app, "w1", [(a.id, a.attempt, "boom", None, True), (b.id, b.attempt, "boom", None, True)])
         assert _heard(listener) == ['{"op": "update", "status": "pending"}']
@@ -56,7 +79,7 @@ def test_rows_made_pending_again_ring_once_per_statement(
         assert client.release(app, "w1", [(d.id, d.attempt)]) == {d.id: "pending"}
         assert len(_heard(listener)) == 1
         # rescue of an expired lease -> one
-        [e] = client.claim_lean(app, "w2", 1, lease_seconds=30)
+        [e] = client.claim(app, "w2", 1, lease_seconds=30)
         su.execute(
             "UPDATE pgconsole.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (e.id,)
         )
@@ -71,7 +94,7 @@ def test_rows_made_pending_again_ring_once_per_statement(
 def test_lean_claim_fences_like_claim(app: psycopg.Connection[Any], su: psycopg.Connection[Any]) -> None:
     jid = client.enqueue(app, "hp", {"x": 1}, priority=7, user_id="u1", max_retries=2)
     low = client.enqueue(app, "hp", {"x": 2})
-    [j, j2] = client.claim_lean(app, "w1", 5, lease_seconds=30)
+    [j, j2] = client.claim(app, "w1", 5, lease_seconds=30)
     assert (j.id, j2.id) == (jid, low)  # priority order as claim_jobs
     assert (j.job_type, j.payload, j.attempt, j.priority, j.user_id, j.retry_count, j.max_retries) == (
         "hp",
@@ -98,15 +121,28 @@ def test_lean_claim_fences_like_claim(app: psycopg.Connection[Any], su: psycopg.
         ("bad id!", 1, 30, "worker_id"),
         ("w", 0, 30, "limit"),
         ("w", 1, 0, "lease_seconds"),
-        ("w", 1, None, "lease_seconds"),
+        ("w", 1, 86401, "lease_seconds"),
     ],
 )
 def test_lean_claim_checks_input(
     app: psycopg.Connection[Any], worker: str, limit: int, lease: Any, field: str
 ) -> None:
     with pytest.raises((InvalidInput, QueueError)) as exc:
-        client.claim_lean(app, worker, limit, lease_seconds=lease)
+        client.claim(app, worker, limit, lease_seconds=lease)
     assert field in str(exc.value)
+
+
+def test_claim_without_a_lease_takes_the_default_lease_setting(
+    app: psycopg.Connection[Any], su: psycopg.Connection[Any]
+) -> None:
+    su.execute("UPDATE pgconsole.settings SET value = '600' WHERE key = 'default_lease_seconds'")
+    client.enqueue(app, "hp", {"x": 1})
+    client.enqueue(app, "hp", {"x": 2})
+    [j] = client.claim(app, "w1", 1)  # claim_jobs: reads the setting
+    [k] = client.claim(app, "w1", 1, lease_seconds=30)  # claim_jobs_lean: the lease given
+    assert j.lease_expires_at is not None and k.lease_expires_at is not None
+    assert 550 <= (j.lease_expires_at - k.lease_expires_at).total_seconds() + 30 <= 600
+    assert (j.payload, k.payload) == ({"x": 1}, {"x": 2})
 
 
 def test_lean_claim_grants(su: psycopg.Connection[Any]) -> None:
@@ -136,11 +172,11 @@ def test_complete_and_claim_completes_fenced_then_claims(
     app: psycopg.Connection[Any], su: psycopg.Connection[Any]
 ) -> None:
     ids = client.enqueue_many(app, [("hp", {"i": i}) for i in range(5)])
-    a, b = client.claim_lean(app, "w1", 2, lease_seconds=30)
+    a, b = client.claim(app, "w1", 2, lease_seconds=30)
     never = next(i for i in ids if i not in (a.id, b.id))
     # one current attempt, one stale attempt, one id that was never claimed
     items = [(a.id, a.attempt, None), (b.id, b.attempt - 1, None), (never, 1, None)]
-    done, claimed = client.complete_and_claim(app, "w1", items, 2, lease_seconds=30)
+    done, claimed = _complete_and_claim(app, "w1", items, 2, lease_seconds=30)
     assert done == 1
     assert len(claimed) == 2 and all(j.attempt == 1 and j.job_type == "hp" for j in claimed)
     left = set(ids) - {a.id, b.id} - {j.id for j in claimed}
@@ -149,15 +185,13 @@ def test_complete_and_claim_completes_fenced_then_claims(
     assert {status[j.id] for j in claimed} == {"processing"} and {status[i] for i in left} == {"pending"}
     # another worker cannot complete w1's jobs through it
     c = claimed[0]
-    done, claimed2 = client.complete_and_claim(app, "w2", [(c.id, c.attempt, None)], 5, lease_seconds=30)
+    done, claimed2 = _complete_and_claim(app, "w2", [(c.id, c.attempt, None)], 5, lease_seconds=30)
     assert done == 0 and {j.id for j in claimed2} == left
     assert su.execute("SELECT status FROM pgconsole.jobs WHERE id = %s", (c.id,)).fetchone() == (
         "processing",
     )
     # results are stored; nothing left to claim is an empty list, not an error
-    done, claimed3 = client.complete_and_claim(
-        app, "w1", [(c.id, c.attempt, {"ok": True})], 5, lease_seconds=30
-    )
+    done, claimed3 = _complete_and_claim(app, "w1", [(c.id, c.attempt, {"ok": True})], 5, lease_seconds=30)
     assert (done, claimed3) == (1, [])
     assert su.execute("SELECT result FROM pgconsole.jobs WHERE id = %s", (c.id,)).fetchone() == (
         {"ok": True},
@@ -168,11 +202,11 @@ def test_complete_and_claim_bad_input_changes_nothing(
     app: psycopg.Connection[Any], su: psycopg.Connection[Any]
 ) -> None:
     [jid] = client.enqueue_many(app, [("hp", {})])
-    [j] = client.claim_lean(app, "w1", 1, lease_seconds=30)
+    [j] = client.claim(app, "w1", 1, lease_seconds=30)
     with pytest.raises(
         (InvalidInput, QueueError)
     ) as exc:  # refused before anything runs: nothing is completed
-        client.complete_and_claim(app, "w1", [(j.id, j.attempt, None)], 0, lease_seconds=30)
+        _complete_and_claim(app, "w1", [(j.id, j.attempt, None)], 0, lease_seconds=30)
     assert "limit" in str(exc.value)
     assert su.execute("SELECT status FROM pgconsole.jobs WHERE id = %s", (jid,)).fetchone() == ("processing",)
 
@@ -337,3 +371,77 @@ def test_worker_statements_use_no_bitmap_with_stale_statistics(
         ):
             bound = 80 if m.group(1) == "jobs_processing_idx" else 20
             assert float(m.group(2)) * int(m.group(3)) <= bound, p
+
+
+# -- enqueue: a job without user_id or dedupe key is a plain INSERT, the same row as create_job's ---
+_ROW = (
+    "SELECT job_type, payload, priority, max_retries, user_id, tenant_id, status, attempt, dedupe_key,"
+    " expires_at - created_at, scheduled_at - created_at < interval '1 minute' FROM pgconsole.jobs WHERE id = %s"
+)
+
+
+@pytest.mark.parametrize("role", [None, "pgconsole_owner", "pgconsole_app"])
+def test_enqueue_inserts_the_row_create_job_would(su: psycopg.Connection[Any], role: str | None) -> None:
+    """As a superuser, the owner (neither fires jobs_guard_insert) and the app role."""
+    su.execute("UPDATE pgconsole.settings SET value = '3600' WHERE key = 'default_job_ttl_seconds'")
+    if role:
+        su.execute(f"SET ROLE {role}")
+    for kwargs in ({}, {"priority": -3, "max_retries": 0, "tenant_id": "t1"}):
+        fast = client.enqueue(su, "hp", {"a": [1, "é"]}, **kwargs)
+        made = su.execute(
+            "SELECT pgconsole.create_job(NULL, 'hp', %s, %s, %s, p_tenant_id => %s)",
+            (
+                client.jsonb_param("payload", {"a": [1, "é"]}),
+                kwargs.get("priority", 0),
+                kwargs.get("max_retries", 3),
+                kwargs.get("tenant_id"),
+            ),
+        ).fetchone()
+        assert made is not None
+        assert su.execute(_ROW, (fast,)).fetchone() == su.execute(_ROW, (made[0],)).fetchone()
+
+
+@pytest.mark.parametrize("role", [None, "pgconsole_owner", "pgconsole_app"])
+def test_enqueue_keeps_the_configured_payload_limit_for_every_role(
+    su: psycopg.Connection[Any], role: str | None
+) -> None:
+    su.execute("UPDATE pgconsole.settings SET value = '20' WHERE key = 'payload_max_bytes'")
+    if role:
+        su.execute(f"SET ROLE {role}")
+    client.enqueue(su, "hp", {"x": "y" * 10})  # 19 bytes as jsonb text
+    with pytest.raises(InvalidInput, match=r"^payload: 24 bytes is over the limit of 20 bytes"):
+        client.enqueue(su, "hp", {"x": "y" * 15})
+    su.execute("RESET ROLE")
+    assert su.execute("SELECT count(*) FROM pgconsole.jobs").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("session_tenant", "tenant_id", "refused"),
+    [
+        (None, None, "tenant_id: pgconsole.tenant_id is not set"),
+        ("A", "B", "tenant_id: may only create jobs for the current tenant"),
+        ("A", None, None),
+        ("A", "A", None),
+    ],
+)
+@pytest.mark.parametrize("role", [None, "pgconsole_app"])
+def test_enqueue_under_tenant_isolation_answers_as_create_job(
+    su: psycopg.Connection[Any],
+    role: str | None,
+    session_tenant: str | None,
+    tenant_id: str | None,
+    refused: str | None,
+) -> None:
+    su.execute("UPDATE pgconsole.settings SET value = 'true' WHERE key = 'tenant_isolation'")
+    if role:
+        su.execute(f"SET ROLE {role}")
+    if session_tenant:
+        su.execute("SELECT set_config('pgconsole.tenant_id', %s, false)", (session_tenant,))
+    if refused:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=refused):
+            client.enqueue(su, "hp", {}, tenant_id=tenant_id)
+    else:
+        jid = client.enqueue(su, "hp", {}, tenant_id=tenant_id)
+        assert su.execute("SELECT tenant_id FROM pgconsole.jobs WHERE id = %s", (jid,)).fetchone() == ("A",)
+    su.execute("RESET ROLE")
+    assert su.execute("SELECT count(*) FROM pgconsole.jobs").fetchone() == (0 if refused else 1,)

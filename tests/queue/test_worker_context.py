@@ -1,6 +1,6 @@
 """The worker runtime in process: what a handler sees on JobContext and what each outcome stores.
 
-JobContext is built from the claim's row and makes ``id``, ``payload`` and ``job`` when first read;
+JobContext is built once per claim row and makes ``id``, ``payload`` and ``job`` when first read;
 these tests check every public field against the database's row, and every outcome kind."""
 
 from __future__ import annotations
@@ -173,23 +173,3 @@ def test_cancel_request_reaches_a_running_handler(
     assert seen == [True] and w.stats.cancelled == 1
     assert client.get_job(app, jid).status == "cancelled"
     assert w.held_ids() == []
-
-
-def test_context_from_a_claimed_job() -> None:
-    """JobContext(ClaimedJob, worker), as it was built before it kept the claim's row."""
-    from datetime import UTC, datetime
-    from uuid import uuid4
-
-    job = ClaimedJob(uuid4(), "t", {"a": [1]}, 2, -5, 1, 4, "u", None, datetime.now(UTC))
-    ctx = JobContext(job, Worker(WorkerConfig(dsn="", handler=lambda c: None)))
-    assert ctx.job is job and ctx.id is job.id and ctx.payload is job.payload
-    assert (
-        ctx.job_type,
-        ctx.attempt,
-        ctx.priority,
-        ctx.retry_count,
-        ctx.max_retries,
-        ctx.user_id,
-        ctx.tenant_id,
-    ) == ("t", 2, -5, 1, 4, "u", None)
-    assert ctx.cancel_requested is False and ctx.lost is False
