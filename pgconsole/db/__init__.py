@@ -1,14 +1,11 @@
-"""Connections: one factory for every connection and pool, DSN resolution, password redaction."""
+"""Connections: one factory for every connection, DSN resolution, password redaction."""
 
 from pgconsole.db.connect import (
     ConnectError,
     Purpose,
     Timeouts,
     connect,
-    connect_async,
     describe_error,
-    make_async_pool,
-    make_pool,
 )
 from pgconsole.db.dsn import describe_target
 from pgconsole.db.redact import redact
@@ -21,10 +18,7 @@ __all__ = [
     "Purpose",
     "Timeouts",
     "connect",
-    "connect_async",
     "describe_error",
-    "make_async_pool",
-    "make_pool",
     "describe_target",
     "redact",
 ]

@@ -87,12 +87,3 @@ def read_capabilities(conn: psycopg.Connection[Any]) -> ServerCaps:
         assert row is not None and cur.description is not None
         names = [d.name for d in cur.description]
     return ServerCaps(**dict(zip(names, row, strict=True)))
-
-
-async def read_capabilities_async(conn: psycopg.AsyncConnection[Any]) -> ServerCaps:
-    async with conn.cursor() as cur:
-        await cur.execute(_CAPS_SQL)
-        row = await cur.fetchone()
-        assert row is not None and cur.description is not None
-        names = [d.name for d in cur.description]
-    return ServerCaps(**dict(zip(names, row, strict=True)))

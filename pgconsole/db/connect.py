@@ -10,18 +10,13 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import BaseModel
 
 from pgconsole.db.redact import password_of, redact
-
-if TYPE_CHECKING:
-    # psycopg_pool pulls in asyncio and threading machinery; `--check` never uses a pool, so it is
-    # imported where a pool is made (measured: ~60-100 ms of the --check start-up on this machine).
-    from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
@@ -208,15 +203,6 @@ def apply_settings(conn: psycopg.Connection[Any], settings: Mapping[str, str]) -
     conn.autocommit = autocommit
 
 
-async def apply_settings_async(conn: psycopg.AsyncConnection[Any], settings: Mapping[str, str]) -> None:
-    autocommit = conn.autocommit
-    await conn.set_autocommit(True)
-    async with conn.cursor() as cur:
-        for name, value in settings.items():
-            await cur.execute(_SET_SQL, (name, value))
-    await conn.set_autocommit(autocommit)
-
-
 def connect(
     dsn: str,
     purpose: Purpose,
@@ -245,124 +231,9 @@ def connect(
     return conn
 
 
-async def connect_async(
-    dsn: str,
-    purpose: Purpose,
-    *,
-    autocommit: bool = True,
-    timeouts: Timeouts | None = None,
-    connect_timeout: float | None = None,
-    app_suffix: str | None = None,
-) -> psycopg.AsyncConnection[Any]:
-    kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
-    try:
-        conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True, **kwargs)
-    except psycopg.Error as exc:
-        message = describe_error(exc, dsn)
-        raise ConnectError(message, auth=is_auth_failure(message)) from None
-    try:
-        await apply_settings_async(conn, session_settings(purpose, timeouts))
-        await conn.set_autocommit(autocommit)
-    except psycopg.Error as exc:
-        await conn.close()
-        raise ConnectError(describe_error(exc, dsn)) from None
-    return conn
-
-
 def describe_error(exc: BaseException, dsn: str = "") -> str:
     """One line, no password: what went wrong talking to the server."""
     text = str(exc).strip()
     # libpq messages can span lines ("connection to server ... failed: ...\n\tIs the server ...").
     first = " ".join(part.strip() for part in text.splitlines() if part.strip())
     return redact(first or exc.__class__.__name__, _secrets(dsn))
-
-
-def make_pool(
-    dsn: str,
-    purpose: Purpose,
-    *,
-    min_size: int = 1,
-    max_size: int = 4,
-    timeouts: Timeouts | None = None,
-    connect_timeout: float | None = None,
-    app_suffix: str | None = None,
-    timeout: float = 10.0,
-    open: bool = True,
-) -> ConnectionPool:
-    """A pool whose connections are checked before use, so a restarted server or a killed backend
-    costs no failed request (reliability.md F2/F3: with check=, 0 failures instead of 2)."""
-    from psycopg_pool import ConnectionPool
-
-    settings = session_settings(purpose, timeouts)
-
-    def configure(conn: psycopg.Connection[Any]) -> None:
-        apply_settings(conn, settings)
-
-    def check(conn: psycopg.Connection[Any]) -> None:
-        try:
-            ConnectionPool.check_connection(conn)
-        except Exception:
-            # One dead connection usually means they all died (server restart, backends
-            # terminated). psycopg_pool sleeps 1 s, 2 s, 4 s ... before each next candidate, so a
-            # pool of dead connections could outlast `timeout`: sweep the idle ones now instead.
-            pool.check()
-            raise
-
-    kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
-    kwargs["autocommit"] = True
-    pool: ConnectionPool = ConnectionPool(
-        dsn,
-        kwargs=kwargs,
-        min_size=min_size,
-        max_size=max_size,
-        configure=configure,
-        check=check,
-        timeout=timeout,
-        reconnect_timeout=max(timeout * 3, 30.0),
-        name=f"pgconsole-{purpose.value}",
-        open=open,
-    )
-    return pool
-
-
-def make_async_pool(
-    dsn: str,
-    purpose: Purpose,
-    *,
-    min_size: int = 1,
-    max_size: int = 4,
-    timeouts: Timeouts | None = None,
-    connect_timeout: float | None = None,
-    app_suffix: str | None = None,
-    timeout: float = 10.0,
-) -> AsyncConnectionPool:
-    """Async twin of :func:`make_pool`; open it with ``await pool.open()``."""
-    from psycopg_pool import AsyncConnectionPool
-
-    settings = session_settings(purpose, timeouts)
-
-    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
-        await apply_settings_async(conn, settings)
-
-    async def check(conn: psycopg.AsyncConnection[Any]) -> None:
-        try:
-            await AsyncConnectionPool.check_connection(conn)
-        except Exception:
-            await pool.check()  # see make_pool
-            raise
-
-    kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
-    kwargs["autocommit"] = True
-    pool: AsyncConnectionPool = AsyncConnectionPool(
-        dsn,
-        kwargs=kwargs,
-        min_size=min_size,
-        max_size=max_size,
-        configure=configure,
-        check=check,
-        timeout=timeout,
-        reconnect_timeout=max(timeout * 3, 30.0),
-        name=f"pgconsole-{purpose.value}",
-        open=False,
-    )
-    return pool

@@ -219,9 +219,6 @@ class QueueStats(BaseModel):
         """Jobs finished per second over the window (over the sample's span when capped)."""
         return self.finished(window, status, job_type) / self.seconds_covered(window)
 
-    def throughput_per_s(self, window: Literal["1m", "5m", "15m"]) -> float:
-        return self.rate_per_s(window)
-
     def failure_rate_percent(self, window: Literal["1m", "5m", "15m"] = "15m") -> float | None:
         """Failed / (completed + failed) among jobs that finished in the window; None if none did."""
         failed = self.finished(window, "failed")

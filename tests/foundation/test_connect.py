@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pgconsole.db import Purpose, connect, describe_target, redact
-from pgconsole.db.connect import DEFAULT_TIMEOUTS, Timeouts, connect_async
+from pgconsole.db.connect import DEFAULT_TIMEOUTS, Timeouts
 from tests.foundation.helpers import SetUpDB
 
 _SHOW = (
@@ -41,20 +41,19 @@ def test_each_purpose_gets_its_name_and_limits(setup_db: SetUpDB, purpose: Purpo
     assert (jit == "off" and parallel == "0") == cheap
 
 
-async def test_async_connect_and_custom_timeouts(setup_db: SetUpDB) -> None:
-    conn = await connect_async(
+def test_custom_timeouts_and_a_transaction_connection(setup_db: SetUpDB) -> None:
+    conn = connect(
         setup_db.dsn_as("pgconsole_app"),
         Purpose.OPERATOR,
         autocommit=False,
         timeouts=Timeouts(statement_ms=1234, lock_ms=321, idle_in_transaction_ms=4567),
     )
     try:
-        cur = await conn.execute(_SHOW)
-        row = await cur.fetchone()
+        row = conn.execute(_SHOW).fetchone()
         assert row is not None and row[:4] == ("pgconsole-operator", "1234ms", "321ms", "4567ms")
         assert not conn.autocommit
     finally:
-        await conn.close()
+        conn.close()
 
 
 def test_describe_target_and_redact_never_show_a_password() -> None:

@@ -81,7 +81,7 @@ def test_full_sample_gives_the_rate_over_its_span_and_the_failures_in_it(db):
     # span also holds the time between the INSERT and the read.
     span = (Q.WINDOW_CAP - 50) * SPACING_MS / 1000
     assert q.window_span_s is not None and span <= q.window_span_s < span + 5, q.window_span_s
-    rate = q.throughput_per_s("1m")
+    rate = q.rate_per_s("1m")
     assert Q.WINDOW_CAP / (span + 5) < rate <= Q.WINDOW_CAP / span, rate
     # The failures are counted in the same sample: 50 of the newest 2,000 finished jobs.
     assert [(f.error, f.n) for f in q.failures] == [("timeout", 30), ("boom", 20)]
@@ -99,7 +99,7 @@ def test_quiet_queue_counts_exactly_over_the_whole_window(db):
         q = Q.collect_queue(conn, read_capabilities(conn))
     assert not q.window_capped and q.window_span_s is None
     assert (q.finished("1m"), q.finished("5m"), q.finished("15m")) == (59, 120, 120)
-    assert q.throughput_per_s("5m") == pytest.approx(120 / 300)
+    assert q.rate_per_s("5m") == pytest.approx(120 / 300)
     assert q.failures == [] and q.failure_rate_percent() == 0.0
 
 
