@@ -68,9 +68,8 @@ def add_connection_arguments(p: argparse.ArgumentParser, *, in_subcommand: bool 
 def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
     """The whole parser; with ``subcommands=False`` only the top-level flags (the `--check` path).
 
-    Building the subcommand parsers imports every command module, and with them the queue, schema
-    and pool modules, which `--check` does not need (measured: the whole parser took 111-120 ms
-    with psycopg and pydantic already imported, part of it imports `--check` makes anyway).
+    Building the subcommand parsers imports every command module, and with them the queue and
+    schema modules, which `--check` does not need (its start-up cost: docs/BENCHMARKS.md).
     """
     parser = _Parser(
         prog="pgconsole",
@@ -137,12 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if check_only:
         # A `--check` process lives for at most --timeout seconds and makes few cycles, so the
         # cyclic GC only costs it time: its collections during the pydantic/psycopg imports, and
-        # the final one at interpreter exit over every object those imports made (~100 ms at exit
-        # alone on the benchmark machine; docs/BENCHMARKS.md §5). Reference counting still frees
-        # memory; gc.freeze() below keeps the exit-time collection from walking the imports.
+        # the final one at interpreter exit over every object those imports made. Reference
+        # counting still frees memory; gc.freeze() below keeps the exit-time collection from
+        # walking the imports.
         gc.disable()
         # pydantic looks for plugins in every installed distribution's entry points when it
-        # builds its first model (~6.5 ms with 62 distributions here); a health check wants none.
+        # builds its first model, a cost per installed distribution; a health check wants none.
         # An explicit setting by the user still wins.
         os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     parser = build_parser(subcommands=not check_only)

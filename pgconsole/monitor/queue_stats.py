@@ -13,17 +13,15 @@ Cheap by construction (perf.md §2.3, DESIGN.md §5), never a ``GROUP BY status`
   :data:`WINDOW_CAP` jobs finished in the last 15 minutes, read newest first through the
   ``(completed_at)`` partial index. When the sample is full (``window_capped``), counts are those
   of the sample and rates are over the time it spans (``window_span_s``), so a busy queue shows its
-  real rate instead of a lower bound. The cap was 100,000, then 10,000 (with a separate failure
-  query): during a drain the queue collector took a median 60 ms a refresh, the failure query alone
-  22.6 ms (p90 102 ms) while no job had failed (docs/BENCHMARKS.md §6). The window is
-  ``now() - interval`` (STABLE), never ``clock_timestamp()``: a volatile bound cannot be an index
-  condition and turns the query into a scan of the whole table (measured: 96 ms at 200 k rows).
+  real rate instead of a lower bound; the failure groups come from the same sample, not a query of
+  their own. The window is ``now() - interval`` (STABLE), never ``clock_timestamp()``: a volatile
+  bound cannot be an index condition and turns the query into a scan of the whole table.
 * The statements run in one short transaction with bitmap and sequential scans off
   (``SET LOCAL``). A bitmap scan cannot stop at a LIMIT, and the planner picks one when its
-  statistics say the queue is small: during a drain the pending count read all 184,280 pending
-  index entries to return 10,001, and the window read every job finished in the last 15 minutes
-  and sorted them (stale statistics are normal on a queue table; autovacuum analyzes it behind the
-  traffic). With both off, each statement is a plain index scan that stops at its cap. The
+  statistics say the queue is small: during a drain the pending count then read every pending
+  index entry to return ACTIVE_CAP + 1, and the window read every job finished in the last 15
+  minutes and sorted them (stale statistics are normal on a queue table; autovacuum analyzes it
+  behind the traffic). With both off, each statement is a plain index scan that stops at its cap. The
   transaction also gives the counts one consistent snapshot.
 """
 
@@ -57,10 +55,8 @@ SELECT 'processing', job_type, count(*)::int
 """
 
 # While the pending count is over the cap, a refresh reuses it until it is this old, then counts
-# again. Counting to the cap reads 10,001 index entries and groups them by type, every second, to
-# show "10k+" again: 5.1 ms median for the statement at 200k pending (a scratch timing loop), in a
-# queue collector that cost 8.0 ms of client and backend CPU a refresh (bench/results/refresh-cpu-
-# before.txt). Below the cap the count is cheap and read on every refresh.
+# again: counting to the cap reads ACTIVE_CAP + 1 index entries and groups them by type only to
+# show "10k+" again. Below the cap the count is cheap and read on every refresh.
 PENDING_RECOUNT_S = 3.0
 
 # One plan, four arms: each arm's estimated rows is that state's count.

@@ -60,10 +60,8 @@ class CollectorSpec:
     takes_previous: bool = False
     """Given the previous snapshot's data (None if it has none), to reuse what is still valid."""
     min_interval_s: float = 0.0
-    """With a previous snapshot, its data is reused until it is this old (figures that move slowly).
-    The console's refresh was 1.7-2.0 % of a drain's CPU on two cores in the fourth recorded run
-    (docs/BENCHMARKS.md §6); these collectors were ~4 ms of a ~30 ms refresh during a drain
-    (bench.drain_snapshots)."""
+    """With a previous snapshot, its data is reused until it is this old (figures that move slowly,
+    whose collectors are a large part of a refresh; the console's cost: docs/BENCHMARKS.md)."""
 
 
 COLLECTORS: tuple[CollectorSpec, ...] = (

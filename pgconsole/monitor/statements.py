@@ -1,5 +1,5 @@
 """pg_stat_statements, numbers only: ``pg_stat_statements(false)`` never reads the query-text file
-(perf.md §2.3: 3.4 ms vs 24-51 ms with text). Texts are fetched by :func:`fetch_query_texts` for the
+(perf.md §2.3: the text file is the expensive part). Texts are fetched by :func:`fetch_query_texts` for the
 rows a screen shows.
 
 Columns are chosen by the *extension* version, not the server version (monitoring.md §5):

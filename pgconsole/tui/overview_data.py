@@ -16,10 +16,8 @@ if TYPE_CHECKING:
     import psycopg
 
 # Collectors the Overview reads less often than every refresh, and how old their data may get.
-# It shows no statement figures, only the pg_stat_statements check (readable or not), yet reading
-# the whole view (up to 500 entries) and its delta was a quarter of a refresh's CPU: 6.39 of 25.75 ms,
-# client and backend, 200k pending (bench/results/refresh-cpu-before.txt, python -m bench.refresh_cpu).
-# The Queries screen reads it every refresh.
+# It shows no statement figures, only the pg_stat_statements check (readable or not), and reading
+# the whole view and its delta is a large part of a refresh; the Queries screen reads it every refresh.
 CARRIED_S = {"statements": 30.0}
 
 
