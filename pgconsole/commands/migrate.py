@@ -28,7 +28,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
     from pgconsole.commands.common import open_connection
     from pgconsole.db.redact import redact
-    from pgconsole.schema import migrate as m
+    from pgconsole.schema import migrator as m
 
     conn = open_connection(settings, Purpose.MIGRATOR)
     directory = args.migrations_dir

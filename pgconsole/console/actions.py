@@ -177,7 +177,7 @@ def _retry_with_payload(
 
 
 def apply_migrations(conn: psycopg.Connection[Any]) -> str:
-    from pgconsole.schema import migrate
+    from pgconsole.schema import migrator as migrate
 
     lines: list[str] = []
     migrate.apply(conn, say=lines.append)

@@ -268,7 +268,8 @@ SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
 
 
 def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
-    from pgconsole.schema import doctor, migrate
+    from pgconsole.schema import doctor
+    from pgconsole.schema import migrator as migrate
 
     data = SchemaData()
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgconsole.schema.migrate import (
+from pgconsole.schema.migrator import (
     EXIT_CHECKSUM,
     EXIT_LOCK_TIMEOUT,
     EXIT_NEWER_DATABASE,

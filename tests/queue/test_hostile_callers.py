@@ -433,7 +433,7 @@ def test_audit_records_are_read_by_staff_only(db: Any, app: Any, su: Any) -> Non
 def test_upgrading_a_database_built_before_these_rules_keeps_its_jobs_and_works(
     pg: Any, tmp_path: Path
 ) -> None:
-    from pgconsole.schema import migrate
+    from pgconsole.schema import migrator as migrate
     from tests.foundation.helpers import copy_migrations, set_up_database
 
     d = set_up_database(pg)
