@@ -55,7 +55,7 @@ def _migrator_backend(db: SetUpDB) -> tuple[int, str | None] | None:
 def test_sigkill_mid_migration_leaves_schema_and_history_in_agreement(
     setup_db: SetUpDB, tmp_path: Path
 ) -> None:
-    directory = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_kill_me.sql": KILL_ME})
+    directory = copy_migrations(tmp_path / "m", only=["0001_tables.sql"], extra={"0002_kill_me.sql": KILL_ME})
     dsn = setup_db.dsn_as(MIGRATOR)
     args = ("migrate", "--dsn", dsn, "--migrations-dir", str(directory))
     proc = cli_popen(*args)
@@ -106,7 +106,7 @@ def test_backend_terminated_mid_migration_exits_connect_code_and_rolls_back(
     """The other side of F6: the server ends the session (failover, pg_terminate_backend)."""
     from pgconsole.schema.migrator import EXIT_CONNECT
 
-    directory = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_kill_me.sql": KILL_ME})
+    directory = copy_migrations(tmp_path / "m", only=["0001_tables.sql"], extra={"0002_kill_me.sql": KILL_ME})
     proc = cli_popen("migrate", "--dsn", setup_db.dsn_as(MIGRATOR), "--migrations-dir", str(directory))
     try:
         wait_until(
