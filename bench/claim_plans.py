@@ -63,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
 
     def report(dsn: str) -> None:
-        from pgconsole.schema import migrate
+        from pgconsole.schema import migrator as migrate
         from pgconsole.schema.setup import run_setup
 
         before = Path(tempfile.mkdtemp(prefix="pgconsole-migrations-"))

@@ -29,7 +29,7 @@ PENDING = 50_000
 
 
 def prepare(admin_dsn_of: Any, name: str, history: int) -> str:
-    from pgconsole.schema import migrate
+    from pgconsole.schema import migrator as migrate
     from pgconsole.schema.setup import run_setup
 
     with psycopg.connect(admin_dsn_of("postgres"), autocommit=True) as c:

@@ -26,7 +26,7 @@ def queue_api() -> Any:
 
 def install_schema(dsn: str) -> None:
     """pgconsole setup + migrate as superuser (the benchmark's own throwaway database)."""
-    from pgconsole.schema import migrate
+    from pgconsole.schema import migrator as migrate
     from pgconsole.schema.setup import run_setup
 
     with psycopg.connect(dsn, autocommit=True) as conn:

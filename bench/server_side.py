@@ -122,7 +122,7 @@ def _baseline_schema(dsn: str, upto: int) -> None:
     """pgconsole set up with the migrations up to ``upto`` only: the same call before later ones."""
     import shutil
 
-    from pgconsole.schema import migrate
+    from pgconsole.schema import migrator as migrate
     from pgconsole.schema.setup import run_setup
 
     with tempfile.TemporaryDirectory() as tmp:

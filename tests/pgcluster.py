@@ -88,7 +88,7 @@ class Cluster:
     def ensure_template(self) -> None:
         if self.template_ready:
             return
-        from pgconsole.schema import migrate
+        from pgconsole.schema import migrator as migrate
         from pgconsole.schema.setup import run_setup
 
         with self.admin() as conn:

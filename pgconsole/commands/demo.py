@@ -34,7 +34,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, str, bool]:
     from pgconsole.db import Purpose
     from pgconsole.db.connect import connect
     from pgconsole.embedded import DEFAULT_DB, EmbeddedServer, ensure_database
-    from pgconsole.schema import migrate
+    from pgconsole.schema import migrator as migrate
     from pgconsole.schema.setup import run_setup
 
     server = EmbeddedServer(args.data_dir, pg_bin=args.pg_bin, port=args.port)
@@ -58,7 +58,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, str, bool]:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     from pgconsole.embedded import EmbeddedError, StopSignals
-    from pgconsole.schema.migrate import MigrationError
+    from pgconsole.schema.migrator import MigrationError
 
     # Catch SIGINT/SIGTERM from the start: one that lands while the server is starting must still
     # stop it cleanly, not kill us and leave the postmaster behind.

@@ -26,7 +26,7 @@ class MigrationState(BaseModel):
 
 
 def collect_migrations(conn: psycopg.Connection[Any], caps: ServerCaps) -> MigrationState:
-    from pgconsole.schema import migrate
+    from pgconsole.schema import migrator as migrate
 
     probe = fetch_one(conn, PRIVILEGE_SQL)
     if not probe["has_schema"]:

@@ -244,19 +244,19 @@ def _source_errors(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _apply_migrations(conn: psycopg.Connection[Any]) -> str:
-    from pgconsole.schema import migrate
+    from pgconsole.schema import migrator
 
     lines: list[str] = []
-    migrate.apply(conn, say=lines.append)
+    migrator.apply(conn, say=lines.append)
     return "; ".join(lines) or "nothing to apply"
 
 
 def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
-    from pgconsole.schema import doctor, migrate
+    from pgconsole.schema import doctor, migrator
 
     data = SchemaData()
     try:
-        st = migrate.status(conn)
+        st = migrator.status(conn)
         applied = {a.version for a in st.applied}
         data.migrations = [
             MigrationRow(version=str(a.version), name=a.name, applied_at=a.applied_at) for a in st.applied

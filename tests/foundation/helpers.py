@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from pgconsole.schema.migrate import default_migrations_dir, load_migrations
+from pgconsole.schema.migrator import default_migrations_dir, load_migrations
 from pgconsole.schema.setup import run_setup
 from tests.pgcluster import LOGIN_ROLES, Cluster, role_password
 

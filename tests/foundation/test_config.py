@@ -216,7 +216,7 @@ def test_service_file_and_pgpass_work_through_connect(
             "PGUSER": MIGRATOR,
         },
     )
-    assert r.returncode == 0 and r.stdout.splitlines()[0] == "pending  0001_meta.sql", r
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == "pending  0001_tables.sql", r
 
     # Control: a wrong .pgpass entry is really what authenticates (the server wants scram here).
     pgpass.write_text(f"{info.host}:{info.port}:*:pgconsole_readonly:wrong\n")

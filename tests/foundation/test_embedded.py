@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from pgconsole.embedded import EmbeddedServer
-from pgconsole.schema.migrate import load_migrations
+from pgconsole.schema.migrator import load_migrations
 from tests.foundation.helpers import cli_popen, wait_until
 from tests.pgcluster import make_data_parent, system_pg_bins
 

@@ -7,7 +7,7 @@ import os
 import signal
 from pathlib import Path
 
-from pgconsole.schema.migrate import load_migrations
+from pgconsole.schema.migrator import load_migrations
 from tests.foundation.helpers import MIGRATOR, SetUpDB, cli, cli_popen, copy_migrations, wait_until
 
 # Holds its transaction open long enough for the second migrator to arrive while it runs.
@@ -55,7 +55,7 @@ def _migrator_backend(db: SetUpDB) -> tuple[int, str | None] | None:
 def test_sigkill_mid_migration_leaves_schema_and_history_in_agreement(
     setup_db: SetUpDB, tmp_path: Path
 ) -> None:
-    directory = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_kill_me.sql": KILL_ME})
+    directory = copy_migrations(tmp_path / "m", only=["0001_tables.sql"], extra={"0002_kill_me.sql": KILL_ME})
     dsn = setup_db.dsn_as(MIGRATOR)
     args = ("migrate", "--dsn", dsn, "--migrations-dir", str(directory))
     proc = cli_popen(*args)
@@ -104,9 +104,9 @@ def test_backend_terminated_mid_migration_exits_connect_code_and_rolls_back(
     setup_db: SetUpDB, tmp_path: Path
 ) -> None:
     """The other side of F6: the server ends the session (failover, pg_terminate_backend)."""
-    from pgconsole.schema.migrate import EXIT_CONNECT
+    from pgconsole.schema.migrator import EXIT_CONNECT
 
-    directory = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_kill_me.sql": KILL_ME})
+    directory = copy_migrations(tmp_path / "m", only=["0001_tables.sql"], extra={"0002_kill_me.sql": KILL_ME})
     proc = cli_popen("migrate", "--dsn", setup_db.dsn_as(MIGRATOR), "--migrations-dir", str(directory))
     try:
         wait_until(

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgconsole.schema.migrate import (
+from pgconsole.schema.migrator import (
     EXIT_CHECKSUM,
     EXIT_LOCK_TIMEOUT,
     EXIT_NEWER_DATABASE,
@@ -39,23 +39,23 @@ def sha(path: Path) -> str:
 
 
 def test_edited_migration_is_refused_showing_both_checksums(setup_db: SetUpDB, tmp_path: Path) -> None:
-    d = copy_migrations(tmp_path / "m", only=["0001_meta.sql"])
+    d = copy_migrations(tmp_path / "m", only=["0001_tables.sql"])
     assert migrate(setup_db, d).returncode == EXIT_OK
-    applied_sha = sha(d / "0001_meta.sql")
-    with (d / "0001_meta.sql").open("a") as fh:
+    applied_sha = sha(d / "0001_tables.sql")
+    with (d / "0001_tables.sql").open("a") as fh:
         fh.write("-- an innocent-looking edit\n")
-    edited_sha = sha(d / "0001_meta.sql")
+    edited_sha = sha(d / "0001_tables.sql")
     for mode in ((), ("--status",), ("--sql",)):
         r = migrate(setup_db, d, *mode)
         assert r.returncode == EXIT_CHECKSUM, (mode, r.stdout, r.stderr)
         assert applied_sha in r.stderr and edited_sha in r.stderr, r.stderr
-        assert "0001_meta.sql" in r.stderr
+        assert "0001_tables.sql" in r.stderr
 
 
 def test_missing_migration_is_refused(setup_db: SetUpDB, tmp_path: Path) -> None:
     d = copy_migrations(
         tmp_path / "m",
-        only=["0001_meta.sql"],
+        only=["0001_tables.sql"],
         extra={
             "0002_two.sql": "CREATE TABLE pgconsole.two (id int);\n",
             "0003_three.sql": "CREATE TABLE pgconsole.three (id int);\n",
@@ -70,7 +70,7 @@ def test_missing_migration_is_refused(setup_db: SetUpDB, tmp_path: Path) -> None
 
 
 def test_database_from_a_newer_pgconsole_is_refused(setup_db: SetUpDB, tmp_path: Path) -> None:
-    d = copy_migrations(tmp_path / "m", only=["0001_meta.sql"], extra={"0002_two.sql": "SELECT 1;\n"})
+    d = copy_migrations(tmp_path / "m", only=["0001_tables.sql"], extra={"0002_two.sql": "SELECT 1;\n"})
     assert migrate(setup_db, d).returncode == EXIT_OK
     older = tmp_path / "older"
     shutil.copytree(d, older)
@@ -83,7 +83,7 @@ def test_database_from_a_newer_pgconsole_is_refused(setup_db: SetUpDB, tmp_path:
 
 
 def test_ddl_lock_timeout_exits_with_retry_message(setup_db: SetUpDB, tmp_path: Path) -> None:
-    d = copy_migrations(tmp_path / "m", only=["0001_meta.sql"])
+    d = copy_migrations(tmp_path / "m", only=["0001_tables.sql"])
     assert migrate(setup_db, d).returncode == EXIT_OK
     (d / "0002_alter.sql").write_text(ALTER_SETTINGS)
     # Another session reads the table in an open transaction: ALTER TABLE must wait for it.
@@ -109,7 +109,7 @@ def test_ddl_lock_timeout_exits_with_retry_message(setup_db: SetUpDB, tmp_path: 
 
 def test_no_transaction_marker_runs_create_index_concurrently(setup_db: SetUpDB, tmp_path: Path) -> None:
     d = copy_migrations(
-        tmp_path / "m", only=["0001_meta.sql"], extra={"0002_concurrent_index.sql": CONCURRENT_INDEX}
+        tmp_path / "m", only=["0001_tables.sql"], extra={"0002_concurrent_index.sql": CONCURRENT_INDEX}
     )
     assert not load_migrations(d)[1].transactional
     st = migrate(setup_db, d, "--status")
@@ -132,13 +132,13 @@ def test_no_transaction_marker_runs_create_index_concurrently(setup_db: SetUpDB,
 
 
 def test_status_lists_applied_and_pending(setup_db: SetUpDB, tmp_path: Path) -> None:
-    d = copy_migrations(tmp_path / "m", only=["0001_meta.sql"])
+    d = copy_migrations(tmp_path / "m", only=["0001_tables.sql"])
     r = migrate(setup_db, d, "--status")
-    assert r.returncode == EXIT_OK and r.stdout.splitlines() == ["pending  0001_meta.sql"], r.stdout
+    assert r.returncode == EXIT_OK and r.stdout.splitlines() == ["pending  0001_tables.sql"], r.stdout
     assert migrate(setup_db, d).returncode == EXIT_OK
     (d / "0002_two.sql").write_text("SELECT 1;\n")
     lines = migrate(setup_db, d, "--status").stdout.splitlines()
-    assert lines[0].startswith("applied  0001_meta  ") and lines[0].endswith(f"by {MIGRATOR}")
+    assert lines[0].startswith("applied  0001_tables  ") and lines[0].endswith(f"by {MIGRATOR}")
     assert lines[1:] == ["pending  0002_two.sql"]
     (d / "0002_two.sql").unlink()
     assert migrate(setup_db, d, "--status").stdout.splitlines()[-1] == "database is up to date"
@@ -168,7 +168,7 @@ def _psql(cluster: Cluster) -> Path:
 def test_sql_output_applied_by_psql_leaves_a_migrated_database(setup_db: SetUpDB, tmp_path: Path) -> None:
     """--sql is for teams that apply SQL with their own tool: the result must equal `migrate`."""
     d = copy_migrations(
-        tmp_path / "m", only=["0001_meta.sql"], extra={"0002_concurrent_index.sql": CONCURRENT_INDEX}
+        tmp_path / "m", only=["0001_tables.sql"], extra={"0002_concurrent_index.sql": CONCURRENT_INDEX}
     )
     r = migrate(setup_db, d, "--sql")
     assert r.returncode == EXIT_OK, r.stderr
@@ -213,7 +213,7 @@ def test_migrate_before_setup_says_run_setup(pg: Cluster) -> None:
 def test_failing_migration_is_rolled_back_whole_with_one_line(setup_db: SetUpDB, tmp_path: Path) -> None:
     d = copy_migrations(
         tmp_path / "m",
-        only=["0001_meta.sql"],
+        only=["0001_tables.sql"],
         extra={
             "0002_broken.sql": "CREATE TABLE pgconsole.before_error (id int);\nCREATE TABLE pgconsole.x (id int,\n  oops);\n",
         },

@@ -19,7 +19,7 @@ CORE_MODULES = (
     "pgconsole.cli",
     "pgconsole.config",
     "pgconsole.db",
-    "pgconsole.schema.migrate",
+    "pgconsole.schema.migrator",
     "pgconsole.schema.setup",
     "pgconsole.embedded",
     "pgconsole.checks",
@@ -65,7 +65,7 @@ def test_installed_wheel_finds_its_styles_and_migrations(wheel: Path, tmp_path: 
     )
     assert r.returncode == 0, r.stderr[-3000:]
     probe = (
-        "import json, pgconsole, pgconsole.resources as r, pgconsole.schema.migrate as m;"
+        "import json, pgconsole, pgconsole.resources as r, pgconsole.schema.migrator as m;"
         "print(json.dumps({'file': pgconsole.__file__, 'styles': str(r.styles_path()),"
         " 'tcss': sorted(p.name for p in r.styles_path().glob('*.tcss')),"
         " 'migrations': [x.filename for x in m.load_migrations()]}))"

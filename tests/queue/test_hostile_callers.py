@@ -427,46 +427,68 @@ def test_audit_records_are_read_by_staff_only(db: Any, app: Any, su: Any) -> Non
             ).fetchone() == (1,)
 
 
-# -- upgrading an installed database ------------------------------------------------------------
+# -- rows the rules would refuse ----------------------------------------------------------------
+
+# The table's time-range and payload rules, as 0001_tables.sql writes them.
+_RULES = {
+    "jobs_scheduled_at_range_check": "scheduled_at >= '1970-01-01 00:00:00+00' AND scheduled_at < '2200-01-01 00:00:00+00'",
+    "jobs_expires_at_range_check": "expires_at >= '1970-01-01 00:00:00+00' AND expires_at < '2200-01-01 00:00:00+00'",
+    "jobs_payload_not_json_null_check": "jsonb_typeof(payload) <> 'null'",
+}
 
 
-def test_upgrading_a_database_built_before_these_rules_keeps_its_jobs_and_works(
-    pg: Any, tmp_path: Path
+def test_rows_that_break_the_time_and_payload_rules_still_read_and_can_be_deleted(
+    db: Any, app: Any, su: Any
 ) -> None:
-    from pgconsole.schema import migrate
-    from tests.foundation.helpers import copy_migrations, set_up_database
+    """Rows the range and payload rules refuse (written with the checks bypassed, as a superuser's
+    repair or a restore of an edited dump can leave them; the rules back as NOT VALID) are listed,
+    shown, counted and checked without a crash, and an operator can delete them."""
+    good = client.enqueue(app, "t", {})
+    for name in _RULES:
+        su.execute(f"ALTER TABLE pgconsole.jobs DROP CONSTRAINT {name}")  # noqa: S608 - constant names above
+    bad = [
+        r[0]
+        for r in su.execute(
+            "INSERT INTO pgconsole.jobs (job_type, payload, status, scheduled_at, expires_at, completed_at,"
+            " error_message) VALUES"
+            " ('old', 'null', 'failed', '-infinity', 'infinity', now(), 'old'),"
+            " ('old', '{}', 'expired', '1900-01-01', '2300-01-01', now(), 'old') RETURNING id"
+        ).fetchall()
+    ]
+    for name, rule in _RULES.items():
+        su.execute(f"ALTER TABLE pgconsole.jobs ADD CONSTRAINT {name} CHECK ({rule}) NOT VALID")  # noqa: S608
+    assert su.execute(
+        "SELECT count(*) FROM pgconsole.jobs WHERE NOT isfinite(scheduled_at) OR jsonb_typeof(payload) = 'null'"
+    ).fetchone() == (1,)
 
-    d = set_up_database(pg)
-    try:
-        old = copy_migrations(tmp_path / "old")
-        for path in sorted(old.glob("*.sql")):
-            if path.name >= "0010":
-                path.unlink()
-        with d.admin() as su:
-            migrate.apply(su, old)
-            with connect(d.dsn_as("pgconsole_app"), Purpose.APP) as app:
-                # what the old rules let through: out-of-range times, a JSON null payload
-                app.execute("SELECT pgconsole.create_job(NULL, 'old', '{}', 0, 3, '-infinity'::timestamptz)")
-                app.execute(
-                    "SELECT pgconsole.create_job(NULL, 'old', '{}', 0, 3, NULL, 'infinity'::timestamptz)"
-                )
-                app.execute("INSERT INTO pgconsole.jobs (job_type, payload) VALUES ('old', 'null')")
-                for _ in range(3):
-                    client.enqueue(app, "old", {"n": 1})
-            before = su.execute("SELECT count(*) FROM pgconsole.jobs").fetchone()
-            applied = [m.version for m in migrate.apply(su)]
-            assert applied and applied[0] == 10 and applied == list(range(10, 10 + len(applied)))
-            assert su.execute("SELECT count(*) FROM pgconsole.jobs").fetchone() == before == (6,)
-            assert su.execute(
-                "SELECT count(*) FROM pgconsole.jobs WHERE NOT isfinite(scheduled_at)"
-                " OR NOT isfinite(expires_at) OR jsonb_typeof(payload) = 'null'"
-            ).fetchone() == (0,)
-        with connect(d.dsn_as("pgconsole_worker"), Purpose.WORKER) as w:
-            got = client.claim_lean(w, "after-upgrade", 10, lease_seconds=30)
-            assert len(got) == 6  # every old job is claimable after the clamp; none is lost
-            assert len(client.complete(w, "after-upgrade", [(j.id, j.attempt, None) for j in got])) == 6
-    finally:
-        pg.drop_database(d.name)
+    dsn = db.dsn_as("pgconsole_operator")
+    for fmt in ("text", "json"):
+        out = cli("--dsn", dsn, "jobs", "list", "--format", fmt)
+        assert out.returncode == 0 and all(str(i) in out.stdout for i in bad), out.stderr
+    out = cli("--dsn", dsn, "jobs", "show", str(bad[0]), "--format", "json")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert "0001-01-01" in out.stdout and "9999-12-31" in out.stdout, out.stdout
+    with connect(dsn, Purpose.OPERATOR) as op:
+        assert op.execute(
+            "SELECT * FROM pgconsole.count_jobs_matching_by_status(p_job_types => ARRAY['old'])"
+        ).fetchall() == [("failed", 1), ("expired", 1)]
+        assert op.execute("SELECT count(*) FROM pgconsole.get_job_queue_stats()").fetchone() is not None
+        deleted = op.execute(
+            "SELECT id FROM pgconsole.delete_jobs_matching(p_reason => 'repair', p_job_types => ARRAY['old'])"
+        ).fetchall()
+        assert sorted(r[0] for r in deleted) == sorted(bad)
+    check = cli(
+        "--check",
+        "--dsn",
+        db.dsn_as("pgconsole_readonly"),
+        "--format",
+        "json",
+        "--only",
+        "queue_latency,failure_rate",
+    )
+    assert all(r["status"] != "unknown" for r in json.loads(check.stdout)["checks"]), check.stdout
+    with connect(db.dsn_as("pgconsole_worker"), Purpose.WORKER) as w:
+        assert [j.id for j in client.claim_lean(w, "after", 10, lease_seconds=30)] == [good]
 
 
 def test_the_worker_role_reads_nothing_it_has_not_claimed(db: Any, app: Any) -> None:

@@ -10,6 +10,9 @@ Behaviour (each covered by tests/test_migrate*.py against real servers):
 * ``SET LOCAL lock_timeout`` bounds DDL lock waits; a timeout exits with a retry message.
 * An applied file that was edited or removed is refused, showing both checksums.
 * A database migrated by a newer pgconsole is refused with its own exit code.
+* A database built from the pre-release migration files (folded into today's before the first
+  release) is refused with its own exit code and one line saying what to do;
+  :func:`convert_prerelease` converts one that has all twelve applied.
 * A file whose first line is ``-- pgconsole:no-transaction`` runs statement by statement outside
   a transaction (CREATE INDEX CONCURRENTLY); its history row is written after the last statement.
 """
@@ -45,6 +48,29 @@ EXIT_LOCK_TIMEOUT = 3
 EXIT_CHECKSUM = 4
 EXIT_NEWER_DATABASE = 5
 EXIT_NOT_SET_UP = 6
+EXIT_PRERELEASE = 7
+
+# The history of a database built before the first release, when the schema was twelve files;
+# they were folded into today's files, and these rows are kept only to recognise such a database.
+# (version, name, sha256 of the file), as _HISTORY_INSERT recorded them.
+PRERELEASE_HISTORY: tuple[tuple[int, str, str], ...] = (
+    (1, "meta", "ce9b47d4740cd05d75595050dd1a64753655c47c3e1edb699c82fb11db54bf1d"),
+    (2, "job_queue", "6c121cc6dcb46d56c05d55ab94e77f9b46940fdf5db8c7f75ea6c1dd2e67289c"),
+    (3, "job_api", "172e3fe2ae76f955f31e77055c6dda4253915d563395ba254c2ccfbdcf6b65a9"),
+    (4, "job_admin", "d696cc7758735bfda1247694eae0068469db3eccd2b69864a9b569abfb6d56f3"),
+    (5, "retry_with_payload", "0f78be542356a012865f08335547618268bba57835dfd3d03085fdc5fc31dcac"),
+    (6, "hot_path", "76757e54fe4ccffe07442c17300c93e0c4fe20ac5645f9adffec1ed5d8330585"),
+    (7, "cheap_checks", "fa729752686b84ad4eeb06ee8f7a1afc1cc7b144d7e52784f5137c16f653f848"),
+    (8, "generic_claim_plans", "ba4dd13d74f099a4c4ecf3be1e40ff0d0907e8a9dbc0def5c673ea1028ec7be9"),
+    (9, "claim_without_bitmaps", "ca791ea261dcb46d8397c6ffb9de509900970daf980f2450f8d91b490036e56e"),
+    (10, "hostile_callers", "21e109a7ce6a1fcc7d4542da9d37c1cbca461e5c927c22e7ed2809bf72f63610"),
+    (11, "worker_registry", "1edccfc311829ac233adb13b364f0703492caefa0d8fed9e99ed2469dd510603"),
+    (12, "type_patterns", "220f49007b3c3cccb852f6d661cd3b6f776a88dbbe09c9516d682e4b13a56973"),
+)
+# All twelve applied give the schema of these folded files, except the functions of REPLAYED,
+# which gained the filter's newer_than and payload path: a conversion drops and re-creates those.
+PRERELEASE_FOLDED_VERSIONS = (1, 2, 3, 4, 5)
+PRERELEASE_REPLAYED_VERSION = 4
 
 _FILE_RE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
@@ -144,7 +170,39 @@ def _read_applied(conn: psycopg.Connection[Any]) -> list[AppliedMigration]:
     ]
 
 
+def _prerelease_rows(applied: list[AppliedMigration]) -> list[AppliedMigration]:
+    names = {(v, n) for v, n, _ in PRERELEASE_HISTORY}
+    return [a for a in applied if (a.version, a.name) in names]
+
+
+def is_convertible_prerelease(applied: list[AppliedMigration]) -> bool:
+    """All twelve pre-release files applied, unedited, and nothing else."""
+    return [(a.version, a.name, a.checksum) for a in applied] == list(PRERELEASE_HISTORY)
+
+
+def prerelease_problem(applied: list[AppliedMigration]) -> str:
+    old = _prerelease_rows(applied)
+    first, last = PRERELEASE_HISTORY[0], PRERELEASE_HISTORY[-1]
+    how = (
+        "or convert it in place, keeping its jobs: `pgconsole migrate --convert-prerelease`"
+        if is_convertible_prerelease(applied)
+        else f"(converting in place needs all {len(PRERELEASE_HISTORY)} applied, unedited)"
+    )
+    return (
+        f"this database's pgconsole schema was built from pre-release migrations "
+        f"({len(old)} of {first[0]:04d}_{first[1]}..{last[0]:04d}_{last[1]}), which this pgconsole replaced "
+        "before its first release: recreate the schema with `DROP SCHEMA pgconsole CASCADE` "
+        "(this deletes every job, log line and audit record), then `pgconsole setup` and `pgconsole migrate`, "
+        + how
+    )
+
+
 def compare(applied: list[AppliedMigration], known: list[Migration]) -> MigrationStatus:
+    if _prerelease_rows(applied):
+        # Nothing is pending for such a database: applying today's files over it would fail.
+        return MigrationStatus(
+            applied=applied, pending=[], problems=[prerelease_problem(applied)], exit_code=EXIT_PRERELEASE
+        )
     by_version = {m.version: m for m in known}
     problems: list[str] = []
     exit_code = EXIT_OK
@@ -333,6 +391,90 @@ def _apply_one(
 def _one_line(exc: BaseException) -> str:
     # Server messages can carry a "LINE n: ..." context over several lines.
     return " ".join(part.strip() for part in str(exc).splitlines() if part.strip()) or type(exc).__name__
+
+
+_FUNCTION_NAME_RE = re.compile(r"^CREATE FUNCTION pgconsole\.([a-z_0-9]+)\(", re.MULTILINE)
+
+# Drops the named functions of schema pgconsole (every signature). The names come through a
+# transaction-local setting so that they stay values; the server formats each signature itself.
+_DROP_FUNCTIONS_SQL = """
+DO $drop$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+            WHERE p.pronamespace = 'pgconsole'::regnamespace
+              AND p.proname = ANY (pg_catalog.string_to_array(pg_catalog.current_setting('pgconsole.drop_functions'), ','))
+  LOOP
+    EXECUTE pg_catalog.format('DROP FUNCTION %s', f);
+  END LOOP;
+END
+$drop$
+"""
+
+
+def convert_prerelease(
+    conn: psycopg.Connection[Any],
+    directory: Path | None = None,
+    *,
+    lock_wait_seconds: float = 60.0,
+    ddl_lock_timeout: str = DEFAULT_DDL_LOCK_TIMEOUT,
+    say: Callable[[str], None] = lambda _m: None,
+) -> None:
+    """Turn a database with all twelve pre-release files applied into one built from the folded
+    files: re-create the functions of the replayed file and rewrite the history, in one transaction
+    under the migration lock. Jobs, log lines and settings are untouched."""
+    assert conn.autocommit, "the runner manages its own transactions"
+    known = {m.version: m for m in load_migrations(directory)}
+    missing = [v for v in PRERELEASE_FOLDED_VERSIONS if v not in known or not known[v].transactional]
+    if missing:
+        raise MigrationError(f"this pgconsole lacks the folded migrations {missing} needed to convert")
+    replayed = known[PRERELEASE_REPLAYED_VERSION]
+    check_set_up(conn)
+    _acquire_lock(conn, lock_wait_seconds, say)
+    try:
+        _become_owner(conn)
+        applied = _read_applied(conn)
+        if not _prerelease_rows(applied):
+            raise MigrationError("nothing to convert: this database has no pre-release migration history")
+        if not is_convertible_prerelease(applied):
+            raise MigrationError(prerelease_problem(applied), EXIT_PRERELEASE)
+        started = time.monotonic()
+        try:
+            with conn.transaction():
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (ddl_lock_timeout,))
+                names = sorted(set(_FUNCTION_NAME_RE.findall(replayed.sql)))
+                conn.execute("SELECT set_config('pgconsole.drop_functions', %s, true)", (",".join(names),))
+                conn.execute(_DROP_FUNCTIONS_SQL)
+                conn.execute(replayed.sql)  # type: ignore[arg-type]  # a trusted file shipped in the package
+                conn.execute("DELETE FROM pgconsole.schema_migrations")
+                elapsed = int((time.monotonic() - started) * 1000)
+                for v in PRERELEASE_FOLDED_VERSIONS:
+                    m = known[v]
+                    conn.execute(_HISTORY_INSERT, (m.version, m.name, m.checksum, __version__, elapsed))
+        except errors.LockNotAvailable:
+            raise MigrationError(
+                f"could not lock a table within lock_timeout={ddl_lock_timeout} (a long transaction holds it). "
+                "Nothing was converted; retry when it ends.",
+                EXIT_LOCK_TIMEOUT,
+            ) from None
+        except psycopg.Error as exc:
+            if conn.broken:
+                raise MigrationError(
+                    f"connection lost during the conversion ({_one_line(exc)}); the server rolled it back",
+                    EXIT_CONNECT,
+                ) from None
+            raise MigrationError(f"the conversion failed and was rolled back: {_one_line(exc)}") from None
+        say(
+            f"converted the pre-release history: re-created the functions of {replayed.filename} "
+            f"and recorded {', '.join(known[v].filename for v in PRERELEASE_FOLDED_VERSIONS)}; no job was changed"
+        )
+    finally:
+        try:
+            conn.execute("RESET ROLE")
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
+        except psycopg.Error:
+            pass
 
 
 def pending_sql(conn: psycopg.Connection[Any], directory: Path | None = None) -> str:
