@@ -250,9 +250,6 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
 
         action: Action = "retry" if cmd == "retry" else "cancel" if cmd == "cancel" else "delete"
         reason = args.reason or f"pgconsole jobs {cmd}"
-        import getpass
-
-        conn.execute("SELECT set_config('pgconsole.os_user', %s, false)", (getpass.getuser(),))
         if args.ids:
             if any([args.statuses, args.types, args.older_than, args.error_contains, args.payload_contains]):
                 return fail("ids: give either --id or filters, not both")

@@ -301,6 +301,17 @@ def run_by_filter(
 # -- the one path of the CLI and the console: preview, then run --------------------------------
 
 
+def _name_os_user(conn: Conn) -> None:
+    """The OS user behind the session, for the audit records (``metadata.os_user``)."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return
+    conn.execute("SELECT set_config('pgconsole.os_user', %s, false)", (user,))
+
+
 def _skipped(action: Action, by_status: dict[str, int], request_running: bool) -> dict[str, int]:
     eligible = action_states(action, request_running)
     out: Counter[str] = Counter()
@@ -387,6 +398,7 @@ def run(
     _check_action(action)
     _check_reason(target.reason)
     _check_batch(batch_size)
+    _name_os_user(conn)
     if target.payload is not None:
         return _retry_with_payload(conn, action, target, progress)
     if target.ids is None:

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from pgconsole.db.session import SourceError
+from pgconsole.monitor.backends import signal_statement
 from pgconsole.tui import text as _text
 from pgconsole.tui.filter_line import FilterError, parse_duration
 from pgconsole.tui.models import ActivityData, BackendRow
@@ -303,7 +304,7 @@ class ActivityScreen(LiveScreen):
             if terminate
             else "Cancel the running query (the session stays)"
         )
-        stmt = f"SELECT {'pg_terminate_backend' if terminate else 'pg_cancel_backend'}({pid})"
+        stmt = signal_statement(pid, terminate)
         question = (
             f"{what}: pid {pid} ({row.usename if row else '?'} / {row.application_name if row else '?'})"
         )
