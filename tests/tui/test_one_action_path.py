@@ -22,7 +22,8 @@ from textual.widgets import DataTable
 from pgconsole.tui.app import PgConsoleApp
 from pgconsole.tui.screens.modals import ActionRunScreen, ConfirmScreen
 from pgconsole.tui.source import PgSource
-from tests.pgcluster import Cluster, TestDB
+from tests import pgcluster
+from tests.pgcluster import Cluster
 from tests.tui.helpers import rows, until
 
 SIZE = (140, 40)
@@ -46,9 +47,9 @@ VOLATILE = {"application_name", "backend_pid", "client_addr", "txid"}
 
 
 @pytest.fixture
-def twin_dbs(pg: Cluster) -> Iterator[tuple[TestDB, TestDB]]:
+def twin_dbs(pg: Cluster) -> Iterator[tuple[pgcluster.TestDB, pgcluster.TestDB]]:
     names = [pg.new_database(), pg.new_database()]
-    dbs = (TestDB(pg, names[0]), TestDB(pg, names[1]))
+    dbs = (pgcluster.TestDB(pg, names[0]), pgcluster.TestDB(pg, names[1]))
     for d in dbs:
         with psycopg.connect(d.dsn, autocommit=True) as conn:
             for jid, (jt, st, created, finished) in zip(IDS, JOBS, strict=True):
@@ -63,7 +64,7 @@ def twin_dbs(pg: Cluster) -> Iterator[tuple[TestDB, TestDB]]:
         pg.drop_database(n)
 
 
-def _outcome(d: TestDB) -> tuple[dict[str, str], list[tuple[Any, ...]]]:
+def _outcome(d: pgcluster.TestDB) -> tuple[dict[str, str], list[tuple[Any, ...]]]:
     with psycopg.connect(d.dsn, autocommit=True) as conn:
         states = {str(r[0]): r[1] for r in conn.execute("SELECT id, status FROM pgconsole.jobs").fetchall()}
         audit = [
@@ -77,7 +78,7 @@ def _outcome(d: TestDB) -> tuple[dict[str, str], list[tuple[Any, ...]]]:
 
 
 async def test_the_console_and_the_cli_change_the_same_jobs_with_the_same_audit(
-    twin_dbs: tuple[TestDB, TestDB],
+    twin_dbs: tuple[pgcluster.TestDB, pgcluster.TestDB],
 ) -> None:
     by_cli, by_console = twin_dbs
     operator = "pgconsole_operator"
