@@ -1,4 +1,4 @@
-"""`pgconsole workers [--format text|json]`: the live workers (the registry, migration 0011)."""
+"""`pgconsole workers [--format text|json]`: the live workers (the worker registry)."""
 
 from __future__ import annotations
 

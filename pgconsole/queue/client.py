@@ -605,7 +605,7 @@ def queue_payload_limit(conn: Conn) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------
-# The worker registry (migration 0011)
+# The worker registry (pgconsole.workers)
 
 
 def register_worker(

@@ -198,7 +198,7 @@ class NewJob(BaseModel):
         return check_job_time(info.field_name, v)
 
 
-# scheduled_at and expires_at, as the SQL API checks them (migration 0010, docs/sql-api.md).
+# scheduled_at and expires_at, as the SQL API checks them (pgconsole.check_job_times, docs/sql-api.md).
 JOB_TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 JOB_TIME_MAX = datetime(2200, 1, 1, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """What a job type in a filter means, for the CLI, the console and the SQL filter functions alike:
 a plain value is a prefix (``email`` matches ``email.send``), a value with ``*`` or ``?`` is a glob
-anchored at both ends (``email.*``, ``*.send``, ``report.?``). ``pgconsole.job_type_pattern`` (migration
-0012) is the same function in SQL."""
+anchored at both ends (``email.*``, ``*.send``, ``report.?``). ``pgconsole.job_type_pattern`` is the
+same function in SQL."""
 
 from __future__ import annotations
 

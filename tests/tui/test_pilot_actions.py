@@ -145,8 +145,16 @@ async def test_activity_cancel_and_terminate_follow_the_servers_rules(db18: Any)
 
 
 async def test_schema_apply_pending_migration_with_confirmation(db18: Any) -> None:
-    with db18.admin() as conn:  # make 0005 pending again
-        conn.execute("DROP FUNCTION pgconsole.retry_job_with_payload(uuid, jsonb, text)")
+    with db18.admin() as conn:  # make 0005 pending again: drop what it creates, forget it was applied
+        for fn in (
+            "detect_stuck_jobs()",
+            "rescue_stuck_jobs(integer, uuid[])",
+            "retry_failed_jobs(integer, interval)",
+            "expire_stale_jobs(integer)",
+            "cleanup_old_jobs(interval, interval, integer)",
+            "get_job_queue_stats(interval)",
+        ):
+            conn.execute(f"DROP FUNCTION pgconsole.{fn}")
         conn.execute("DELETE FROM pgconsole.schema_migrations WHERE version = 5")
     # the operator sees it pending but may not apply it, and is told why
     app = make_app(db18.dsn_as("pgconsole_operator"))
@@ -167,7 +175,7 @@ async def test_schema_apply_pending_migration_with_confirmation(db18: Any) -> No
         await until(pilot, lambda: app.screen.refreshes > 0, what="schema refresh")
         await pilot.press("a")
         title, question, statement = await _confirm(pilot, app)
-        assert "Apply 1 pending migration(s)" in question and "retry_with_payload" in statement
+        assert "Apply 1 pending migration(s)" in question and "maintenance" in statement
         await pilot.press("n")
         await idle(pilot, what="the declined apply finished")
         with db18.admin() as conn:
@@ -178,7 +186,7 @@ async def test_schema_apply_pending_migration_with_confirmation(db18: Any) -> No
         await _confirm(pilot, app)
         await pilot.press("y")
         body = await _message(pilot, app)
-        assert "0005" in body or "retry_with_payload" in body, body
+        assert "0005_maintenance" in body, body
         await pilot.press("enter")
         table = app.screen.query_one("#migrations-table", DataTable)
         await until(

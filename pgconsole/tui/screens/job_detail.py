@@ -137,7 +137,7 @@ class JobDetailScreen(LiveScreen):
 
     @staticmethod
     def _failures(data: JobDetail) -> Text:
-        """Each failed attempt the worker stored a traceback for, newest first (job_log, 0011)."""
+        """Each failed attempt the worker stored a traceback for, newest first (from job_log)."""
         failed = [line for line in data.logs if isinstance((line.metadata or {}).get("traceback"), str)]
         if not failed:
             return Text()

@@ -65,8 +65,7 @@ class WorkersScreen(LiveScreen):
         else:
             status.update(
                 Text(
-                    "no live worker: none has sent a heartbeat within three heartbeat intervals "
-                    "(workers register themselves from migration 0011 on)",
+                    "no live worker: none has sent a heartbeat within three heartbeat intervals",
                     style="dim",
                 )
             )
