@@ -32,6 +32,9 @@ TEST_SETTINGS = {
     "full_page_writes": "off",
     "max_connections": "300",
     "max_prepared_transactions": "10",
+    # Every test database adds its own entries: room enough that a test's statements are not evicted
+    # before the Queries screen reads them.
+    "pg_stat_statements.max": "50000",
 }
 
 

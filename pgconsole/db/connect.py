@@ -52,7 +52,7 @@ def is_auth_failure(message: str) -> bool:
 # What a role needs for each kind of work (docs/roles.md): the GRANT that fixes a permission error.
 GRANT_FOR = {"read": "pgconsole_readonly", "act": "pgconsole_operator", "enqueue": "pgconsole_app"}
 
-ErrorKind = str  # "auth" | "network" | "permission" | "schema" | "other"
+ErrorKind = str  # "auth" | "network" | "permission" | "read_only" | "schema" | "other"
 
 
 def classify_error(exc: BaseException) -> ErrorKind:
@@ -62,6 +62,8 @@ def classify_error(exc: BaseException) -> ErrorKind:
     state = getattr(exc, "sqlstate", None)
     if state == "42501":  # insufficient_privilege
         return "permission"
+    if state == "25006":  # read_only_sql_transaction: the role's sessions are read-only
+        return "read_only"
     if state in ("42P01", "42883", "3F000") and "pgconsole" in str(exc):
         return "schema"  # undefined table / function / schema, in pgconsole's own schema
     if isinstance(exc, psycopg.errors.QueryCanceled):
@@ -82,6 +84,13 @@ def explain_error(exc: BaseException, dsn: str = "", *, user: str | None = None,
         return (
             f"{text}: role {who} lacks the privilege; fix (as an admin): GRANT {role} TO {who}; "
             f"`pgconsole doctor` lists what is missing"
+        )
+    if kind == "read_only":
+        who = user or "this role"
+        role = GRANT_FOR.get(needs, "pgconsole_operator")
+        return (
+            f"{text}: role {who}'s sessions are read-only (default_transaction_read_only); "
+            f"connect as a role that may write, e.g. {role}"
         )
     if kind == "schema":
         return (
