@@ -179,7 +179,9 @@ class JobsScreen(LiveScreen):
             self._move_to(table, keep)
         empty = self.query_one("#jobs-empty", Static)
         empty.display = not self.page.rows
-        if not self.page.rows:
+        if self.page.timed_out:
+            empty.update(lit(self.page.note, 200, style="yellow"))
+        elif not self.page.rows:
             t = Text("no job matches ", style="yellow")
             if self.query_model.describe() == "all jobs":
                 t.append("(no filter): the queue holds no jobs", style="yellow")
@@ -273,6 +275,9 @@ class JobsScreen(LiveScreen):
                 t.append(f" ({', '.join(nav)})", style="dim")
             t.append(f"  ·  sort {self.query_model.sort.replace('_', ' ')}")
             t.append(" (o)", style="dim")
+            if self.page.note and not self.page.timed_out:
+                t.append("  ")
+                t.append_text(lit(self.page.note, 90, style="dim"))
             if self.marked:
                 t.append(f"  {len(self.marked)} marked", style="yellow")
         info = self.pg_app.header_info
