@@ -30,6 +30,7 @@ FILTERS: dict[str, dict[str, Any]] = {
     "failed": {"statuses": ["failed"]},
     "completed": {"statuses": ["completed"]},
     "failed+cancelled": {"statuses": ["failed", "cancelled"]},
+    "pending+processing": {"statuses": ["pending", "processing"]},
     "type": {"job_types": ["t.3"]},
     "type pattern": {"job_types": ["t.*"]},
     "type+status": {"job_types": ["t.3"], "statuses": ["failed"]},
