@@ -494,6 +494,11 @@ def queue_latency(snap: Snapshot, t: Thresholds) -> CheckResult:
     st = judge(age, t)
     pending = q.state("pending")
     label = pending.label if pending else "?"
+    # Every type with pending jobs, with its own count ("+": counting stopped at the type's cap).
+    types = [f"{x.job_type} {x.pending_label}" for x in q.by_type if x.pending]
+    if types:
+        more = f", … {len(types)} types in the details" if len(types) > 8 else ""
+        label += f" ({', '.join(types[:8])}{more})"
     msg = (
         f"oldest due pending job waits {duration(age)}{_limit(t, st, duration)}; {label} pending"
         if age > 0
@@ -503,6 +508,7 @@ def queue_latency(snap: Snapshot, t: Thresholds) -> CheckResult:
         "queue_latency",
         st,
         msg,
+        details=[f"{x.job_type}: {x.pending_label} pending, {x.processing} processing" for x in q.by_type],
         perfdata={
             "queue_latency": perf(age, "s", t),
             "pending": perf(pending.count if pending else 0, "", Thresholds(None, None)),

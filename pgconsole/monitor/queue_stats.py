@@ -2,8 +2,12 @@
 
 Cheap by construction (perf.md §2.3, DESIGN.md §5), never a ``GROUP BY status`` over the table:
 
-* ``pending`` and ``processing`` are counted exactly through their partial indexes, capped at
-  :data:`ACTIVE_CAP` rows (shown as "10k+" beyond; ``method = "exact"`` or ``"capped"``).
+* ``pending`` and ``processing`` are counted by job type, exactly through partial indexes led by
+  ``job_type``: the types by a skip scan (one index descent each), then each type up to its share
+  of :data:`ACTIVE_CAP` (``TypeCount.pending_capped`` beyond, shown as "1,250+"; a state's
+  ``method`` is ``"capped"`` when any type reached its cap). Every type with active jobs is listed
+  with its own count whatever the backlog (up to :data:`TYPES_CAP` types), and a count reads at
+  most about ACTIVE_CAP index entries however the backlog is spread.
 * Finished states (completed, failed, cancelled, expired) come from the planner's estimate
   (``method = "estimate"``): one EXPLAIN, which works for a table, a partitioned table or a view.
 * The oldest due pending job is found by a skip scan over the priorities of the claim index
@@ -40,23 +44,61 @@ from pgconsole.monitor.base import CollectorUnavailable, fetch_all, fetch_one, g
 from pgconsole.queue.models import ACTIVE_STATES, FINISHED_STATES, StuckJob
 
 ACTIVE_CAP = 10_000
+"""The active-count budget: index entries one count may read, shared by the job types that have
+pending (or processing) jobs. Each type is counted exactly up to its share, ``max(TYPE_CAP_MIN,
+ACTIVE_CAP // types)`` (10,000 for one type, 1,250 each for 8, 200 each for 50), then labelled
+capped, so every type is listed with its own count whatever the backlog."""
+TYPE_CAP_MIN = 100
+TYPES_CAP = 500
+"""At most this many job types are listed per state (``QueueStats.types_capped`` beyond)."""
 WINDOW_CAP = 2_000
 
-PROCESSING_COUNTS_SQL = """
-SELECT 'processing' AS status, job_type, count(*)::int AS n
-  FROM (SELECT job_type FROM pgconsole.jobs WHERE status = 'processing' LIMIT %(cap)s) r GROUP BY job_type
-"""
-ACTIVE_COUNTS_SQL = """
-SELECT 'pending' AS status, job_type, count(*)::int AS n
-  FROM (SELECT job_type FROM pgconsole.jobs WHERE status = 'pending' LIMIT %(cap)s) p GROUP BY job_type
-UNION ALL
-SELECT 'processing', job_type, count(*)::int
-  FROM (SELECT job_type FROM pgconsole.jobs WHERE status = 'processing' LIMIT %(cap)s) r GROUP BY job_type
-"""
+# Each state's types by a skip scan over an index led by job_type (pending: jobs_pending_type_idx
+# (job_type, scheduled_at), migration 0006; processing: jobs_processing_idx (job_type, locked_by)),
+# one descent per type; then each type's count by an index-only scan that stops at the type's cap.
+# The cap travels with each row (n > cap means capped); the collector cuts n to the cap.
+_TYPES_CTE = """
+{name} AS (
+    (SELECT j.job_type, 1 AS k FROM pgconsole.jobs j WHERE j.status = '{status}' ORDER BY j.job_type LIMIT 1)
+  UNION ALL
+    SELECT (SELECT j.job_type FROM pgconsole.jobs j
+             WHERE j.status = '{status}' AND j.job_type > {name}.job_type
+             ORDER BY j.job_type LIMIT 1), {name}.k + 1
+      FROM {name} WHERE {name}.job_type IS NOT NULL AND {name}.k < %(types)s
+)"""
+_TYPE_COUNTS = """
+SELECT '{status}' AS status, t.job_type, c.cap,
+       (SELECT count(*) FROM (SELECT 1 FROM pgconsole.jobs j
+                               WHERE j.status = '{status}' AND j.job_type = t.job_type
+                               LIMIT c.cap + 1) x)::int AS n
+  FROM {name} t
+ CROSS JOIN (SELECT greatest(%(min)s, %(budget)s / greatest(count(*), 1))::int AS cap
+               FROM {name} WHERE {name}.job_type IS NOT NULL) c
+ WHERE t.job_type IS NOT NULL"""
+PROCESSING_COUNTS_SQL = (
+    "WITH RECURSIVE"
+    + _TYPES_CTE.format(name="rt", status="processing")
+    + _TYPE_COUNTS.format(name="rt", status="processing")
+)
+ACTIVE_COUNTS_SQL = (
+    "WITH RECURSIVE"
+    + _TYPES_CTE.format(name="pt", status="pending")
+    + ","
+    + _TYPES_CTE.format(name="rt", status="processing")
+    + _TYPE_COUNTS.format(name="pt", status="pending")
+    + "\nUNION ALL"
+    + _TYPE_COUNTS.format(name="rt", status="processing")
+)
 
-# While the pending count is over the cap, a refresh reuses it until it is this old, then counts
-# again: counting to the cap reads ACTIVE_CAP + 1 index entries and groups them by type only to
-# show "10k+" again. Below the cap the count is cheap and read on every refresh.
+
+def active_params() -> dict[str, int]:
+    """The parameters of ACTIVE_COUNTS_SQL and PROCESSING_COUNTS_SQL."""
+    return {"types": TYPES_CAP, "min": TYPE_CAP_MIN, "budget": ACTIVE_CAP}
+
+
+# While a type's pending count is over its cap, a refresh reuses the pending counts until they are
+# this old, then counts again: counting to the caps reads up to ACTIVE_CAP index entries only to
+# show the same "+" again. Below the caps the count is cheap and read on every refresh.
 PENDING_RECOUNT_S = 3.0
 
 # One plan, four arms: each arm's estimated rows is that state's count.
@@ -133,16 +175,28 @@ class StateCount(BaseModel):
     @property
     def label(self) -> str:
         if self.method == "capped":
-            return f"{self.count // 1000}k+" if self.count >= 1000 else f"{self.count}+"
+            return capped_label(self.count)
         if self.method == "estimate":
             return f"~{self.count}"
         return str(self.count)
+
+
+def capped_label(n: int) -> str:
+    """A count that stopped at its cap: "at least n"."""
+    return f"{n // 1000}k+" if n >= 10_000 else f"{n:,}+"
 
 
 class TypeCount(BaseModel):
     job_type: str
     pending: int
     processing: int
+    pending_capped: bool = False
+    """``pending`` is this type's cap: at least that many are pending."""
+    processing_capped: bool = False
+
+    @property
+    def pending_label(self) -> str:
+        return capped_label(self.pending) if self.pending_capped else str(self.pending)
 
 
 class WindowCount(BaseModel):
@@ -170,7 +224,9 @@ class FailureGroup(BaseModel):
 class QueueStats(BaseModel):
     states: list[StateCount]
     by_type: list[TypeCount]
-    """Active jobs by type (within the cap)."""
+    """Active jobs by type, each counted exactly up to its cap (``TypeCount.pending_capped``)."""
+    types_capped: bool = False
+    """TYPES_CAP types were listed for a state: there may be more."""
     oldest_scheduled_at: datetime | None
     oldest_due_age_s: float
     """Age of the oldest pending job that is due (0 when none is due)."""
@@ -304,15 +360,20 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats |
     counted_at = reuse.pending_counted_at if reuse is not None else time.monotonic()
     try:
         if reuse is None:
-            active = fetch_all(conn, ACTIVE_COUNTS_SQL, {"cap": ACTIVE_CAP + 1})
+            active = fetch_all(conn, ACTIVE_COUNTS_SQL, active_params())
         else:
-            active = fetch_all(conn, PROCESSING_COUNTS_SQL, {"cap": ACTIVE_CAP + 1})
+            active = fetch_all(conn, PROCESSING_COUNTS_SQL, active_params())
+            # The reused rows are the capped count's own, caps included.
             active += [
-                {"status": "pending", "job_type": t.job_type, "n": t.pending}
+                {
+                    "status": "pending",
+                    "job_type": t.job_type,
+                    "n": t.pending + int(t.pending_capped),
+                    "cap": t.pending,
+                }
                 for t in reuse.by_type
                 if t.pending
             ]
-            # The reused rows are the capped count's own: their sum is over the cap, as it was.
     except errors.InsufficientPrivilege:
         raise CollectorUnavailable(
             f"role {caps.current_user} cannot read pgconsole.jobs", grant_queue_read(caps.current_user)
@@ -321,14 +382,19 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats |
     by_type: dict[str, TypeCount] = {}
     for status in ACTIVE_STATES:
         rows = [r for r in active if r["status"] == status]
-        total = sum(r["n"] for r in rows)
-        capped = total > ACTIVE_CAP
+        capped = [r for r in rows if r["n"] > r["cap"]]
         states.append(
-            StateCount(status=status, count=min(total, ACTIVE_CAP), method="capped" if capped else "exact")
+            StateCount(
+                status=status,
+                count=sum(min(r["n"], r["cap"]) for r in rows),
+                method="capped" if capped else "exact",
+            )
         )
         for r in rows:
             t = by_type.setdefault(r["job_type"], TypeCount(job_type=r["job_type"], pending=0, processing=0))
-            setattr(t, status, r["n"])
+            setattr(t, status, min(r["n"], r["cap"]))
+            setattr(t, f"{status}_capped", r["n"] > r["cap"])
+    types_capped = any(len([r for r in active if r["status"] == st]) >= TYPES_CAP for st in ACTIVE_STATES)
     states += _estimates(conn)
     oldest = fetch_one(conn, OLDEST_PENDING_SQL)
     sample = fetch_all(conn, WINDOW_SQL, {"cap": WINDOW_CAP})
@@ -337,6 +403,7 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats |
     return QueueStats(
         states=states,
         by_type=sorted(by_type.values(), key=lambda t: t.job_type),
+        types_capped=types_capped,
         oldest_scheduled_at=oldest["oldest_scheduled_at"],
         oldest_due_age_s=float(oldest["oldest_due_age_s"] or 0.0),
         windows=windows,
@@ -351,61 +418,71 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats |
 # -- per job type, for the Overview --------------------------------------------------------
 
 FAILED_CAP = 10_000
+"""The failed-in-the-last-hour budget, shared by the types like ACTIVE_CAP (per type:
+``max(TYPE_CAP_MIN, FAILED_CAP // types that ever failed)``)."""
 
-# Per job type, in one statement, through the partial indexes only (checked by EXPLAIN in the tests):
-# * oldest due pending job: a skip scan over the priorities of the claim index
-#   (priority DESC, scheduled_at, job_type) WHERE status = 'pending', then for each (priority, type)
-#   the first due entry of that type: one short index descent each, never every pending row;
-# * failed in the last hour: failed jobs finished since now() - 1 hour (a STABLE bound, so it is an
-#   index condition), read through a failed/finished partial index, capped at FAILED_CAP rows.
+# Per job type, in one statement, through partial indexes only (checked by EXPLAIN in the tests):
+# * oldest due pending job: for each pending type, its first entry in jobs_pending_type_idx
+#   (job_type, scheduled_at) WHERE status = 'pending': one descent; due when it is not in the future;
+# * failed in the last hour: the types that failed by a skip scan over jobs_failed_idx
+#   (job_type, completed_at) WHERE status = 'failed', then each type's failures since now() - 1 hour
+#   (a STABLE bound, so an index condition), counted up to its share of FAILED_CAP.
 PER_TYPE_SQL = """
-WITH RECURSIVE pr AS (
-    (SELECT j.priority FROM pgconsole.jobs j WHERE j.status = 'pending' ORDER BY j.priority DESC LIMIT 1)
+WITH RECURSIVE ft AS (
+    (SELECT j.job_type, 1 AS k FROM pgconsole.jobs j WHERE j.status = 'failed' ORDER BY j.job_type LIMIT 1)
   UNION ALL
-    SELECT (SELECT j.priority FROM pgconsole.jobs j
-             WHERE j.status = 'pending' AND j.priority < pr.priority
-             ORDER BY j.priority DESC LIMIT 1)
-      FROM pr WHERE pr.priority IS NOT NULL
+    SELECT (SELECT j.job_type FROM pgconsole.jobs j
+             WHERE j.status = 'failed' AND j.job_type > ft.job_type
+             ORDER BY j.job_type LIMIT 1), ft.k + 1
+      FROM ft WHERE ft.job_type IS NOT NULL AND ft.k < %(types)s
+), fcap AS (
+  SELECT greatest(%(min)s, %(cap)s / greatest(count(*), 1))::int AS cap FROM ft WHERE ft.job_type IS NOT NULL
+), failed AS MATERIALIZED (  -- counted once: n is read twice below
+  SELECT ft.job_type, fcap.cap,
+         (SELECT count(*) FROM (SELECT 1 FROM pgconsole.jobs j
+                                 WHERE j.status = 'failed' AND j.job_type = ft.job_type
+                                   AND j.completed_at > now() - interval '1 hour'
+                                 LIMIT fcap.cap + 1) x)::int AS n
+    FROM ft CROSS JOIN fcap
+   WHERE ft.job_type IS NOT NULL
 ), due AS (
-  SELECT t.job_type, min(h.scheduled_at) AS oldest
-    FROM unnest(%(types)s::text[]) AS t(job_type)
-   CROSS JOIN pr
-   CROSS JOIN LATERAL (
-         SELECT j.scheduled_at FROM pgconsole.jobs j
-          WHERE j.status = 'pending' AND j.priority = pr.priority AND j.scheduled_at <= now()
-            AND j.job_type = t.job_type
-          ORDER BY j.priority DESC, j.scheduled_at LIMIT 1) h
-   WHERE pr.priority IS NOT NULL
-   GROUP BY t.job_type
-), failed AS (
-  SELECT f.job_type, count(*)::int AS n
-    FROM (SELECT j.job_type FROM pgconsole.jobs j
-           WHERE j.status = 'failed' AND j.completed_at > now() - interval '1 hour'
-           LIMIT %(cap)s) f
-   GROUP BY f.job_type
+  SELECT t.job_type,
+         (SELECT j.scheduled_at FROM pgconsole.jobs j
+           WHERE j.status = 'pending' AND j.job_type = t.job_type
+           ORDER BY j.job_type, j.scheduled_at LIMIT 1) AS oldest
+    FROM unnest(%(types_list)s::text[]) AS t(job_type)
 )
-SELECT coalesce(d.job_type, f.job_type) AS job_type, coalesce(f.n, 0) AS failed_1h,
-       CASE WHEN isfinite(d.oldest)  -- NULL (greatest() would make it 0) or infinite: no age
+SELECT coalesce(d.job_type, f.job_type) AS job_type, least(coalesce(f.n, 0), f.cap) AS failed_1h,
+       coalesce(f.n > f.cap, false) AS failed_capped,
+       CASE WHEN d.oldest <= now() AND isfinite(d.oldest)  -- not due, or infinite: no age
             THEN greatest(0, extract(epoch FROM clock_timestamp() - d.oldest))::float8 END AS oldest_due_age_s
-  FROM due d FULL JOIN failed f ON f.job_type = d.job_type
+  FROM due d FULL JOIN (SELECT * FROM failed WHERE n > 0) f ON f.job_type = d.job_type
 """
 
 
 class PerType:
-    """Failed in the last hour and the oldest due pending job's age, by job type."""
+    """Failed in the last hour (each type counted up to its cap) and the oldest due pending job's
+    age, by job type."""
 
-    def __init__(self, rows: list[tuple[str, int, float | None]]) -> None:
+    def __init__(self, rows: list[tuple[str, int, bool, float | None]]) -> None:
         self.failed_1h = {r[0]: int(r[1]) for r in rows}
-        self.oldest_due_age_s = {r[0]: r[2] for r in rows if r[2] is not None}
-        self.failed_capped = sum(self.failed_1h.values()) >= FAILED_CAP
+        self.failed_capped_types = {r[0] for r in rows if r[2]}
+        self.oldest_due_age_s = {r[0]: r[3] for r in rows if r[3] is not None}
+
+    @property
+    def failed_capped(self) -> bool:
+        return bool(self.failed_capped_types)
 
 
 def per_type(conn: psycopg.Connection[Any], pending_types: list[str]) -> PerType | None:
     """None when the statement fails on a live connection (the Overview shows "–" for these)."""
+    params = {"types_list": pending_types, "types": TYPES_CAP, "min": TYPE_CAP_MIN, "cap": FAILED_CAP}
     try:
-        rows = conn.execute(PER_TYPE_SQL, {"types": pending_types, "cap": FAILED_CAP}).fetchall()
+        rows = conn.execute(PER_TYPE_SQL, params).fetchall()
     except psycopg.Error:
         if conn.broken or conn.closed:
             raise
         return None
-    return PerType([(str(r[0]), int(r[1]), None if r[2] is None else float(r[2])) for r in rows])
+    return PerType(
+        [(str(r[0]), int(r[1] or 0), bool(r[2]), None if r[3] is None else float(r[3])) for r in rows]
+    )

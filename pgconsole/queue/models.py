@@ -312,6 +312,8 @@ class QueueStat(BaseModel):
     oldest_created_at: datetime | None
     oldest_scheduled_at: datetime | None
     avg_run_seconds: float | None
+    capped: bool = False
+    """job_count is the cap (p_cap): at least that many; oldest_created_at is then unknown (None)."""
 
 
 class LogEntry(BaseModel):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from pgconsole.checks.result import CheckResult
 from pgconsole.monitor.backends import BackendRow
-from pgconsole.monitor.queue_stats import FailureGroup
+from pgconsole.monitor.queue_stats import FailureGroup, capped_label
 from pgconsole.monitor.top_statements import StatementRow, StatementsData
 from pgconsole.queue.browse import SORT_KEYS, JobDetail, JobPage, JobQuery, JobRow, SortKey
 from pgconsole.queue.models import (
@@ -43,9 +43,24 @@ class HeaderInfo(BaseModel):
 class QueueTypeRow(BaseModel):
     job_type: str
     pending: int = 0
-    pending_capped: bool = False  # True: "pending" is the cap and the real count is higher
+    pending_capped: bool = False  # True: "pending" is this type's cap and the real count is higher
     processing: int = 0
+    processing_capped: bool = False
     failed_1h: int = 0
+    failed_capped: bool = False
+
+    @property
+    def pending_label(self) -> str:
+        return capped_label(self.pending) if self.pending_capped else str(self.pending)
+
+    @property
+    def processing_label(self) -> str:
+        return capped_label(self.processing) if self.processing_capped else str(self.processing)
+
+    @property
+    def failed_label(self) -> str:
+        return capped_label(self.failed_1h) if self.failed_capped else str(self.failed_1h)
+
     oldest_due_age_s: float | None = None
     completed_per_min: float | None = None
 
@@ -53,7 +68,6 @@ class QueueTypeRow(BaseModel):
 class OverviewData(BaseModel):
     queue: list[QueueTypeRow] = Field(default_factory=list)
     count_method: str = "exact"  # how the pending counts were obtained, shown next to them
-    count_cap: int = 10_000
     completed_interval: int | None = None  # jobs completed per minute (last minute, or the sample's span)
     failed_interval: int | None = None
     connections_by_state: dict[str, int] = Field(default_factory=dict)

@@ -9,7 +9,7 @@ from pgconsole.checks.result import CheckResult
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.db.session import SourceError
 from pgconsole.monitor import Snapshot, take_snapshot
-from pgconsole.monitor.queue_stats import PerType, per_type
+from pgconsole.monitor.queue_stats import TYPES_CAP, PerType, per_type
 from pgconsole.tui.models import OverviewData, QueueTypeRow
 
 if TYPE_CHECKING:
@@ -55,19 +55,17 @@ def build(
     data.checks = health(snap, thresholds_config)
     q = snap.queue
     if q is not None:
-        pending_state = q.state("pending")
-        capped = pending_state is not None and pending_state.method == "capped"
-        cap = f"{pending_state.count // 1000}k" if capped and pending_state is not None else ""
-        caps_hit = [
-            f"pending {cap}+" if cap else "",
-            "failed 10k+" if extra is not None and extra.failed_capped else "",
-        ]
+        capped_types = [t.job_type for t in q.by_type if t.pending_capped or t.processing_capped]
+        if extra is not None:
+            capped_types += sorted(extra.failed_capped_types - set(capped_types))
         data.count_method = "pending, processing, failed 1h: exact via partial indexes"
-        if any(caps_hit):
-            data.count_method += " (capped: " + ", ".join(c for c in caps_hit if c) + ")"
-        if capped and pending_state is not None:
-            data.count_cap = pending_state.count
+        if capped_types:
+            # Each type is counted up to its share of the cap; "+" marks the types that reached it.
+            data.count_method += f' (capped per type, "+": {len(capped_types)} type(s))'
+        if q.types_capped:
+            data.count_method += f"; the first {TYPES_CAP} types"
         failed_1h = extra.failed_1h if extra is not None else {}
+        failed_capped = extra.failed_capped_types if extra is not None else set()
         oldest = extra.oldest_due_age_s if extra is not None else {}
         types = sorted({t.job_type for t in q.by_type} | {w.job_type for w in q.windows} | set(failed_1h))
         by_type = {t.job_type: t for t in q.by_type}
@@ -77,9 +75,11 @@ def build(
                 QueueTypeRow(
                     job_type=jt,
                     pending=t.pending if t else 0,
-                    pending_capped=capped and bool(t and t.pending),
+                    pending_capped=bool(t and t.pending_capped),
                     processing=t.processing if t else 0,
+                    processing_capped=bool(t and t.processing_capped),
                     failed_1h=failed_1h.get(jt, 0),
+                    failed_capped=jt in failed_capped,
                     oldest_due_age_s=oldest.get(jt),
                     completed_per_min=float(round(60 * q.rate_per_s("1m", "completed", jt))),
                 )

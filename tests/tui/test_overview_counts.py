@@ -68,19 +68,24 @@ def test_per_type_counts_and_plan(db18: Any) -> None:
         assert "webhook.deliver" not in extra.oldest_due_age_s
         plan = conn.execute(
             "EXPLAIN (FORMAT JSON) " + queue_stats.PER_TYPE_SQL,
-            {"types": ["email.send", "image.resize"], "cap": queue_stats.FAILED_CAP},
+            {
+                "types_list": ["email.send", "image.resize"],
+                "types": queue_stats.TYPES_CAP,
+                "min": queue_stats.TYPE_CAP_MIN,
+                "cap": queue_stats.FAILED_CAP,
+            },
         ).fetchone()
         assert plan is not None
         nodes = _plan_nodes(plan[0][0]["Plan"])
         scans = {(n["Node Type"], n.get("Index Name")) for n in nodes if n.get("Relation Name") == "jobs"}
         print("scans on pgconsole.jobs:", sorted(scans, key=str))
         used = {s[1] for s in scans}
-        assert "jobs_pending_claim_idx" in used
+        assert "jobs_pending_type_idx" in used
         assert used & {"jobs_failed_idx", "jobs_finished_idx"}
         assert not [s for s in scans if s[0] == "Seq Scan"], (
             f"a sequential scan of jobs: {json.dumps(plan[0])[:400]}"
         )
-        assert used <= {"jobs_pending_claim_idx", "jobs_failed_idx", "jobs_finished_idx", None}
+        assert used <= {"jobs_pending_type_idx", "jobs_failed_idx", "jobs_finished_idx", None}
 
 
 async def test_overview_shows_failed_last_hour_and_oldest_due(db18: Any) -> None:

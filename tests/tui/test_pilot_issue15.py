@@ -107,7 +107,10 @@ async def test_marks_are_cleared_after_an_action(db18: Any) -> None:
 
 async def test_the_confirmation_names_source_count_and_first_ids(db18: Any) -> None:
     with db18.admin() as conn:
-        ids = [add_job(conn, "email.send", "failed", error="boom", age=10 + i) for i in range(4)]
+        # made oldest first, as jobs are: "newest first" is the UUIDv7 id's order (queue/browse.py)
+        ids = [add_job(conn, "email.send", "failed", error="boom", age=10 + i) for i in reversed(range(4))][
+            ::-1
+        ]
     app = make_app(db18.dsn_as("pgconsole_operator"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")

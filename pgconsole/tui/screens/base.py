@@ -31,6 +31,9 @@ class LiveScreen(Screen[None]):
 
     _timer: Timer | None = None
     refreshes = 0  # completed refreshes (tests wait on this)
+    timed = False
+    """The refresh under way was started by the timer, not by a key, an action or a resume: a
+    screen may serve what cannot have changed from what it holds (the Jobs screen's history pages)."""
 
     @property
     def pg_app(self) -> PgConsoleApp:
@@ -68,6 +71,12 @@ class LiveScreen(Screen[None]):
     def kick(self) -> None:
         """Refresh now (and restart the chain)."""
         self._stop_timer()
+        self.timed = False
+        self._refresh()
+
+    def _tick(self) -> None:
+        self._timer = None
+        self.timed = True
         self._refresh()
 
     @work(exclusive=True, group="refresh", exit_on_error=False)
@@ -97,4 +106,4 @@ class LiveScreen(Screen[None]):
     def _schedule_next(self) -> None:
         app = self.pg_app
         if self.is_current and not app.paused and app.is_running:
-            self._timer = self.set_timer(app.refresh_interval, self.kick)
+            self._timer = self.set_timer(app.refresh_interval, self._tick)

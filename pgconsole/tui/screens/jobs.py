@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,8 @@ from pgconsole.tui.text import STATUS_STYLE, age, as_datetime, lit, since, stamp
 from pgconsole.tui.widgets import columns
 from pgconsole.tui.widgets.columns import Col
 
+HISTORY_PAGE_REFRESH_S = 10.0
+SLOW_PAGE_S = 0.25
 ACTIONS = {"retry", "cancel", "delete", "retry_filter", "cancel_filter", "delete_filter", "edit_retry"}
 
 
@@ -73,6 +76,9 @@ class JobsScreen(LiveScreen):
         self.filter_error = ""
         self.stuck: list[StuckJob] = []
         self.failures: list[FailureGroup] = []
+        self._page_key: tuple[JobQuery, tuple[Any, str] | None] | None = None
+        self._page_at = 0.0
+        self._page_cost_s = 0.0
 
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
@@ -109,7 +115,25 @@ class JobsScreen(LiveScreen):
             return tab, await self.source.stuck_jobs()
         if tab == "failures":
             return tab, await self.source.failure_groups()
-        return tab, await self.source.jobs_page(self.query_model, self.page_starts[-1])
+        key = (self.query_model, self.page_starts[-1])
+        if self.timed and key == self._page_key and time.monotonic() - self._page_at < self._page_interval():
+            return tab, self.page  # nothing re-queried: see _page_interval
+        started = time.monotonic()
+        page = await self.source.jobs_page(self.query_model, self.page_starts[-1])
+        self._page_key, self._page_at = key, time.monotonic()
+        self._page_cost_s = self._page_at - started
+        return tab, page
+
+    def _page_interval(self) -> float:
+        """How often the timer re-queries the shown page. The first page, where new and changed jobs
+        appear, at every refresh. A later page (keyset: only jobs older than the page before it) and
+        a page that timed out or took longer than SLOW_PAGE_S, every HISTORY_PAGE_REFRESH_S: their
+        rows change by actions (after which the screen re-queries at once) and by the few jobs
+        still running among them, and a slow page (a filter no index serves) would otherwise spend
+        its cost again every second."""
+        if len(self.page_starts) > 1 or self.page.timed_out or self._page_cost_s > SLOW_PAGE_S:
+            return HISTORY_PAGE_REFRESH_S
+        return 0.0
 
     def show(self, data: tuple[str, Any]) -> None:
         tab, value = data
@@ -179,7 +203,9 @@ class JobsScreen(LiveScreen):
             self._move_to(table, keep)
         empty = self.query_one("#jobs-empty", Static)
         empty.display = not self.page.rows
-        if not self.page.rows:
+        if self.page.timed_out:
+            empty.update(lit(self.page.note, 200, style="yellow"))
+        elif not self.page.rows:
             t = Text("no job matches ", style="yellow")
             if self.query_model.describe() == "all jobs":
                 t.append("(no filter): the queue holds no jobs", style="yellow")
@@ -273,6 +299,9 @@ class JobsScreen(LiveScreen):
                 t.append(f" ({', '.join(nav)})", style="dim")
             t.append(f"  ·  sort {self.query_model.sort.replace('_', ' ')}")
             t.append(" (o)", style="dim")
+            if self.page.note and not self.page.timed_out:
+                t.append("  ")
+                t.append_text(lit(self.page.note, 90, style="dim"))
             if self.marked:
                 t.append(f"  {len(self.marked)} marked", style="yellow")
         info = self.pg_app.header_info

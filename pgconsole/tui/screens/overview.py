@@ -102,14 +102,13 @@ class OverviewScreen(LiveScreen):
         q.clear()
         rows = []
         for r in data.queue:
-            pending = f"{data.count_cap // 1000}k+" if r.pending_capped else str(r.pending)
             rows.append(
                 (
                     r,
                     {
-                        "pending": Text(pending, justify="right"),
-                        "running": Text(str(r.processing), justify="right"),
-                        "failed": Text(str(r.failed_1h), style="red" if r.failed_1h else "", justify="right"),
+                        "pending": Text(r.pending_label, justify="right"),
+                        "running": Text(r.processing_label, justify="right"),
+                        "failed": Text(r.failed_label, style="red" if r.failed_1h else "", justify="right"),
                         "oldest": Text(age(r.oldest_due_age_s), justify="right"),
                         "rate": Text(
                             "–" if r.completed_per_min is None else f"{r.completed_per_min:g}",
