@@ -116,6 +116,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         "refresh": getattr(args, "refresh", None),
         "timeout": getattr(args, "timeout", None),
         "connect_timeout": getattr(args, "connect_timeout", None),
+        "pgbouncer_dsn": getattr(args, "pgbouncer", None),
     }
     return load_settings(
         cli, config_path=getattr(args, "config", None), profile=getattr(args, "profile", None)
@@ -155,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pgconsole: {exc}", file=sys.stderr)
         return 3 if checking else 1
+    from pgconsole.db.connect import set_default_pooler
+
+    set_default_pooler(settings.pooler)
     try:
         if checking:
             from pgconsole.commands import check as check_cmd

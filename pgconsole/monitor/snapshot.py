@@ -24,6 +24,7 @@ from psycopg import errors
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
+from pgconsole.db.connect import Pooler, pooling
 from pgconsole.db.redact import redact
 from pgconsole.monitor.activity import Activity, collect_activity
 from pgconsole.monitor.archiver import ArchiverStats, collect_archiver
@@ -146,6 +147,11 @@ class Snapshot(BaseModel):
 
 
 def _set_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
+    # Through transaction pooling a session setting would stay on the server connection for the
+    # pool's next client: the statements are then bounded by the role's statement_timeout and the
+    # caller's deadline (DeadlineSession, --check's watchdog) instead.
+    if pooling(conn) is Pooler.TRANSACTION:
+        return
     conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(max(1, int(ms))),))
 
 
