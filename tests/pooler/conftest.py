@@ -25,6 +25,8 @@ def bouncer(pg18: Cluster) -> Iterator[Bouncer]:
 
 @pytest.fixture(scope="module")
 def session_bouncer(pg18: Cluster) -> Iterator[Bouncer]:
-    b = start_bouncer(pg18, mode="session", pool_size=3)
+    """Session pooling: a client keeps its server connection until it leaves, so the pool must be
+    as large as the clients that are connected at once."""
+    b = start_bouncer(pg18, mode="session", pool_size=20)
     yield b
     b.stop()
