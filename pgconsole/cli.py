@@ -81,6 +81,12 @@ def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
     tui = parser.add_argument_group("dashboard")
     tui.add_argument("--read-only", action="store_true", default=None, help="offer no actions")
     tui.add_argument("--refresh", type=float, metavar="SECONDS", help="refresh interval (default 2)")
+    tui.add_argument(
+        "--pgbouncer",
+        metavar="DSN",
+        help="PgBouncer's admin console (database pgbouncer): its pools in the console and the "
+        "pgbouncer_* checks (default: pgbouncer_dsn in the config file, $PGCONSOLE_PGBOUNCER_DSN)",
+    )
     from pgconsole.commands import check as check_cmd
 
     check_cmd.add_top_level_arguments(parser)

@@ -315,3 +315,19 @@ def describe_error(exc: BaseException, dsn: str = "") -> str:
     # libpq messages can span lines ("connection to server ... failed: ...\n\tIs the server ...").
     first = " ".join(part.strip() for part in text.splitlines() if part.strip())
     return redact(first or exc.__class__.__name__, _secrets(dsn))
+
+
+def connect_pgbouncer_admin(dsn: str, *, connect_timeout: float | None = None) -> psycopg.Connection[Any]:
+    """A connection to PgBouncer's admin console (the ``pgbouncer`` database of ``dsn``, setting
+    ``pgbouncer_dsn``): autocommit, no prepared statements and no session setting (it accepts only
+    its SHOW commands, without parameters). Raises :class:`ConnectError`, redacted."""
+    kwargs = connection_kwargs(dsn, Purpose.CHECK, connect_timeout=connect_timeout)
+    try:
+        conn: psycopg.Connection[Any] = psycopg.connect(
+            dsn, autocommit=True, prepare_threshold=None, **kwargs
+        )
+    except psycopg.Error as exc:
+        message = describe_error(exc, dsn)
+        raise ConnectError(message, auth=is_auth_failure(message)) from None
+    _pooling[conn] = Pooler.TRANSACTION  # nothing of a session is set on it, whatever the caller
+    return conn
