@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
-from pgconsole.db.connect import Purpose, connect_pgbouncer_admin
+from pgconsole.db.connect import Pooler, Purpose, connect_pgbouncer_admin, pooling
 from pgconsole.db.dsn import describe_target
 from pgconsole.db.session import DeadlineSession, SourceError, with_connection
 from pgconsole.monitor import Snapshot, backends, explain, top_statements
@@ -313,6 +313,8 @@ def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
         data.setup_ok = False
         data.setup_message = f"migration status unavailable: {exc}"
     data.migrate_reason = doctor.migrate_refusal(conn)
+    if not data.migrate_reason and pooling(conn) is Pooler.TRANSACTION:
+        data.migrate_reason = migrator.POOLED_MESSAGE  # the runner would refuse (exit 8)
     data.can_migrate = not data.migrate_reason
     data.findings = doctor.diagnose(conn).findings
     return data

@@ -129,8 +129,14 @@ def test_migrate_refuses_transaction_pooling_in_one_line(bouncer, db18):
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "transaction pooling" in lines[0], r.stderr
     assert "pw-" not in r.stderr + r.stdout  # no password
-    # declared "none" (a user who knows better) goes ahead and is told nothing of pooling; the
-    # direct connection works as ever
+    # the console's Schema screen offers no "apply" through it, and says why
+    source = PgSource(pooled)
+    try:
+        schema = asyncio.run(source.schema())
+    finally:
+        source.close()
+    assert not schema.can_migrate and "transaction pooling" in schema.migrate_reason, schema.migrate_reason
+    # the direct connection works as ever
     r = run_cli(["migrate", "--dsn", db18.dsn_as("pgconsole_migrator")])
     assert r.returncode == 0, r.stderr
 
