@@ -81,6 +81,12 @@ def build_parser(*, subcommands: bool = True) -> argparse.ArgumentParser:
     tui = parser.add_argument_group("dashboard")
     tui.add_argument("--read-only", action="store_true", default=None, help="offer no actions")
     tui.add_argument("--refresh", type=float, metavar="SECONDS", help="refresh interval (default 2)")
+    tui.add_argument(
+        "--pgbouncer",
+        metavar="DSN",
+        help="PgBouncer's admin console (database pgbouncer): its pools in the console and the "
+        "pgbouncer_* checks (default: pgbouncer_dsn in the config file, $PGCONSOLE_PGBOUNCER_DSN)",
+    )
     from pgconsole.commands import check as check_cmd
 
     check_cmd.add_top_level_arguments(parser)
@@ -116,6 +122,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         "refresh": getattr(args, "refresh", None),
         "timeout": getattr(args, "timeout", None),
         "connect_timeout": getattr(args, "connect_timeout", None),
+        "pgbouncer_dsn": getattr(args, "pgbouncer", None),
     }
     return load_settings(
         cli, config_path=getattr(args, "config", None), profile=getattr(args, "profile", None)
@@ -155,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pgconsole: {exc}", file=sys.stderr)
         return 3 if checking else 1
+    from pgconsole.db.connect import set_default_pooler
+
+    set_default_pooler(settings.pooler)
     try:
         if checking:
             from pgconsole.commands import check as check_cmd

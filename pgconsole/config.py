@@ -28,7 +28,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -53,6 +53,17 @@ class Settings(BaseModel):
     timeout: float = Field(default=10.0, gt=0, le=3600, description="--check time limit, seconds")
     connect_timeout: float = Field(default=10.0, gt=0, le=600, description="seconds")
     thresholds: dict[str, dict[str, str | float | int]] = Field(default_factory=dict)
+    pooler: Literal["auto", "none", "transaction", "session"] = Field(
+        default="auto",
+        description="what sits between pgconsole and the server: auto-detected, none, or a pooler's mode",
+    )
+    listen_dsn: str | None = Field(
+        default=None,
+        description="a direct connection to the server for the worker's LISTEN when dsn goes through a pooler",
+    )
+    pgbouncer_dsn: str | None = Field(
+        default=None, description="PgBouncer's admin console (database pgbouncer): its pools in the console"
+    )
     profile: str | None = None
     config_file: str | None = None
 

@@ -643,3 +643,77 @@ def pending_migrations(snap: Snapshot, t: Thresholds) -> CheckResult:
         else f"schema up to date ({m.applied} applied, latest {m.latest_applied})"
     )
     return _result("pending_migrations", st, msg, perfdata={"pending_migrations": perf(n, "", t)})
+
+
+# --- PgBouncer (only with pgbouncer_dsn / --pgbouncer: otherwise not run) -----------------------
+
+
+def _pool_name(p: object) -> str:
+    return f"{getattr(p, 'database', '?')}/{getattr(p, 'user', '?')}"
+
+
+@check(
+    "pgbouncer_clients_waiting",
+    "PgBouncer clients waiting for a server connection, over all pools (SHOW POOLS cl_waiting)",
+    kind=Kind.COUNT,
+    warn="1",
+    crit="10",
+    source="PgBouncer docs: cl_waiting counts clients that sent a query and have no server connection yet; "
+    "any is a pool at its limit right now (pgconsole), 10 a queue (pgconsole)",
+    collectors=("pgbouncer",),
+    optional=True,
+)
+def pgbouncer_clients_waiting(snap: Snapshot, t: Thresholds) -> CheckResult:
+    b = snap.pgbouncer
+    assert b is not None
+    n = b.clients_waiting
+    st = judge(n, t)
+    waiting = [p for p in b.pools if p.cl_waiting]
+    if waiting:
+        worst = max(waiting, key=lambda p: p.cl_waiting)
+        msg = (
+            f"{n} client(s) waiting for a server connection{_limit(t, st)}; most in {_pool_name(worst)}: "
+            f"{worst.cl_waiting} waiting, {worst.sv_active} of its server connections active, {worst.sv_idle} idle"
+        )
+    else:
+        msg = (
+            f"no client waiting ({len(b.pools)} pool(s), {sum(p.cl_active for p in b.pools)} clients active)"
+        )
+    details = [
+        f"{_pool_name(p)}: {p.cl_active} active, {p.cl_waiting} waiting; servers {p.sv_active} active, {p.sv_idle} idle"
+        for p in waiting[:10]
+    ]
+    return _result(
+        "pgbouncer_clients_waiting",
+        st,
+        msg,
+        details=details,
+        perfdata={"pgbouncer_clients_waiting": perf(n, "", t)},
+    )
+
+
+@check(
+    "pgbouncer_maxwait",
+    "how long the oldest PgBouncer client waiting for a server connection has waited (SHOW POOLS maxwait)",
+    kind=Kind.DURATION,
+    warn="1s",
+    crit="10s",
+    source="PgBouncer docs: a growing maxwait means the servers do not handle requests quickly enough; "
+    "1 s is a wait a user notices, 10 s a timeout for most clients (pgconsole)",
+    collectors=("pgbouncer",),
+    optional=True,
+)
+def pgbouncer_maxwait(snap: Snapshot, t: Thresholds) -> CheckResult:
+    b = snap.pgbouncer
+    assert b is not None
+    worst = b.worst_pool()
+    wait = b.max_wait_s
+    st = judge(wait, t)
+    if worst is not None and wait > 0:
+        msg = (
+            f"oldest waiting client in {_pool_name(worst)} has waited {duration(wait)}{_limit(t, st, duration)} "
+            f"({worst.cl_waiting} waiting, {worst.sv_active} server connections active)"
+        )
+    else:
+        msg = f"no client waiting ({len(b.pools)} pool(s))"
+    return _result("pgbouncer_maxwait", st, msg, perfdata={"pgbouncer_maxwait": perf(wait, "s", t)})

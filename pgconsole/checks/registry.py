@@ -34,6 +34,10 @@ class CheckDef:
     """Needs to see every session (pg_read_all_stats); UNKNOWN naming the grant otherwise."""
     params: Mapping[str, tuple[Kind, str]] = field(default_factory=dict)
     """Extra settable parameters: name -> (kind, default)."""
+    optional: bool = False
+    """Runs only when its collectors were asked for (PgBouncer's, with pgbouncer_dsn): a snapshot
+    without their state leaves it out of the results, unless it is named (``--only``): then it is
+    UNKNOWN saying what to configure."""
 
     def defaults(self) -> Thresholds:
         return Thresholds(
@@ -58,6 +62,7 @@ def check(
     collectors: tuple[str, ...],
     needs_all_stats: bool = False,
     params: Mapping[str, tuple[Kind, str]] | None = None,
+    optional: bool = False,
 ) -> Callable[[CheckFunc], CheckFunc]:
     def register(func: CheckFunc) -> CheckFunc:
         REGISTRY[name] = CheckDef(
@@ -72,6 +77,7 @@ def check(
             func,
             needs_all_stats,
             dict(params or {}),
+            optional,
         )
         return func
 
@@ -109,6 +115,13 @@ def judge(value: float, t: Thresholds, direction: Direction = "above") -> Status
 
 def perf(value: float, unit: str, t: Thresholds, lo: float | None = 0, hi: float | None = None) -> PerfValue:
     return PerfValue(value=round(value, 3), unit=unit, warn=t.warn, crit=t.crit, min=lo, max=hi)
+
+
+# What an optional check needs set up, for the UNKNOWN of one named without it.
+OPTIONAL_SETUP = {
+    "pgbouncer_clients_waiting": "set pgbouncer_dsn (config) or --pgbouncer DSN (PgBouncer's admin console)",
+    "pgbouncer_maxwait": "set pgbouncer_dsn (config) or --pgbouncer DSN (PgBouncer's admin console)",
+}
 
 
 def resolve_thresholds(
@@ -188,6 +201,18 @@ def run_checks(
     for n in names:
         d = REGISTRY[n]
         t = resolved.get(n) or d.defaults()
+        if d.optional and any(c not in snapshot.collectors for c in d.collectors):
+            if only is None:
+                continue  # not configured: not run
+            results.append(
+                CheckResult(
+                    name=n,
+                    status=Status.UNKNOWN,
+                    message=f"not configured: {OPTIONAL_SETUP.get(n, 'its collector is not set up')}",
+                    hint=OPTIONAL_SETUP.get(n),
+                )
+            )
+            continue
         res = _unavailable(snapshot, d)
         if res is None:
             try:

@@ -85,9 +85,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from pgconsole.checks.result import CheckResult, Status
     from pgconsole.checks.thresholds import ThresholdError, parse_set_options
     from pgconsole.db.capabilities import read_capabilities
-    from pgconsole.db.connect import ConnectError, Purpose, connect, describe_error
+    from pgconsole.db.connect import ConnectError, Purpose, connect, connect_pgbouncer_admin, describe_error
     from pgconsole.db.dsn import describe_target
-    from pgconsole.monitor.snapshot import take_snapshot
+    from pgconsole.monitor.snapshot import PGBOUNCER, attach_pgbouncer, pgbouncer_unreachable, take_snapshot
 
     timeout = float(args.timeout if args.timeout is not None else settings.timeout)
     if timeout <= 0:
@@ -119,17 +119,32 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                 [CheckResult(name="connection", status=Status.CRITICAL, message=f"cannot connect: {exc}")]
             )
             return code if code is not None else 2
+        bouncer = None
+        bouncer_error: str | None = None
         try:
             reporter.phase = "reading capabilities"
             caps = read_capabilities(conn)
+            needed = collectors_for(only)
+            if settings.pgbouncer_dsn and PGBOUNCER in needed:
+                reporter.phase = "connecting to PgBouncer"
+                left = max(1.0, start + timeout - OUTPUT_MARGIN_S - time.monotonic())
+                try:
+                    bouncer = connect_pgbouncer_admin(
+                        settings.pgbouncer_dsn, connect_timeout=min(settings.connect_timeout, left)
+                    )
+                except ConnectError as exc:
+                    bouncer_error = str(exc)
             reporter.phase = "collecting"
             snap = take_snapshot(
                 conn,
                 caps,
-                only=collectors_for(only),
+                only=needed,
                 deadline=start + timeout - OUTPUT_MARGIN_S,
                 collector_timeout_ms=int(min(2.0, timeout) * 1000),
+                pgbouncer=bouncer,
             )
+            if bouncer_error is not None:
+                attach_pgbouncer(snap, None, pgbouncer_unreachable(bouncer_error))
             reporter.phase = "judging"
             results = run_checks(snap, thresholds, only)
         except Exception as exc:
@@ -150,10 +165,12 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                     )
                 ]
         finally:
-            try:
-                conn.close()
-            except Exception:
-                pass
+            for c in (conn, bouncer):
+                try:
+                    if c is not None:
+                        c.close()
+                except Exception:
+                    pass
         code = reporter.emit(results)
         return code if code is not None else 3
     finally:

@@ -40,7 +40,11 @@ def add_parser(sub: Any) -> None:
         help="take over jobs of dead workers this often (0 = never; default 15)",
     )
     p.add_argument(
-        "--poll", type=float, default=1.0, metavar="SECONDS", help="poll interval when idle (default 1)"
+        "--poll",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="poll interval when idle, and without a LISTEN (through transaction pooling without listen_dsn) (default 1)",
     )
     p.add_argument(
         "--shutdown-timeout",
@@ -104,6 +108,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             burst=args.burst,
             connect_timeout=settings.connect_timeout,
             start_retry_seconds=args.connect_retry,
+            pooler=settings.pooler,
+            listen_dsn=settings.listen_dsn,
         )
         config.validate()
     except InvalidInput as exc:

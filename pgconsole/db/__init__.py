@@ -2,6 +2,7 @@
 
 from pgconsole.db.connect import (
     ConnectError,
+    Pooler,
     Purpose,
     Timeouts,
     connect,
@@ -15,6 +16,7 @@ _register_timestamp_loader()  # every connection made after this reads out-of-ra
 
 __all__ = [
     "ConnectError",
+    "Pooler",
     "Purpose",
     "Timeouts",
     "connect",

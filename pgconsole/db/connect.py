@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -199,17 +200,85 @@ def session_settings(purpose: Purpose, timeouts: Timeouts | None = None) -> dict
     return settings
 
 
-_SET_SQL = "SELECT set_config(%s, %s, false)"
-
-
 def apply_settings(conn: psycopg.Connection[Any], settings: Mapping[str, str]) -> None:
-    """Apply session settings after connecting (values as parameters; works through PgBouncer)."""
+    """Apply session settings after connecting, all in one statement (values as parameters).
+
+    Not through transaction pooling: a session setting stays on the server connection, which the
+    pooler hands to its next client (:func:`connect` skips this there, docs/configuration.md)."""
+    if not settings:
+        return
     autocommit = conn.autocommit
     conn.autocommit = True
-    with conn.cursor() as cur:
-        for name, value in settings.items():
-            cur.execute(_SET_SQL, (name, value))
+    calls = ", ".join(["set_config(%s, %s, false)"] * len(settings))
+    params = [v for item in settings.items() for v in item]
+    conn.execute(f"SELECT {calls}", params)  # type: ignore[arg-type]  # noqa: S608 - placeholders only
     conn.autocommit = autocommit
+
+
+class Pooler(enum.StrEnum):
+    """What sits between pgconsole and the server (setting ``pooler``, docs/configuration.md).
+
+    ``auto``: a pooler is assumed when the server's ``port`` setting differs from the port this
+    connection reached (PgBouncer, pgcat, Odyssey, or any proxy or port mapping in between), and
+    treated as transaction pooling, the mode that allows the least; ``none``: a direct connection;
+    ``transaction`` / ``session``: a pooler in that mode, declared."""
+
+    AUTO = "auto"
+    NONE = "none"
+    TRANSACTION = "transaction"
+    SESSION = "session"
+
+
+_default_pooler = Pooler.AUTO
+# How each open connection was classified (none / transaction / session), for the code that must
+# not leave session state behind (queue.admin's audit name, the snapshot's statement_timeout).
+_pooling: weakref.WeakKeyDictionary[psycopg.Connection[Any], Pooler] = weakref.WeakKeyDictionary()
+
+
+def set_default_pooler(pooler: str | Pooler) -> None:
+    """The ``pooler`` setting for connections opened without one (the CLI sets it once)."""
+    global _default_pooler
+    _default_pooler = Pooler(pooler)
+
+
+def default_pooler() -> Pooler:
+    return _default_pooler
+
+
+def pooling(conn: psycopg.Connection[Any]) -> Pooler:
+    """``none``, ``transaction`` or ``session``: what :func:`connect` found or was told for ``conn``
+    (``none`` for a connection it did not open)."""
+    return _pooling.get(conn, Pooler.NONE)
+
+
+_PORT_SQL = "SELECT current_setting('port')"
+
+
+def detect_pooler(conn: psycopg.Connection[Any]) -> Pooler:
+    """One cheap statement: the server's own port against the port this connection reached. A
+    pooler (or any proxy) listens on a port of its own; one on another host with the same port
+    number is not seen, and a plain port mapping looks like one: declare ``pooler`` then."""
+    row = conn.execute(_PORT_SQL).fetchone()
+    try:
+        server_port = int(row[0]) if row else None
+    except (TypeError, ValueError):
+        server_port = None
+    reached = conn.info.port
+    if server_port is None or not reached or server_port == reached:
+        return Pooler.NONE
+    return Pooler.TRANSACTION
+
+
+def _prepare_for(conn: psycopg.Connection[Any], pooler: Pooler) -> Pooler:
+    """Classify ``conn`` and make it safe for what sits in between: behind any pooler no
+    server-side prepared statement (psycopg's ``prepare_threshold=None``): the next transaction
+    may run on another server connection, and one session's statements would be found by the next
+    client of a session pool whose reset query does not DISCARD ALL."""
+    mode = detect_pooler(conn) if pooler is Pooler.AUTO else pooler
+    if mode is not Pooler.NONE:
+        conn.prepare_threshold = None
+        _pooling[conn] = mode
+    return mode
 
 
 def connect(
@@ -221,8 +290,15 @@ def connect(
     connect_timeout: float | None = None,
     app_suffix: str | None = None,
     row_factory: Any = None,
+    pooler: Pooler | str | None = None,
 ) -> psycopg.Connection[Any]:
-    """Open one connection for ``purpose``. Raises :class:`ConnectError` with a redacted message."""
+    """Open one connection for ``purpose``. Raises :class:`ConnectError` with a redacted message.
+
+    ``pooler`` (default: :func:`default_pooler`, the ``pooler`` setting): behind a pooler the
+    connection prepares no statement; behind transaction pooling it also gets no session setting
+    (its limits are then the role's own, which ``pgconsole setup`` sets for pgconsole's roles, and
+    the callers' deadlines). application_name is a startup parameter, which PgBouncer keeps per
+    client and sets on whichever server connection the client is given."""
     kwargs = connection_kwargs(dsn, purpose, connect_timeout=connect_timeout, app_suffix=app_suffix)
     try:
         conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True, **kwargs)
@@ -232,7 +308,9 @@ def connect(
     try:
         if row_factory is not None:
             conn.row_factory = row_factory
-        apply_settings(conn, session_settings(purpose, timeouts))
+        mode = _prepare_for(conn, Pooler(pooler) if pooler is not None else _default_pooler)
+        if mode is not Pooler.TRANSACTION:
+            apply_settings(conn, session_settings(purpose, timeouts))
         conn.autocommit = autocommit
     except psycopg.Error as exc:
         conn.close()
@@ -246,3 +324,19 @@ def describe_error(exc: BaseException, dsn: str = "") -> str:
     # libpq messages can span lines ("connection to server ... failed: ...\n\tIs the server ...").
     first = " ".join(part.strip() for part in text.splitlines() if part.strip())
     return redact(first or exc.__class__.__name__, _secrets(dsn))
+
+
+def connect_pgbouncer_admin(dsn: str, *, connect_timeout: float | None = None) -> psycopg.Connection[Any]:
+    """A connection to PgBouncer's admin console (the ``pgbouncer`` database of ``dsn``, setting
+    ``pgbouncer_dsn``): autocommit, no prepared statements and no session setting (it accepts only
+    its SHOW commands, without parameters). Raises :class:`ConnectError`, redacted."""
+    kwargs = connection_kwargs(dsn, Purpose.CHECK, connect_timeout=connect_timeout)
+    try:
+        conn: psycopg.Connection[Any] = psycopg.connect(
+            dsn, autocommit=True, prepare_threshold=None, **kwargs
+        )
+    except psycopg.Error as exc:
+        message = describe_error(exc, dsn)
+        raise ConnectError(message, auth=is_auth_failure(message)) from None
+    _pooling[conn] = Pooler.TRANSACTION  # nothing of a session is set on it, whatever the caller
+    return conn

@@ -88,8 +88,12 @@ class DeadlineSession:
         *,
         connect_timeout: float = 5.0,
         deadline: float = 8.0,
+        opener: Callable[[str, float], psycopg.Connection[Any]] | None = None,
     ) -> None:
+        """``opener(dsn, connect_timeout)`` opens the connection instead of :func:`connect` (PgBouncer's
+        admin console: :func:`~pgconsole.db.connect.connect_pgbouncer_admin`)."""
         self.dsn = dsn
+        self.opener = opener
         self.purpose = purpose
         self.connect_timeout = connect_timeout
         self.deadline = deadline
@@ -101,7 +105,10 @@ class DeadlineSession:
     def _connection(self) -> tuple[psycopg.Connection[Any], threading.Lock]:
         with self._guard:
             if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = connect(self.dsn, self.purpose, connect_timeout=self.connect_timeout)
+                if self.opener is not None:
+                    self._conn = self.opener(self.dsn, self.connect_timeout)
+                else:
+                    self._conn = connect(self.dsn, self.purpose, connect_timeout=self.connect_timeout)
                 self._use = threading.Lock()
                 self.generation += 1
             return self._conn, self._use

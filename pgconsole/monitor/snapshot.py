@@ -24,6 +24,7 @@ from psycopg import errors
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
+from pgconsole.db.connect import Pooler, pooling
 from pgconsole.db.redact import redact
 from pgconsole.monitor.activity import Activity, collect_activity
 from pgconsole.monitor.archiver import ArchiverStats, collect_archiver
@@ -38,6 +39,7 @@ from pgconsole.monitor.database import DatabaseStats, collect_database
 from pgconsole.monitor.delta import SnapshotDelta, compute_delta
 from pgconsole.monitor.migrations import MigrationState, collect_migrations
 from pgconsole.monitor.notify import NotifyQueue, collect_notify
+from pgconsole.monitor.pgbouncer import PgBouncerStats, collect_pgbouncer
 from pgconsole.monitor.queue_stats import QueueStats, collect_queue
 from pgconsole.monitor.replication import Replication, collect_replication
 from pgconsole.monitor.server import ServerInfo, collect_server
@@ -136,6 +138,8 @@ class Snapshot(BaseModel):
     notify: NotifyQueue | None = None
     queue: QueueStats | None = None
     migrations: MigrationState | None = None
+    pgbouncer: PgBouncerStats | None = None
+    """PgBouncer's pools, from its admin console (another connection: see :func:`read_pgbouncer`)."""
     delta: SnapshotDelta | None = None
     """Rates against the previous snapshot (None on the first one)."""
 
@@ -145,7 +149,43 @@ class Snapshot(BaseModel):
         )
 
 
+# PgBouncer's admin console is a connection of its own (setting pgbouncer_dsn), so its collector is
+# not in COLLECTORS: take_snapshot runs it on the connection it is given, the console's data source
+# on a session of its own, and a snapshot without it has no state for it (its checks are not run).
+PGBOUNCER = "pgbouncer"
+
+
+def read_pgbouncer(conn: psycopg.Connection[Any]) -> tuple[PgBouncerStats | None, CollectorState]:
+    """The pools from the admin console on ``conn``, and the collector's state (never raises for a
+    database error: the state says what failed)."""
+    t0 = time.monotonic()
+    try:
+        stats: PgBouncerStats | None = collect_pgbouncer(conn)
+        state = CollectorState(name=PGBOUNCER, status="ok")
+    except psycopg.Error as exc:
+        stats, state = None, CollectorState(name=PGBOUNCER, status="error", message=redact(_one_line(exc)))
+    state.elapsed_ms = (time.monotonic() - t0) * 1000
+    state.collected_at = t0
+    return stats, state
+
+
+def pgbouncer_unreachable(message: str) -> CollectorState:
+    """The state of the PgBouncer collector when its admin console cannot be reached."""
+    return CollectorState(name=PGBOUNCER, status="error", message=f"cannot reach PgBouncer: {message}")
+
+
+def attach_pgbouncer(snap: Snapshot, stats: PgBouncerStats | None, state: CollectorState) -> Snapshot:
+    snap.pgbouncer = stats
+    snap.collectors[PGBOUNCER] = state
+    return snap
+
+
 def _set_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
+    # Through transaction pooling a session setting would stay on the server connection for the
+    # pool's next client: the statements are then bounded by the role's statement_timeout and the
+    # caller's deadline (DeadlineSession, --check's watchdog) instead.
+    if pooling(conn) is Pooler.TRANSACTION:
+        return
     conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(max(1, int(ms))),))
 
 
@@ -158,6 +198,7 @@ def take_snapshot(
     deadline: float | None = None,
     collector_timeout_ms: int = DEFAULT_COLLECTOR_TIMEOUT_MS,
     min_interval_s: Mapping[str, float] | None = None,
+    pgbouncer: psycopg.Connection[Any] | None = None,
 ) -> Snapshot:
     """Run the collectors (all, or ``only``) and return a :class:`Snapshot`.
 
@@ -168,6 +209,7 @@ def take_snapshot(
     it was read). ``min_interval_s`` sets that age per collector for this caller, over the
     collectors' own (a screen that does not show a collector's figures reads it less often). Never
     raises for a collector's failure; a lost connection marks the remaining collectors as ``error``.
+    ``pgbouncer``: a connection to PgBouncer's admin console, read after the collectors.
     """
     start = time.monotonic()
     states: dict[str, CollectorState] = {}
@@ -268,6 +310,8 @@ def take_snapshot(
     )
     if previous is not None:
         snap.delta = compute_delta(previous, snap)
+    if pgbouncer is not None and (only is None or PGBOUNCER in only):
+        attach_pgbouncer(snap, *read_pgbouncer(pgbouncer))
     return snap
 
 

@@ -15,8 +15,9 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from pgconsole.db.connect import Pooler, pooling
 from pgconsole.queue import payload_edit
 from pgconsole.queue.errors import translate_errors
 from pgconsole.queue.models import (
@@ -273,11 +275,13 @@ def run_by_filter(
     progress: ProgressCallback | None = None,
     max_rows: int | None = None,
     request_running: bool = False,
+    os_user: str | None = None,
 ) -> ActionReport:
     """Apply ``action`` to every job matching ``flt``, in batches of ``batch_size`` (one short
     transaction each on an autocommit connection; lowest ids first). Stops when a batch changes
     fewer than batch_size rows, or after ``max_rows``. ``progress(done, expected)`` is called after
-    each batch; ``expected`` is the dry-run count taken before the first batch."""
+    each batch; ``expected`` is the dry-run count taken before the first batch. ``os_user``: named
+    for the audit records inside each batch's transaction (see :func:`run`)."""
     _check_action(action)
     _check_reason(reason)
     _check_batch(batch_size)
@@ -286,7 +290,7 @@ def run_by_filter(
     rows: list[ActionRow] = []
     batches = 0
     while True:
-        with translate_errors(), conn.cursor(row_factory=class_row(ActionRow)) as cur:
+        with _naming(conn, os_user), translate_errors(), conn.cursor(row_factory=class_row(ActionRow)) as cur:
             cur.execute(stmt)
             batch = cur.fetchall()
         batches += 1
@@ -301,15 +305,38 @@ def run_by_filter(
 # -- the one path of the CLI and the console: preview, then run --------------------------------
 
 
-def _name_os_user(conn: Conn) -> None:
-    """The OS user behind the session, for the audit records (``metadata.os_user``)."""
+def _os_user() -> str | None:
     import getpass
 
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
-        return
+        return None
+
+
+def _name_os_user(conn: Conn) -> str | None:
+    """The OS user behind the session, for the audit records (``metadata.os_user``): set for the
+    session, or, through transaction pooling (where a session setting stays on a server connection
+    the pooler hands to its next client, and the next transaction may run on another one),
+    returned to be set inside each batch's transaction (:func:`_naming`)."""
+    user = _os_user()
+    if user is None:
+        return None
+    if pooling(conn) is Pooler.TRANSACTION:
+        return user
     conn.execute("SELECT set_config('pgconsole.os_user', %s, false)", (user,))
+    return None
+
+
+@contextlib.contextmanager
+def _naming(conn: Conn, os_user: str | None) -> Iterator[None]:
+    """With ``os_user``: one transaction that names it (``set_config(.., true)``) for its audit records."""
+    if os_user is None:
+        yield
+        return
+    with conn.transaction():
+        conn.execute("SELECT set_config('pgconsole.os_user', %s, true)", (os_user,))
+        yield
 
 
 def _skipped(action: Action, by_status: dict[str, int], request_running: bool) -> dict[str, int]:
@@ -398,9 +425,10 @@ def run(
     _check_action(action)
     _check_reason(target.reason)
     _check_batch(batch_size)
-    _name_os_user(conn)
+    os_user = _name_os_user(conn)
     if target.payload is not None:
-        return _retry_with_payload(conn, action, target, progress)
+        with _naming(conn, os_user):
+            return _retry_with_payload(conn, action, target, progress)
     if target.ids is None:
         flt = target.filter or JobFilter()
         before, _, skipped = _filter_counts(conn, action, flt, target.request_running)
@@ -412,6 +440,7 @@ def run(
             batch_size=batch_size,
             progress=progress,
             request_running=target.request_running,
+            os_user=os_user,
         )
         report.requested = sum(before.values())
         report.skipped = skipped
@@ -426,7 +455,8 @@ def run(
         progress(0, len(ids))
     for i in range(0, len(ids), batch_size):
         batch = ids[i : i + batch_size]
-        rows += act_on_ids(conn, action, batch, target.reason)
+        with _naming(conn, os_user):
+            rows += act_on_ids(conn, action, batch, target.reason)
         batches += 1
         if progress is not None:
             progress(min(i + batch_size, len(ids)), len(ids))

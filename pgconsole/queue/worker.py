@@ -9,7 +9,10 @@ One process, three kinds of threads, no child processes:
   and failures, or completions when no claim is due, in batches (on the batch size or after
   ``flush_interval``); runs a rescue pass every ``rescue_interval`` (so a dead
   worker's jobs come back without a separate maintenance process), and between claims waits on
-  LISTEN ``pgconsole_jobs`` (a doorbell) with a polling fallback;
+  LISTEN ``pgconsole_jobs`` (a doorbell) with a polling fallback. Through a transaction pooler
+  (PgBouncer) it never LISTENs on the pooled connection, whose server connection the pooler hands
+  to other clients, notifications included: it LISTENs on ``listen_dsn`` (a direct connection to
+  the server) when given, else polls every ``poll_interval``;
 * a heartbeat thread (its own connection): extends the lease of every held job every
   ``heartbeat_interval`` and learns about cancel requests and lost jobs;
 * ``concurrency`` handler threads (daemon threads: a handler that never returns cannot keep the
@@ -45,7 +48,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from pgconsole.db import Purpose, connect
-from pgconsole.db.connect import ConnectError
+from pgconsole.db.connect import ConnectError, Pooler, pooling
 from pgconsole.queue import client
 from pgconsole.queue.models import (
     DEFAULT_PAYLOAD_MAX_BYTES,
@@ -242,6 +245,8 @@ class WorkerConfig:
     burst: bool = False  # exit when nothing is due and nothing is held (tests, cron-style runs)
     connect_timeout: float = 10.0
     start_retry_seconds: float = 60.0  # keep trying the first connection this long (0: fail at once)
+    pooler: str | None = None  # the pooler setting for dsn (None: db.connect's default, "auto")
+    listen_dsn: str | None = None  # a direct connection for LISTEN when dsn goes through a pooler
 
     def validate(self) -> None:
         check_worker_id(self.worker_id)
@@ -287,6 +292,8 @@ class Worker:
         self._results: queue.Queue[list[JobContext]] = queue.Queue()  # finished, outcome on each
         self._conn: psycopg.Connection[Any] | None = None
         self._cur: psycopg.Cursor[Any] | None = None  # the claim cursor of _conn (client._claim_cursor)
+        self._listen: psycopg.Connection[Any] | None = None  # LISTEN on listen_dsn (pooled dsn)
+        self._polling_said = False
         self._side: list[psycopg.Connection[Any]] = []
         self._side_lock = threading.Lock()
         self._is_async = inspect.iscoroutinefunction(config.handler)
@@ -298,7 +305,11 @@ class Worker:
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
         return connect(
-            self.config.dsn, Purpose.WORKER, app_suffix=self.id, connect_timeout=self.config.connect_timeout
+            self.config.dsn,
+            Purpose.WORKER,
+            app_suffix=self.id,
+            connect_timeout=self.config.connect_timeout,
+            pooler=self.config.pooler,
         )
 
     def _main_conn(self) -> psycopg.Connection[Any]:
@@ -307,8 +318,67 @@ class Worker:
                 self._conn.close()
             self._conn = self._connect()
             self._cur = client._claim_cursor(self._conn)
-            self._conn.execute("LISTEN pgconsole_jobs")
+            if pooling(self._conn) is not Pooler.TRANSACTION:
+                self._conn.execute("LISTEN pgconsole_jobs")
         return self._conn
+
+    def _doorbell(self, conn: psycopg.Connection[Any]) -> psycopg.Connection[Any] | None:
+        """The connection that LISTENs: the main one, unless it goes through transaction pooling;
+        then the one on listen_dsn (opened here, auto-detected: a pooled listen_dsn is refused
+        too), else None (poll)."""
+        if pooling(conn) is not Pooler.TRANSACTION:
+            return conn
+        if self.config.listen_dsn:
+            if self._listen is None or self._listen.closed or self._listen.broken:
+                if self._listen is not None:
+                    self._listen.close()
+                self._listen = None
+                try:
+                    listen = connect(
+                        self.config.listen_dsn,
+                        Purpose.WORKER,
+                        app_suffix=self.id,
+                        connect_timeout=self.config.connect_timeout,
+                        pooler=Pooler.AUTO,
+                    )
+                except ConnectError as exc:
+                    log.warning("listen_dsn: cannot connect (%s); polling meanwhile", exc)
+                    return None
+                if pooling(listen) is Pooler.TRANSACTION:
+                    listen.close()
+                    log.warning(
+                        "listen_dsn goes through a pooler too (it must reach the server directly); "
+                        "polling every %gs",
+                        self.config.poll_interval,
+                    )
+                    self.config.listen_dsn = None
+                    return None
+                listen.execute("LISTEN pgconsole_jobs")
+                self._listen = listen
+            return self._listen
+        if not self._polling_said:
+            self._polling_said = True
+            log.info(
+                "the connection goes through transaction pooling: no LISTEN on it; polling every %gs "
+                "(set listen_dsn to a direct connection to be woken at once)",
+                self.config.poll_interval,
+            )
+        return None
+
+    def _wait_for_jobs(self, conn: psycopg.Connection[Any]) -> None:
+        """Idle: wait for the doorbell (a NOTIFY on pgconsole_jobs), at most poll_interval."""
+        listen = self._doorbell(conn)
+        if listen is None:
+            self._stop.wait(self.config.poll_interval)
+            return
+        try:
+            for _ in listen.notifies(timeout=self.config.poll_interval, stop_after=1):
+                pass
+        except psycopg.OperationalError:
+            if listen is conn:
+                raise
+            log.warning("the listen_dsn connection was lost; reconnecting")
+            listen.close()
 
     class _SideConn:
         def __init__(self, worker: Worker) -> None:
@@ -593,8 +663,7 @@ class Worker:
                                     continue
                             break
                         # idle: wait for the doorbell (or poll)
-                        for _ in conn.notifies(timeout=cfg.poll_interval, stop_after=1):
-                            pass
+                        self._wait_for_jobs(conn)
                         continue
                     # busy: wait for a handler to finish
                     try:
@@ -630,6 +699,8 @@ class Worker:
                     log.warning("could not leave the worker registry: %s", exc)
             if self._conn is not None:
                 self._conn.close()
+            if self._listen is not None:
+                self._listen.close()
             with self._side_lock:
                 for c in self._side:
                     c.close()
@@ -663,6 +734,7 @@ class Worker:
                 "run `pgconsole setup` and `pgconsole migrate` first"
             )
         self.result_limit = limit
+        self._doorbell(conn)  # LISTEN before the first claim, so no doorbell between them is missed
         try:
             client.register_worker(
                 conn,

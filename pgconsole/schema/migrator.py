@@ -34,6 +34,7 @@ from psycopg import errors, sql
 from pydantic import BaseModel
 
 from pgconsole import __version__
+from pgconsole.db.connect import Pooler, pooling
 from pgconsole.schema.setup import ROLES
 
 LOCK_KEY = "pgconsole.migrate"
@@ -49,6 +50,7 @@ EXIT_CHECKSUM = 4
 EXIT_NEWER_DATABASE = 5
 EXIT_NOT_SET_UP = 6
 EXIT_PRERELEASE = 7
+EXIT_POOLED = 8
 
 # The history of a database built before the first release, when the schema was twelve files;
 # they were folded into today's files, and these rows are kept only to recognise such a database.
@@ -246,7 +248,23 @@ def _split_statements(sql_text: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
+POOLED_MESSAGE = (
+    "migrations need a session of their own (an advisory lock held across transactions) and this "
+    "connection goes through transaction pooling: run `pgconsole migrate` with a --dsn that reaches "
+    'the server directly (or declare pooler = "session" if the pooler runs in session mode)'
+)
+
+
+def refuse_transaction_pooling(conn: psycopg.Connection[Any]) -> None:
+    """Exit with EXIT_POOLED before anything is locked or changed when ``conn`` goes through
+    transaction pooling: the lock (and SET ROLE) would stay on a server connection the pooler
+    hands to others, and the next transaction would run on another one without them."""
+    if pooling(conn) is Pooler.TRANSACTION:
+        raise MigrationError(POOLED_MESSAGE, EXIT_POOLED)
+
+
 def _acquire_lock(conn: psycopg.Connection[Any], wait_seconds: float, say: Callable[[str], None]) -> None:
+    refuse_transaction_pooling(conn)
     deadline = time.monotonic() + wait_seconds
     told = False
     while True:

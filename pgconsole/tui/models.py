@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from pgconsole.checks.result import CheckResult
 from pgconsole.monitor.backends import BackendRow
+from pgconsole.monitor.pgbouncer import PgBouncerStats
 from pgconsole.monitor.queue_stats import FailureGroup, capped_label
 from pgconsole.monitor.top_statements import StatementRow, StatementsData
 from pgconsole.queue.browse import SORT_KEYS, JobDetail, JobPage, JobQuery, JobRow, SortKey
@@ -85,9 +86,19 @@ class OverviewData(BaseModel):
     notes: list[str] = Field(default_factory=list)  # missing privilege / extension, once
 
 
+class PoolsData(BaseModel):
+    """PgBouncer's pools for the Activity screen: not configured (no pgbouncer_dsn), read, or the
+    one line saying why they could not be read."""
+
+    configured: bool = False
+    stats: PgBouncerStats | None = None
+    error: str = ""
+
+
 class ActivityData(BaseModel):
     sessions: list[BackendRow] = Field(default_factory=list)
     hidden_own: int = 0  # the console's own sessions, not shown
+    pools: PoolsData = Field(default_factory=PoolsData)
 
 
 class MigrationRow(BaseModel):
@@ -114,6 +125,7 @@ __all__ = [
     "ActionReport",
     "ActionTarget",
     "ActivityData",
+    "PoolsData",
     "BackendRow",
     "CheckResult",
     "FailureGroup",

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
-from pgconsole.db.connect import Purpose
+from pgconsole.db.connect import Pooler, Purpose, connect_pgbouncer_admin, pooling
 from pgconsole.db.dsn import describe_target
 from pgconsole.db.session import DeadlineSession, SourceError, with_connection
 from pgconsole.monitor import Snapshot, backends, explain, top_statements
+from pgconsole.monitor.base import CollectorState
+from pgconsole.monitor.pgbouncer import PgBouncerStats
+from pgconsole.monitor.snapshot import attach_pgbouncer, pgbouncer_unreachable, read_pgbouncer
 from pgconsole.queue import admin, browse, client, maintenance
 from pgconsole.queue.models import InvalidInput, WorkerInfo
 from pgconsole.tui import overview_data as overview
@@ -30,6 +33,7 @@ from pgconsole.tui.models import (
     JobQuery,
     MigrationRow,
     OverviewData,
+    PoolsData,
     SchemaData,
     StatementsData,
     StuckJob,
@@ -55,6 +59,7 @@ class DataSource(Protocol):
     async def statements(self, order: str, delta: bool) -> StatementsData: ...
     async def explain(self, query: str, analyze: bool, params: list[str | None] | None = None) -> str: ...
     async def activity(self) -> ActivityData: ...
+    async def pgbouncer(self) -> PoolsData: ...
     async def schema(self) -> SchemaData: ...
     async def preview(self, kind: ActionKind, target: ActionTarget) -> ActionPreview: ...
     async def run_action(
@@ -78,8 +83,22 @@ class PgSource:
         deadline: float = 8.0,
         connect_timeout: float = 5.0,
         thresholds: dict[str, Any] | None = None,
+        pgbouncer_dsn: str | None = None,
     ) -> None:
         self.dsn = dsn
+        # PgBouncer's admin console, on a session of its own with a short deadline: a PgBouncer that
+        # does not answer costs its panel and its checks, never the rest of a refresh.
+        self.pgbouncer_session = (
+            DeadlineSession(
+                pgbouncer_dsn,
+                Purpose.CHECK,
+                connect_timeout=connect_timeout,
+                deadline=3.0,
+                opener=lambda d, t: connect_pgbouncer_admin(d, connect_timeout=t),
+            )
+            if pgbouncer_dsn
+            else None
+        )
         self.forced_read_only = read_only
         self.session = DeadlineSession(
             dsn, Purpose.DASHBOARD, connect_timeout=connect_timeout, deadline=deadline
@@ -133,6 +152,8 @@ class PgSource:
         prev = self._prev_snapshot
         snap, extra = await self.session.call(lambda conn: overview.read(conn, caps, prev))
         self._prev_snapshot = snap
+        if self.pgbouncer_session is not None:
+            attach_pgbouncer(snap, *await self._read_pgbouncer())
         data = overview.build(snap, self.thresholds, extra)
         if not caps.has_queue:
             data.notes.append(
@@ -146,7 +167,24 @@ class PgSource:
         prev = self._prev_snapshot
         snap = await self.session.call(lambda conn: overview.snapshot(conn, caps, prev))
         self._prev_snapshot = snap
+        if self.pgbouncer_session is not None:
+            attach_pgbouncer(snap, *await self._read_pgbouncer())
         return overview.health(snap, self.thresholds)
+
+    # -- PgBouncer ------------------------------------------------------------------------
+    async def _read_pgbouncer(self) -> tuple[PgBouncerStats | None, CollectorState]:
+        assert self.pgbouncer_session is not None
+        try:
+            return await self.pgbouncer_session.call(read_pgbouncer)
+        except SourceError as exc:
+            return None, pgbouncer_unreachable(str(exc))
+
+    async def pgbouncer(self) -> PoolsData:
+        """PgBouncer's pools (``configured`` False without pgbouncer_dsn); never raises."""
+        if self.pgbouncer_session is None:
+            return PoolsData()
+        stats, state = await self._read_pgbouncer()
+        return PoolsData(configured=True, stats=stats, error="" if stats is not None else state.message)
 
     # -- jobs -----------------------------------------------------------------------------
     async def jobs_page(self, q: JobQuery, after: tuple[Any, str] | None) -> JobPage:
@@ -233,6 +271,8 @@ class PgSource:
 
     def close(self) -> None:
         self.session.close()
+        if self.pgbouncer_session is not None:
+            self.pgbouncer_session.close()
 
 
 def _source_errors(fn: Callable[..., Any], *args: Any) -> Any:
@@ -273,6 +313,8 @@ def _schema_data(conn: psycopg.Connection[Any]) -> SchemaData:
         data.setup_ok = False
         data.setup_message = f"migration status unavailable: {exc}"
     data.migrate_reason = doctor.migrate_refusal(conn)
+    if not data.migrate_reason and pooling(conn) is Pooler.TRANSACTION:
+        data.migrate_reason = migrator.POOLED_MESSAGE  # the runner would refuse (exit 8)
     data.can_migrate = not data.migrate_reason
     data.findings = doctor.diagnose(conn).findings
     return data

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pgconsole.checks.result import Status
+from pgconsole.monitor.pgbouncer import PgBouncerPool, PgBouncerStats
 from pgconsole.queue.models import ActionRow, Job, LogEntry
 from pgconsole.tui.models import (
     ActionPreview,
@@ -23,6 +24,7 @@ from pgconsole.tui.models import (
     JobRow,
     MigrationRow,
     OverviewData,
+    PoolsData,
     QueueTypeRow,
     SchemaData,
     StatementRow,
@@ -65,8 +67,9 @@ JOBS = [
 
 
 class FakeSource:
-    def __init__(self, *, read_only: bool = False) -> None:
+    def __init__(self, *, read_only: bool = False, pgbouncer: bool = False) -> None:
         self.read_only = read_only
+        self.with_pgbouncer = pgbouncer
         self.actions: list[tuple[str, ActionTarget]] = []
 
     async def header(self) -> HeaderInfo:
@@ -285,6 +288,51 @@ class FakeSource:
                     query="UPDATE accounts SET balance = 1 WHERE id = 1",
                 ),
             ],
+        )
+
+    async def pgbouncer(self) -> PoolsData:
+        if not self.with_pgbouncer:
+            return PoolsData()
+        return PoolsData(
+            configured=True,
+            stats=PgBouncerStats(
+                version="PgBouncer 1.18.0",
+                pools=[
+                    PgBouncerPool(
+                        database="app",
+                        user="pgconsole_app",
+                        pool_mode="transaction",
+                        cl_active=9,
+                        cl_waiting=5,
+                        sv_active=3,
+                        sv_idle=0,
+                        sv_used=0,
+                        maxwait_s=2.4,
+                        avg_query_ms=1.8,
+                        avg_xact_ms=4.2,
+                    ),
+                    PgBouncerPool(
+                        database="app",
+                        user="pgconsole_worker",
+                        pool_mode="transaction",
+                        cl_active=6,
+                        sv_active=1,
+                        sv_idle=2,
+                        avg_query_ms=0.9,
+                        avg_xact_ms=0.9,
+                    ),
+                    PgBouncerPool(
+                        database="analytics_reporting_warehouse",
+                        user="reporting_readonly_service",
+                        pool_mode="session",
+                        cl_active=2,
+                        sv_active=2,
+                        sv_idle=1,
+                        avg_query_ms=1250.0,
+                        avg_xact_ms=2600.0,
+                    ),
+                ],
+            ),
         )
 
     async def schema(self) -> SchemaData:

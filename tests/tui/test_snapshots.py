@@ -100,6 +100,12 @@ def test_job_detail_with_hostile_text(snap_compare: Any, size: str) -> None:
 
 
 @sizes
+def test_activity_with_pgbouncer_pools(snap_compare: Any, size: str) -> None:
+    """With pgbouncer_dsn: the pools panel under the sessions (a waiting pool in yellow)."""
+    assert snap_compare(_app(pgbouncer=True), terminal_size=SIZES[size], run_before=_keys("4"))
+
+
+@sizes
 def test_jobs_read_only(snap_compare: Any, size: str) -> None:
     assert snap_compare(_app(read_only=True), terminal_size=SIZES[size], run_before=_keys("2"))
 

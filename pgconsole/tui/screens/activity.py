@@ -24,6 +24,7 @@ from pgconsole.tui.screens.modals import ConfirmScreen
 from pgconsole.tui.text import block, heading, lit, one_line, since
 from pgconsole.tui.widgets import columns
 from pgconsole.tui.widgets.columns import Col
+from pgconsole.tui.widgets.pools import pools_text
 
 ACTIVITY_KEYS = ("state", "user", "app", "dur")
 
@@ -114,6 +115,10 @@ class ActivityScreen(LiveScreen):
         yield Static(id="activity-status")
         with Horizontal(id="activity-body"):
             yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+            pools = Static(id="pgbouncer-pools", classes="panel")
+            pools.border_title = "PgBouncer pools"
+            pools.display = False  # shown with pgbouncer_dsn / --pgbouncer
+            yield pools
             with VerticalScroll(id="tree-box", classes="panel"):
                 yield Static(id="session-detail")
                 yield Static(id="blocking-tree")
@@ -140,7 +145,9 @@ class ActivityScreen(LiveScreen):
         return True
 
     async def fetch(self) -> ActivityData:
-        return await self.source.activity()
+        data = await self.source.activity()
+        data.pools = await self.source.pgbouncer()
+        return data
 
     def show(self, data: ActivityData) -> None:
         self.data = data
@@ -218,6 +225,15 @@ class ActivityScreen(LiveScreen):
         self._show_status()
         self._show_detail()
         self.query_one("#blocking-tree", Static).update(blocking_tree(self.data.sessions))
+        self._show_pools()
+
+    def _show_pools(self) -> None:
+        panel = self.query_one("#pgbouncer-pools", Static)
+        pools = self.data.pools
+        panel.display = pools.configured
+        if pools.configured:
+            # the panel's border and padding take 4 cells of the screen's width
+            panel.update(pools_text(pools, max(40, self.size.width - 4)))
 
     def _show_status(self) -> None:
         t = self._status_line.copy()

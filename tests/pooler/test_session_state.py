@@ -1,0 +1,166 @@
+"""Through a real PgBouncer in transaction mode: pgconsole's connections prepare nothing, leave no
+session setting on a server connection, never LISTEN there, and the migrator refuses in one line."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import psycopg
+import pytest
+
+from pgconsole.db.capabilities import read_capabilities
+from pgconsole.db.connect import Pooler, Purpose, connect, pooling
+from pgconsole.monitor.snapshot import take_snapshot
+from pgconsole.queue import admin, client
+from pgconsole.queue.models import ActionTarget
+from pgconsole.schema import migrator
+from pgconsole.tui.source import PgSource
+from tests.pooler.helpers import Bystander, run_cli
+
+pytestmark = pytest.mark.timeout(180)
+
+# What a plain client of the pool must find on every server connection: the role's own settings.
+_PROBE = (
+    "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'),"
+    " current_setting('jit'), current_setting('pgconsole.os_user', true),"
+    " (SELECT count(*) FROM pg_prepared_statements), pg_backend_pid()"
+)
+
+
+def _probe_every_server_connection(dsn: str, n: int = 3) -> list[tuple]:
+    """``n`` clients in open transactions at once hold all ``n`` server connections of the pool."""
+    conns = [psycopg.connect(dsn, connect_timeout=10, prepare_threshold=None) for _ in range(n)]
+    try:
+        rows = [c.execute(_PROBE).fetchone() for c in conns]
+        for c in conns:
+            c.rollback()
+        return rows
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_detected_and_no_prepared_statements(bouncer, db18):
+    direct = connect(db18.dsn_as("pgconsole_worker"), Purpose.WORKER)
+    pooled = connect(bouncer.dsn(db18.name, "pgconsole_worker"), Purpose.WORKER)
+    try:
+        assert pooling(direct) is Pooler.NONE and direct.prepare_threshold is not None
+        assert pooling(pooled) is Pooler.TRANSACTION and pooled.prepare_threshold is None
+        # the claim statement many times over: psycopg would prepare it from the 5th on
+        with client._claim_cursor(pooled) as cur:
+            for _ in range(20):
+                client._claim_rows(cur, "w-probe", 1, lease_seconds=30)
+        declared = connect(db18.dsn_as("pgconsole_worker"), Purpose.WORKER, pooler="session")
+        assert pooling(declared) is Pooler.SESSION and declared.prepare_threshold is None
+        declared.close()
+    finally:
+        direct.close()
+        pooled.close()
+    for row in _probe_every_server_connection(bouncer.dsn(db18.name, "pgconsole_worker")):
+        assert row[4] == 0, row
+
+
+def test_no_session_setting_reaches_another_client(bouncer, db18):
+    """The dashboard, --check's snapshot and an operator action through the pool, then plain
+    clients on every server connection of the same pools: the roles' settings, nothing of ours."""
+    su_pool = bouncer.dsn(db18.name, "postgres")
+    op_pool = bouncer.dsn(db18.name, "pgconsole_operator")
+    with db18.admin() as a:
+        ids = [client.enqueue(a, "pool.t", {"i": i}) for i in range(5)]
+        a.execute(
+            "UPDATE pgconsole.jobs SET status = 'failed', completed_at = now() WHERE id = ANY(%s)", (ids,)
+        )
+    for purpose in (Purpose.DASHBOARD, Purpose.CHECK):
+        conn = connect(su_pool, purpose)
+        take_snapshot(conn, read_capabilities(conn))
+        conn.close()
+    source = PgSource(su_pool)
+    try:
+        asyncio.run(source.overview())
+    finally:
+        source.close()
+    conn = connect(op_pool, Purpose.OPERATOR)
+    report = admin.run(conn, "retry", ActionTarget(ids=[str(i) for i in ids], reason="pool test"))
+    conn.close()
+    assert report.changed == 5
+    for row in _probe_every_server_connection(su_pool):
+        assert row[:3] == ("0", "0", "on"), row  # the superuser's defaults
+        assert row[3] in (None, ""), row
+    for row in _probe_every_server_connection(op_pool):
+        assert row[:2] == ("30s", "0"), row  # ALTER ROLE pgconsole_operator SET statement_timeout = '30s'
+        assert row[3] in (None, ""), row
+    # ... and the audit records still name the OS user (set inside each batch's transaction)
+    with db18.admin() as a:
+        users = a.execute(
+            "SELECT DISTINCT metadata->>'os_user' FROM pgconsole.job_log WHERE job_id = ANY(%s) AND level = 'audit'",
+            (ids,),
+        ).fetchall()
+    assert len(users) == 1 and users[0][0], users
+
+
+def test_a_listen_through_the_pool_reaches_a_bystander(bouncer, db18):
+    """The hazard the worker avoids, shown with the bystander the load tests rely on: a LISTEN
+    on a pooled connection makes notifications reach whichever client gets that server next."""
+    dsn = bouncer.dsn(db18.name, "pgconsole_app")
+    listener = psycopg.connect(dsn, autocommit=True, prepare_threshold=None)
+    listener.execute("LISTEN pgconsole_jobs")
+    listener.close()  # in transaction mode the server connection keeps its LISTEN
+    bystanders = [Bystander(dsn) for _ in range(3)]
+    for b in bystanders:
+        b.start()
+    try:
+        with db18.admin() as a:
+            for i in range(20):
+                client.enqueue(a, "pool.t", {"i": i})
+                time.sleep(0.02)
+        time.sleep(0.3)
+    finally:
+        for b in bystanders:
+            b.stop()
+    assert sum(len(b.received) for b in bystanders) > 0
+
+
+def test_migrate_refuses_transaction_pooling_in_one_line(bouncer, db18):
+    pooled = bouncer.dsn(db18.name, "pgconsole_migrator")
+    r = run_cli(["migrate", "--dsn", pooled])
+    assert r.returncode == migrator.EXIT_POOLED, (r.returncode, r.stdout, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "transaction pooling" in lines[0], r.stderr
+    assert "pw-" not in r.stderr + r.stdout  # no password
+    # the console's Schema screen offers no "apply" through it, and says why
+    source = PgSource(pooled)
+    try:
+        schema = asyncio.run(source.schema())
+    finally:
+        source.close()
+    assert not schema.can_migrate and "transaction pooling" in schema.migrate_reason, schema.migrate_reason
+    # the direct connection works as ever
+    r = run_cli(["migrate", "--dsn", db18.dsn_as("pgconsole_migrator")])
+    assert r.returncode == 0, r.stderr
+
+
+def test_session_state_cannot_leak_in_threads(bouncer, db18):
+    """Many pgconsole connections opened and closed concurrently through the pool: still nothing
+    of theirs on the server connections afterwards."""
+    dsn = bouncer.dsn(db18.name, "postgres")
+    errors: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            for _ in range(5):
+                conn = connect(dsn, Purpose.CHECK)
+                take_snapshot(conn, read_capabilities(conn), only={"server", "connections"})
+                conn.close()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    for row in _probe_every_server_connection(dsn):
+        assert row[:3] == ("0", "0", "on"), row
