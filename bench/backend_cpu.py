@@ -2,9 +2,8 @@
 
     .venv/bin/python -m bench.backend_cpu [--sessions 1,4] [--batches 2500] [--repeat 3]
 
-Why: ``bench.cpu_split`` saw a pgconsole job cost 60.1 µs of server CPU against the bare loop's
-49.5 at 4 workers × batch 100 (100,000 jobs), and the earlier reading was that pgconsole's table
-(26 columns, eleven indexes, twelve CHECK constraints) costs that much per row. This separates the
+Why: a pgconsole job costs the server more CPU than a bare-loop job, and pgconsole's table (26
+columns, eleven indexes, twelve CHECK constraints) is the first suspect. This separates the
 per-row work from what concurrency adds: each session is a thread with its own connection that
 runs, batch after batch, exactly the statements of one side, and the figure is the CPU of those
 sessions' backends only (``/proc/<pid>/stat`` before and after, read while they are connected),

@@ -32,16 +32,16 @@ def refresh_loop(
 ) -> None:
     """A headless stand-in for the TUI's refresh: what the Overview reads, once per interval.
 
-    ``only=None`` is the Overview's own read and build (:func:`pgconsole.console.overview.read`:
+    ``only=None`` is the Overview's own read and build (:func:`pgconsole.tui.overview_data.read`:
     the full snapshot plus its per-type query; then ``build``: every check and the screen's data;
     not the Textual rendering); a tuple of collector names runs just those (ablation).
     ``out`` gets [snapshots, total wall ms, max wall ms(, its backend's pid)]. With ``enabled`` (a shared byte array),
     the loop refreshes only while ``enabled[0]`` is 1 and idles (connected) otherwise.
     """
-    from pgconsole.console import overview
     from pgconsole.db import Purpose, connect
     from pgconsole.db.capabilities import read_capabilities
     from pgconsole.monitor import take_snapshot
+    from pgconsole.tui import overview_data as overview
 
     conn = connect(dsn, Purpose.DASHBOARD)
     caps = read_capabilities(conn)
@@ -70,14 +70,6 @@ def refresh_loop(
                 rest = interval - (time.monotonic() - t0)
     finally:
         conn.close()
-
-
-def nothing_reusable(snap: Any) -> Any:
-    """``snap`` with nothing young enough for the next refresh to reuse: collectors' data
-    (``min_interval_s``) and the queue's capped pending count (``PENDING_RECOUNT_S``)."""
-    collectors = {n: s.model_copy(update={"collected_at": None}) for n, s in snap.collectors.items()}
-    queue = snap.queue.model_copy(update={"pending_counted_at": None}) if snap.queue is not None else None
-    return snap.model_copy(update={"collectors": collectors, "queue": queue})
 
 
 WITHOUT = "without console"
@@ -228,14 +220,13 @@ def alternating(
     each "on" phase is compared with the "off" phase next to it.
 
     Separate drains with and without the console (:func:`effect`) differ by far more than the
-    console costs: on this machine drains with no console at all ranged 4,536-7,099 jobs/s in one
-    run (bench/results/dashboard-effect-ablation.json). Adjacent phases of one drain share the
+    console costs (on a shared two-core machine, drains with no console at all vary by tens of
+    percent between runs). Adjacent phases of one drain share the
     queue's length, the table's state and the neighbours' load, so their ratio isolates the
     console. Only phases wholly between 10 % and 90 % of the jobs count; the first phase of each
     drain alternates between on and off. The result is the median, over all drains, of each "on"
     phase's rate against the mean of its two "off" neighbours (non-overlapping on/off pairs are
-    kept in the JSON too). Phases were 4 s until run 4, which gave 7 pairs in three drains; 2 s
-    phases double the phases each drain holds.
+    kept in the JSON too).
     """
     from bench.common import ProcessGang
 

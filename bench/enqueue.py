@@ -1,6 +1,12 @@
-"""Q-enqueue: bulk enqueue of N jobs (1M in the recorded run) through each Python API in one call,
-and the single-row enqueue rate (one job per call, autocommit) for a fixed time, pgconsole vs
-PgQueuer's batch and single enqueue, alternating, on the same server."""
+"""Q-enqueue: bulk enqueue of N jobs through each Python API in one call, and the single-row enqueue
+rate (one job per call, autocommit) for a fixed time, pgconsole vs PgQueuer's batch and single
+enqueue, alternating, on the same server.
+
+And the single-row goal: ``client.enqueue(conn, job_type, payload)`` against a plain psycopg
+``INSERT INTO pgconsole.jobs (job_type, payload) VALUES (%s, %s)`` of the same row on the same
+autocommit connection, call for call (the two alternate, each first in every other pair), as the
+superuser and as pgconsole_app (``SET ROLE``: the producers' role, whose INSERT fires the
+jobs_guard_insert trigger). One ratio per round: the INSERTs' time / the enqueues' time."""
 
 from __future__ import annotations
 
@@ -47,6 +53,59 @@ def pgc_single(dsn: str, seconds: float) -> tuple[int, float]:
         return n, time.perf_counter() - t0
 
 
+PLAIN_INSERT = "INSERT INTO pgconsole.jobs (job_type, payload) VALUES (%s, %s)"
+
+
+def enqueue_vs_insert(
+    dsn: str, pairs: int, rounds: int, role: str | None, sync_commit: bool = True
+) -> list[dict[str, float]]:
+    """Per round: seconds per call of each side and the ratio insert / enqueue (>= 0.9: the goal).
+    ``sync_commit=False`` takes the commit's flush out of both sides: what is left is CPU."""
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    from pgconsole.queue import client
+
+    out = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgconsole.jobs")
+        if not sync_commit:
+            conn.execute("SET synchronous_commit = off")
+        if role:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+
+        def api(i: int) -> None:
+            client.enqueue(conn, "noop", {"i": i})
+
+        def plain(i: int) -> None:
+            conn.execute(PLAIN_INSERT, ("noop", Jsonb({"i": i})))
+
+        for i in range(20):  # past psycopg's prepare threshold, for both statements
+            api(i)
+            plain(i)
+        clock = time.perf_counter
+        for _ in range(rounds):
+            t_api = t_plain = 0.0
+            for i in range(pairs):
+                if i % 2:
+                    t0 = clock()
+                    api(i)
+                    t1 = clock()
+                    plain(i)
+                    t2 = clock()
+                    t_api, t_plain = t_api + t1 - t0, t_plain + t2 - t1
+                else:
+                    t0 = clock()
+                    plain(i)
+                    t1 = clock()
+                    api(i)
+                    t2 = clock()
+                    t_plain, t_api = t_plain + t1 - t0, t_api + t2 - t1
+            out.append({"enqueue_s": t_api / pairs, "insert_s": t_plain / pairs, "ratio": t_plain / t_api})
+        conn.execute("RESET ROLE")
+    return out
+
+
 def pgq_bulk(dsn: str, n: int) -> float:
     payloads = [json.dumps({"i": i}).encode() for i in range(n)]
     peers.pgq_truncate(dsn)
@@ -88,9 +147,12 @@ def pgq_single(dsn: str, seconds: float) -> tuple[int, float]:
     return asyncio.run(main())
 
 
-def run(env: Env, bulk: int | None = None, seconds: float | None = None) -> dict[str, Any]:
+def run(
+    env: Env, bulk: int | None = None, seconds: float | None = None, pairs: int | None = None
+) -> dict[str, Any]:
     bulk = bulk or (20_000 if env.quick else 1_000_000)
     seconds = seconds or (2.0 if env.quick else 10.0)
+    pairs = pairs or (100 if env.quick else 1000)
     if peers.pgqueuer_available() is None:
         raise Skipped("PgQueuer is not installed (pip install -e '.[bench]')")
     pgc.setup(env.fresh_database(PGC_DB))
@@ -110,7 +172,26 @@ def run(env: Env, bulk: int | None = None, seconds: float | None = None) -> dict
             print(f"  enqueue single {side:9s} rep {rep}: {n / t:,.0f} jobs/s", flush=True)
     bs = {k: spread(v) for k, v in bulk_rates.items()}
     ss = {k: spread(v) for k, v in single_rates.items()}
-    from bench.report import fratio, fspread
+    vs_insert: dict[str, list[dict[str, float]]] = {}
+    for role in ("superuser", "pgconsole_app"):
+        vs_insert[role] = enqueue_vs_insert(
+            pgc_dsn, pairs, 3 * env.repeat, None if role == "superuser" else role
+        )
+        print(f"  enqueue vs INSERT as {role}: {[round(r['ratio'], 3) for r in vs_insert[role]]}", flush=True)
+    from bench.report import fmt, fratio, fspread
+
+    insert_rows = []
+    for role, runs in vs_insert.items():
+        rs = spread([r["ratio"] for r in runs])
+        insert_rows.append(
+            [
+                role,
+                f"{len(runs)} × {pairs:,}",
+                fspread(spread([1 / r["enqueue_s"] for r in runs])),
+                fspread(spread([1 / r["insert_s"] for r in runs])),
+                f"{fmt(rs['median'], 3)} ({fmt(rs['min'], 3)}–{fmt(rs['max'], 3)})",
+            ]
+        )
 
     rows = [
         [
@@ -123,7 +204,7 @@ def run(env: Env, bulk: int | None = None, seconds: float | None = None) -> dict
         ],
         [
             f"single row, one call per job, {seconds:.0f} s",
-            "client.enqueue (create_job)",
+            "client.enqueue",
             fspread(ss["pgconsole"]),
             "Queries.enqueue(scalar)",
             fspread(ss["pgqueuer"]),
@@ -154,4 +235,15 @@ def run(env: Env, bulk: int | None = None, seconds: float | None = None) -> dict
             "pgconsole / PgQueuer",
         ],
         "table": rows,
+        "pairs": pairs,
+        "vs_insert": vs_insert,
+        "vs_insert_ratio": {role: spread([r["ratio"] for r in runs]) for role, runs in vs_insert.items()},
+        "retention_header": [
+            "connection",
+            "rounds × pairs",
+            "client.enqueue jobs/s",
+            "plain INSERT jobs/s",
+            "INSERT time / enqueue time, median (min–max)",
+        ],
+        "retention_table": insert_rows,
     }

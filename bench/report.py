@@ -135,7 +135,7 @@ def render_generic(res: dict[str, Any]) -> str:
     rows = res.get("table")
     if rows:
         out = table(res["table_header"], rows)
-        if res.get("retention_table"):
+        if res.get("retention_table"):  # a second table (size: retention; enqueue: vs INSERT)
             out += "\n\n" + table(res["retention_header"], res["retention_table"])
         return out + _skips(res)
     return (

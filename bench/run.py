@@ -92,6 +92,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="dashboard: jobs per drain when measuring the console's effect (default 20000)",
     )
     p.add_argument(
+        "--enqueue-jobs",
+        type=int,
+        default=None,
+        help="enqueue: jobs in each bulk call (default 1,000,000; --quick 20,000)",
+    )
+    p.add_argument(
         "--json", default=None, help="write the results here (default bench/results/<timestamp>.json)"
     )
     return p.parse_args(argv)
@@ -146,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 elif name == "dashboard" and args.drain_jobs:
                     res = benches[name](env, drain_jobs=args.drain_jobs)  # type: ignore[call-arg]
+                elif name == "enqueue" and args.enqueue_jobs:
+                    res = benches[name](env, bulk=args.enqueue_jobs)  # type: ignore[call-arg]
                 else:
                     res = benches[name](env)
                 res["status"] = "ok"

@@ -118,22 +118,6 @@ def _run(dsn: str, script: Path, clients: int, seconds: int, batch: int) -> floa
     return float(m.group(1)) * batch
 
 
-def _baseline_schema(dsn: str, upto: int) -> None:
-    """pgconsole set up with the migrations up to ``upto`` only: the same call before later ones."""
-    import shutil
-
-    from pgconsole.schema import migrator as migrate
-    from pgconsole.schema.setup import run_setup
-
-    with tempfile.TemporaryDirectory() as tmp:
-        for path in sorted(migrate.default_migrations_dir().glob("*.sql")):
-            if int(path.name[:4]) <= upto:
-                shutil.copy(path, Path(tmp) / path.name)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            run_setup(conn)
-            migrate.apply(conn, Path(tmp))
-
-
 def measure(
     dsn: str,
     repeat: int,
@@ -141,24 +125,16 @@ def measure(
     jobs: int,
     batch: int = BATCH,
     clients_list: tuple[int, ...] = (1, 2),
-    baseline: tuple[str, int] | None = None,
 ) -> None:
-    """``baseline``: (DSN of a second database, last migration) adds the side ``pgc-call@N``, the
-    worker's call on a schema built from migrations up to N, in the same run."""
     pgc.install_schema(dsn)
     peers.bare_setup(dsn)
     sides = dict(SCRIPTS)
-    targets = {name: dsn for name in SCRIPTS}
-    if baseline is not None:
-        _baseline_schema(baseline[0], baseline[1])
-        sides[f"pgc-call@{baseline[1]:04d}"] = SCRIPTS["pgc-call"]
-        targets[f"pgc-call@{baseline[1]:04d}"] = baseline[0]
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {}
         texts = _scripts(batch)
         for name in sides:
-            scripts[name] = Path(tmp) / f"{name.replace('@', '-at-')}.sql"  # pgbench reads @ as a weight
-            scripts[name].write_text(texts[name.split("@")[0]])
+            scripts[name] = Path(tmp) / f"{name}.sql"
+            scripts[name].write_text(texts[name])
         print(f"pgbench, batch {batch}, {seconds} s per run, {repeat} runs per cell, sides alternating")
         print("| clients | side | jobs/s median (min–max) | ratio to bare |")
         print("|---|---|---|---|")
@@ -167,8 +143,8 @@ def measure(
             for r in range(repeat):
                 order = list(sides) if r % 2 == 0 else list(sides)[::-1]
                 for side in order:
-                    _fill(targets[side], side, jobs)
-                    res[side].append(_run(targets[side], scripts[side], clients, seconds, batch))
+                    _fill(dsn, side, jobs)
+                    res[side].append(_run(dsn, scripts[side], clients, seconds, batch))
             base = statistics.median(res["bare"])
             for side, v in res.items():
                 med = statistics.median(v)
@@ -185,12 +161,6 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=200_000, help="pending jobs per fill (must outlast a run)")
     ap.add_argument("--batch", type=int, default=BATCH)
     ap.add_argument("--clients", default="1,2", help="comma-separated pgbench client counts")
-    ap.add_argument(
-        "--baseline-migrations",
-        type=int,
-        metavar="N",
-        help="also run the worker's call on a schema built from migrations up to N (A/B of later ones)",
-    )
     args = ap.parse_args()
     clients = tuple(int(c) for c in args.clients.split(","))
     if args.dsn:
@@ -199,14 +169,6 @@ def main() -> None:
     with embedded_server() as (admin, _version):
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute("CREATE DATABASE bench_server_side")
-            if args.baseline_migrations:
-                c.execute("CREATE DATABASE bench_server_side_base")
-        baseline = None
-        if args.baseline_migrations:
-            baseline = (
-                psycopg.conninfo.make_conninfo(admin, dbname="bench_server_side_base"),
-                args.baseline_migrations,
-            )
         measure(
             psycopg.conninfo.make_conninfo(admin, dbname="bench_server_side"),
             args.repeat,
@@ -214,7 +176,6 @@ def main() -> None:
             args.jobs,
             args.batch,
             clients,
-            baseline,
         )
 
 
