@@ -56,11 +56,8 @@ def pgc_single(dsn: str, seconds: float) -> tuple[int, float]:
 PLAIN_INSERT = "INSERT INTO pgconsole.jobs (job_type, payload) VALUES (%s, %s)"
 
 
-def enqueue_vs_insert(
-    dsn: str, pairs: int, rounds: int, role: str | None, sync_commit: bool = True
-) -> list[dict[str, float]]:
-    """Per round: seconds per call of each side and the ratio insert / enqueue (>= 0.9: the goal).
-    ``sync_commit=False`` takes the commit's flush out of both sides: what is left is CPU."""
+def enqueue_vs_insert(dsn: str, pairs: int, rounds: int, role: str | None) -> list[dict[str, float]]:
+    """Per round: seconds per call of each side and the ratio insert / enqueue (>= 0.9: the goal)."""
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
@@ -69,8 +66,6 @@ def enqueue_vs_insert(
     out = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("TRUNCATE pgconsole.jobs")
-        if not sync_commit:
-            conn.execute("SET synchronous_commit = off")
         if role:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
 
