@@ -152,7 +152,7 @@ async def test_schema_apply_pending_migration_with_confirmation(db18: Any) -> No
             "retry_failed_jobs(integer, interval)",
             "expire_stale_jobs(integer)",
             "cleanup_old_jobs(interval, interval, integer)",
-            "get_job_queue_stats(interval)",
+            "get_job_queue_stats(interval, integer)",  # 0007 replaced 0005's form; re-applying 0005 brings that back
         ):
             conn.execute(f"DROP FUNCTION pgconsole.{fn}")
         conn.execute("DELETE FROM pgconsole.schema_migrations WHERE version = 5")
