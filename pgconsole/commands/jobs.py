@@ -14,12 +14,6 @@ from typing import Any
 from pgconsole.queue.states import STATES
 
 
-def parse_duration(text: str) -> timedelta:
-    from pgconsole.format import parse_duration as parse
-
-    return parse(text, "older_than")
-
-
 def _filters(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("which jobs")
     g.add_argument("--id", dest="ids", action="append", metavar="ID", help="job id (repeatable)")
@@ -246,6 +240,7 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
             _emit(args.format, data, "\n".join(lines))
             return 0
 
+        from pgconsole.format import parse_duration
         from pgconsole.queue.models import Action, ActionTarget
 
         action: Action = "retry" if cmd == "retry" else "cancel" if cmd == "cancel" else "delete"

@@ -25,7 +25,6 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from pgconsole.db.connect import Pooler, pooling
 from pgconsole.queue import payload_edit
 from pgconsole.queue.errors import translate_errors
 from pgconsole.queue.models import (
@@ -276,16 +275,18 @@ def run_by_filter(
     max_rows: int | None = None,
     request_running: bool = False,
     os_user: str | None = None,
+    expected: int | None = None,
 ) -> ActionReport:
     """Apply ``action`` to every job matching ``flt``, in batches of ``batch_size`` (one short
     transaction each on an autocommit connection; lowest ids first). Stops when a batch changes
     fewer than batch_size rows, or after ``max_rows``. ``progress(done, expected)`` is called after
-    each batch; ``expected`` is the dry-run count taken before the first batch. ``os_user``: named
+    each batch; ``expected`` is the dry-run count (counted here unless the caller has it). ``os_user``: named
     for the audit records inside each batch's transaction (see :func:`run`)."""
     _check_action(action)
     _check_reason(reason)
     _check_batch(batch_size)
-    expected = count_matching(conn, flt, action, request_running=request_running)
+    if expected is None:
+        expected = count_matching(conn, flt, action, request_running=request_running)
     stmt = _filter_statement(action, flt, reason, batch_size, request_running)
     rows: list[ActionRow] = []
     batches = 0
@@ -312,20 +313,6 @@ def _os_user() -> str | None:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
         return None
-
-
-def _name_os_user(conn: Conn) -> str | None:
-    """The OS user behind the session, for the audit records (``metadata.os_user``): set for the
-    session, or, through transaction pooling (where a session setting stays on a server connection
-    the pooler hands to its next client, and the next transaction may run on another one),
-    returned to be set inside each batch's transaction (:func:`_naming`)."""
-    user = _os_user()
-    if user is None:
-        return None
-    if pooling(conn) is Pooler.TRANSACTION:
-        return user
-    conn.execute("SELECT set_config('pgconsole.os_user', %s, false)", (user,))
-    return None
 
 
 @contextlib.contextmanager
@@ -425,13 +412,15 @@ def run(
     _check_action(action)
     _check_reason(target.reason)
     _check_batch(batch_size)
-    os_user = _name_os_user(conn)
+    # Named inside each batch's own transaction: a session setting would outlive the action on a
+    # pooled server connection.
+    os_user = _os_user()
     if target.payload is not None:
         with _naming(conn, os_user):
             return _retry_with_payload(conn, action, target, progress)
     if target.ids is None:
         flt = target.filter or JobFilter()
-        before, _, skipped = _filter_counts(conn, action, flt, target.request_running)
+        before, eligible, skipped = _filter_counts(conn, action, flt, target.request_running)
         report = run_by_filter(
             conn,
             action,
@@ -441,6 +430,7 @@ def run(
             progress=progress,
             request_running=target.request_running,
             os_user=os_user,
+            expected=eligible,
         )
         report.requested = sum(before.values())
         report.skipped = skipped

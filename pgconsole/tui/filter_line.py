@@ -36,9 +36,9 @@ class FilterError(ValueError):
     pass
 
 
-def parse_duration(text: str, key: str = "age") -> float:
+def parse_duration(text: str, key: str = "age") -> timedelta:
     try:
-        return parse(text, key).total_seconds()
+        return parse(text, key)
     except ValueError as exc:
         raise FilterError(str(exc)) from None
 
@@ -66,9 +66,9 @@ def parse_filter(line: str) -> JobQuery:
             q["job_types"] = [t.strip() for t in value.split(",") if t.strip()]
         elif key in ("age", "a"):
             if value.startswith("<"):
-                q["newer_than"] = timedelta(seconds=parse_duration(value[1:]))
+                q["newer_than"] = parse_duration(value[1:])
             else:
-                q["older_than"] = timedelta(seconds=parse_duration(value.lstrip(">")))
+                q["older_than"] = parse_duration(value.lstrip(">"))
         elif key in ("error", "e"):
             q["error_contains"] = value
         elif key in ("payload", "p"):

@@ -56,7 +56,7 @@ def match(row: BackendRow, line: str, now: datetime) -> bool:
             return False
         if sep and key == "dur":
             start = row.query_start
-            if start is None or (now - start).total_seconds() < parse_duration(value.lstrip(">"), "dur"):
+            if start is None or now - start < parse_duration(value.lstrip(">"), "dur"):
                 return False
         if not sep and tok.lower() not in (row.query or "").lower():
             return False
