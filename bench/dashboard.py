@@ -184,21 +184,33 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
+def _reaped_cpu(postmaster: int) -> float | None:
+    """The postmaster's own CPU plus what it has reaped from exited children (cutime + cstime)."""
+    f = _stat_fields(postmaster)
+    return None if f is None else sum(int(x) for x in f[11:15]) / _TICKS
+
+
 def _server_cpu(postmaster: int) -> float:
     """All the CPU of the server under test so far: its postmaster and live children, plus what the
-    postmaster has reaped from exited ones (cutime + cstime): backends exit when their client
-    disconnects and autovacuum workers when they finish, and their CPU must not vanish with them.
-    Only this postmaster's processes: other servers on a shared machine start and stop at will."""
-    total = 0.0
-    for pid in _postgres_pids():
-        f = _stat_fields(pid)
-        if f is None:
-            continue
-        if pid == postmaster:
-            total += (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / _TICKS
-        elif int(f[1]) == postmaster:
-            total += (int(f[11]) + int(f[12])) / _TICKS
-    return total
+    postmaster has reaped from exited ones: backends exit when their client disconnects and
+    autovacuum workers when they finish, and their CPU must not vanish with them. Only this
+    postmaster's processes: other servers on a shared machine start and stop at will. A child
+    reaped while the children are read would be counted in neither figure (or both), so the
+    reading is repeated until the postmaster's reaped total is the same before and after it."""
+    children = 0.0
+    for _ in range(10):
+        before = _reaped_cpu(postmaster)
+        if before is None:
+            return 0.0
+        children = 0.0
+        for pid in _postgres_pids():
+            f = _stat_fields(pid)
+            if f is not None and pid != postmaster and int(f[1]) == postmaster:
+                children += (int(f[11]) + int(f[12])) / _TICKS
+        after = _reaped_cpu(postmaster)
+        if after is not None and after == before:
+            return after + children
+    return (after or 0.0) + children
 
 
 def _parent(pid: int) -> int:
