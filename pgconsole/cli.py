@@ -17,7 +17,7 @@ from typing import Any
 
 from pgconsole import __version__
 
-SUBCOMMANDS = ("demo", "migrate", "setup", "doctor", "jobs", "worker", "workers", "maintain")
+SUBCOMMANDS = ("demo", "migrate", "setup", "doctor", "jobs", "worker", "workers", "maintain", "exporter")
 
 EXIT_USAGE = 64  # argparse's own errors exit 2, which collides with CRITICAL; see _Parser.error
 
@@ -59,7 +59,13 @@ def add_connection_arguments(p: argparse.ArgumentParser, *, in_subcommand: bool 
         **kw,
     )
     g.add_argument("--config", metavar="FILE", help="TOML config file (default: user config dir)", **kw)
-    g.add_argument("--profile", metavar="NAME", help="profile from the config file", **kw)
+    g.add_argument(
+        "--profile",
+        metavar="NAME",
+        action="append",
+        help="profile from the config file (repeat it for --check and exporter: one target each)",
+        **kw,
+    )
     g.add_argument(
         "--connect-timeout", type=float, metavar="S", help="connection timeout in seconds (default 10)", **kw
     )
@@ -113,9 +119,22 @@ def _add_connection_arguments_everywhere(p: argparse.ArgumentParser) -> None:
                 _add_connection_arguments_everywhere(child)
 
 
-def settings_from_args(args: argparse.Namespace) -> Any:
-    from pgconsole.config import load_settings
+def profiles_of(args: argparse.Namespace) -> list[str]:
+    """The ``--profile`` values in order, each once."""
+    return list(dict.fromkeys(getattr(args, "profile", None) or []))
 
+
+def settings_from_args(args: argparse.Namespace, profile: str | None = None) -> Any:
+    """The settings of one target: ``profile``, else the one ``--profile`` given (or none)."""
+    from pgconsole.config import ConfigError, load_settings
+
+    if profile is None:
+        names = profiles_of(args)
+        if len(names) > 1:
+            raise ConfigError(
+                "more than one --profile: only --check and `pgconsole exporter` take several targets"
+            )
+        profile = names[0] if names else None
     cli = {
         "dsn": getattr(args, "dsn", None),
         "read_only": getattr(args, "read_only", None),
@@ -124,9 +143,12 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         "connect_timeout": getattr(args, "connect_timeout", None),
         "pgbouncer_dsn": getattr(args, "pgbouncer", None),
     }
-    return load_settings(
-        cli, config_path=getattr(args, "config", None), profile=getattr(args, "profile", None)
-    )
+    return load_settings(cli, config_path=getattr(args, "config", None), profile=profile)
+
+
+def settings_per_profile(args: argparse.Namespace) -> list[Any]:
+    """One settings object per ``--profile`` (one for none given): the targets of --check and exporter."""
+    return [settings_from_args(args, name) for name in profiles_of(args)] or [settings_from_args(args)]
 
 
 def _check_only(argv: Sequence[str]) -> bool:
@@ -157,8 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pgconsole.db.connect import ConnectError
 
     checking = bool(getattr(args, "check", False))
+    many = checking or getattr(args, "command", None) == "exporter"
     try:
-        settings = settings_from_args(args)
+        targets = settings_per_profile(args) if many else [settings_from_args(args)]
+        settings = targets[0]
     except ConfigError as exc:
         print(f"pgconsole: {exc}", file=sys.stderr)
         return 3 if checking else 1
@@ -170,9 +194,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pgconsole.commands import check as check_cmd
 
             try:
+                if len(targets) > 1:
+                    return int(check_cmd.run_many(args, targets))
                 return int(check_cmd.run(args, settings))
             finally:
                 gc.freeze()
+        if args.command == "exporter":
+            from pgconsole.commands import exporter
+
+            return int(exporter.run(args, targets))
         if args.command:
             module = importlib.import_module(f"pgconsole.commands.{args.command}")
             return int(module.run(args, settings))

@@ -9,6 +9,10 @@ config directory (platformdirs). Layout::
     [thresholds.cache_hit]
     warn = "95%"
     crit = "90%"
+    [checks.custom.orders_backlog]            # a check of one's own: one number, warn, crit
+    sql = "SELECT count(*) FROM app.orders WHERE state = 'new'"
+    warn = 100
+    crit = 1000
     [profiles.prod]
     dsn = "service=prod"
     read_only = true
@@ -26,12 +30,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ENV_PREFIX = "PGCONSOLE_"
 
@@ -42,6 +47,51 @@ class ConfigError(Exception):
 
 def default_config_path() -> Path:
     return platformdirs.user_config_path("pgconsole") / "config.toml"
+
+
+CustomDirection = Literal["high-is-bad", "low-is-bad"]
+
+
+class CustomCheck(BaseModel):
+    """``[checks.custom.NAME]``: a statement returning one number, judged against warn and crit.
+
+    Run read-only under the check's statement timeout (monitor/custom.py); the check is named
+    ``custom.NAME`` in --check, the console's banner and the exporter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sql: str = Field(min_length=1, description="one statement returning one row with one number")
+    warn: float
+    crit: float
+    unit: str = Field(default="", max_length=16, description="shown after the value (s, %, B, ...)")
+    direction: CustomDirection = "high-is-bad"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CustomCheck:
+        if not self.sql.strip():
+            raise ValueError("sql is empty")
+        if self.direction == "high-is-bad" and self.warn > self.crit:
+            raise ValueError(f"warn ({self.warn:g}) is above crit ({self.crit:g}) for a high-is-bad check")
+        if self.direction == "low-is-bad" and self.warn < self.crit:
+            raise ValueError(f"warn ({self.warn:g}) is below crit ({self.crit:g}) for a low-is-bad check")
+        return self
+
+
+_CUSTOM_NAME = r"^[A-Za-z0-9_-]{1,63}$"
+
+
+class ChecksConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    custom: dict[str, CustomCheck] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names(self) -> ChecksConfig:
+        for name in self.custom:
+            if not re.match(_CUSTOM_NAME, name):
+                raise ValueError(f"custom check name {name!r}: use letters, digits, _ and - (at most 63)")
+        return self
 
 
 class Settings(BaseModel):
@@ -64,6 +114,7 @@ class Settings(BaseModel):
     pgbouncer_dsn: str | None = Field(
         default=None, description="PgBouncer's admin console (database pgbouncer): its pools in the console"
     )
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
     profile: str | None = None
     config_file: str | None = None
 
@@ -79,7 +130,7 @@ class Settings(BaseModel):
 
 
 # Fields a user sets as a table (TOML) and so as JSON in the environment.
-_JSON_FIELDS = frozenset({"thresholds"})
+_JSON_FIELDS = frozenset({"thresholds", "checks"})
 
 
 def _env_values() -> dict[str, Any]:
@@ -126,8 +177,9 @@ def _read_file(path: Path, profile: str | None, explicit: bool) -> dict[str, Any
         if not isinstance(chosen, dict):
             raise ConfigError(f"config file {path}: profiles.{profile} must be a table")
         merged = {**data, **chosen}
-        if "thresholds" in data and "thresholds" in chosen:
-            merged["thresholds"] = {**data["thresholds"], **chosen["thresholds"]}
+        for table in ("thresholds", "checks"):
+            if isinstance(data.get(table), dict) and isinstance(chosen.get(table), dict):
+                merged[table] = _deep_merge(data[table], chosen[table])
         return merged
     return data
 

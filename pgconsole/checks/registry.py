@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pgconsole.checks.result import CheckResult, PerfValue, Status
 from pgconsole.checks.thresholds import Kind, ThresholdError, Thresholds, parse_value
 from pgconsole.monitor.base import grant_read_all_stats
-from pgconsole.monitor.snapshot import Snapshot
+from pgconsole.monitor.snapshot import CUSTOM, Snapshot
+
+if TYPE_CHECKING:
+    from pgconsole.config import CustomCheck
+
+CUSTOM_PREFIX = "custom."
 
 Direction = Literal["above", "below"]
 CheckFunc = Callable[[Snapshot, Thresholds], CheckResult]
@@ -159,9 +164,12 @@ def resolve_thresholds(
 
 
 def collectors_for(only: Collection[str] | None) -> set[str]:
-    """The collectors a set of checks needs (always the server, for the clock and identity)."""
-    names = check_names() if only is None else list(only)
-    needed = {"server"}
+    """The collectors a set of checks needs (always the server, for the clock and identity; the
+    custom checks' statements, ``custom``, when there are any)."""
+    names = check_names() if only is None else [n for n in only if not n.startswith(CUSTOM_PREFIX)]
+    needed = {"server", CUSTOM}
+    if only is not None and not any(n.startswith(CUSTOM_PREFIX) for n in only):
+        needed.discard(CUSTOM)
     for n in names:
         needed.update(get_check(n).collectors)
     return needed
@@ -192,10 +200,15 @@ def run_checks(
     snapshot: Snapshot,
     thresholds: Mapping[str, Thresholds] | None = None,
     only: Collection[str] | None = None,
+    custom: Mapping[str, CustomCheck] | None = None,
 ) -> list[CheckResult]:
-    """Judge one snapshot: a result per check (registry order). Never raises for a check's bug:
-    that check is UNKNOWN with the error."""
-    names = check_names() if only is None else [get_check(n).name for n in only]
+    """Judge one snapshot: a result per check (registry order), then the custom checks (``custom``:
+    ``[checks.custom.NAME]``, named ``custom.NAME``). Never raises for a check's bug: that check is
+    UNKNOWN with the error."""
+    from pgconsole.checks.custom import custom_results
+
+    builtin = None if only is None else [n for n in only if not n.startswith(CUSTOM_PREFIX)]
+    names = check_names() if builtin is None else [get_check(n).name for n in builtin]
     resolved = thresholds or resolve_thresholds()
     results = []
     for n in names:
@@ -222,4 +235,6 @@ def run_checks(
                     name=n, status=Status.UNKNOWN, message=f"internal error: {type(exc).__name__}: {exc}"
                 )
         results.append(res)
+    if custom:
+        results += custom_results(snapshot, custom, only)
     return results

@@ -11,6 +11,7 @@ Imports stay light: no Textual, no TUI; only psycopg, pydantic and the monitor/c
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -18,7 +19,6 @@ import time
 from typing import Any
 
 EXIT_USAGE = 3  # a usage error under --check is UNKNOWN, as check_postgres does
-OUTPUT_MARGIN_S = 0.25  # time kept for rendering and exiting after the snapshot's deadline
 
 
 def add_top_level_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,99 +79,113 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
-def run(args: argparse.Namespace, settings: Any) -> int:
-    start = time.monotonic()
-    from pgconsole.checks.registry import check_names, collectors_for, resolve_thresholds, run_checks
-    from pgconsole.checks.result import CheckResult, Status
+def _resolve(args: argparse.Namespace, settings: Any) -> tuple[list[str] | None, Any] | int:
+    """``--only`` (built-in and this target's custom checks) and the thresholds, or a usage error's exit code."""
+    from pgconsole.checks.custom import check_name
+    from pgconsole.checks.registry import check_names, resolve_thresholds
     from pgconsole.checks.thresholds import ThresholdError, parse_set_options
-    from pgconsole.db.capabilities import read_capabilities
-    from pgconsole.db.connect import ConnectError, Purpose, connect, connect_pgbouncer_admin, describe_error
-    from pgconsole.db.dsn import describe_target
-    from pgconsole.monitor.snapshot import PGBOUNCER, attach_pgbouncer, pgbouncer_unreachable, take_snapshot
 
-    timeout = float(args.timeout if args.timeout is not None else settings.timeout)
-    if timeout <= 0:
-        return _usage_error("--timeout must be positive")
     only: list[str] | None = None
     try:
         if args.only:
-            known = check_names()
+            known = check_names() + [check_name(n) for n in settings.checks.custom]
             only = [n.strip() for n in args.only.split(",") if n.strip()]
             unknown = [n for n in only if n not in known]
             if unknown or not only:
                 return _usage_error(
                     f"--only: unknown check {', '.join(unknown) or '(none given)'} (known: {', '.join(known)})"
                 )
-        thresholds = resolve_thresholds(settings.thresholds, parse_set_options(args.set))
+        return only, resolve_thresholds(settings.thresholds, parse_set_options(args.set))
     except ThresholdError as exc:
         return _usage_error(str(exc))
 
-    dsn = settings.target_dsn()
-    reporter = _Reporter(args.format, describe_target(dsn), start)
+
+def _timeout(args: argparse.Namespace, settings: Any) -> float:
+    return float(args.timeout if args.timeout is not None else settings.timeout)
+
+
+def run(args: argparse.Namespace, settings: Any) -> int:
+    start = time.monotonic()
+    from pgconsole.checks.target import check_target
+    from pgconsole.db.dsn import describe_target
+
+    timeout = _timeout(args, settings)
+    if timeout <= 0:
+        return _usage_error("--timeout must be positive")
+    resolved = _resolve(args, settings)
+    if isinstance(resolved, int):
+        return resolved
+    only, thresholds = resolved
+
+    reporter = _Reporter(args.format, describe_target(settings.target_dsn()), start)
     watchdog = threading.Timer(max(0.0, start + timeout - time.monotonic()), reporter.on_timeout, (timeout,))
     watchdog.daemon = True
     watchdog.start()
     try:
-        try:
-            conn = connect(dsn, Purpose.CHECK, connect_timeout=min(settings.connect_timeout, timeout))
-        except ConnectError as exc:
-            code = reporter.emit(
-                [CheckResult(name="connection", status=Status.CRITICAL, message=f"cannot connect: {exc}")]
-            )
-            return code if code is not None else 2
-        bouncer = None
-        bouncer_error: str | None = None
-        try:
-            reporter.phase = "reading capabilities"
-            caps = read_capabilities(conn)
-            needed = collectors_for(only)
-            if settings.pgbouncer_dsn and PGBOUNCER in needed:
-                reporter.phase = "connecting to PgBouncer"
-                left = max(1.0, start + timeout - OUTPUT_MARGIN_S - time.monotonic())
-                try:
-                    bouncer = connect_pgbouncer_admin(
-                        settings.pgbouncer_dsn, connect_timeout=min(settings.connect_timeout, left)
-                    )
-                except ConnectError as exc:
-                    bouncer_error = str(exc)
-            reporter.phase = "collecting"
-            snap = take_snapshot(
-                conn,
-                caps,
-                only=needed,
-                deadline=start + timeout - OUTPUT_MARGIN_S,
-                collector_timeout_ms=int(min(2.0, timeout) * 1000),
-                pgbouncer=bouncer,
-            )
-            if bouncer_error is not None:
-                attach_pgbouncer(snap, None, pgbouncer_unreachable(bouncer_error))
-            reporter.phase = "judging"
-            results = run_checks(snap, thresholds, only)
-        except Exception as exc:
-            if conn.broken or conn.closed:
-                results = [
-                    CheckResult(
-                        name="connection",
-                        status=Status.CRITICAL,
-                        message=f"lost the connection: {describe_error(exc, dsn)}",
-                    )
-                ]
-            else:
-                results = [
-                    CheckResult(
-                        name="connection",
-                        status=Status.UNKNOWN,
-                        message=f"internal error: {describe_error(exc, dsn)}",
-                    )
-                ]
-        finally:
-            for c in (conn, bouncer):
-                try:
-                    if c is not None:
-                        c.close()
-                except Exception:
-                    pass
+
+        def phase(p: str) -> None:
+            reporter.phase = p
+
+        results = check_target(settings, thresholds, only, timeout, start=start, on_phase=phase)
         code = reporter.emit(results)
         return code if code is not None else 3
     finally:
         watchdog.cancel()
+
+
+def run_many(args: argparse.Namespace, targets: list[Any]) -> int:
+    """``--check --profile a --profile b ...``: every target at once, each within its own timeout;
+    one line (text, nagios) or one JSON object (json, one per line) per target, in the order given;
+    the exit code is the worst target's."""
+    start = time.monotonic()
+    from pgconsole.checks.output import render_nagios, summary, to_json_obj
+    from pgconsole.checks.result import CheckResult, Status, overall_status
+    from pgconsole.checks.target import check_target
+    from pgconsole.db.dsn import describe_target
+
+    jobs = []
+    for settings in targets:
+        timeout = _timeout(args, settings)
+        if timeout <= 0:
+            return _usage_error("--timeout must be positive")
+        resolved = _resolve(args, settings)
+        if isinstance(resolved, int):
+            return resolved
+        jobs.append((settings, timeout, *resolved))
+    outcomes: list[list[Any] | None] = [None] * len(jobs)
+
+    def body(i: int, settings: Any, timeout: float, only: Any, thresholds: Any) -> None:
+        outcomes[i] = check_target(settings, thresholds, only, timeout, start=start)
+
+    threads = [
+        threading.Thread(target=body, args=(i, *job), name=f"pgconsole-check-{i}", daemon=True)
+        for i, job in enumerate(jobs)
+    ]
+    for t in threads:
+        t.start()
+    for t, (_settings, timeout, _only, _th) in zip(threads, jobs, strict=True):
+        # Daemon threads: one stuck on a silent server is left behind, never waited for.
+        t.join(max(0.0, start + timeout - time.monotonic()))
+    worst = Status.OK
+    lines = []
+    for i, (settings, timeout, _only, _th) in enumerate(jobs):
+        target = describe_target(settings.target_dsn())
+        results = outcomes[i]
+        if results is None:
+            msg = f"no answer from the server within {timeout:g}s ({target})"
+            results = [CheckResult(name="connection", status=Status.CRITICAL, message=msg)]
+        status = overall_status(results)
+        worst = max(worst, status, key=lambda s: s.severity)
+        name = settings.profile or target
+        if args.format == "json":
+            obj = {"profile": settings.profile, **to_json_obj(results, time.monotonic() - start, target)}
+            lines.append(json.dumps(obj, default=str))
+        elif args.format == "nagios":
+            lines.append(f"{name}: {render_nagios(results, frozenset({'cache_hit'}))}")
+        else:
+            bad = [r for r in results if r.status is not Status.OK]
+            worst_line = "; ".join(f"{r.name} {r.status.name}" for r in bad[:5])
+            lines.append(f"{name}: {status.name}: {summary(results)}" + (f" ({worst_line})" if bad else ""))
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+    return int(worst)

@@ -182,3 +182,9 @@ async def with_connection(
         return await session.call(fn)
     finally:
         session.close()
+
+
+def discard_connection(conn: psycopg.Connection[Any]) -> None:
+    """Cancel whatever runs on ``conn`` and close it in the background (never waits: a blackholed
+    socket can block for minutes)."""
+    _discard(conn)

@@ -35,6 +35,7 @@ from pgconsole.monitor.base import (
     grant_read_all_stats,
 )
 from pgconsole.monitor.connections import ConnectionStats, collect_connections
+from pgconsole.monitor.custom import CustomValue, run_custom
 from pgconsole.monitor.database import DatabaseStats, collect_database
 from pgconsole.monitor.delta import SnapshotDelta, compute_delta
 from pgconsole.monitor.migrations import MigrationState, collect_migrations
@@ -140,6 +141,8 @@ class Snapshot(BaseModel):
     migrations: MigrationState | None = None
     pgbouncer: PgBouncerStats | None = None
     """PgBouncer's pools, from its admin console (another connection: see :func:`read_pgbouncer`)."""
+    custom: dict[str, CustomValue] | None = None
+    """The custom checks' numbers by name (``[checks.custom.NAME]``), when asked for."""
     delta: SnapshotDelta | None = None
     """Rates against the previous snapshot (None on the first one)."""
 
@@ -153,6 +156,8 @@ class Snapshot(BaseModel):
 # not in COLLECTORS: take_snapshot runs it on the connection it is given, the console's data source
 # on a session of its own, and a snapshot without it has no state for it (its checks are not run).
 PGBOUNCER = "pgbouncer"
+# The custom checks' statements come from the config, so they are not in COLLECTORS either.
+CUSTOM = "custom"
 
 
 def read_pgbouncer(conn: psycopg.Connection[Any]) -> tuple[PgBouncerStats | None, CollectorState]:
@@ -199,6 +204,7 @@ def take_snapshot(
     collector_timeout_ms: int = DEFAULT_COLLECTOR_TIMEOUT_MS,
     min_interval_s: Mapping[str, float] | None = None,
     pgbouncer: psycopg.Connection[Any] | None = None,
+    custom: Mapping[str, str] | None = None,
 ) -> Snapshot:
     """Run the collectors (all, or ``only``) and return a :class:`Snapshot`.
 
@@ -210,6 +216,7 @@ def take_snapshot(
     collectors' own (a screen that does not show a collector's figures reads it less often). Never
     raises for a collector's failure; a lost connection marks the remaining collectors as ``error``.
     ``pgbouncer``: a connection to PgBouncer's admin console, read after the collectors.
+    ``custom``: the custom checks' statements by name, run read-only after the collectors.
     """
     start = time.monotonic()
     states: dict[str, CollectorState] = {}
@@ -297,6 +304,9 @@ def take_snapshot(
             )
         states[name].elapsed_ms = (time.monotonic() - t0) * 1000
         states[name].collected_at = t0
+    custom_values: dict[str, CustomValue] | None = None
+    if custom and (only is None or CUSTOM in only):
+        custom_values, states[CUSTOM] = _read_custom(conn, custom, connection_lost, deadline, current_timeout)
     server = data.get("server")
     snap = Snapshot.model_validate(
         {
@@ -305,6 +315,7 @@ def take_snapshot(
             "elapsed_ms": (time.monotonic() - start) * 1000,
             "caps": caps,
             "collectors": states,
+            "custom": custom_values,
             **data,
         }
     )
@@ -313,6 +324,32 @@ def take_snapshot(
     if pgbouncer is not None and (only is None or PGBOUNCER in only):
         attach_pgbouncer(snap, *read_pgbouncer(pgbouncer))
     return snap
+
+
+def _read_custom(
+    conn: psycopg.Connection[Any],
+    statements: Mapping[str, str],
+    connection_lost: str | None,
+    deadline: float | None,
+    timeout_ms: int,
+) -> tuple[dict[str, CustomValue] | None, CollectorState]:
+    t0 = time.monotonic()
+    if connection_lost is not None:
+        return None, CollectorState(
+            name=CUSTOM, status="error", message=f"connection lost: {connection_lost}"
+        )
+    if deadline is not None:
+        timeout_ms = min(timeout_ms, int((deadline - t0) * 1000))
+        if timeout_ms < 20:
+            return None, CollectorState(name=CUSTOM, status="skipped", message="out of time")
+    try:
+        values = run_custom(conn, statements, timeout_ms=timeout_ms)
+        state = CollectorState(name=CUSTOM, status="ok")
+    except psycopg.Error as exc:
+        values, state = None, CollectorState(name=CUSTOM, status="error", message=redact(_one_line(exc)))
+    state.elapsed_ms = (time.monotonic() - t0) * 1000
+    state.collected_at = t0
+    return values, state
 
 
 def _fresh_enough(previous: Snapshot, name: str, now: float, max_age_s: float) -> bool:

@@ -1,0 +1,251 @@
+"""One exporter target (a profile): its kept connections, previous snapshot and counters, and one
+scrape bounded by the target's timeout.
+
+A scrape runs in a daemon thread of its own; the caller waits for it until the target's deadline
+and no longer. A scrape that overran is abandoned: its connections are cancelled and closed in
+the background, the target's generation moves on (so the late thread's result is dropped, its
+counters included), and the next scrape connects afresh. A dead or silent target therefore costs
+its own timeout and never holds up another target's scrape.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from pgconsole.checks.registry import collectors_for, resolve_thresholds, run_checks
+from pgconsole.checks.result import CheckResult, Status
+from pgconsole.checks.target import OUTPUT_MARGIN_S, collect, open_pgbouncer
+from pgconsole.checks.thresholds import Thresholds
+from pgconsole.db.capabilities import ServerCaps, read_capabilities
+from pgconsole.db.connect import ConnectError, Purpose, connect, describe_error
+from pgconsole.db.dsn import describe_target
+from pgconsole.db.session import discard_connection
+from pgconsole.exporter.queue_series import QueueSystemRows, queue_rows
+from pgconsole.monitor.queue_counters import FinishedSince, read_finished, start_watermark
+from pgconsole.monitor.snapshot import CUSTOM, PGBOUNCER, Snapshot
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from pgconsole.config import Settings
+
+# Every collector a check needs, the custom statements and PgBouncer; not pg_stat_statements
+# (no check judges its figures, and reading the view is most of a console refresh's cost).
+EXPORTER_COLLECTORS = frozenset(collectors_for(None) | {CUSTOM, PGBOUNCER})
+
+
+class ScrapeResult(BaseModel):
+    """One target's scrape: ``up`` and what was read, or why nothing was."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    target: str
+    up: bool
+    duration_s: float
+    results: list[CheckResult]
+    snapshot: Snapshot | None = None
+    queues: list[QueueSystemRows] = []
+    error: str | None = None
+
+
+@dataclass
+class _Connections:
+    conn: psycopg.Connection[Any] | None = None
+    caps: ServerCaps | None = None
+    bouncer: psycopg.Connection[Any] | None = None
+    previous: Snapshot | None = None
+    watermark: datetime | None = None
+
+
+@dataclass
+class Target:
+    name: str
+    settings: Settings
+    timeout_s: float
+    thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
+    counters: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    """(system, job_type, final state) -> jobs seen finishing since the exporter started."""
+    _state: _Connections = field(default_factory=_Connections)
+    _generation: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Target:
+        name = settings.profile or describe_target(settings.target_dsn())
+        return cls(name, settings, settings.timeout, resolve_thresholds(settings.thresholds))
+
+    @property
+    def description(self) -> str:
+        return describe_target(self.settings.target_dsn())
+
+    def scrape(self) -> ScrapeResult:
+        """Scrape within the timeout; never raises, never waits past the deadline."""
+        start = time.monotonic()
+        deadline = start + self.timeout_s
+        with self._guard:
+            generation, lock = self._generation, self._lock
+        box: list[ScrapeResult] = []
+        worker = threading.Thread(
+            target=lambda: box.append(self._scrape_locked(generation, lock, start, deadline)),
+            name=f"pgconsole-exporter-{self.name}",
+            daemon=True,
+        )
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if box:
+            return box[0]
+        self._abandon(generation)
+        return self._down(start, f"no answer from the server within {self.timeout_s:g}s ({self.description})")
+
+    def _down(self, start: float, message: str) -> ScrapeResult:
+        return ScrapeResult(
+            target=self.name,
+            up=False,
+            duration_s=time.monotonic() - start,
+            results=[CheckResult(name="connection", status=Status.CRITICAL, message=message)],
+            error=message,
+        )
+
+    def _abandon(self, generation: int) -> None:
+        """Drop an overrun scrape's connections and give the next scrape fresh ones and a new lock."""
+        with self._guard:
+            if self._generation != generation:
+                return
+            self._generation += 1
+            old, self._state = self._state, _Connections(watermark=self._state.watermark)
+            self._lock = threading.Lock()
+        for c in (old.conn, old.bouncer):
+            if c is not None:
+                discard_connection(c)
+
+    def _scrape_locked(
+        self, generation: int, lock: threading.Lock, start: float, deadline: float
+    ) -> ScrapeResult:
+        # Two scrapers at once (two Prometheus servers, /health beside /metrics) take turns.
+        if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return self._down(start, "another scrape of this target is still running")
+        try:
+            return self._scrape(generation, start, deadline)
+        finally:
+            lock.release()
+
+    def _scrape(self, generation: int, start: float, deadline: float) -> ScrapeResult:
+        st = self._state
+        s = self.settings
+        dsn = s.target_dsn()
+        try:
+            if st.conn is None or st.conn.closed or st.conn.broken:
+                st.conn = connect(
+                    dsn,
+                    Purpose.CHECK,
+                    connect_timeout=min(s.connect_timeout, self.timeout_s),
+                    app_suffix="exporter",
+                )
+                st.caps = read_capabilities(st.conn)
+                st.previous = None
+        except ConnectError as exc:
+            st.conn = None
+            return self._down(start, f"cannot connect: {exc}")
+        except Exception as exc:
+            return self._lost(st, start, exc, dsn)
+        assert st.caps is not None
+        bouncer_error = None
+        if s.pgbouncer_dsn and (st.bouncer is None or st.bouncer.closed or st.bouncer.broken):
+            st.bouncer, bouncer_error = open_pgbouncer(s, deadline - OUTPUT_MARGIN_S - time.monotonic())
+        try:
+            snap = collect(
+                st.conn,
+                st.caps,
+                s,
+                needed=EXPORTER_COLLECTORS if s.checks.custom else EXPORTER_COLLECTORS - {CUSTOM},
+                deadline=deadline - OUTPUT_MARGIN_S,
+                collector_timeout_ms=int(min(2.0, self.timeout_s) * 1000),
+                previous=st.previous,
+                bouncer=st.bouncer,
+                bouncer_error=bouncer_error,
+            )
+            if st.bouncer is not None and snap.state(PGBOUNCER).status == "error":
+                st.bouncer.close()
+                st.bouncer = None
+            if st.conn.broken or st.conn.closed:
+                raise ConnectionError(_first_error(snap))
+            finished = self._finished(st, snap)
+            results = run_checks(snap, self.thresholds, None, s.checks.custom)
+        except Exception as exc:
+            return self._lost(st, start, exc, dsn)
+        st.previous = snap
+        with self._guard:
+            if generation != self._generation:  # overran and abandoned: the caller reported it down
+                return self._down(start, "scrape abandoned after its deadline")
+            if finished is not None:
+                for c in finished.counts:
+                    key = ("pgconsole", c.job_type, c.status)
+                    self.counters[key] = self.counters.get(key, 0) + c.n
+        return ScrapeResult(
+            target=self.name,
+            up=True,
+            duration_s=time.monotonic() - start,
+            results=results,
+            snapshot=snap,
+            queues=queue_rows(snap, finished),
+        )
+
+    def _finished(self, st: _Connections, snap: Snapshot) -> FinishedSince | None:
+        """The jobs finished since the last scrape (None without a readable queue)."""
+        if snap.queue is None or st.conn is None:
+            return None
+        try:
+            if st.watermark is None:
+                st.watermark = start_watermark(st.conn)
+                return FinishedSince(counts=[], next_since=st.watermark)
+            reading = read_finished(st.conn, st.watermark)
+        except Exception:
+            if st.conn.broken or st.conn.closed:
+                raise
+            return None  # a timeout: counted next time, from the same watermark
+        st.watermark = reading.next_since
+        return reading
+
+    def _lost(self, st: _Connections, start: float, exc: BaseException, dsn: str) -> ScrapeResult:
+        for c in (st.conn, st.bouncer):
+            if c is not None:
+                discard_connection(c)
+        st.conn = st.bouncer = None
+        st.previous = None
+        return self._down(start, f"lost the connection: {describe_error(exc, dsn)}")
+
+    def close(self) -> None:
+        for c in (self._state.conn, self._state.bouncer):
+            if c is not None:
+                try:
+                    c.close()
+                except Exception:
+                    pass
+
+
+def _first_error(snap: Snapshot) -> str:
+    errors = [s.message for s in snap.collectors.values() if s.status == "error" and s.message]
+    return errors[0] if errors else "connection lost during the scrape"
+
+
+def scrape_all(targets: list[Target]) -> list[ScrapeResult]:
+    """Every target at once, each within its own timeout; results in the targets' order."""
+    out: list[ScrapeResult | None] = [None] * len(targets)
+
+    def body(i: int) -> None:
+        out[i] = targets[i].scrape()
+
+    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(len(targets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()  # each Target.scrape returns by its own deadline
+    return [r for r in out if r is not None]
