@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pgconsole.db.connect import ConnectError
 
     checking = bool(getattr(args, "check", False))
-    many = checking or getattr(args, "command", None) == "exporter"
+    many = checking or getattr(args, "command", None) in ("exporter", None)
     try:
         targets = settings_per_profile(args) if many else [settings_from_args(args)]
         settings = targets[0]
@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(module.run(args, settings))
         from pgconsole.commands import tui
 
-        return int(tui.run(args, settings))
+        return int(tui.run(args, settings, targets, lambda name: settings_from_args(args, name)))
     except ConnectError as exc:
         # A command that did not catch it itself: still one redacted line, never a traceback.
         print(f"pgconsole: cannot connect: {exc}", file=sys.stderr)

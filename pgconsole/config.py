@@ -153,6 +153,16 @@ def _env_values() -> dict[str, Any]:
     return values
 
 
+def profile_names(config_file: str) -> list[str]:
+    """The profiles of a config file, in file order ([] when it cannot be read)."""
+    try:
+        data = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    profiles = data.get("profiles")
+    return [str(n) for n in profiles] if isinstance(profiles, dict) else []
+
+
 def _read_file(path: Path, profile: str | None, explicit: bool) -> dict[str, Any]:
     if not path.exists():
         if explicit:

@@ -4,7 +4,7 @@ command palette, and the job-action flow (preview → confirm → batched run �
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from textual import work
@@ -82,6 +82,7 @@ class PgConsoleApp(App[int]):
         Binding("space", "toggle_pause", "Pause", show=False, id="app.pause"),
         Binding("plus,equals_sign", "faster", "Faster", show=False, id="app.faster"),
         Binding("minus", "slower", "Slower", show=False, id="app.slower"),
+        Binding("T", "next_target", "Next target", show=False, id="app.next_target"),
     ]
 
     header_info: reactive[HeaderInfo | None] = reactive(None)
@@ -92,9 +93,21 @@ class PgConsoleApp(App[int]):
     refresh_interval: reactive[float] = reactive(2.0)
     mode_title: reactive[str] = reactive("1 Overview")
 
-    def __init__(self, source: DataSource, *, refresh: float = 2.0, start_mode: str = "overview") -> None:
+    def __init__(
+        self,
+        source: DataSource,
+        *,
+        refresh: float = 2.0,
+        start_mode: str = "overview",
+        targets: Mapping[str, Callable[[], DataSource]] | None = None,
+        target: str | None = None,
+    ) -> None:
+        """``targets``: profile name -> a factory of its data source, to switch between them
+        (palette, ``T``); ``target``: the name of ``source`` among them."""
         super().__init__()
         self.source = source
+        self.targets = dict(targets or {})
+        self.target = target
         self.start_mode = start_mode
         self.set_reactive(PgConsoleApp.refresh_interval, refresh)
         self.history: dict[str, deque[float]] = {}
@@ -170,6 +183,38 @@ class PgConsoleApp(App[int]):
     def action_slower(self) -> None:
         self.refresh_interval = min(300.0, round(self.refresh_interval * 2, 2))
 
+    # -- targets ---------------------------------------------------------------------------
+    async def action_switch_target(self, name: str) -> None:
+        """Watch another profile: a fresh data source (its own sessions, no carried snapshot), the
+        header and every screen re-read from it; the old source's sessions are closed."""
+        factory = self.targets.get(name)
+        if factory is None or name == self.target:
+            return
+        try:
+            new = factory()
+        except Exception as exc:  # noqa: BLE001 - a bad profile (config error) is reported, not fatal
+            self.notify(f"cannot switch to {name}: {exc}", severity="error")
+            return
+        old, self.source = self.source, new
+        self.target = name
+        old.close()
+        self.history.clear()
+        self.db_error = ""
+        self.header_info = None
+        self.health = []
+        self.notify(f"target: {name}", timeout=2)
+        kick = getattr(self.screen, "kick", None)
+        if kick:
+            kick()
+
+    async def action_next_target(self) -> None:
+        names = list(self.targets)
+        if len(names) < 2:
+            self.notify("one target only: give --profile more than once, or add profiles to the config")
+            return
+        i = names.index(self.target) if self.target in names else -1
+        await self.action_switch_target(names[(i + 1) % len(names)])
+
     # -- command palette -------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for mode, title in MODE_TITLES.items():
@@ -180,6 +225,13 @@ class PgConsoleApp(App[int]):
         yield SystemCommand("Pause / resume refresh", "key space", self.action_toggle_pause)
         yield SystemCommand("Refresh faster", "key +", self.action_faster)
         yield SystemCommand("Refresh slower", "key -", self.action_slower)
+        for name in self.targets:
+            if name != self.target:
+                yield SystemCommand(
+                    f"Switch target: {name}",
+                    "watch this profile instead (key T: the next one)",
+                    lambda n=name: self.run_action(f"switch_target({n!r})"),
+                )
         if not self.read_only:
             for task, text in (
                 ("rescue", "rescue stuck jobs"),

@@ -33,6 +33,7 @@ ActionKind = Action
 
 class HeaderInfo(BaseModel):
     target: str  # password-free user@host:port/db
+    profile: str = ""  # the config profile this target came from (--profile; switched from the palette)
     server_version: str = ""
     role: str = ""
     read_only: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pgconsole.checks import resolve_thresholds, run_checks
@@ -22,10 +23,14 @@ CARRIED_S = {"statements": 30.0}
 
 
 def read(
-    conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | None
+    conn: psycopg.Connection[Any],
+    caps: ServerCaps,
+    previous: Snapshot | None,
+    custom: Mapping[str, str] | None = None,
 ) -> tuple[Snapshot, PerType | None]:
-    """The monitor's snapshot plus the per-type figures the Overview adds to it."""
-    snap = snapshot(conn, caps, previous)
+    """The monitor's snapshot plus the per-type figures the Overview adds to it (``custom``: the
+    custom checks' statements by name)."""
+    snap = snapshot(conn, caps, previous, custom=custom)
     extra = None
     if snap.queue is not None:
         extra = per_type(conn, [t.job_type for t in snap.queue.by_type if t.pending])
@@ -33,9 +38,13 @@ def read(
 
 
 def snapshot(
-    conn: psycopg.Connection[Any], caps: ServerCaps, previous: Snapshot | None, only: set[str] | None = None
+    conn: psycopg.Connection[Any],
+    caps: ServerCaps,
+    previous: Snapshot | None,
+    only: set[str] | None = None,
+    custom: Mapping[str, str] | None = None,
 ) -> Snapshot:
-    snap = take_snapshot(conn, caps, previous, only=only, min_interval_s=CARRIED_S)
+    snap = take_snapshot(conn, caps, previous, only=only, min_interval_s=CARRIED_S, custom=custom)
     if conn.broken or conn.closed:
         # take_snapshot never raises; a lost connection shows as collector errors. Surface it.
         errors = [s.message for s in snap.collectors.values() if s.status == "error" and s.message]
@@ -43,16 +52,22 @@ def snapshot(
     return snap
 
 
-def health(snap: Snapshot, thresholds_config: dict[str, Any] | None = None) -> list[CheckResult]:
-    """The check registry's verdicts on a snapshot: the same as ``--check`` gives."""
-    return run_checks(snap, resolve_thresholds(thresholds_config or {}))
+def health(
+    snap: Snapshot, thresholds_config: dict[str, Any] | None = None, custom: Mapping[str, Any] | None = None
+) -> list[CheckResult]:
+    """The check registry's verdicts on a snapshot: the same as ``--check`` gives (``custom``: the
+    config's ``[checks.custom.NAME]`` definitions)."""
+    return run_checks(snap, resolve_thresholds(thresholds_config or {}), None, custom)
 
 
 def build(
-    snap: Snapshot, thresholds_config: dict[str, Any] | None = None, extra: PerType | None = None
+    snap: Snapshot,
+    thresholds_config: dict[str, Any] | None = None,
+    extra: PerType | None = None,
+    custom: Mapping[str, Any] | None = None,
 ) -> OverviewData:
     data = OverviewData()
-    data.checks = health(snap, thresholds_config)
+    data.checks = health(snap, thresholds_config, custom)
     q = snap.queue
     if q is not None:
         capped_types = [t.job_type for t in q.by_type if t.pending_capped or t.processing_capped]

@@ -5,7 +5,7 @@ a fake with the same methods."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
@@ -84,8 +84,15 @@ class PgSource:
         connect_timeout: float = 5.0,
         thresholds: dict[str, Any] | None = None,
         pgbouncer_dsn: str | None = None,
+        custom_checks: Mapping[str, Any] | None = None,
+        profile: str | None = None,
     ) -> None:
+        """``custom_checks``: the config's ``[checks.custom.NAME]`` (in the banner like every check);
+        ``profile``: the target's profile name, shown in the header."""
         self.dsn = dsn
+        self.profile = profile or ""
+        self.custom_checks = dict(custom_checks or {})
+        self.custom_sql = {name: spec.sql for name, spec in self.custom_checks.items()}
         # PgBouncer's admin console, on a session of its own with a short deadline: a PgBouncer that
         # does not answer costs its panel and its checks, never the rest of a refresh.
         self.pgbouncer_session = (
@@ -132,6 +139,7 @@ class PgSource:
         signal_reason = reason
         return HeaderInfo(
             target=describe_target(self.dsn),
+            profile=self.profile,
             server_version=caps.server_version,
             role=caps.current_user,
             read_only=bool(reason),
@@ -150,11 +158,11 @@ class PgSource:
     async def overview(self) -> OverviewData:
         caps = await self._caps()
         prev = self._prev_snapshot
-        snap, extra = await self.session.call(lambda conn: overview.read(conn, caps, prev))
+        snap, extra = await self.session.call(lambda conn: overview.read(conn, caps, prev, self.custom_sql))
         self._prev_snapshot = snap
         if self.pgbouncer_session is not None:
             attach_pgbouncer(snap, *await self._read_pgbouncer())
-        data = overview.build(snap, self.thresholds, extra)
+        data = overview.build(snap, self.thresholds, extra, self.custom_checks)
         if not caps.has_queue:
             data.notes.append(
                 "the pgconsole schema is not installed in this database: run `pgconsole migrate`"
@@ -165,11 +173,13 @@ class PgSource:
         """The health checks alone (the banner on screens other than the Overview)."""
         caps = await self._caps()
         prev = self._prev_snapshot
-        snap = await self.session.call(lambda conn: overview.snapshot(conn, caps, prev))
+        snap = await self.session.call(
+            lambda conn: overview.snapshot(conn, caps, prev, custom=self.custom_sql)
+        )
         self._prev_snapshot = snap
         if self.pgbouncer_session is not None:
             attach_pgbouncer(snap, *await self._read_pgbouncer())
-        return overview.health(snap, self.thresholds)
+        return overview.health(snap, self.thresholds, self.custom_checks)
 
     # -- PgBouncer ------------------------------------------------------------------------
     async def _read_pgbouncer(self) -> tuple[PgBouncerStats | None, CollectorState]:

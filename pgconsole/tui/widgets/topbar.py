@@ -64,6 +64,9 @@ def header_line(mode_title: str, info: HeaderInfo | None, paused: bool, interval
             t.append_text(brand)
         t.append_text(mode)
         t.append(" ")
+        if info.profile:
+            t.append_text(lit(info.profile, 24, style="bold cyan"))
+            t.append(" ")
         t.append_text(lit(tgt, tgt_w))
         if version:
             t.append(f"  {version}")
