@@ -187,9 +187,14 @@ def _read_file(path: Path, profile: str | None, explicit: bool) -> dict[str, Any
         if not isinstance(chosen, dict):
             raise ConfigError(f"config file {path}: profiles.{profile} must be a table")
         merged = {**data, **chosen}
-        for table in ("thresholds", "checks"):
-            if isinstance(data.get(table), dict) and isinstance(chosen.get(table), dict):
-                merged[table] = _deep_merge(data[table], chosen[table])
+        if "thresholds" in data and "thresholds" in chosen:
+            merged["thresholds"] = {**data["thresholds"], **chosen["thresholds"]}
+        base, own = data.get("checks"), chosen.get("checks")
+        if isinstance(base, dict) and isinstance(own, dict):
+            # A profile's custom check replaces the top-level one of that name, as a whole.
+            merged["checks"] = {**base, **own}
+            if isinstance(base.get("custom"), dict) and isinstance(own.get("custom"), dict):
+                merged["checks"]["custom"] = {**base["custom"], **own["custom"]}
         return merged
     return data
 
