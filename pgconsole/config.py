@@ -78,7 +78,7 @@ class CustomCheck(BaseModel):
         return self
 
 
-_CUSTOM_NAME = r"^[A-Za-z0-9_-]{1,63}$"
+_CUSTOM_NAME = r"^[A-Za-z0-9_]{1,63}$"
 
 
 class ChecksConfig(BaseModel):
@@ -90,7 +90,7 @@ class ChecksConfig(BaseModel):
     def _names(self) -> ChecksConfig:
         for name in self.custom:
             if not re.match(_CUSTOM_NAME, name):
-                raise ValueError(f"custom check name {name!r}: use letters, digits, _ and - (at most 63)")
+                raise ValueError(f"custom check name {name!r}: use letters, digits and _ (at most 63)")
         return self
 
 

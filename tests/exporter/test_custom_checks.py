@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import jsonschema
 import pytest
 
 from tests.checks.helpers import run_cli
 from tests.exporter.helpers import get, start_exporter, value, write_config
+from tests.exporter.test_many_targets import SCHEMA
 
 if TYPE_CHECKING:
     from tests.pgcluster import TestDB
@@ -107,6 +109,7 @@ def test_custom_check_cannot_write_run_two_statements_or_overrun(db: TestDB, tmp
             "checks.custom.x.warm: Extra inputs",
         ),
         (_custom("x", "SELECT 1", 1, 2, direction="up"), "checks.custom.x.direction: Input should be"),
+        (_custom('"a-b"', "SELECT 1", 1, 2), "checks: Value error, custom check name 'a-b': use letters"),
     ],
 )
 def test_config_errors_are_one_line(tmp_path: Path, extra: str, message: str) -> None:
@@ -132,6 +135,7 @@ def test_custom_check_in_the_exporter(db: TestDB, tmp_path: Path) -> None:
         code, body = get(f"http://127.0.0.1:{exp.port}/health")
         health = json.loads(body)
         assert code == 200 and health["status"] == "WARNING"
+        jsonschema.validate(health, SCHEMA)  # one target: the --check JSON
         assert {c["name"]: c["status"] for c in health["checks"]}["custom.backlog"] == "WARNING"
         _enqueue(db, 5)
         code, body = get(f"http://127.0.0.1:{exp.port}/health")

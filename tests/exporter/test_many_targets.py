@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import jsonschema
+
+from pgconsole.checks.output import SCHEMA_FILE
 from tests.checks.helpers import run_cli
 from tests.exporter.helpers import write_config
 from tests.proxy import silent_server
@@ -15,6 +19,7 @@ from tests.proxy import silent_server
 if TYPE_CHECKING:
     from tests.pgcluster import TestDB
 
+SCHEMA = json.loads((resources.files("pgconsole.checks") / SCHEMA_FILE).read_text())
 WARN_ON_PENDING = """
 [profiles.busy.checks.custom.backlog]
 sql = "SELECT count(*) FROM pgconsole.jobs WHERE status = 'pending'"
@@ -38,6 +43,8 @@ def test_two_profiles_exit_with_the_worse(db: TestDB, tmp_path: Path) -> None:
     rc, out, err = _cli(cfg, "--profile", "calm", "--profile", "busy", "--format", "json")
     objs = [json.loads(line) for line in out.splitlines()]
     assert [(o["profile"], o["status"]) for o in objs] == [("calm", "OK"), ("busy", "WARNING")], err
+    for o in objs:
+        jsonschema.validate(o, SCHEMA)  # each line is a --check JSON object
     assert rc == 1
     assert "custom.backlog" not in {c["name"] for c in objs[0]["checks"]}  # each profile its own checks
 

@@ -1,0 +1,235 @@
+"""The cost of one scrape: `pgconsole exporter` against Debian's `prometheus-postgres-exporter`
+(its default scrape) on the same server in one run, and twenty targets scraped at once.
+
+    python -m bench.exporter_cost [--rounds 10] [--block 5] [--finished 200000] [--pending 20000]
+                                  [--targets 20] [--many-scrapes 40] [--json FILE]
+
+Starts a PostgreSQL 18 test cluster (fsync off; the scrapes only read) with one database holding a
+queue (``--pending`` jobs pending over 8 types, ``--finished`` finished ones over 30 days), then
+both exporters as processes of their own, both as the superuser (so each sees everything it
+reads) and both keeping their connection between scrapes. After warm-up scrapes, per round and
+per side (the order alternating between rounds, so a noisy neighbour hits both alike) a block of
+``--block`` scrapes, one after the other, each a full GET of /metrics; the block's CPU is read
+from /proc: the exporter process's (client) and the server's (the postmaster and its children,
+plus what it reaped). Per scrape = block / ``--block``; the medians over the rounds are printed,
+with the ratio pgconsole / peer (issue 18 asks ≤ 0.5× the peer's CPU).
+
+Then ``--targets`` databases on the same server (each with a small queue) as that many profiles of
+one `pgconsole exporter`, scraped ``--many-scrapes`` times: wall time p50/p95 (issue 18: p95 < 1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.common import machine, percentile, rotated
+from bench.dashboard import _cpu_seconds, _server_cpu
+from bench.dataset import FINISHED_SQL, PENDING_SQL
+from tests.exporter.prom import free_port
+from tests.pgcluster import Cluster, start_cluster
+
+PEER = Path("/usr/bin/prometheus-postgres-exporter")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _postmaster(cluster: Cluster) -> int:
+    return int((cluster.parent / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=60) as r:
+        return len(r.read())
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the exporter exited ({proc.returncode})")
+        try:
+            _get(url)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url}: no answer within {timeout:g}s")
+
+
+def _start_pgconsole(config: Path, profiles: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    args = [sys.executable, "-m", "pgconsole", "exporter", "--listen", f"127.0.0.1:{port}"]
+    for p in profiles:
+        args += ["--profile", p]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PGCONSOLE_")}
+    env["PGCONSOLE_CONFIG"] = str(config)
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/metrics"
+    _wait_http(url, proc)
+    return proc, url
+
+
+def _start_peer(dsn: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "DATA_SOURCE_NAME": f"{dsn}?sslmode=disable"}
+    proc = subprocess.Popen(
+        [str(PEER), f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    _wait_http(url, proc)
+    return proc, url
+
+
+def _write_config(path: Path, dsns: dict[str, str]) -> Path:
+    lines = []
+    for name, dsn in dsns.items():
+        lines += [f"[profiles.{name}]", f"dsn = {json.dumps(dsn)}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _block(url: str, pid: int, postmaster: int, n: int) -> dict[str, Any]:
+    walls = []
+    size = 0
+    c0, s0 = _cpu_seconds(pid), _server_cpu(postmaster)
+    for _ in range(n):
+        t0 = time.perf_counter()
+        size = _get(url)
+        walls.append(time.perf_counter() - t0)
+    c1, s1 = _cpu_seconds(pid), _server_cpu(postmaster)
+    return {
+        "client_s": (c1 - c0) / n,
+        "server_s": (s1 - s0) / n,
+        "wall_s": statistics.median(walls),
+        "bytes": size,
+    }
+
+
+def side_by_side(cluster: Cluster, db: str, tmp: Path, rounds: int, block: int) -> dict[str, Any]:
+    postmaster = _postmaster(cluster)
+    dsn = cluster.dsn(db)
+    pgc, pgc_url = _start_pgconsole(_write_config(tmp / "one.toml", {"bench": dsn}), ["bench"])
+    peer, peer_url = _start_peer(dsn)
+    sides = {"pgconsole": (pgc_url, pgc.pid), "postgres_exporter": (peer_url, peer.pid)}
+    try:
+        for url, _pid in sides.values():
+            for _ in range(3):
+                _get(url)  # connections made, slow-moving collectors read once
+        per: dict[str, list[dict[str, Any]]] = {s: [] for s in sides}
+        for r in range(rounds):
+            for side in rotated(list(sides), r):
+                url, pid = sides[side]
+                per[side].append(_block(url, pid, postmaster, block))
+    finally:
+        for p in (pgc, peer):
+            p.terminate()
+            p.wait(10)
+    out: dict[str, Any] = {}
+    for side, blocks in per.items():
+        out[side] = {
+            k: statistics.median(b[k] for b in blocks) for k in ("client_s", "server_s", "wall_s", "bytes")
+        }
+        out[side]["cpu_s"] = statistics.median(b["client_s"] + b["server_s"] for b in blocks)
+    a, b = out["pgconsole"], out["postgres_exporter"]
+    out["ratio"] = {k: (a[k] / b[k] if b[k] else None) for k in ("client_s", "server_s", "cpu_s", "wall_s")}
+    return out
+
+
+def many_targets(cluster: Cluster, tmp: Path, n: int, scrapes: int) -> dict[str, Any]:
+    dbs = []
+    for _ in range(n):
+        name = cluster.new_database("m")
+        with cluster.admin(name) as conn:
+            conn.execute(PENDING_SQL, {"n": 500})
+        dbs.append(name)
+    postmaster = _postmaster(cluster)
+    config = _write_config(tmp / "many.toml", {f"t{i:02d}": cluster.dsn(d) for i, d in enumerate(dbs)})
+    proc, url = _start_pgconsole(config, [f"t{i:02d}" for i in range(n)])
+    try:
+        for _ in range(3):
+            _get(url)
+        walls = []
+        c0, s0 = _cpu_seconds(proc.pid), _server_cpu(postmaster)
+        for _ in range(scrapes):
+            t0 = time.perf_counter()
+            _get(url)
+            walls.append(time.perf_counter() - t0)
+        c1, s1 = _cpu_seconds(proc.pid), _server_cpu(postmaster)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        for d in dbs:
+            cluster.drop_database(d)
+    return {
+        "targets": n,
+        "scrapes": scrapes,
+        "wall_p50_s": percentile(walls, 50),
+        "wall_p95_s": percentile(walls, 95),
+        "wall_max_s": max(walls),
+        "client_cpu_per_scrape_s": (c1 - c0) / scrapes,
+        "server_cpu_per_scrape_s": (s1 - s0) / scrapes,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.exporter_cost", description=__doc__)
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--block", type=int, default=5)
+    p.add_argument("--finished", type=int, default=200_000)
+    p.add_argument("--pending", type=int, default=20_000)
+    p.add_argument("--targets", type=int, default=20)
+    p.add_argument("--many-scrapes", type=int, default=40)
+    p.add_argument("--json", metavar="FILE")
+    args = p.parse_args(argv)
+    if not PEER.exists():
+        print(f"skipped: {PEER} is missing (apt-get install prometheus-postgres-exporter)")
+        return 0
+    cluster = start_cluster("pg18")
+    try:
+        db = cluster.new_database("bench")
+        with cluster.admin(db) as conn:
+            conn.execute(FINISHED_SQL, {"n": args.finished})
+            conn.execute(PENDING_SQL, {"n": args.pending})
+            conn.execute("VACUUM ANALYZE pgconsole.jobs")
+        with tempfile.TemporaryDirectory(prefix="pgconsole-bench-exporter-") as tmp:
+            one = side_by_side(cluster, db, Path(tmp), args.rounds, args.block)
+            many = many_targets(cluster, Path(tmp), args.targets, args.many_scrapes)
+    finally:
+        cluster.stop()
+    result = {"machine": machine(), "args": vars(args), "one_target": one, "many_targets": many}
+    print(f"one scrape, median of {args.rounds} blocks of {args.block} (ms):")
+    print(f"{'side':<20}{'server CPU':>12}{'client CPU':>12}{'CPU total':>12}{'wall':>10}{'bytes':>10}")
+    for side in ("pgconsole", "postgres_exporter"):
+        r = one[side]
+        print(
+            f"{side:<20}{r['server_s'] * 1e3:>12.2f}{r['client_s'] * 1e3:>12.2f}{r['cpu_s'] * 1e3:>12.2f}"
+            f"{r['wall_s'] * 1e3:>10.1f}{r['bytes']:>10.0f}"
+        )
+    ratio = one["ratio"]
+    print(
+        "ratio pgconsole / peer: "
+        + ", ".join(f"{k.removesuffix('_s')} {v:.2f}x" for k, v in ratio.items() if v is not None)
+    )
+    print(
+        f"{many['targets']} targets, {many['scrapes']} scrapes: p50 {many['wall_p50_s'] * 1e3:.0f} ms, "
+        f"p95 {many['wall_p95_s'] * 1e3:.0f} ms, max {many['wall_max_s'] * 1e3:.0f} ms; per scrape "
+        f"client CPU {many['client_cpu_per_scrape_s'] * 1e3:.1f} ms, server CPU {many['server_cpu_per_scrape_s'] * 1e3:.1f} ms"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
