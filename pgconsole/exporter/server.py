@@ -23,18 +23,19 @@ from prometheus_client.process_collector import ProcessCollector
 from pgconsole.checks.output import to_json_obj
 from pgconsole.checks.result import Status, overall_status
 from pgconsole.exporter.metrics import families
-from pgconsole.exporter.target import ScrapeResult, Target, scrape_all
+from pgconsole.exporter.target import DaemonPool, ScrapeResult, Target, scrape_all, scrape_pool
 
 
 class _ScrapeCollector:
     """A prometheus_client collector whose ``collect`` is one scrape of every target."""
 
-    def __init__(self, targets: list[Target]) -> None:
+    def __init__(self, targets: list[Target], pool: DaemonPool) -> None:
         self.targets = targets
+        self.pool = pool
         self.by_name = {t.name: t for t in targets}
 
     def collect(self) -> Iterable[Metric]:
-        return families(scrape_all(self.targets), self.by_name)
+        return families(scrape_all(self.targets, self.pool), self.by_name)
 
 
 def health_body(scrapes: list[ScrapeResult], targets: list[Target]) -> tuple[int, dict[str, Any]]:
@@ -67,9 +68,10 @@ class _Server6(_ThreadingServer):
     address_family = socket.AF_INET6
 
 
-def make_app(targets: list[Target]) -> Callable[..., Any]:
+def make_app(targets: list[Target], pool: DaemonPool | None = None) -> Callable[..., Any]:
+    pool = pool or scrape_pool(targets)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_ScrapeCollector(targets))  # type: ignore[arg-type]
+    registry.register(_ScrapeCollector(targets, pool))  # type: ignore[arg-type]
     ProcessCollector(namespace="pgconsole_exporter", registry=registry)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -79,7 +81,7 @@ def make_app(targets: list[Target]) -> Callable[..., Any]:
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
             return [body]
         if path == "/health":
-            code, obj = health_body(scrape_all(targets), targets)
+            code, obj = health_body(scrape_all(targets, pool), targets)
             start_response(
                 "200 OK" if code == 200 else "503 Service Unavailable",
                 [("Content-Type", "application/json")],
@@ -112,7 +114,10 @@ class Exporter:
         host, port = parse_listen(listen)
         server_class = _Server6 if ":" in host else _ThreadingServer
         self.targets = targets
-        self.httpd = make_server(host, port, make_app(targets), server_class, handler_class=_QuietHandler)
+        self.pool = scrape_pool(targets)
+        self.httpd = make_server(
+            host, port, make_app(targets, self.pool), server_class, handler_class=_QuietHandler
+        )
         self.port = self.httpd.server_port
         self._thread: threading.Thread | None = None
 

@@ -1,8 +1,8 @@
 """One exporter target (a profile): its kept connections, previous snapshot and counters, and one
 scrape bounded by the target's timeout.
 
-A scrape runs in a daemon thread of its own; the caller waits for it until the target's deadline
-and no longer. A scrape that overran is abandoned: its connections are cancelled and closed in
+A scrape runs on a thread of the exporter's pool; the caller waits for it until the target's
+deadline and no longer. A scrape that overran is abandoned: its connections are cancelled and closed in
 the background, the target's generation moves on (so the late thread's result is dropped, its
 counters included), and the next scrape connects afresh. A dead or silent target therefore costs
 its own timeout and never holds up another target's scrape.
@@ -10,12 +10,15 @@ its own timeout and never holds up another target's scrape.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 
     from pgconsole.config import Settings
 
+T = TypeVar("T")
+
 # Every collector a check needs, the custom statements and PgBouncer; not pg_stat_statements
 # (no check judges its figures, and reading the view is most of a console refresh's cost).
 EXPORTER_COLLECTORS = frozenset(collectors_for(None) | {CUSTOM, PGBOUNCER})
@@ -53,6 +58,14 @@ class ScrapeResult(BaseModel):
     snapshot: Snapshot | None = None
     queues: list[QueueSystemRows] = []
     error: str | None = None
+
+
+@dataclass
+class _Pending:
+    future: Future[ScrapeResult]
+    generation: int
+    start: float
+    deadline: float
 
 
 @dataclass
@@ -86,24 +99,30 @@ class Target:
     def description(self) -> str:
         return describe_target(self.settings.target_dsn())
 
-    def scrape(self) -> ScrapeResult:
+    def scrape(self, pool: DaemonPool | None = None) -> ScrapeResult:
         """Scrape within the timeout; never raises, never waits past the deadline."""
+        return self.finish(self.start(pool or DaemonPool()))
+
+    def start(self, pool: DaemonPool) -> _Pending:
+        """Begin a scrape on one of ``pool``'s threads; :meth:`finish` waits for it until the deadline."""
         start = time.monotonic()
         deadline = start + self.timeout_s
         with self._guard:
             generation, lock = self._generation, self._lock
-        box: list[ScrapeResult] = []
-        worker = threading.Thread(
-            target=lambda: box.append(self._scrape_locked(generation, lock, start, deadline)),
-            name=f"pgconsole-exporter-{self.name}",
-            daemon=True,
+        future = pool.submit(self._scrape_locked, generation, lock, start, deadline)
+        return _Pending(future, generation, start, deadline)
+
+    def finish(self, pending: _Pending) -> ScrapeResult:
+        try:
+            return pending.future.result(timeout=max(0.0, pending.deadline - time.monotonic()))
+        except FutureTimeout:
+            pass
+        except Exception as exc:  # a bug: this target is down this time, the others are not
+            return self._down(pending.start, f"internal error: {type(exc).__name__}: {exc}")
+        self._abandon(pending.generation)
+        return self._down(
+            pending.start, f"no answer from the server within {self.timeout_s:g}s ({self.description})"
         )
-        worker.start()
-        worker.join(max(0.0, deadline - time.monotonic()))
-        if box:
-            return box[0]
-        self._abandon(generation)
-        return self._down(start, f"no answer from the server within {self.timeout_s:g}s ({self.description})")
 
     def _down(self, start: float, message: str) -> ScrapeResult:
         return ScrapeResult(
@@ -236,16 +255,49 @@ def _first_error(snap: Snapshot) -> str:
     return errors[0] if errors else "connection lost during the scrape"
 
 
-def scrape_all(targets: list[Target]) -> list[ScrapeResult]:
+class DaemonPool:
+    """Threads kept between scrapes (starting a thread per scrape costs a good part of a scrape's
+    own Python work), started when none is idle, and daemons: a scrape abandoned on a silent server
+    keeps its thread until the socket gives up (keepalives), and must not hold up the process's
+    exit, which concurrent.futures' pool would (it joins its threads at exit)."""
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = (
+            queue.SimpleQueue()
+        )
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            spawn = self._idle == 0
+            if not spawn:
+                self._idle -= 1
+        self._tasks.put((future, fn, args))
+        if spawn:
+            threading.Thread(target=self._work, name="pgconsole-exporter", daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, fn, args = self._tasks.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting scrape
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
+
+
+def scrape_pool(targets: list[Target]) -> DaemonPool:
+    """The exporter's scrape threads (one pool for every target)."""
+    del targets
+    return DaemonPool()
+
+
+def scrape_all(targets: list[Target], pool: DaemonPool) -> list[ScrapeResult]:
     """Every target at once, each within its own timeout; results in the targets' order."""
-    out: list[ScrapeResult | None] = [None] * len(targets)
-
-    def body(i: int) -> None:
-        out[i] = targets[i].scrape()
-
-    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(len(targets))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()  # each Target.scrape returns by its own deadline
-    return [r for r in out if r is not None]
+    pending = [t.start(pool) for t in targets]
+    return [t.finish(p) for t, p in zip(targets, pending, strict=True)]

@@ -125,3 +125,21 @@ def test_backend_cpu(env: Env) -> None:
             # the zero of a backend that had exited; /proc counts 10 ms ticks, 1,000 jobs make several)
             assert run["jobs"] == sessions * 10 * BATCH, (sessions, side, run)
             assert run["us_per_job"] > 5, (sessions, side, run)
+
+
+def test_exporter_cost(pg18: Cluster, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from bench.exporter_cost import PEER, many_targets, side_by_side
+
+    if not PEER.exists():
+        pytest.skip("prometheus-postgres-exporter is not installed")
+    db = pg18.new_database()
+    try:
+        one = side_by_side(pg18, db, Path(str(tmp_path)), rounds=1, block=2)
+    finally:
+        pg18.drop_database(db)
+    for side in ("pgconsole", "postgres_exporter"):
+        assert one[side]["bytes"] > 1000 and one[side]["wall_s"] > 0, (side, one)
+    many = many_targets(pg18, Path(str(tmp_path)), 2, 2)
+    assert many["targets"] == 2 and many["wall_p95_s"] > 0
