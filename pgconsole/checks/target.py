@@ -61,14 +61,16 @@ def collect(
     previous: Snapshot | None = None,
     bouncer: psycopg.Connection[Any] | None = None,
     bouncer_error: str | None = None,
+    min_interval_s: Mapping[str, float] | None = None,
 ) -> Snapshot:
     """The snapshot the checks judge: the collectors ``needed``, PgBouncer's pools when configured,
-    and the custom checks' numbers."""
+    and the custom checks' numbers (``min_interval_s``: as for take_snapshot)."""
     snap = take_snapshot(
         conn,
         caps,
         previous,
         only=needed,
+        min_interval_s=min_interval_s,
         deadline=deadline,
         collector_timeout_ms=collector_timeout_ms,
         pgbouncer=bouncer,

@@ -99,8 +99,8 @@ SERIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "pgconsole_queue_jobs_capped": (
         "gauge",
-        "1 when pgconsole_queue_jobs stopped at its cap for this type and state (at least that many)",
-        ("system", "job_type", "state"),
+        "1 when some type's pgconsole_queue_jobs stopped at its cap in this state (at least that many)",
+        ("system", "state"),
     ),
     "pgconsole_queue_jobs_estimated": (
         "gauge",
@@ -192,14 +192,9 @@ def families(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> 
                 out.add(
                     "pgconsole_queue_jobs", t, j.count, system=q.system, job_type=j.job_type, state=j.state
                 )
-                out.add(
-                    "pgconsole_queue_jobs_capped",
-                    t,
-                    int(j.capped),
-                    system=q.system,
-                    job_type=j.job_type,
-                    state=j.state,
-                )
+            for state in sorted({j.state for j in q.jobs}):
+                capped = any(j.capped for j in q.jobs if j.state == state)
+                out.add("pgconsole_queue_jobs_capped", t, int(capped), system=q.system, state=state)
             for e in q.estimates:
                 out.add("pgconsole_queue_jobs_estimated", t, e.count, system=q.system, state=e.state)
             out.add("pgconsole_queue_oldest_due_seconds", t, q.oldest_due_s, system=q.system)

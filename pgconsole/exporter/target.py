@@ -32,7 +32,7 @@ from pgconsole.db.dsn import describe_target
 from pgconsole.db.session import discard_connection
 from pgconsole.exporter.queue_series import QueueSystemRows, queue_rows
 from pgconsole.monitor.queue_counters import FinishedSince, read_finished, start_watermark
-from pgconsole.monitor.snapshot import CUSTOM, PGBOUNCER, Snapshot
+from pgconsole.monitor.snapshot import COLLECTOR_NAMES, CUSTOM, PGBOUNCER, Snapshot
 
 if TYPE_CHECKING:
     import psycopg
@@ -44,6 +44,9 @@ T = TypeVar("T")
 # Every collector a check needs, the custom statements and PgBouncer; not pg_stat_statements
 # (no check judges its figures, and reading the view is most of a console refresh's cost).
 EXPORTER_COLLECTORS = frozenset(collectors_for(None) | {CUSTOM, PGBOUNCER})
+# Every collector read at every scrape: what Prometheus stores is what the server said at its scrape
+# time (the console carries the slow-moving ones for 10 s; scrapes come seconds apart anyway).
+NO_CARRY = {name: 0.0 for name in COLLECTOR_NAMES}
 
 
 class ScrapeResult(BaseModel):
@@ -190,6 +193,7 @@ class Target:
                 previous=st.previous,
                 bouncer=st.bouncer,
                 bouncer_error=bouncer_error,
+                min_interval_s=NO_CARRY,
             )
             if st.bouncer is not None and snap.state(PGBOUNCER).status == "error":
                 st.bouncer.close()

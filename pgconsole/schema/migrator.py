@@ -132,10 +132,27 @@ def default_migrations_dir() -> Path:
     return Path(str(resources.files("pgconsole.schema") / "migrations"))
 
 
+# Parsed migration files by directory, reused while every file's name, size and mtime are the same:
+# the migrations collector compares them with the database on every console refresh and scrape.
+_LOADED: dict[str, tuple[tuple[tuple[str, int, int], ...], list[Migration]]] = {}
+
+
 def load_migrations(directory: Path | None = None) -> list[Migration]:
     directory = directory or default_migrations_dir()
+    paths = [p for p in sorted(directory.iterdir()) if _FILE_RE.match(p.name)]
+    stats = [p.stat() for p in paths]
+    key = tuple((p.name, st.st_size, st.st_mtime_ns) for p, st in zip(paths, stats, strict=True))
+    cached = _LOADED.get(str(directory))
+    if cached is not None and cached[0] == key:
+        return list(cached[1])
+    found = _parse_migrations(directory, paths)
+    _LOADED[str(directory)] = (key, found)
+    return list(found)
+
+
+def _parse_migrations(directory: Path, paths: list[Path]) -> list[Migration]:
     found: list[Migration] = []
-    for path in sorted(directory.iterdir()):
+    for path in paths:
         m = _FILE_RE.match(path.name)
         if not m:
             continue
