@@ -1,17 +1,20 @@
 """The cost of one scrape: `pgconsole exporter` against Debian's `prometheus-postgres-exporter`
 (its default scrape) on the same server in one run, and twenty targets scraped at once.
 
-    python -m bench.exporter_cost [--rounds 10] [--block 5] [--finished 200000] [--pending 20000]
+    python -m bench.exporter_cost [--rounds 10] [--block 40] [--finished 200000] [--pending 20000,2000]
                                   [--targets 20] [--many-scrapes 40] [--json FILE]
 
-Starts a PostgreSQL 18 test cluster (fsync off; the scrapes only read) with one database holding a
-queue (``--pending`` jobs pending over 8 types, ``--finished`` finished ones over 30 days), then
+Starts a PostgreSQL 18 test cluster (fsync off; the scrapes only read) and, per ``--pending`` size,
+a database holding a queue (that many jobs pending over 8 types, ``--finished`` finished ones over
+30 days), then
 both exporters as processes of their own, both as the superuser (so each sees everything it
 reads) and both keeping their connection between scrapes. After warm-up scrapes, per round and
 per side (the order alternating between rounds, so a noisy neighbour hits both alike) a block of
 ``--block`` scrapes, one after the other, each a full GET of /metrics; the block's CPU is read
-from /proc: the exporter process's (client) and the server's (the postmaster and its children,
-plus what it reaped). Per scrape = block / ``--block``; the medians over the rounds are printed,
+from /proc (10 ms ticks, hence blocks): the exporter process's (client) and the server's (the
+postmaster and its children, plus what it reaped). Every pgconsole scrape reads every collector
+and counts the queue afresh (nothing is carried between scrapes, docs/metrics.md), as at
+Prometheus's usual 15 s interval. Per scrape = block / ``--block``; the medians over the rounds are printed,
 with the ratio pgconsole / peer (issue 18 asks ≤ 0.5× the peer's CPU).
 
 Then ``--targets`` databases on the same server (each with a small queue) as that many profiles of
@@ -185,9 +188,14 @@ def many_targets(cluster: Cluster, tmp: Path, n: int, scrapes: int) -> dict[str,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.exporter_cost", description=__doc__)
     p.add_argument("--rounds", type=int, default=10)
-    p.add_argument("--block", type=int, default=5)
+    p.add_argument("--block", type=int, default=40)
     p.add_argument("--finished", type=int, default=200_000)
-    p.add_argument("--pending", type=int, default=20_000)
+    p.add_argument(
+        "--pending",
+        default="20000,2000",
+        help="pending backlogs to run the side-by-side with, comma-separated (default 20000,2000: "
+        "over the count caps of 8 types, and under them)",
+    )
     p.add_argument("--targets", type=int, default=20)
     p.add_argument("--many-scrapes", type=int, default=40)
     p.add_argument("--json", metavar="FILE")
@@ -196,31 +204,38 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {PEER} is missing (apt-get install prometheus-postgres-exporter)")
         return 0
     cluster = start_cluster("pg18")
+    ones: dict[int, dict[str, Any]] = {}
     try:
-        db = cluster.new_database("bench")
-        with cluster.admin(db) as conn:
-            conn.execute(FINISHED_SQL, {"n": args.finished})
-            conn.execute(PENDING_SQL, {"n": args.pending})
-            conn.execute("VACUUM ANALYZE pgconsole.jobs")
         with tempfile.TemporaryDirectory(prefix="pgconsole-bench-exporter-") as tmp:
-            one = side_by_side(cluster, db, Path(tmp), args.rounds, args.block)
+            for pending in (int(x) for x in str(args.pending).split(",")):
+                db = cluster.new_database("bench")
+                with cluster.admin(db) as conn:
+                    conn.execute(FINISHED_SQL, {"n": args.finished})
+                    conn.execute(PENDING_SQL, {"n": pending})
+                    conn.execute("VACUUM ANALYZE pgconsole.jobs")
+                ones[pending] = side_by_side(cluster, db, Path(tmp), args.rounds, args.block)
+                cluster.drop_database(db)
             many = many_targets(cluster, Path(tmp), args.targets, args.many_scrapes)
     finally:
         cluster.stop()
-    result = {"machine": machine(), "args": vars(args), "one_target": one, "many_targets": many}
-    print(f"one scrape, median of {args.rounds} blocks of {args.block} (ms):")
-    print(f"{'side':<20}{'server CPU':>12}{'client CPU':>12}{'CPU total':>12}{'wall':>10}{'bytes':>10}")
-    for side in ("pgconsole", "postgres_exporter"):
-        r = one[side]
+    result = {"machine": machine(), "args": vars(args), "one_target": ones, "many_targets": many}
+    for pending, one in ones.items():
         print(
-            f"{side:<20}{r['server_s'] * 1e3:>12.2f}{r['client_s'] * 1e3:>12.2f}{r['cpu_s'] * 1e3:>12.2f}"
-            f"{r['wall_s'] * 1e3:>10.1f}{r['bytes']:>10.0f}"
+            f"one scrape, {args.finished:,} finished + {pending:,} pending jobs, "
+            f"median of {args.rounds} blocks of {args.block} (ms):"
         )
-    ratio = one["ratio"]
-    print(
-        "ratio pgconsole / peer: "
-        + ", ".join(f"{k.removesuffix('_s')} {v:.2f}x" for k, v in ratio.items() if v is not None)
-    )
+        print(f"{'side':<20}{'server CPU':>12}{'client CPU':>12}{'CPU total':>12}{'wall':>10}{'bytes':>10}")
+        for side in ("pgconsole", "postgres_exporter"):
+            r = one[side]
+            print(
+                f"{side:<20}{r['server_s'] * 1e3:>12.2f}{r['client_s'] * 1e3:>12.2f}"
+                f"{r['cpu_s'] * 1e3:>12.2f}{r['wall_s'] * 1e3:>10.1f}{r['bytes']:>10.0f}"
+            )
+        ratio = one["ratio"]
+        print(
+            "ratio pgconsole / peer: "
+            + ", ".join(f"{k.removesuffix('_s')} {v:.2f}x" for k, v in ratio.items() if v is not None)
+        )
     print(
         f"{many['targets']} targets, {many['scrapes']} scrapes: p50 {many['wall_p50_s'] * 1e3:.0f} ms, "
         f"p95 {many['wall_p95_s'] * 1e3:.0f} ms, max {many['wall_max_s'] * 1e3:.0f} ms; per scrape "

@@ -190,7 +190,9 @@ class Target:
                 needed=EXPORTER_COLLECTORS if s.checks.custom else EXPORTER_COLLECTORS - {CUSTOM},
                 deadline=deadline - OUTPUT_MARGIN_S,
                 collector_timeout_ms=int(min(2.0, self.timeout_s) * 1000),
-                previous=st.previous,
+                # The previous scrape for the deltas, not for the queue: its capped pending count
+                # would be reused for 3 s (PENDING_RECOUNT_S); every scrape counts afresh.
+                previous=st.previous.model_copy(update={"queue": None}) if st.previous else None,
                 bouncer=st.bouncer,
                 bouncer_error=bouncer_error,
                 min_interval_s=NO_CARRY,
