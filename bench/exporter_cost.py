@@ -17,6 +17,9 @@ and counts the queue afresh (nothing is carried between scrapes, docs/metrics.md
 Prometheus's usual 15 s interval. Per scrape = block / ``--block``; the medians over the rounds are printed,
 with the ratio pgconsole / peer (issue 18 asks ≤ 0.5× the peer's CPU).
 
+Also, per collector alone (``breakdown``): its backend's server CPU and this process's client CPU
+per read, where a scrape's cost goes.
+
 Then ``--targets`` databases on the same server (each with a small queue) as that many profiles of
 one `pgconsole exporter`, scraped ``--many-scrapes`` times: wall time p50/p95 (issue 18: p95 < 1 s).
 """
@@ -38,6 +41,11 @@ from typing import Any
 from bench.common import machine, percentile, rotated
 from bench.dashboard import _cpu_seconds, _server_cpu
 from bench.dataset import FINISHED_SQL, PENDING_SQL
+from pgconsole.db.capabilities import read_capabilities
+from pgconsole.db.connect import Purpose, connect
+from pgconsole.exporter.target import EXPORTER_COLLECTORS
+from pgconsole.monitor.queue_counters import read_finished, start_watermark
+from pgconsole.monitor.snapshot import COLLECTOR_NAMES, take_snapshot
 from tests.exporter.prom import free_port
 from tests.pgcluster import Cluster, start_cluster
 
@@ -149,6 +157,34 @@ def side_by_side(cluster: Cluster, db: str, tmp: Path, rounds: int, block: int) 
     return out
 
 
+def breakdown(cluster: Cluster, db: str, n: int = 300) -> dict[str, dict[str, float]]:
+    """Per collector (each alone, no previous snapshot, as a scrape reads it): server CPU of its
+    backend and client CPU of this process, per read; where a scrape's cost goes."""
+    conn = connect(cluster.dsn(db), Purpose.CHECK)
+    try:
+        caps = read_capabilities(conn)
+        pid = conn.info.backend_pid
+        out: dict[str, dict[str, float]] = {}
+        for name in [c for c in COLLECTOR_NAMES if c in EXPORTER_COLLECTORS]:
+            for _ in range(10):
+                take_snapshot(conn, caps, None, only={name})
+            s0, c0 = _cpu_seconds(pid), time.process_time()
+            for _ in range(n):
+                take_snapshot(conn, caps, None, only={name})
+            out[name] = {"server_s": (_cpu_seconds(pid) - s0) / n, "client_s": (time.process_time() - c0) / n}
+        since = start_watermark(conn)
+        s0, c0 = _cpu_seconds(pid), time.process_time()
+        for _ in range(n):
+            read_finished(conn, since)
+        out["finished counters"] = {
+            "server_s": (_cpu_seconds(pid) - s0) / n,
+            "client_s": (time.process_time() - c0) / n,
+        }
+        return out
+    finally:
+        conn.close()
+
+
 def many_targets(cluster: Cluster, tmp: Path, n: int, scrapes: int) -> dict[str, Any]:
     dbs = []
     for _ in range(n):
@@ -214,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                     conn.execute(PENDING_SQL, {"n": pending})
                     conn.execute("VACUUM ANALYZE pgconsole.jobs")
                 ones[pending] = side_by_side(cluster, db, Path(tmp), args.rounds, args.block)
+                ones[pending]["breakdown"] = breakdown(cluster, db)
                 cluster.drop_database(db)
             many = many_targets(cluster, Path(tmp), args.targets, args.many_scrapes)
     finally:
@@ -235,6 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "ratio pgconsole / peer: "
             + ", ".join(f"{k.removesuffix('_s')} {v:.2f}x" for k, v in ratio.items() if v is not None)
+        )
+        print(
+            "  per collector, server / client CPU ms: "
+            + ", ".join(
+                f"{name} {b['server_s'] * 1e3:.2f}/{b['client_s'] * 1e3:.2f}"
+                for name, b in one["breakdown"].items()
+            )
         )
     print(
         f"{many['targets']} targets, {many['scrapes']} scrapes: p50 {many['wall_p50_s'] * 1e3:.0f} ms, "
