@@ -51,9 +51,8 @@ def run(
     load: Callable[[str | None], Any] | None = None,
 ) -> int:
     """``targets``: the settings of each --profile given; ``load(profile)``: another profile's settings."""
-
     try:
-        dsn = settings.target_dsn()
+        settings.target_dsn()  # a bad DSN ends here, before the terminal is taken over
     except ValueError as exc:
         print(f"pgconsole: {exc}", file=sys.stderr)
         return 1
@@ -65,7 +64,6 @@ def run(
         return 1
     from pgconsole.tui.app import PgConsoleApp
 
-    del dsn  # validated above; each target's source reads its own
     source = source_for(settings)
     choices = switchable_targets(targets or [settings], load)
     current = settings.profile or ("(default)" if "(default)" in choices else None)
