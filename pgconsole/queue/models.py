@@ -70,12 +70,16 @@ def check_worker_id(worker_id: str) -> str:
     return worker_id
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def encode_json(field: str, value: Any, max_bytes: int | None = DEFAULT_PAYLOAD_MAX_BYTES) -> str:
     """The JSON text PostgreSQL will store, or InvalidInput naming the field.
 
     jsonb cannot hold ``\\u0000``; NaN/Infinity are not JSON; the size is checked before sending."""
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _JSON.encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(field, f"not JSON-serialisable: {exc}") from None
     if "\\u0000" in text or "\x00" in text:
