@@ -78,37 +78,37 @@ def explain(
     without, a parameterised text needs PostgreSQL 16+ (GENERIC_PLAN) or raises NeedsParameters."""
     text = query.strip().rstrip(";").strip()
     if params is None or not has_parameters(text):
-        stmts = [explain_statement(query, server_major=server_major, analyze=analyze)]
-        cleanup = None
+        stmt = explain_statement(query, server_major=server_major, analyze=analyze)
+        prepare = cleanup = None
     else:
         explain_statement(text, server_major=16, analyze=False)  # the same checks of the text
         numbers = parameter_numbers(text)
         if len(params) != len(numbers) or numbers != list(range(1, len(numbers) + 1)):
             raise ExplainError(f"give one value for each of {', '.join(f'${n}' for n in numbers)}")
         name = sql.Identifier("pgconsole_explain")
-        stmts = [
-            sql.SQL("PREPARE {} AS ").format(name) + sql.SQL(cast(LiteralString, text)),
-            sql.SQL("EXPLAIN (" + _options(analyze) + ") EXECUTE {}({})").format(  # type: ignore[operator]
-                name, sql.SQL(", ").join(sql.Literal(v) for v in params)
-            ),
-        ]
+        prepare = sql.SQL("PREPARE {} AS ").format(name) + sql.SQL(cast(LiteralString, text))
+        stmt = sql.SQL("EXPLAIN (" + _options(analyze) + ") EXECUTE {}({})").format(  # type: ignore[operator]
+            name, sql.SQL(", ").join(sql.Literal(v) for v in params)
+        )
         cleanup = sql.SQL("DEALLOCATE {}").format(name)
     autocommit = conn.autocommit
     conn.autocommit = False
     lines: list[str] = []
     try:
-        with conn.transaction(force_rollback=True):
-            conn.execute("SET TRANSACTION READ ONLY")
-            with conn.cursor() as cur:
-                for stmt in stmts:
-                    cur.execute(stmt)
-                lines = [str(r[0]) for r in cur.fetchall()]
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute("SET TRANSACTION READ ONLY")
+            if prepare is None or cleanup is None:
+                lines = [str(r[0]) for r in cur.execute(stmt).fetchall()]
+            else:
+                # A prepared statement outlives a rollback, and through a transaction pooler the next
+                # transaction may get another server connection: it is deallocated in this one, after
+                # the EXPLAIN's own savepoint, whether the EXPLAIN worked or not.
+                cur.execute(prepare)
+                try:
+                    with conn.transaction():
+                        lines = [str(r[0]) for r in cur.execute(stmt).fetchall()]
+                finally:
+                    cur.execute(cleanup)
     finally:
         conn.autocommit = autocommit
-        if cleanup is not None and not conn.closed:  # a prepared statement may outlive the rollback
-            left = conn.execute(
-                "SELECT 1 FROM pg_prepared_statements WHERE name = 'pgconsole_explain'"
-            ).fetchone()
-            if left:
-                conn.execute(cleanup)
     return "\n".join(lines)

@@ -40,29 +40,11 @@ from pgconsole.queue.models import (
     check_priority,
     check_text,
     check_worker_id,
+    json_bytes,
     new_job,
 )
 
 Conn = psycopg.Connection[Any]
-
-
-# encode_json's encoding (models.py), one encoder made once: json.dumps with options builds one per call.
-_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def json_bytes(field: str, value: Any, max_bytes: int | None = DEFAULT_PAYLOAD_MAX_BYTES) -> bytes:
-    """The UTF-8 JSON text PostgreSQL will store, with encode_json's checks and messages (field
-    named), encoded once: the bytes measured against the limit are the bytes sent."""
-    try:
-        text = _JSON.encode(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(field, f"not JSON-serialisable: {exc}") from None
-    if "\\u0000" in text or "\x00" in text:
-        raise InvalidInput(field, "contains a NUL character (\\u0000), which PostgreSQL jsonb cannot store")
-    data = text.encode()
-    if max_bytes is not None and len(data) > max_bytes:
-        raise InvalidInput(field, f"{len(data)} bytes is over the limit of {max_bytes} bytes")
-    return data
 
 
 def jsonb_param(field: str, value: Any, max_bytes: int | None = DEFAULT_PAYLOAD_MAX_BYTES) -> Jsonb:

@@ -70,19 +70,30 @@ def check_worker_id(worker_id: str) -> str:
     return worker_id
 
 
-def encode_json(field: str, value: Any, max_bytes: int | None = DEFAULT_PAYLOAD_MAX_BYTES) -> str:
-    """The JSON text PostgreSQL will store, or InvalidInput naming the field.
+# One encoder for every call: json.dumps with options builds a new one each time.
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
-    jsonb cannot hold ``\\u0000``; NaN/Infinity are not JSON; the size is checked before sending."""
+
+def json_bytes(field: str, value: Any, max_bytes: int | None = DEFAULT_PAYLOAD_MAX_BYTES) -> bytes:
+    """The UTF-8 JSON text PostgreSQL will store, or InvalidInput naming the field; the bytes
+    measured against the limit are the bytes sent.
+
+    jsonb cannot hold ``\\u0000``; NaN/Infinity are not JSON."""
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _JSON.encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(field, f"not JSON-serialisable: {exc}") from None
     if "\\u0000" in text or "\x00" in text:
         raise InvalidInput(field, "contains a NUL character (\\u0000), which PostgreSQL jsonb cannot store")
-    if max_bytes is not None and len(text.encode()) > max_bytes:
-        raise InvalidInput(field, f"{len(text.encode())} bytes is over the limit of {max_bytes} bytes")
-    return text
+    data = text.encode()
+    if max_bytes is not None and len(data) > max_bytes:
+        raise InvalidInput(field, f"{len(data)} bytes is over the limit of {max_bytes} bytes")
+    return data
+
+
+def encode_json(field: str, value: Any, max_bytes: int | None = DEFAULT_PAYLOAD_MAX_BYTES) -> str:
+    """json_bytes as text."""
+    return json_bytes(field, value, max_bytes).decode()
 
 
 def parse_json(field: str, text: str) -> Any:

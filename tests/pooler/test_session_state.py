@@ -164,3 +164,41 @@ def test_session_state_cannot_leak_in_threads(bouncer, db18):
     assert not errors, errors
     for row in _probe_every_server_connection(dsn):
         assert row[:3] == ("0", "0", "on"), row
+
+
+def test_explain_with_values_leaves_no_prepared_statement(bouncer, db18):
+    """EXPLAIN with values prepares the statement: through transaction pooling no other client of
+    the pool may ever find it on its server connection, after a failed plan too (a prepared
+    statement outlives a rollback, and the next transaction may get another server connection).
+    Three other clients keep taking the pool's connections meanwhile and look each time."""
+    from pgconsole.monitor.explain import explain
+
+    dsn = bouncer.dsn(db18.name, "pgconsole_operator")
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def look() -> None:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10, prepare_threshold=None) as c:
+            while not stop.is_set():
+                row = c.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+                seen.append(row[0] if row else -1)
+                time.sleep(0.001)
+
+    lookers = [threading.Thread(target=look, daemon=True) for _ in range(3)]
+    for t in lookers:
+        t.start()
+    query = "SELECT id FROM pgconsole.jobs WHERE job_type = $1 AND priority > $2"
+    conn = connect(dsn, Purpose.DASHBOARD)
+    try:
+        for _ in range(20):
+            assert "email.send" in explain(conn, query, server_major=18, params=["email.send", "5"])
+            with pytest.raises(psycopg.Error):
+                explain(conn, query, server_major=18, params=["x", "not a number"])
+    finally:
+        conn.close()
+        stop.set()
+        for t in lookers:
+            t.join(timeout=10)
+    assert seen and set(seen) == {0}, sorted(set(seen))
+    for row in _probe_every_server_connection(dsn):
+        assert row[4] == 0, row
