@@ -177,7 +177,7 @@ def test_cli_queues_and_jobs_on_the_seed_table(db: Any, su: Any, tmp_path: Path)
 
     out = cli("pgconsole_readonly", "queues", "--format", "json")
     assert out.returncode == 0, out.stderr
-    data = {s["name"]: s for s in json.loads(out.stdout)}
+    data = {s["info"]["name"]: s for s in json.loads(out.stdout)}
     assert set(data) == {"pgconsole", "app_jobs"}
     states = {s["state"]: s for s in data["app_jobs"]["states"]}
     assert states["failed"]["count"] == 2 and states["failed"]["method"] == "exact"
