@@ -278,6 +278,9 @@ class TableSystem(GuardedSystem):
             params.append(flt.error_contains)
         return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("true")), params
 
+    def tables(self) -> list[str]:
+        return [self.rel.as_string(None)]
+
     # -- read ----------------------------------------------------------------------------------
 
     def summary(self, conn: Conn) -> SystemSummary:
