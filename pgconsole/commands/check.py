@@ -173,7 +173,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             reporter.phase = "judging"
             results = run_checks(snap, thresholds, only)
             reporter.phase = "reading the other queue systems"
-            results += _system_checks(conn, settings, thresholds, only, results)
+            try:
+                results += _system_checks(conn, settings, thresholds, only, results)
+            except Exception as exc:  # noqa: BLE001 - the other checks' verdicts stand
+                if conn.broken or conn.closed:
+                    raise
+                results.append(
+                    CheckResult(
+                        name="queue_latency",
+                        status=Status.UNKNOWN,
+                        message=f"cannot read the other queue systems: {describe_error(exc, dsn)}",
+                    )
+                )
         except Exception as exc:
             if conn.broken or conn.closed:
                 results = [
