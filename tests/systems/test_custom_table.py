@@ -142,7 +142,10 @@ def test_seed_table_from_one_line_of_config(
 
     # By filter in batches of one: the keyset over the uuid ids goes through every match once.
     report = op.run(
-        operator, "delete", ActionTarget(filter=JobFilter(statuses=["cancelled"]), reason="dupes"), batch_size=1
+        operator,
+        "delete",
+        ActionTarget(filter=JobFilter(statuses=["cancelled"]), reason="dupes"),
+        batch_size=1,
     )
     assert sorted(r.id for r in report.rows) == sorted(ids["pending"]) and report.batches == 2
     report = op.run(operator, "delete", ActionTarget(filter=JobFilter(statuses=["completed"]), reason="tidy"))
