@@ -17,7 +17,18 @@ from typing import Any
 
 from pgconsole import __version__
 
-SUBCOMMANDS = ("demo", "migrate", "setup", "doctor", "jobs", "worker", "workers", "maintain", "exporter")
+SUBCOMMANDS = (
+    "demo",
+    "migrate",
+    "setup",
+    "doctor",
+    "jobs",
+    "queues",
+    "worker",
+    "workers",
+    "maintain",
+    "exporter",
+)
 
 EXIT_USAGE = 64  # argparse's own errors exit 2, which collides with CRITICAL; see _Parser.error
 

@@ -13,6 +13,8 @@ config directory (platformdirs). Layout::
     sql = "SELECT count(*) FROM app.orders WHERE state = 'new'"
     warn = 100
     crit = 1000
+    [queues.app_jobs]                        # a team's own jobs table (docs/queues.md)
+    table = "public.jobs"
     [profiles.prod]
     dsn = "service=prod"
     read_only = true
@@ -115,6 +117,10 @@ class Settings(BaseModel):
         default=None, description="PgBouncer's admin console (database pgbouncer): its pools in the console"
     )
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    queues: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='[queues.NAME]: a team\'s own jobs table (table = "public.jobs"; docs/queues.md)',
+    )
     profile: str | None = None
     config_file: str | None = None
 
@@ -130,7 +136,7 @@ class Settings(BaseModel):
 
 
 # Fields a user sets as a table (TOML) and so as JSON in the environment.
-_JSON_FIELDS = frozenset({"thresholds", "checks"})
+_JSON_FIELDS = frozenset({"thresholds", "checks", "queues"})
 
 
 def _env_values() -> dict[str, Any]:

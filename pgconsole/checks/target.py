@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pgconsole.checks.registry import collectors_for, run_checks
 from pgconsole.checks.result import CheckResult, Status
+from pgconsole.checks.systems import check_systems
 from pgconsole.checks.thresholds import Thresholds
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
 from pgconsole.db.connect import ConnectError, Purpose, connect, connect_pgbouncer_admin, describe_error
@@ -124,7 +125,21 @@ def check_target(
             bouncer_error=bouncer_error,
         )
         phase("judging")
-        return run_checks(snap, thresholds, only, settings.checks.custom)
+        results = run_checks(snap, thresholds, only, settings.checks.custom)
+        phase("reading the other queue systems")
+        try:
+            results += check_systems(conn, settings, thresholds, only, results)
+        except Exception as exc:  # noqa: BLE001 - the other checks' verdicts stand
+            if conn.broken or conn.closed:
+                raise
+            results.append(
+                CheckResult(
+                    name="queue_latency",
+                    status=Status.UNKNOWN,
+                    message=f"cannot read the other queue systems: {describe_error(exc, dsn)}",
+                )
+            )
+        return results
     except Exception as exc:
         lost = conn.broken or conn.closed
         return [

@@ -21,6 +21,7 @@ def source_for(settings: Any) -> Any:
         thresholds=settings.thresholds,
         custom_checks=settings.checks.custom,
         profile=settings.profile,
+        queues=getattr(settings, "queues", None),
     )
 
 
