@@ -6,6 +6,7 @@ the JSON carries ``"system": NAME`` and Nagios labels read ``NAME.queue_latency`
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pgconsole.checks.registry import get_check, judge, perf
@@ -158,30 +159,52 @@ def judge_systems(
     return out
 
 
+@dataclass
+class SystemsRead:
+    """Every other queue system found in the database, each read once (its summary or why not),
+    with its tables' health: what the checks judge and the exporter publishes."""
+
+    reads: list[SystemRead]
+    health: dict[str, list[QueueTableHealth]]
+
+
+def read_systems(conn: psycopg.Connection[Any], queues: Mapping[str, Mapping[str, Any]]) -> SystemsRead:
+    """Raises InvalidInput for a bad ``[queues.NAME]``."""
+    from pgconsole.monitor.system_tables import tables_health
+    from pgconsole.queue.systems import registry
+
+    systems = [s for s in registry.detect(conn, queues) if s.kind != "pgconsole"]
+    if not systems:
+        return SystemsRead(reads=[], health={})
+    return SystemsRead(
+        reads=registry.read_all(conn, systems),
+        health={s.name: tables_health(conn, s.tables()) for s in systems},
+    )
+
+
 def check_systems(
     conn: psycopg.Connection[Any],
     settings: Settings,
     thresholds: Mapping[str, Thresholds],
     only: Collection[str] | None,
     results: list[CheckResult],
+    read: SystemsRead | None = None,
 ) -> list[CheckResult]:
-    """The queue checks for every other queue system found here (issue 17 item 6); pgconsole's own
-    queue's results (in ``results``) are marked ``system = "pgconsole"``."""
-    from pgconsole.monitor.system_tables import tables_health
+    """The queue checks for every other queue system found here (issue 17 item 6), from ``read``
+    when the caller has read them already; pgconsole's own queue's results (in ``results``) are
+    marked ``system = "pgconsole"``."""
     from pgconsole.queue.models import InvalidInput
-    from pgconsole.queue.systems import registry
 
     if only is not None and not any(n in QUEUE_CHECKS for n in only):
         return []
     for r in results:
         if r.name in QUEUE_CHECKS:
             r.system = "pgconsole"
-    try:
-        systems = [s for s in registry.detect(conn, settings.queues) if s.kind != "pgconsole"]
-    except InvalidInput as exc:
-        return [CheckResult(name="queue_latency", status=Status.UNKNOWN, message=f"config: {exc}")]
-    if not systems:
+    if read is None:
+        try:
+            read = read_systems(conn, settings.queues)
+        except InvalidInput as exc:
+            return [CheckResult(name="queue_latency", status=Status.UNKNOWN, message=f"config: {exc}")]
+    if not read.reads:
         return []
-    reads = registry.read_all(conn, systems)
-    health = {s.name: tables_health(conn, s.tables()) for s in systems}
-    return judge_systems(reads, health, thresholds, only)
+    return judge_systems(read.reads, read.health, thresholds, only)

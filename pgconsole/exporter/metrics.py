@@ -179,7 +179,9 @@ def families(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> 
         out.add("pgconsole_up", t, 1 if r.up else 0)
         out.add("pgconsole_scrape_duration_seconds", t, r.duration_s)
         for c in r.results:
-            out.add("pgconsole_check_status", t, int(c.status), check=c.name)
+            # Another queue system's checks carry its name, as in --check's Nagios labels.
+            name = c.name if c.system in (None, "pgconsole") else f"{c.system}.{c.name}"
+            out.add("pgconsole_check_status", t, int(c.status), check=name)
         target = targets.get(t)
         if target is not None:
             for (system, job_type, state), n in sorted(target.counters.items()):

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from pgconsole.monitor.queue_counters import FinishedSince
 from pgconsole.monitor.snapshot import Snapshot
+from pgconsole.queue.systems.registry import SystemRead
 
 OWN_SYSTEM = "pgconsole"
 
@@ -46,8 +47,34 @@ class QueueSystemRows(BaseModel):
     """Jobs that finished since the previous scrape (the counters add these)."""
 
 
-def queue_rows(snap: Snapshot, finished: FinishedSince | None) -> list[QueueSystemRows]:
-    """Every queue system's rows in this snapshot (empty when no queue is installed or readable)."""
+def other_system_rows(read: SystemRead) -> QueueSystemRows | None:
+    """Another queue system's rows from its summary (None when it could not be read): per type or
+    queue the states it counts, the states it only estimates, its oldest due job and stuck jobs.
+    Its finished jobs are not counters: the summary has a throughput window, not a running total."""
+    summary = read.summary
+    if summary is None:
+        return None
+    return QueueSystemRows(
+        system=read.info.name,
+        jobs=[
+            JobCount(job_type=t.name, state=state, count=n, capped=t.method == "capped")
+            for t in summary.types
+            for state, n in sorted(t.counts.items())
+        ],
+        estimates=[
+            StateEstimate(state=c.state, count=c.count) for c in summary.states if c.method == "estimate"
+        ],
+        oldest_due_s=summary.oldest_due_age_s or 0.0,
+        stuck=len(summary.stuck),
+        finished=[],
+    )
+
+
+def queue_rows(
+    snap: Snapshot, finished: FinishedSince | None, others: list[SystemRead] | None = None
+) -> list[QueueSystemRows]:
+    """Every queue system's rows: pgconsole's own from this snapshot (none when it is not installed
+    or readable), then each other system read at this scrape."""
     rows: list[QueueSystemRows] = []
     q = snap.queue
     if q is not None:
@@ -76,4 +103,5 @@ def queue_rows(snap: Snapshot, finished: FinishedSince | None) -> list[QueueSyst
                 ],
             )
         )
+    rows += [r for r in (other_system_rows(o) for o in others or []) if r is not None]
     return rows

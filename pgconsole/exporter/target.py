@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pgconsole.checks.registry import collectors_for, resolve_thresholds, run_checks
 from pgconsole.checks.result import CheckResult, Status
+from pgconsole.checks.systems import check_systems, read_systems
 from pgconsole.checks.target import OUTPUT_MARGIN_S, collect, open_pgbouncer
 from pgconsole.checks.thresholds import Thresholds
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
@@ -33,6 +34,7 @@ from pgconsole.db.session import discard_connection
 from pgconsole.exporter.queue_series import QueueSystemRows, queue_rows
 from pgconsole.monitor.queue_counters import FinishedSince, read_finished, start_watermark
 from pgconsole.monitor.snapshot import COLLECTOR_NAMES, CUSTOM, PGBOUNCER, Snapshot
+from pgconsole.queue.systems.registry import SystemRead
 
 if TYPE_CHECKING:
     import psycopg
@@ -204,6 +206,7 @@ class Target:
                 raise ConnectionError(_first_error(snap))
             finished = self._finished(st, snap)
             results = run_checks(snap, self.thresholds, None, s.checks.custom)
+            others = self._other_systems(st, s, results)
         except Exception as exc:
             return self._lost(st, start, exc, dsn)
         st.previous = snap
@@ -220,8 +223,27 @@ class Target:
             duration_s=time.monotonic() - start,
             results=results,
             snapshot=snap,
-            queues=queue_rows(snap, finished),
+            queues=queue_rows(snap, finished, others),
         )
+
+    def _other_systems(self, st: _Connections, s: Settings, results: list[CheckResult]) -> list[SystemRead]:
+        """The other queue systems in the database, read once: their checks are added to
+        ``results`` and their reads returned for the queue series. A bad ``[queues.NAME]`` or a
+        failed read is an UNKNOWN check; the rest of the scrape stands."""
+        assert st.conn is not None
+        try:
+            read = read_systems(st.conn, s.queues)
+        except Exception as exc:  # noqa: BLE001 - reported as a check, like --check does
+            if st.conn.broken or st.conn.closed:
+                raise
+            results.append(
+                CheckResult(
+                    name="queue_latency", status=Status.UNKNOWN, message=f"other queue systems: {exc}"
+                )
+            )
+            return []
+        results += check_systems(st.conn, s, self.thresholds, None, results, read)
+        return read.reads
 
     def _finished(self, st: _Connections, snap: Snapshot) -> FinishedSince | None:
         """The jobs finished since the last scrape (None without a readable queue)."""
