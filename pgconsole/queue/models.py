@@ -328,9 +328,9 @@ class LogEntry(BaseModel):
 
 class ActionRow(BaseModel):
     """One job an operator action changed. new_status is 'cancel_requested' for a processing job
-    asked to stop, 'deleted' for a deleted job."""
+    asked to stop, 'deleted' for a deleted job. Another queue system's ids are text (queue.systems)."""
 
-    id: UUID
+    id: UUID | str
     job_type: str
     old_status: JobStatus
     new_status: str
