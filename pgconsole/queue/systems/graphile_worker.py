@@ -92,7 +92,9 @@ SELECT n.nspname
  ORDER BY n.nspname <> 'graphile_worker', n.nspname
 """
 
-_SIZE_SQL = "SELECT reltuples::float8 FROM pg_class WHERE oid = %s::regclass"
+# graphile-worker enables row-level security on its tables (no policies): a role that is neither
+# their owner nor BYPASSRLS sees no job at all unless a policy lets it.
+_SIZE_SQL = "SELECT reltuples::float8, row_security_active(%s::regclass) FROM pg_class WHERE oid = %s::regclass"
 
 # Available jobs by task (and native state), through jobs_main_index (is_available), up to the cap.
 _AVAILABLE_SQL = """
@@ -308,8 +310,14 @@ class GraphileWorker(GuardedActions):
 
     def summary(self, conn: Conn, *, stuck_after_s: float = 600.0) -> SystemSummary:
         notes = ["graphile-worker deletes a job when it completes: no completed count, no throughput"]
-        size_row = conn.execute(_SIZE_SQL, (f"{self._ident()}._private_jobs",)).fetchone()
+        jobs = f"{self._ident()}._private_jobs"
+        size_row = conn.execute(_SIZE_SQL, (jobs, jobs)).fetchone()
         reltuples = float(size_row[0]) if size_row else -1.0
+        if size_row and size_row[1]:
+            notes.append(
+                f"row-level security on {jobs} applies to this role: it sees only the jobs a policy "
+                f"allows (CREATE POLICY pgconsole_read ON {jobs} FOR SELECT TO <role> USING (true))"
+            )
         small = reltuples < SMALL_TABLE_ROWS
         by: Counter[tuple[str, str]] = Counter()
         methods: dict[str, str] = {}
