@@ -54,6 +54,7 @@ from pgconsole.queue.systems.node_common import (
     can_audit,
     error_pattern,
     like_patterns,
+    missing_read_grant,
     worst_method,
 )
 
@@ -94,7 +95,14 @@ SELECT n.nspname
 
 # graphile-worker enables row-level security on its tables (no policies): a role that is neither
 # their owner nor BYPASSRLS sees no job at all unless a policy lets it.
-_SIZE_SQL = "SELECT reltuples::float8, row_security_active(%s::regclass) FROM pg_class WHERE oid = %s::regclass"
+_SIZE_SQL = """
+SELECT c.reltuples::float8,
+       row_security_active(c.oid) AND NOT EXISTS (
+         SELECT 1 FROM pg_policy p
+          WHERE p.polrelid = c.oid AND p.polcmd IN ('r', '*')
+            AND (0::oid = ANY(p.polroles) OR EXISTS (SELECT 1 FROM unnest(p.polroles) r WHERE pg_has_role(r, 'MEMBER'))))
+  FROM pg_class c WHERE c.oid = %s::regclass
+"""
 
 # Available jobs by task (and native state), through jobs_main_index (is_available), up to the cap.
 _AVAILABLE_SQL = """
@@ -282,14 +290,14 @@ class GraphileWorker(GuardedActions):
         found: list[QueueSystem] = []
         for (schema,) in conn.execute(_DETECT_SQL).fetchall():
             version = None
-            try:
-                row = conn.execute(
-                    sql.SQL("SELECT max(id) FROM {}.migrations").format(sql.Identifier(schema))
-                ).fetchone()
+            table = sql.Identifier(schema, "migrations")
+            readable = conn.execute(
+                "SELECT has_schema_privilege(%s, 'USAGE') AND has_table_privilege(%s, 'SELECT')",
+                (schema, table.as_string(conn)),
+            ).fetchone()
+            if readable and readable[0]:  # else the system is still there, its version unknown
+                row = conn.execute(sql.SQL("SELECT max(id) FROM {}").format(table)).fetchone()
                 version = f"schema {row[0]}" if row and row[0] is not None else None
-            except Exception:  # no SELECT on migrations: the system is still there
-                if not conn.autocommit:
-                    conn.rollback()
             name = "graphile_worker" if schema == "graphile_worker" else f"graphile_worker.{schema}"
             found.append(cls(name=name, version=version, location=schema))
         return found
@@ -310,13 +318,18 @@ class GraphileWorker(GuardedActions):
 
     def summary(self, conn: Conn, *, stuck_after_s: float = 600.0) -> SystemSummary:
         notes = ["graphile-worker deletes a job when it completes: no completed count, no throughput"]
+        missing = missing_read_grant(
+            conn, self.schema, ("_private_jobs", "_private_tasks", "_private_job_queues")
+        )
+        if missing:
+            return SystemSummary(info=self.info(), notes=[missing, *notes])
         jobs = f"{self._ident()}._private_jobs"
-        size_row = conn.execute(_SIZE_SQL, (jobs, jobs)).fetchone()
+        size_row = conn.execute(_SIZE_SQL, (jobs,)).fetchone()
         reltuples = float(size_row[0]) if size_row else -1.0
         if size_row and size_row[1]:
             notes.append(
-                f"row-level security on {jobs} applies to this role: it sees only the jobs a policy "
-                f"allows (CREATE POLICY pgconsole_read ON {jobs} FOR SELECT TO <role> USING (true))"
+                f"row-level security on {jobs} hides every job from this role (no policy for it): "
+                f"CREATE POLICY pgconsole_read ON {jobs} FOR SELECT TO <role> USING (true)"
             )
         small = reltuples < SMALL_TABLE_ROWS
         by: Counter[tuple[str, str]] = Counter()

@@ -90,6 +90,27 @@ def audit_trail(conn: Conn, system: str, job_id: str) -> list[AuditEntry]:
     return out
 
 
+_READABLE_SQL = """
+SELECT has_schema_privilege(%(schema)s, 'USAGE')
+       AND has_table_privilege(format('%%I.%%I', %(schema)s::text, %(table)s::text), 'SELECT')
+"""
+
+
+def missing_read_grant(conn: Conn, schema: str, tables: Iterable[str]) -> str | None:
+    """The GRANT this role needs to read a library's tables, or None when it has it."""
+    lacking = [
+        t
+        for t in tables
+        if not (row := conn.execute(_READABLE_SQL, {"schema": schema, "table": t}).fetchone()) or not row[0]
+    ]
+    if not lacking:
+        return None
+    return (
+        f"this role cannot read {schema}.{', '.join(lacking)}: GRANT USAGE ON SCHEMA {schema} TO <role>; "
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO <role>"
+    )
+
+
 def worst_method(methods: Iterable[CountMethod]) -> CountMethod:
     """The weakest of several counts' methods: a sum is only as exact as its least exact part."""
     seen = set(methods)

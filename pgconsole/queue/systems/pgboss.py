@@ -49,6 +49,7 @@ from pgconsole.queue.systems.node_common import (
     can_audit,
     error_pattern,
     like_patterns,
+    missing_read_grant,
     worst_method,
 )
 
@@ -324,13 +325,14 @@ class PgBoss(GuardedActions):
         found: list[QueueSystem] = []
         for (schema,) in conn.execute(_DETECT_SQL).fetchall():
             version = None
-            try:
-                row = conn.execute(
-                    sql.SQL("SELECT version FROM {}.version LIMIT 1").format(sql.Identifier(schema))
-                ).fetchone()
-                version = f"schema {row[0]}" if row else None
-            except Exception:  # no SELECT on version: the system is still there
-                conn.rollback() if not conn.autocommit else None
+            table = sql.Identifier(schema, "version")
+            readable = conn.execute(
+                "SELECT has_schema_privilege(%s, 'USAGE') AND has_table_privilege(%s, 'SELECT')",
+                (schema, table.as_string(conn)),
+            ).fetchone()
+            if readable and readable[0]:  # else the system is still there, its version unknown
+                row = conn.execute(sql.SQL("SELECT max(version) FROM {}").format(table)).fetchone()
+                version = f"schema {row[0]}" if row and row[0] is not None else None
             name = "pgboss" if schema == "pgboss" else f"pgboss.{schema}"
             found.append(cls(name=name, version=version, location=schema))
         return found
@@ -343,6 +345,9 @@ class PgBoss(GuardedActions):
     def summary(self, conn: Conn, *, stuck_after_s: float = 600.0) -> SystemSummary:
         info = self.info()
         notes: list[str] = []
+        missing = missing_read_grant(conn, self.schema, ("job", "queue"))
+        if missing:
+            return SystemSummary(info=info, notes=[missing])
         with conn.cursor(row_factory=dict_row) as cur:
             queues = cur.execute(
                 self._q(_PER_QUEUE_SQL),
