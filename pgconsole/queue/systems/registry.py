@@ -1,0 +1,58 @@
+"""Which queue systems the connected database holds: each system class detects its own instances
+from its schema objects (and version); configured tables come from ``[queues.NAME]``.
+
+Another system plugs in by appending its class to :data:`SYSTEM_CLASSES` (the Node systems'
+``pgboss`` and ``graphile_worker`` modules do). Detection reads only the catalogs, so it needs no
+privilege on the library's tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pgconsole.queue.models import InvalidInput
+from pgconsole.queue.systems.base import Conn, QueueSystem
+from pgconsole.queue.systems.custom_table import TableSystem, table_systems
+from pgconsole.queue.systems.own import OwnQueue
+from pgconsole.queue.systems.pgqueuer import PgQueuer
+from pgconsole.queue.systems.procrastinate import Procrastinate
+
+SYSTEM_CLASSES: list[type[QueueSystem]] = [OwnQueue, Procrastinate, PgQueuer]
+"""Detected in this order (pgconsole's own first: it is the default when several are found)."""
+
+
+def detect(conn: Conn, queues: Mapping[str, Mapping[str, Any]] | None = None) -> list[QueueSystem]:
+    """Every system in the connected database, then every configured table (which must exist)."""
+    found: list[QueueSystem] = []
+    for cls in SYSTEM_CLASSES:
+        found += cls.detect(conn)
+    found += table_systems(conn, queues or {})
+    return found
+
+
+def choose(systems: list[QueueSystem], name: str | None) -> QueueSystem:
+    """The system ``--system NAME`` names; without a name the only one, else pgconsole's own when
+    installed, else InvalidInput asking for --system (issue 17 item 4)."""
+    if name is not None:
+        for s in systems:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in systems) or "none"
+        raise InvalidInput("system", f"no system {name!r} in this database (found: {known})")
+    if len(systems) == 1:
+        return systems[0]
+    own = [s for s in systems if s.kind == "pgconsole"]
+    if own:
+        return own[0]
+    if not systems:
+        raise InvalidInput(
+            "system", "no job queue found in this database (pgconsole, Procrastinate, PgQueuer, ...)"
+        )
+    raise InvalidInput(
+        "system",
+        f"several queue systems here ({', '.join(s.name for s in systems)}): choose one with --system NAME",
+    )
+
+
+__all__ = ["SYSTEM_CLASSES", "TableSystem", "choose", "detect"]
