@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from pgconsole.queue.models import ActionTarget, JobFilter
-from pgconsole.queue.systems.graphile_worker import CANCEL_PREFIX, GraphileWorker
+from pgconsole.queue.systems.graphile_worker import CANCEL_MESSAGE, GraphileWorker
 from tests.nodequeues.nodelibs import NodeWorker, run_script, wait_for
 
 SCRIPT = "graphile.mjs"
@@ -124,7 +124,7 @@ def test_graphile_worker_end_to_end(
     assert cancel.skipped == {"already finished": 1}
     cancelled = system.detail(readonly, pending_id)
     assert cancelled is not None and cancelled.job.status == "cancelled"
-    assert cancelled.job.error == f"{CANCEL_PREFIX}: not wanted"
+    assert cancelled.job.error == CANCEL_MESSAGE
 
     # Retry the failed (not the cancelled) by filter with an error match.
     target = ActionTarget(filter=JobFilter(statuses=["failed"], error_contains="o"), reason="fixed")
@@ -157,7 +157,7 @@ def test_graphile_worker_end_to_end(
         assert system.detail(readonly, jid) is None  # completed: graphile deleted it
 
     gone = system.run(operator, "delete", ActionTarget(ids=[pending_id, ok_ids[0]], reason="tidy"))
-    assert [str(r.id) for r in gone.rows] == [pending_id] and gone.skipped == {"not found": 1}
+    assert [str(r.id) for r in gone.rows] == [pending_id] and gone.skipped == {"no longer exists": 1}
 
     with db.admin() as su:
         audit = su.execute(

@@ -22,21 +22,22 @@ and pgconsole first picks only the jobs in the state the action applies to. Retr
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pgconsole.queue.models import ActionRow, ActionTarget, InvalidInput, JobFilter
+from pgconsole.queue.models import InvalidInput, JobFilter
 from pgconsole.queue.states import Action, JobStatus
 from pgconsole.queue.systems.base import (
+    ActionSupport,
     Capabilities,
     Conn,
     FailureGroup,
     NativeStateCount,
     QueueSystem,
-    StateCount,
     SystemJob,
     SystemJobDetail,
     SystemJobEvent,
@@ -47,18 +48,22 @@ from pgconsole.queue.systems.base import (
     disabled,
     enabled,
 )
+from pgconsole.queue.systems.common import (
+    ChangedJob,
+    GuardedSystem,
+    audit_of,
+    audit_support,
+    check_filter,
+    estimate_rows,
+)
 from pgconsole.queue.systems.node_common import (
-    Found,
-    GuardedActions,
-    audit_trail,
-    can_audit,
     error_pattern,
     like_patterns,
     missing_read_grant,
-    worst_method,
 )
 
 CANCEL_PREFIX = "Cancelled via pgconsole"
+CANCEL_MESSAGE = f"{CANCEL_PREFIX} (the reason is in pgconsole's audit record)"
 LOCK_TIMEOUT = "4 hours"  # graphile-worker's own: a lock older than this is free to take again
 NATIVE_STATES: dict[str, JobStatus] = {
     "queued": "pending",
@@ -135,8 +140,6 @@ SELECT min((SELECT j.run_at FROM {s}._private_jobs j WHERE j.is_available = true
   FROM p WHERE p.priority IS NOT NULL
 """
 
-# The planner's row estimates (pg_stats of _private_jobs), for a large table.
-_ESTIMATE_SQL = "EXPLAIN (FORMAT JSON) SELECT 1 FROM {s}._private_jobs j WHERE {cond}"
 
 _FAILURES_SQL = """
 SELECT t.identifier AS task, coalesce(f.last_error, '(no error recorded)') AS error, count(*) AS n,
@@ -182,9 +185,9 @@ _LOOKUP_SQL = (
     "SELECT j.id::text, t.identifier, {state}, j.attempts FROM {from_} WHERE j.id = ANY(%(ids)s::bigint[])"
 )
 
-# The jobs a filter matches and an action applies to, after a cursor, in id order.
+# The jobs a filter matches in the given states, after a cursor, in id order (the primary key).
 _MATCHING_SQL = """
-SELECT j.id::text, t.identifier, {state} AS state, j.attempts FROM {from_}
+SELECT j.id::text FROM {from_}
  WHERE (%(patterns)s::text[] IS NULL OR t.identifier LIKE ANY(%(patterns)s::text[]))
    AND (%(err)s::text IS NULL OR coalesce(j.last_error, '') ILIKE %(err)s)
    AND (%(after)s::bigint IS NULL OR j.id > %(after)s::bigint)
@@ -205,7 +208,7 @@ SELECT m.state, count(*) FROM (
 # graphile-worker's own functions. Retry: one more attempt than it has had, to run now (grouped by
 # attempts, since reschedule_jobs takes one max_attempts for all its ids).
 _RETRY_SQL = """
-SELECT r.id::text, r.attempts FROM (
+SELECT r.id::text, r.task_id FROM (
   SELECT attempts, array_agg(id) AS ids FROM {s}._private_jobs
    WHERE id = ANY(%(ids)s::bigint[]) AND attempts >= max_attempts GROUP BY attempts) g
   CROSS JOIN LATERAL {s}.reschedule_jobs(g.ids, run_at => now(), max_attempts => g.attempts + 1) r
@@ -214,62 +217,41 @@ _NOTIFY_SQL = (
     """SELECT pg_notify('jobs:insert', '{"r":' || random()::text || ',"count":' || %s::text || '}')"""
 )
 _CANCEL_SQL = """
-SELECT r.id::text, r.attempts FROM {s}.permanently_fail_jobs(
+SELECT r.id::text, r.task_id FROM {s}.permanently_fail_jobs(
   ARRAY(SELECT id FROM {s}._private_jobs WHERE id = ANY(%(ids)s::bigint[]) AND attempts < max_attempts
           AND locked_at IS NULL),
   %(message)s) r
 """
 _DELETE_SQL = """
-SELECT r.id::text, r.attempts FROM {s}.complete_jobs(
+SELECT r.id::text, r.task_id FROM {s}.complete_jobs(
   ARRAY(SELECT id FROM {s}._private_jobs WHERE id = ANY(%(ids)s::bigint[]) AND attempts >= max_attempts)) r
 """
 
 _PRIVS_SQL = """
-SELECT has_table_privilege(%(jobs)s, 'SELECT'),
-       has_function_privilege(%(resched)s, 'EXECUTE'), has_function_privilege(%(fail)s, 'EXECUTE'),
+SELECT has_table_privilege(%(jobs)s, 'SELECT'), has_table_privilege(%(jobs)s, 'UPDATE'),
+       has_table_privilege(%(jobs)s, 'DELETE'), has_function_privilege(%(resched)s, 'EXECUTE'), has_function_privilege(%(fail)s, 'EXECUTE'),
        has_function_privilege(%(complete)s, 'EXECUTE')
 """
 
-_ACTION_STATES: dict[Action, tuple[str, ...]] = {
-    "retry": ("permanently_failed", "cancelled"),
-    "cancel": ("queued", "scheduled", "retry_wait"),
-    "delete": ("permanently_failed", "cancelled"),
-}
-_SKIPS: dict[tuple[Action, str], str] = {
-    ("retry", "queued"): "already pending",
-    ("retry", "scheduled"): "already pending",
-    ("retry", "retry_wait"): "already pending (waiting to retry)",
-    ("retry", "lock_expired"): "already pending (its lock expired; graphile takes it again)",
-    ("retry", "locked"): "processing (never rewritten while a worker holds it)",
-    ("cancel", "locked"): "processing (graphile-worker cannot stop a running task)",
-    ("cancel", "lock_expired"): "lock expired (a worker may still run it)",
-    ("cancel", "permanently_failed"): "already finished",
-    ("cancel", "cancelled"): "already cancelled",
-    ("delete", "queued"): "pending (cancel it first)",
-    ("delete", "scheduled"): "pending (cancel it first)",
-    ("delete", "retry_wait"): "pending (cancel it first)",
-    ("delete", "lock_expired"): "pending (cancel it first)",
-    ("delete", "locked"): "processing (cancel it first)",
-}
 
-
-def _ids(ids: list[str]) -> list[int]:
-    out = []
-    for i in ids:
-        try:
-            n = int(str(i))
-        except ValueError:
-            n = -1
-        if n < 1:
-            raise InvalidInput("ids", f"not a graphile-worker job id (a positive integer): {str(i)[:60]!r}")
-        out.append(n)
-    return out
-
-
-class GraphileWorker(GuardedActions):
+class GraphileWorker(GuardedSystem):
     """graphile-worker 0.16+ (``_private_jobs`` with the ``is_available`` column); tested with 0.18."""
 
     kind = "graphile_worker"
+    STATE_MAP: ClassVar[dict[str, JobStatus]] = NATIVE_STATES
+    ACTION_NATIVE: ClassVar[dict[str, tuple[str, ...]]] = {
+        "retry": ("permanently_failed", "cancelled"),
+        "cancel": ("queued", "scheduled", "retry_wait"),
+        "delete": ("permanently_failed", "cancelled"),
+    }
+    SKIP_NATIVE: ClassVar[dict[tuple[str, str], str]] = {
+        ("retry", "retry_wait"): "already pending (waiting to retry)",
+        ("retry", "lock_expired"): "already pending (its lock expired; graphile takes it again)",
+        ("cancel", "locked"): "processing (graphile-worker cannot stop a running task)",
+        ("cancel", "lock_expired"): "lock expired (a worker may still hold it)",
+        ("delete", "lock_expired"): "pending (cancel it first)",
+    }
+    FILTERS: ClassVar[tuple[str, ...]] = ("statuses", "job_types", "error_contains")
 
     def __init__(
         self, name: str | None = None, version: str | None = None, location: str = "graphile_worker"
@@ -302,19 +284,12 @@ class GraphileWorker(GuardedActions):
             found.append(cls(name=name, version=version, location=schema))
         return found
 
-    def _state(self, native: str) -> JobStatus | None:
-        return NATIVE_STATES.get(native)
-
     # -- read ------------------------------------------------------------------------------------
 
     def _estimate(self, conn: Conn, cond: str) -> int:
-        row = conn.execute(self._q(_ESTIMATE_SQL, cond=sql.SQL(cond))).fetchone()
-        plan = row[0] if row else None
-        if isinstance(plan, str):
-            import json
-
-            plan = json.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
+        return estimate_rows(
+            conn, self._q("SELECT 1 FROM {s}._private_jobs j WHERE {cond}", cond=sql.SQL(cond))
+        )
 
     def summary(self, conn: Conn, *, stuck_after_s: float = 600.0) -> SystemSummary:
         notes = ["graphile-worker deletes a job when it completes: no completed count, no throughput"]
@@ -374,17 +349,7 @@ class GraphileWorker(GuardedActions):
             NativeStateCount(native=st, state=ours, count=native_totals[st], method=methods.get(st, "exact"))  # type: ignore[arg-type]
             for st, ours in NATIVE_STATES.items()
         ]
-        states = []
-        for ours in ("pending", "processing", "failed", "cancelled"):
-            parts = [n for n in native if n.state == ours]
-            states.append(
-                StateCount(
-                    state=ours,  # type: ignore[arg-type]
-                    count=sum(p.count for p in parts),
-                    method=worst_method(p.method for p in parts),
-                    native=[p.native for p in parts],
-                )
-            )
+        states = self.state_counts(native)
         tasks: dict[str, Counter[str]] = {}
         for (task, st), n in by.items():
             if task != "*":
@@ -460,10 +425,10 @@ class GraphileWorker(GuardedActions):
         *,
         newest_first: bool = True,
     ) -> SystemJobPage:
-        self._check_filter(flt)
+        check_filter(flt, self.FILTERS, self.name)
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit", f"must be between 1 and 1000 (got {limit})")
-        after_id = _ids([after])[0] if after else None
+        after_id = int(self.parse_id(after)) if after else None
         query = self._q(
             _PAGE_SQL,
             cols=sql.SQL(_COLUMNS).format(state=sql.SQL(_STATE_EXPR)),
@@ -488,7 +453,7 @@ class GraphileWorker(GuardedActions):
         )
 
     def detail(self, conn: Conn, job_id: str) -> SystemJobDetail | None:
-        (jid,) = _ids([job_id])
+        jid = int(self.parse_id(job_id))
         with conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
                 self._q(_DETAIL_SQL, cols=sql.SQL(_COLUMNS).format(state=sql.SQL(_STATE_EXPR))), {"id": jid}
@@ -507,7 +472,7 @@ class GraphileWorker(GuardedActions):
             payload=row["payload"],
             native=dict(row["native"]),
             events=events,
-            audit=audit_trail(conn, self.name, str(jid)),
+            audit=audit_of(conn, self.name, str(jid)),
         )
 
     # -- act -------------------------------------------------------------------------------------
@@ -523,98 +488,102 @@ class GraphileWorker(GuardedActions):
                 "complete": f"{s}.complete_jobs(bigint[])",
             },
         ).fetchone()
-        sel, resched, fail, complete = row if row else (False, False, False, False)
-        if not can_audit(conn):
-            why = "needs pgconsole setup + migrate in this database (the audit record) and EXECUTE on it"
-            return Capabilities(
-                retry=disabled(why),
-                cancel=disabled(why),
-                cancel_running=disabled(why),
-                delete=disabled(why),
-                by_filter=disabled(why),
-                filters=list(self.FILTERS),
+        sel, upd, dele, resched, fail, complete = (bool(x) for x in row) if row else (False,) * 6
+        no_audit = audit_support(conn)
+        user = sql.Identifier(conn.info.user).as_string(conn)
+        grant = (
+            f"GRANT SELECT, UPDATE, DELETE ON {s}._private_jobs TO {user} (graphile's functions run with "
+            f"the caller's rights) and a row-level security policy for {user}"
+        )
+
+        def gate(ok: bool, how: str) -> ActionSupport:
+            if no_audit:
+                return disabled(no_audit)
+            return (
+                enabled(how)
+                if ok
+                else disabled(f"role {conn.info.user} may not change graphile's jobs: {grant}")
             )
-        fix = f"GRANT USAGE ON SCHEMA {s}, SELECT, UPDATE, DELETE ON {s}._private_jobs and EXECUTE on its functions"
+
         return Capabilities(
-            retry=enabled("graphile-worker's reschedule_jobs (one more attempt, now)")
-            if sel and resched
-            else disabled(f"needs {fix}"),
-            cancel=enabled("graphile-worker's permanently_fail_jobs, pending jobs only")
-            if sel and fail
-            else disabled(f"needs {fix}"),
+            retry=gate(
+                sel and upd and resched, "graphile-worker's reschedule_jobs (one more attempt, run now)"
+            ),
+            cancel=gate(
+                sel and upd and fail, "graphile-worker's permanently_fail_jobs, jobs not yet started"
+            ),
             cancel_running=disabled("graphile-worker cannot stop a running task"),
-            delete=enabled("graphile-worker's complete_jobs (deletes), finished jobs only")
-            if sel and complete
-            else disabled(f"needs {fix}"),
-            by_filter=enabled("in batches of ids"),
+            delete=gate(
+                sel and dele and complete, "graphile-worker's complete_jobs (it deletes), finished jobs only"
+            ),
+            by_filter=disabled(no_audit) if no_audit else enabled("in batches of ids"),
             filters=list(self.FILTERS),
         )
 
-    def _lookup(self, conn: Conn, ids: list[str]) -> list[Found]:
-        rows = conn.execute(self._q(_LOOKUP_SQL), {"ids": _ids(ids)}).fetchall()
-        return [Found(r[0], r[1], r[2], r[3]) for r in rows]
+    def parse_id(self, job_id: str) -> str:
+        text = str(job_id).strip()
+        if not text.isdigit() or len(text) > 19 or int(text) < 1:
+            raise InvalidInput("ids", f"not a graphile-worker job id (a positive integer): {text[:60]!r}")
+        return str(int(text))
 
-    def _matching(
-        self, conn: Conn, action: Action, flt: JobFilter, after: Found | None, limit: int
-    ) -> list[Found]:
-        wanted = self._native_filter(flt)
-        states = [s for s in _ACTION_STATES[action] if wanted is None or s in wanted]
+    def states_of(self, conn: Conn, ids: Sequence[str]) -> dict[str, str]:
+        rows = conn.execute(self._q(_LOOKUP_SQL), {"ids": [int(i) for i in ids]}).fetchall()
+        return {str(r[0]): str(r[2]) for r in rows}
+
+    def matching_ids(
+        self, conn: Conn, flt: JobFilter, natives: Sequence[str], after: str | None, limit: int
+    ) -> list[str]:
         rows = conn.execute(
             self._q(_MATCHING_SQL),
             {
                 "patterns": like_patterns(flt),
                 "err": error_pattern(flt),
-                "after": int(after.id) if after else None,
-                "states": states,
+                "after": int(after) if after else None,
+                "states": list(natives),
                 "limit": limit,
             },
         ).fetchall()
-        return [Found(r[0], r[1], r[2], r[3]) for r in rows]
+        return [str(r[0]) for r in rows]
 
-    def _count_matching(self, conn: Conn, flt: JobFilter, cap: int) -> tuple[Counter[str], bool]:
+    def count_by_native(self, conn: Conn, flt: JobFilter, cap: int) -> dict[str, tuple[int, bool]]:
         states = self._native_filter(flt) or list(NATIVE_STATES)
         rows = conn.execute(
             self._q(_COUNT_MATCHING_SQL),
-            {"patterns": like_patterns(flt), "err": error_pattern(flt), "states": states, "cap": cap},
+            {"patterns": like_patterns(flt), "err": error_pattern(flt), "states": states, "cap": cap + 1},
         ).fetchall()
-        counts: Counter[str] = Counter({r[0]: int(r[1]) for r in rows})
-        return counts, sum(counts.values()) >= cap
+        capped = sum(int(r[1]) for r in rows) > cap
+        return {str(r[0]): (int(r[1]), capped) for r in rows}
 
-    def _skip_reason(self, action: Action, job: Found, target: ActionTarget) -> str | None:
-        if job.native in _ACTION_STATES[action]:
-            return None
-        return _SKIPS.get((action, job.native), job.native)
-
-    def _statement(self, action: Action) -> str:
+    def statement(self, action: Action, running: bool) -> str:
         text = {
             "retry": _RETRY_SQL + ";\n" + _NOTIFY_SQL % "n",
             "cancel": _CANCEL_SQL,
             "delete": _DELETE_SQL,
         }[action]
-        return text.replace("{s}", self._ident()).strip()
+        return text.replace("{s}", self._ident()).replace("%%", "%").strip()
 
-    def _apply(self, conn: Conn, action: Action, jobs: list[Found], reason: str) -> list[ActionRow]:
-        ids = [int(j.id) for j in jobs]
-        before = {j.id: j for j in jobs}
+    def apply(self, conn: Conn, action: Action, ids: Sequence[str], running: bool) -> list[ChangedJob]:
+        if not ids:
+            return []
+        before = {
+            str(r[0]): (str(r[1]), str(r[2]))
+            for r in conn.execute(self._q(_LOOKUP_SQL), {"ids": [int(i) for i in ids]})
+        }
+        int_ids = [int(i) for i in ids]
         if action == "retry":
-            rows = conn.execute(self._q(_RETRY_SQL), {"ids": ids}).fetchall()
-            if rows:
+            rows = conn.execute(self._q(_RETRY_SQL), {"ids": int_ids}).fetchall()
+            if rows:  # graphile's workers wake on this, as they do for add_job
                 conn.execute(_NOTIFY_SQL, (len(rows),))
-            new = "pending"
+            new = "queued"
         elif action == "cancel":
-            message = f"{CANCEL_PREFIX}: {reason}"
-            rows = conn.execute(self._q(_CANCEL_SQL), {"ids": ids, "message": message}).fetchall()
+            rows = conn.execute(self._q(_CANCEL_SQL), {"ids": int_ids, "message": CANCEL_MESSAGE}).fetchall()
             new = "cancelled"
         else:
-            rows = conn.execute(self._q(_DELETE_SQL), {"ids": ids}).fetchall()
+            rows = conn.execute(self._q(_DELETE_SQL), {"ids": int_ids}).fetchall()
             new = "deleted"
-        out = []
-        for jid, _attempts in rows:
-            was = before[jid]
-            out.append(
-                ActionRow(id=jid, job_type=was.job_type, old_status=NATIVE_STATES[was.native], new_status=new)
+        return [
+            ChangedJob(
+                id=str(r[0]), job_type=before[str(r[0])][0], native_old=before[str(r[0])][1], native_new=new
             )
-        return out
-
-    def _native_after(self, action: Action, native_before: str) -> str:
-        return {"retry": "queued", "cancel": "cancelled", "delete": "deleted"}[action]
+            for r in rows
+        ]

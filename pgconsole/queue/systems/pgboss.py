@@ -14,23 +14,23 @@ Actions are pg-boss's own statements (``plans.js`` of pg-boss 12: ``retryJobs``,
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pgconsole.queue.models import ActionRow, ActionTarget, InvalidInput, JobFilter
+from pgconsole.queue.models import InvalidInput, JobFilter
 from pgconsole.queue.states import Action, JobStatus
 from pgconsole.queue.systems.base import (
+    ActionSupport,
     Capabilities,
     Conn,
     FailureGroup,
     NativeStateCount,
     QueueSystem,
-    StateCount,
     SystemJob,
     SystemJobDetail,
     SystemJobEvent,
@@ -42,15 +42,18 @@ from pgconsole.queue.systems.base import (
     disabled,
     enabled,
 )
+from pgconsole.queue.systems.common import (
+    ChangedJob,
+    GuardedSystem,
+    audit_of,
+    audit_support,
+    check_filter,
+    estimate_rows,
+)
 from pgconsole.queue.systems.node_common import (
-    Found,
-    GuardedActions,
-    audit_trail,
-    can_audit,
     error_pattern,
     like_patterns,
     missing_read_grant,
-    worst_method,
 )
 
 NATIVE_STATES: dict[str, JobStatus] = {
@@ -111,7 +114,7 @@ SELECT q.name, q.partition, q.table_name,
 
 # The history's size from the planner: the rows it expects for one state over every queue's table
 # (its statistics: pg_stats of each partition), never a scan. Planning only.
-_HISTORY_ESTIMATE_SQL = "EXPLAIN (FORMAT JSON) SELECT 1 FROM {s}.job WHERE state = %s::text::{s}.job_state"
+_HISTORY_ESTIMATE_SQL = "SELECT 1 FROM {s}.job WHERE state = {v}"
 _NEVER_ANALYZED_SQL = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = %s::regclass AND c.reltuples < 0
@@ -207,20 +210,20 @@ SELECT j.id::text, j.name, j.state::text
                        WHERE j.name = q.name AND j.id = ANY(%(ids)s::uuid[])) j
 """
 
-# The jobs a filter matches and an action applies to, in (queue, id) order after a cursor.
+# The jobs a filter matches in the given states, in id order after a cursor: per queue through the
+# primary key (name, id), merged.
 _MATCHING_SQL = """
-SELECT m.id::text, m.name, m.state::text
+SELECT m.id::text
   FROM (SELECT name FROM {s}.queue
          WHERE (%(patterns)s::text[] IS NULL OR name LIKE ANY(%(patterns)s::text[]))
-           AND (%(after_name)s::text IS NULL OR name >= %(after_name)s)
          ORDER BY name LIMIT %(max_queues)s) q
   CROSS JOIN LATERAL (
-    SELECT j.id, j.name, j.state FROM {s}.job j
+    SELECT j.id FROM {s}.job j
      WHERE j.name = q.name AND j.state::text = ANY(%(states)s::text[])
        AND (%(err)s::text IS NULL OR coalesce(j.output->>'message', '') ILIKE %(err)s)
-       AND (%(after_name)s::text IS NULL OR (j.name, j.id) > (%(after_name)s, %(after_id)s::uuid))
+       AND (%(after)s::uuid IS NULL OR j.id > %(after)s::uuid)
      ORDER BY j.id LIMIT %(limit)s) m
- ORDER BY m.name, m.id
+ ORDER BY m.id
  LIMIT %(limit)s
 """
 
@@ -276,41 +279,24 @@ SELECT has_table_privilege(%(job)s, 'SELECT'), has_table_privilege(%(job)s, 'UPD
        has_table_privilege(%(job)s, 'DELETE'), has_table_privilege(%(queue)s, 'UPDATE')
 """
 
-_ACTION_STATES: dict[Action, tuple[str, ...]] = {
-    "retry": ("failed", "cancelled"),
-    "cancel": ("created", "retry"),
-    "delete": ("completed", "cancelled", "failed"),
-}
-_SKIPS: dict[tuple[Action, str], str] = {
-    ("retry", "created"): "already pending",
-    ("retry", "retry"): "already pending",
-    ("retry", "active"): "processing (never rewritten while a worker holds it)",
-    ("retry", "completed"): "completed",
-    ("cancel", "active"): "processing (pg-boss cannot stop a running handler)",
-    ("cancel", "completed"): "already finished",
-    ("cancel", "failed"): "already finished",
-    ("cancel", "cancelled"): "already cancelled",
-    ("delete", "created"): "pending (cancel it first)",
-    ("delete", "retry"): "pending (cancel it first)",
-    ("delete", "active"): "processing (cancel it first)",
-}
-_NATIVE_AFTER: dict[Action, str] = {"retry": "retry", "cancel": "cancelled", "delete": "deleted"}
 
-
-def _ids(ids: list[str]) -> list[str]:
-    out = []
-    for i in ids:
-        try:
-            out.append(str(UUID(str(i))))
-        except ValueError:
-            raise InvalidInput("ids", f"not a pg-boss job id (UUID): {str(i)[:60]!r}") from None
-    return out
-
-
-class PgBoss(GuardedActions):
+class PgBoss(GuardedSystem):
     """pg-boss 10+ (the partitioned ``job`` table); tested with pg-boss 12."""
 
     kind = "pgboss"
+    STATE_MAP: ClassVar[dict[str, JobStatus]] = NATIVE_STATES
+    ACTION_NATIVE: ClassVar[dict[str, tuple[str, ...]]] = {
+        "retry": ("failed", "cancelled"),
+        "cancel": ("created", "retry"),
+        "delete": ("completed", "cancelled", "failed"),
+    }
+    SKIP_NATIVE: ClassVar[dict[tuple[str, str], str]] = {
+        ("retry", "created"): "already pending",
+        ("retry", "retry"): "already pending (waiting to retry)",
+        ("cancel", "active"): "processing (pg-boss cannot stop a running handler)",
+        ("delete", "retry"): "pending (cancel it first)",
+    }
+    FILTERS: ClassVar[tuple[str, ...]] = ("statuses", "job_types", "error_contains")
 
     def __init__(self, name: str | None = None, version: str | None = None, location: str = "pgboss") -> None:
         super().__init__(name, version, location)
@@ -339,9 +325,6 @@ class PgBoss(GuardedActions):
 
     # -- read ------------------------------------------------------------------------------------
 
-    def _state(self, native: str) -> JobStatus | None:
-        return NATIVE_STATES.get(native)
-
     def summary(self, conn: Conn, *, stuck_after_s: float = 600.0) -> SystemSummary:
         info = self.info()
         notes: list[str] = []
@@ -358,7 +341,10 @@ class PgBoss(GuardedActions):
                 history = {st: sum(q[st] for q in queues) for st in ("completed", "cancelled")}
                 unanalysed = []
             else:
-                history = {st: self._planner_rows(conn, st) for st in ("completed", "cancelled")}
+                history = {
+                    st: estimate_rows(conn, self._q(_HISTORY_ESTIMATE_SQL, v=sql.Literal(st)))
+                    for st in ("completed", "cancelled")
+                }
                 unanalysed = [
                     r["relname"] for r in cur.execute(_NEVER_ANALYZED_SQL, (f"{self._ident()}.job",))
                 ]
@@ -399,17 +385,7 @@ class PgBoss(GuardedActions):
                     method="exact" if small else "estimate",
                 )
             )
-        states: list[StateCount] = []
-        for ours in ("pending", "processing", "completed", "failed", "cancelled"):
-            parts = [n for n in native if n.state == ours]
-            states.append(
-                StateCount(
-                    state=ours,  # type: ignore[arg-type]
-                    count=sum(p.count for p in parts),
-                    method=worst_method(p.method for p in parts),
-                    native=[p.native for p in parts],
-                )
-            )
+        states = self.state_counts(native)
         types = [
             TypeCount(
                 name=q["name"],
@@ -470,15 +446,6 @@ class PgBoss(GuardedActions):
             notes=notes,
         )
 
-    def _planner_rows(self, conn: Conn, state: str) -> int:
-        row = conn.execute(self._q(_HISTORY_ESTIMATE_SQL), (state,)).fetchone()
-        plan = row[0] if row else None
-        if isinstance(plan, str):
-            import json
-
-            plan = json.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
-
     def _ident(self) -> str:
         return '"' + self.schema.replace('"', '""') + '"'
 
@@ -513,7 +480,7 @@ class PgBoss(GuardedActions):
         *,
         newest_first: bool = True,
     ) -> SystemJobPage:
-        self._check_filter(flt)
+        check_filter(flt, self.FILTERS, self.name)
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit", f"must be between 1 and 1000 (got {limit})")
         after_at, after_id = _parse_cursor(after)
@@ -541,7 +508,7 @@ class PgBoss(GuardedActions):
         return SystemJobPage(rows=[self._job(r) for r in rows], has_more=more, next_after=nxt)
 
     def detail(self, conn: Conn, job_id: str) -> SystemJobDetail | None:
-        (jid,) = _ids([job_id])
+        jid = self.parse_id(job_id)
         with conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
                 self._q(_DETAIL_SQL, cols=sql.SQL(_JOB_COLUMNS)), {"id": jid, "max_queues": MAX_QUEUES}
@@ -563,7 +530,7 @@ class PgBoss(GuardedActions):
             payload=row["payload"],
             native=native,
             events=events,
-            audit=audit_trail(conn, self.name, jid),
+            audit=audit_of(conn, self.name, jid),
         )
 
     # -- act -------------------------------------------------------------------------------------
@@ -571,60 +538,62 @@ class PgBoss(GuardedActions):
     def capabilities(self, conn: Conn) -> Capabilities:
         job, queue = f"{self._ident()}.job", f"{self._ident()}.queue"
         row = conn.execute(_PRIVS_SQL, {"job": job, "queue": queue}).fetchone()
-        _sel, upd, dele, qupd = row if row else (False, False, False, False)
-        audit_ok = can_audit(conn)
-        if not audit_ok:
-            why = "needs pgconsole setup + migrate in this database (the audit record) and EXECUTE on it"
-            return Capabilities(
-                retry=disabled(why),
-                cancel=disabled(why),
-                cancel_running=disabled(why),
-                delete=disabled(why),
-                by_filter=disabled(why),
-                filters=list(self.FILTERS),
+        _sel, upd, dele, qupd = (bool(x) for x in row) if row else (False,) * 4
+        no_audit = audit_support(conn)
+        user = sql.Identifier(conn.info.user).as_string(conn)
+        grant = f"GRANT SELECT, UPDATE, DELETE ON {job} TO {user}; GRANT UPDATE ON {queue} TO {user}"
+
+        def gate(ok: bool, how: str) -> ActionSupport:
+            if no_audit:
+                return disabled(no_audit)
+            return (
+                enabled(how)
+                if ok
+                else disabled(f"role {conn.info.user} may not change pg-boss's jobs: {grant}")
             )
-        grant = f"GRANT UPDATE, DELETE ON {job} TO this role; GRANT UPDATE ON {queue}"
+
         return Capabilities(
-            retry=enabled("pg-boss's retryJobs/resumeJobs statements (state-guarded UPDATE)")
-            if upd and qupd
-            else disabled(f"needs UPDATE on {job} and {queue} ({grant})"),
-            cancel=enabled("pg-boss's cancelJobs statement, pending jobs only")
-            if upd
-            else disabled(f"needs UPDATE on {job}"),
+            retry=gate(upd and qupd, "pg-boss's retryJobs (failed) and resumeJobs (cancelled) statements"),
+            cancel=gate(upd, "pg-boss's cancelJobs statement, for jobs not yet started"),
             cancel_running=disabled(
                 "pg-boss cannot stop a running handler: its cancel only discards the result"
             ),
-            delete=enabled("pg-boss's deleteJobsById statement, finished jobs only")
-            if dele and qupd
-            else disabled(f"needs DELETE on {job} and UPDATE on {queue}"),
-            by_filter=enabled("in batches of ids, per queue"),
+            delete=gate(dele and qupd, "pg-boss's deleteJobsById statement, finished jobs only"),
+            by_filter=disabled(no_audit) if no_audit else enabled("in batches of ids, per queue"),
             filters=list(self.FILTERS),
         )
 
-    def _lookup(self, conn: Conn, ids: list[str]) -> list[Found]:
-        rows = conn.execute(self._q(_LOOKUP_SQL), {"ids": _ids(ids), "max_queues": MAX_QUEUES}).fetchall()
-        return [Found(r[0], r[1], r[2]) for r in rows]
+    def parse_id(self, job_id: str) -> str:
+        try:
+            return str(UUID(str(job_id).strip()))
+        except ValueError:
+            raise InvalidInput("ids", f"not a pg-boss job id (a UUID): {str(job_id)[:60]!r}") from None
 
-    def _matching(
-        self, conn: Conn, action: Action, flt: JobFilter, after: Found | None, limit: int
-    ) -> list[Found]:
-        wanted = self._native_filter(flt)
-        states = [s for s in _ACTION_STATES[action] if wanted is None or s in wanted]
+    def _located(self, conn: Conn, ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(id, queue, state) for the ids that exist: one primary-key probe per queue."""
+        rows = conn.execute(self._q(_LOOKUP_SQL), {"ids": list(ids), "max_queues": MAX_QUEUES}).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def states_of(self, conn: Conn, ids: Sequence[str]) -> dict[str, str]:
+        return {i: st for i, _q, st in self._located(conn, ids)}
+
+    def matching_ids(
+        self, conn: Conn, flt: JobFilter, natives: Sequence[str], after: str | None, limit: int
+    ) -> list[str]:
         rows = conn.execute(
             self._q(_MATCHING_SQL),
             {
                 "patterns": like_patterns(flt),
-                "states": states,
+                "states": list(natives),
                 "err": error_pattern(flt),
-                "after_name": after.job_type if after else None,
-                "after_id": after.id if after else None,
+                "after": after,
                 "limit": limit,
                 "max_queues": MAX_QUEUES,
             },
         ).fetchall()
-        return [Found(r[0], r[1], r[2]) for r in rows]
+        return [str(r[0]) for r in rows]
 
-    def _count_matching(self, conn: Conn, flt: JobFilter, cap: int) -> tuple[Counter[str], bool]:
+    def count_by_native(self, conn: Conn, flt: JobFilter, cap: int) -> dict[str, tuple[int, bool]]:
         states = self._native_filter(flt) or list(NATIVE_STATES)
         rows = conn.execute(
             self._q(_COUNT_MATCHING_SQL),
@@ -636,15 +605,10 @@ class PgBoss(GuardedActions):
                 "max_queues": MAX_QUEUES,
             },
         ).fetchall()
-        counts: Counter[str] = Counter({r[0]: int(r[1]) for r in rows})
-        return counts, any(n >= cap for n in counts.values())
+        got = {str(r[0]): int(r[1]) for r in rows}
+        return {st: (min(n, cap), n > cap) for st, n in got.items()}
 
-    def _skip_reason(self, action: Action, job: Found, target: ActionTarget) -> str | None:
-        if job.native in _ACTION_STATES[action]:
-            return None
-        return _SKIPS.get((action, job.native), job.native)
-
-    def _statement(self, action: Action) -> str:
+    def statement(self, action: Action, running: bool) -> str:
         text = {
             "retry": _RETRY_SQL + ";\n-- cancelled jobs: pg-boss's resumeJobs\n" + _RESUME_SQL,
             "cancel": _CANCEL_SQL,
@@ -652,38 +616,45 @@ class PgBoss(GuardedActions):
         }[action]
         return text.replace("{s}", self._ident()).strip()
 
-    def _apply(self, conn: Conn, action: Action, jobs: list[Found], reason: str) -> list[ActionRow]:
-        by_queue: dict[str, list[Found]] = {}
-        for j in jobs:
-            by_queue.setdefault(j.job_type, []).append(j)
-        out: list[ActionRow] = []
+    def apply(self, conn: Conn, action: Action, ids: Sequence[str], running: bool) -> list[ChangedJob]:
+        if not ids:
+            return []
+        by_queue: dict[str, list[str]] = {}
+        before: dict[str, str] = {}
+        for jid, queue, state in self._located(conn, ids):
+            by_queue.setdefault(queue, []).append(jid)
+            before[jid] = state
+        out: list[ChangedJob] = []
         for queue, members in by_queue.items():
-            ids = [m.id for m in members]
-            args = {"name": queue, "ids": ids}
-            changed: list[tuple[str, str, str | None, datetime | None]] = []
+            args = {"name": queue, "ids": members}
             if action == "retry":
-                changed += conn.execute(self._q(_RETRY_SQL), args).fetchall()
+                retried = conn.execute(self._q(_RETRY_SQL), args).fetchall()
                 resumed = conn.execute(self._q(_RESUME_SQL), args).fetchall()
-                changed += resumed
                 self._reduce_retained(conn, queue, resumed, removed=False)
+                out += [
+                    ChangedJob(id=r[0], job_type=r[1], native_old="failed", native_new="retry")
+                    for r in retried
+                ]
+                out += [
+                    ChangedJob(id=r[0], job_type=r[1], native_old="cancelled", native_new="created")
+                    for r in resumed
+                ]
             elif action == "cancel":
-                before = {m.id: m.native for m in members}
-                changed += [
-                    (r[0], r[1], before.get(r[0]), r[3]) for r in conn.execute(self._q(_CANCEL_SQL), args)
+                out += [
+                    ChangedJob(id=r[0], job_type=r[1], native_old=before[r[0]], native_new="cancelled")
+                    for r in conn.execute(self._q(_CANCEL_SQL), args).fetchall()
                 ]
             else:
                 deleted = conn.execute(self._q(_DELETE_SQL), args).fetchall()
-                changed += deleted
                 self._reduce_retained(conn, queue, deleted, removed=True)
-            for jid, name, native_old, _done in changed:
-                old = NATIVE_STATES.get(native_old or "", "pending")
-                new = {"retry": "pending", "cancel": "cancelled", "delete": "deleted"}[action]
-                out.append(ActionRow(id=jid, job_type=name, old_status=old, new_status=new))
+                out += [
+                    ChangedJob(id=r[0], job_type=r[1], native_old=r[2], native_new="deleted") for r in deleted
+                ]
         return out
 
     def _reduce_retained(self, conn: Conn, queue: str, rows: list[Any], *, removed: bool) -> None:
         """pg-boss keeps retained_count (completed and cancelled jobs finished by retained_on) and
-        total_count on the queue row; its deleteJob() and resume() take what they moved off them."""
+        total_count on the queue row; its deleteJob() and resume() take the jobs they moved off."""
         if not rows:
             return
         on = conn.execute(self._q(_RETAINED_ON_SQL), (queue,)).fetchone()
@@ -701,11 +672,6 @@ class PgBoss(GuardedActions):
                 self._q(_REDUCE_RETAINED_SQL),
                 {"name": queue, "retained": retained, "removed": retained if removed else 0},
             )
-
-    def _native_after(self, action: Action, native_before: str) -> str:
-        if action == "retry":
-            return "created" if native_before == "cancelled" else "retry"
-        return _NATIVE_AFTER[action]
 
 
 def _parse_cursor(after: str | None) -> tuple[datetime | None, str | None]:
