@@ -57,6 +57,23 @@ def install() -> Path:
     return target
 
 
+def node_dsn(dsn: str) -> str:
+    """A libpq DSN (URI or key=value) as the URI node-postgres takes."""
+    from urllib.parse import quote, urlencode
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    d = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
+    auth = quote(d.pop("user", ""), safe="")
+    if "password" in d:
+        auth += ":" + quote(d.pop("password"), safe="")
+    host = d.pop("host", "localhost")
+    port = d.pop("port", "5432")
+    db = quote(d.pop("dbname", ""), safe="")
+    query = "?" + urlencode(d) if d else ""
+    return f"postgresql://{auth}@{host}:{port}/{db}{query}"
+
+
 def installed_version(libs: Path, package: str) -> str:
     return str(json.loads((libs / "node_modules" / package / "package.json").read_text())["version"])
 
@@ -64,7 +81,7 @@ def installed_version(libs: Path, package: str) -> str:
 def run_script(libs: Path, script: str, dsn: str, command: str, arg: dict[str, Any]) -> dict[str, Any]:
     """Run one short command of a script (setup, send) to its end; its last stdout line as JSON."""
     done = subprocess.run(
-        ["node", script, dsn, command, json.dumps(arg)],
+        ["node", script, node_dsn(dsn), command, json.dumps(arg)],
         cwd=libs,
         capture_output=True,
         text=True,
@@ -84,7 +101,7 @@ class NodeWorker:
         self.stderr: list[str] = []
         self._ready = threading.Event()
         self.proc = subprocess.Popen(
-            ["node", script, dsn, "work", json.dumps(arg)],
+            ["node", script, node_dsn(dsn), "work", json.dumps(arg)],
             cwd=libs,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
