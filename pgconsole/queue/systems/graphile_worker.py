@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from psycopg import sql
+from psycopg import errors, sql
 from psycopg.rows import dict_row
 
 from pgconsole.queue.models import InvalidInput, JobFilter
@@ -53,6 +53,7 @@ from pgconsole.queue.systems.common import (
     GuardedSystem,
     audit_of,
     audit_support,
+    bounded_read,
     check_filter,
     estimate_rows,
 )
@@ -309,7 +310,7 @@ class GraphileWorker(GuardedSystem):
         small = reltuples < SMALL_TABLE_ROWS
         by: Counter[tuple[str, str]] = Counter()
         methods: dict[str, str] = {}
-        with conn.cursor(row_factory=dict_row) as cur:
+        with bounded_read(conn), conn.cursor(row_factory=dict_row) as cur:
             if small:
                 for r in cur.execute(self._q(_ALL_SQL)).fetchall():
                     by[(r["task"], r["state"])] += r["n"]
@@ -442,8 +443,15 @@ class GraphileWorker(GuardedSystem):
             "states": self._native_filter(flt),
             "limit": limit + 1,
         }
-        with conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query, params).fetchall()
+        try:
+            with bounded_read(conn), conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(query, params).fetchall()
+        except errors.QueryCanceled:
+            if conn.broken or conn.closed:
+                raise
+            return SystemJobPage(
+                rows=[], timed_out=True, note="no page within the time limit: narrow the filter"
+            )
         more = len(rows) > limit
         rows = rows[:limit]
         return SystemJobPage(
@@ -454,7 +462,7 @@ class GraphileWorker(GuardedSystem):
 
     def detail(self, conn: Conn, job_id: str) -> SystemJobDetail | None:
         jid = int(self.parse_id(job_id))
-        with conn.cursor(row_factory=dict_row) as cur:
+        with bounded_read(conn), conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
                 self._q(_DETAIL_SQL, cols=sql.SQL(_COLUMNS).format(state=sql.SQL(_STATE_EXPR))), {"id": jid}
             ).fetchone()

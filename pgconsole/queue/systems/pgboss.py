@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from psycopg import sql
+from psycopg import errors, sql
 from psycopg.rows import dict_row
 
 from pgconsole.queue.models import InvalidInput, JobFilter
@@ -47,6 +47,7 @@ from pgconsole.queue.systems.common import (
     GuardedSystem,
     audit_of,
     audit_support,
+    bounded_read,
     check_filter,
     estimate_rows,
 )
@@ -331,7 +332,7 @@ class PgBoss(GuardedSystem):
         missing = missing_read_grant(conn, self.schema, ("job", "queue"))
         if missing:
             return SystemSummary(info=info, notes=[missing])
-        with conn.cursor(row_factory=dict_row) as cur:
+        with bounded_read(conn), conn.cursor(row_factory=dict_row) as cur:
             queues = cur.execute(
                 self._q(_PER_QUEUE_SQL),
                 {"cap": COUNT_CAP, "max_queues": MAX_QUEUES, "history_cap": HISTORY_EXACT_CAP},
@@ -500,8 +501,15 @@ class PgBoss(GuardedSystem):
             "limit": limit + 1,
             "max_queues": MAX_QUEUES,
         }
-        with conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query, params).fetchall()
+        try:
+            with bounded_read(conn), conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(query, params).fetchall()
+        except errors.QueryCanceled:
+            if conn.broken or conn.closed:
+                raise
+            return SystemJobPage(
+                rows=[], timed_out=True, note="no page within the time limit: narrow the filter"
+            )
         more = len(rows) > limit
         rows = rows[:limit]
         nxt = f"{rows[-1]['created_on'].isoformat()}|{rows[-1]['id']}" if more and rows else None
@@ -509,7 +517,7 @@ class PgBoss(GuardedSystem):
 
     def detail(self, conn: Conn, job_id: str) -> SystemJobDetail | None:
         jid = self.parse_id(job_id)
-        with conn.cursor(row_factory=dict_row) as cur:
+        with bounded_read(conn), conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
                 self._q(_DETAIL_SQL, cols=sql.SQL(_JOB_COLUMNS)), {"id": jid, "max_queues": MAX_QUEUES}
             ).fetchone()
