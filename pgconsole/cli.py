@@ -17,7 +17,7 @@ from typing import Any
 
 from pgconsole import __version__
 
-SUBCOMMANDS = ("demo", "migrate", "setup", "doctor", "jobs", "worker", "workers", "maintain")
+SUBCOMMANDS = ("demo", "migrate", "setup", "doctor", "jobs", "queues", "worker", "workers", "maintain")
 
 EXIT_USAGE = 64  # argparse's own errors exit 2, which collides with CRITICAL; see _Parser.error
 

@@ -9,6 +9,8 @@ config directory (platformdirs). Layout::
     [thresholds.cache_hit]
     warn = "95%"
     crit = "90%"
+    [queues.app_jobs]                        # a team's own jobs table (docs/queues.md)
+    table = "public.jobs"
     [profiles.prod]
     dsn = "service=prod"
     read_only = true
@@ -64,6 +66,10 @@ class Settings(BaseModel):
     pgbouncer_dsn: str | None = Field(
         default=None, description="PgBouncer's admin console (database pgbouncer): its pools in the console"
     )
+    queues: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='[queues.NAME]: a team\'s own jobs table (table = "public.jobs"; docs/queues.md)',
+    )
     profile: str | None = None
     config_file: str | None = None
 
@@ -79,7 +85,7 @@ class Settings(BaseModel):
 
 
 # Fields a user sets as a table (TOML) and so as JSON in the environment.
-_JSON_FIELDS = frozenset({"thresholds"})
+_JSON_FIELDS = frozenset({"thresholds", "queues"})
 
 
 def _env_values() -> dict[str, Any]:

@@ -36,7 +36,13 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "jobs",
         help="list, inspect, enqueue, retry, cancel and clean up jobs",
-        description="Operate on the pgconsole job queue.",
+        description="Operate on the pgconsole job queue, or on another queue system in the database "
+        "(--system: procrastinate, pgqueuer, a configured [queues.NAME], ...; see `pgconsole queues`).",
+    )
+    p.add_argument(
+        "--system",
+        metavar="NAME",
+        help="the queue system to act on (default: the only one, else pgconsole's own when installed)",
     )
     jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
 
@@ -167,10 +173,12 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
     from pgconsole.commands.common import fail, open_connection
     from pgconsole.db import Purpose
     from pgconsole.queue import admin, client
-    from pgconsole.queue.models import JobFilter, parse_json
+    from pgconsole.queue.models import parse_json
 
     cmd = args.jobs_command
     if cmd == "enqueue":
+        if getattr(args, "system", None) not in (None, "pgconsole"):
+            return fail("system: enqueue goes to pgconsole's own queue only (enqueue through your library)")
         if args.payload_file:
             try:
                 raw = sys.stdin.read() if args.payload_file == "-" else Path(args.payload_file).read_text()
@@ -200,6 +208,9 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
 
     conn = open_connection(settings, Purpose.OPERATOR)
     with conn:
+        system = _system_of(conn, args, settings)
+        if system is not None:
+            return _run_system(conn, system, args)
         if cmd == "list":
             jobs = admin.list_jobs(conn, args.statuses, args.types, args.limit)
             text = "\n".join(
@@ -240,37 +251,112 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
             _emit(args.format, data, "\n".join(lines))
             return 0
 
-        from pgconsole.format import parse_duration
-        from pgconsole.queue.models import Action, ActionTarget
-
-        action: Action = "retry" if cmd == "retry" else "cancel" if cmd == "cancel" else "delete"
-        reason = args.reason or f"pgconsole jobs {cmd}"
-        if args.ids:
-            if any([args.statuses, args.types, args.older_than, args.error_contains, args.payload_contains]):
-                return fail("ids: give either --id or filters, not both")
-            target = ActionTarget(ids=[str(i) for i in admin.parse_ids(args.ids)], reason=reason)
-        else:
-            flt = JobFilter.build(
-                statuses=args.statuses,
-                job_types=args.types,
-                older_than=parse_duration(args.older_than) if args.older_than else None,
-                error_contains=args.error_contains,
-                payload_contains=parse_json("payload_contains", args.payload_contains)
-                if args.payload_contains
-                else None,
-            )
-            running = bool(getattr(args, "include_running", False))
-            target = ActionTarget(filter=flt, reason=reason, request_running=running)
+        action, target = _target(args, lambda ids: [str(i) for i in admin.parse_ids(ids)])
         return _act(conn, action, target, args)
 
 
-def _act(conn: Any, action: Any, target: Any, args: argparse.Namespace) -> int:
-    """Preview, confirm, run: the path the console's actions take too (queue.admin)."""
+def _target(args: argparse.Namespace, parse_ids: Any) -> tuple[Any, Any]:
+    """The action and its target from the flags (ids or a filter), for any queue system."""
+    from pgconsole.format import parse_duration
+    from pgconsole.queue.models import Action, ActionTarget, InvalidInput, JobFilter, parse_json
+
+    cmd = args.jobs_command
+    action: Action = "retry" if cmd == "retry" else "cancel" if cmd == "cancel" else "delete"
+    reason = args.reason or f"pgconsole jobs {cmd}"
+    if args.ids:
+        if any([args.statuses, args.types, args.older_than, args.error_contains, args.payload_contains]):
+            raise InvalidInput("ids", "give either --id or filters, not both")
+        return action, ActionTarget(ids=parse_ids(args.ids), reason=reason)
+    flt = JobFilter.build(
+        statuses=args.statuses,
+        job_types=args.types,
+        older_than=parse_duration(args.older_than) if args.older_than else None,
+        error_contains=args.error_contains,
+        payload_contains=parse_json("payload_contains", args.payload_contains)
+        if args.payload_contains
+        else None,
+    )
+    running = bool(getattr(args, "include_running", False))
+    return action, ActionTarget(filter=flt, reason=reason, request_running=running)
+
+
+def _system_of(conn: Any, args: argparse.Namespace, settings: Any) -> Any:
+    """The queue system --system names (None: pgconsole's own queue, through the code below)."""
+    from pgconsole.queue.systems import registry
+
+    found = registry.detect(conn, settings.queues)
+    if args.system in (None, "pgconsole") and (not found or any(s.kind == "pgconsole" for s in found)):
+        return None  # pgconsole's own (or nothing found: its own path says what is missing)
+    chosen = registry.choose(found, args.system)
+    return None if chosen.kind == "pgconsole" else chosen
+
+
+def _run_system(conn: Any, system: Any, args: argparse.Namespace) -> int:
+    """`pgconsole jobs --system NAME list|show|retry|cancel|cleanup` on another queue system."""
+    from pgconsole.commands.common import fail
+    from pgconsole.queue.models import JobFilter
+
+    cmd = args.jobs_command
+    if cmd == "list":
+        if not 1 <= args.limit <= 10_000:
+            return fail("limit: must be between 1 and 10000")
+        page = system.page(
+            conn, JobFilter.build(statuses=args.statuses, job_types=args.types), limit=args.limit
+        )
+        text = "\n".join(_system_row(j) for j in page.rows) or _no_match(args)
+        if page.note:
+            text += f"\n({_safe(page.note, 200)})"
+        _emit(args.format, [j.model_dump(mode="json") for j in page.rows], text)
+        return 0 if not page.timed_out else fail(page.note)
+    if cmd == "show":
+        detail = system.detail(conn, args.id)
+        if detail is None:
+            return fail(f"job {args.id[:60]!r} not found in {system.name}")
+        lines = [f"{k:<20} {_field(k, v)}" for k, v in detail.job.model_dump().items()]
+        lines += [
+            f"{'payload':<20} {_field('payload', detail.payload)}",
+            "",
+            f"native fields ({system.name}):",
+        ]
+        lines += [f"  {_safe(k, 30):<28} {_field(k, v)}" for k, v in detail.native.items()]
+        lines += ["", "history:"] + [
+            f"  {e.at:%Y-%m-%d %H:%M:%S} {_safe(e.kind, 20)} {_safe(e.detail or '', 200)}"
+            for e in detail.events
+            if e.at
+        ]
+        lines += ["", "audit:"] + [
+            f"  {a.at:%Y-%m-%d %H:%M:%S} {_safe(a.actor, 20)} {a.action} {_safe(a.old_status or '', 20)}"
+            f" -> {_safe(a.new_status or '', 20)} {_safe(a.reason or '', 100)}"
+            for a in detail.audit
+        ]
+        _emit(args.format, detail.model_dump(mode="json"), "\n".join(lines))
+        return 0
+    if cmd == "enqueue":
+        return fail("system: enqueue goes to pgconsole's own queue only (enqueue through your library)")
+    action, target = _target(args, lambda ids: [system.parse_id(i) for i in ids])
+    return _act(conn, action, target, args, system)
+
+
+def _system_row(j: Any) -> str:
+    created = f" {j.created_at:%Y-%m-%d %H:%M:%S}" if j.created_at is not None else ""
+    attempts = j.attempts if j.attempts is not None else "–"
+    return (
+        f"{_safe(j.id, 40)}  {(j.status or '?'):<10} {_safe(j.native_status, 12):<12} "
+        f"{_safe(j.job_type, 30):<30} a={attempts}{created}  {_safe(j.error or '', 60)}"
+    )
+
+
+def _act(conn: Any, action: Any, target: Any, args: argparse.Namespace, system: Any = None) -> int:
+    """Preview, confirm, run: the path the console's actions take too (queue.admin, or the
+    queue system's own preview and run)."""
     from pgconsole.commands.common import fail
     from pgconsole.queue import admin
 
     cmd = args.jobs_command
-    shown = admin.preview(conn, action, target, batch_size=args.batch_size)
+    if system is not None:
+        shown = system.preview(conn, action, target)
+    else:
+        shown = admin.preview(conn, action, target, batch_size=args.batch_size)
     left = "".join(f"\n  left alone: {n} {why}" for why, n in shown.skipped.items())
     if args.dry_run:
         _emit(
@@ -288,7 +374,10 @@ def _act(conn: Any, action: Any, target: Any, args: argparse.Namespace) -> int:
     # With nothing to change it still runs (and changes nothing): a role that may not act is told so.
     if shown.eligible and not args.yes and not _confirm(f"{cmd} {shown.eligible} job(s)?"):
         return fail(f"not confirmed: {cmd} needs --yes (or an interactive yes); nothing changed")
-    report = admin.run(conn, action, target, batch_size=args.batch_size)
+    if system is not None:
+        report = system.run(conn, action, target, batch_size=args.batch_size)
+    else:
+        report = admin.run(conn, action, target, batch_size=args.batch_size)
     lines = [f"{r.id} {r.old_status} -> {r.new_status}" for r in report.rows] if target.ids else []
     _emit(
         args.format,

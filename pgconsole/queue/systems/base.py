@@ -292,6 +292,10 @@ class QueueSystem(ABC):
 
     # -- act -----------------------------------------------------------------------------------
 
+    def parse_id(self, job_id: str) -> str:
+        """A job id as this system spells it (InvalidInput when it cannot be one)."""
+        return str(job_id)
+
     @abstractmethod
     def capabilities(self, conn: Conn) -> Capabilities:
         """What this role may do here now (privileges and pgconsole's audit function included)."""

@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
+from pydantic import BaseModel
+
+from pgconsole.db.redact import redact
 from pgconsole.queue.models import InvalidInput
-from pgconsole.queue.systems.base import Conn, QueueSystem
+from pgconsole.queue.systems.base import Conn, QueueSystem, SystemInfo, SystemSummary
 from pgconsole.queue.systems.custom_table import TableSystem, table_systems
 from pgconsole.queue.systems.graphile_worker import GraphileWorker
 from pgconsole.queue.systems.own import OwnQueue
@@ -31,6 +35,28 @@ def detect(conn: Conn, queues: Mapping[str, Mapping[str, Any]] | None = None) ->
         found += cls.detect(conn)
     found += table_systems(conn, queues or {})
     return found
+
+
+class SystemRead(BaseModel):
+    """One system's summary, or why it could not be read (a missing GRANT, a timeout)."""
+
+    info: SystemInfo
+    summary: SystemSummary | None = None
+    error: str | None = None
+
+
+def read_all(conn: Conn, systems: list[QueueSystem]) -> list[SystemRead]:
+    """Every system's summary; one that fails on a live connection says why, the rest are read."""
+    out = []
+    for system in systems:
+        try:
+            out.append(SystemRead(info=system.info(), summary=system.summary(conn)))
+        except psycopg.Error as exc:
+            if conn.broken or conn.closed:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            out.append(SystemRead(info=system.info(), error=redact(first)))
+    return out
 
 
 def choose(systems: list[QueueSystem], name: str | None) -> QueueSystem:
@@ -57,4 +83,4 @@ def choose(systems: list[QueueSystem], name: str | None) -> QueueSystem:
     )
 
 
-__all__ = ["SYSTEM_CLASSES", "TableSystem", "choose", "detect"]
+__all__ = ["SYSTEM_CLASSES", "SystemRead", "TableSystem", "choose", "detect", "read_all"]
