@@ -135,14 +135,15 @@ SELECT coalesce(sum(t.completed), 0)::bigint AS completed, coalesce(sum(t.failed
              ORDER BY j.completed_on DESC LIMIT %(cap)s) x) t
 """
 
-# The newest failed jobs per queue (job_i14), grouped by pg-boss's error text (output.message).
+# The newest failed jobs per queue (job_i14), grouped by pg-boss's error text (output.message). A
+# blocked job never runs, so never fails: NOT blocked only lets the index give the order.
 _FAILURES_SQL = """
 SELECT f.name, coalesce(f.output->>'message', f.output::text, '(no error recorded)') AS error,
        count(*) AS n, max(f.completed_on) AS last_at
   FROM (SELECT name FROM {s}.queue ORDER BY name LIMIT %(max_queues)s) q
   CROSS JOIN LATERAL (
     SELECT j.name, j.output, j.completed_on FROM {s}.job j
-     WHERE j.name = q.name AND j.state = 'failed'
+     WHERE j.name = q.name AND j.state = 'failed' AND NOT j.blocked
      ORDER BY j.start_after DESC LIMIT %(sample)s) f
  GROUP BY 1, 2
  ORDER BY n DESC, last_at DESC NULLS LAST
@@ -188,7 +189,7 @@ SELECT p.* FROM (SELECT name FROM {s}.queue
      WHERE j.name = q.name
        AND (%(states)s::text[] IS NULL OR j.state::text = ANY(%(states)s::text[]))
        AND (%(err)s::text IS NULL OR coalesce(j.output->>'message', '') ILIKE %(err)s)
-       AND (%(after_at)s::timestamptz IS NULL OR {keyset})
+       AND (%(after_at)s::timestamptz IS NULL OR ({bound} AND {keyset}))
      ORDER BY j.created_on {dir}, j.id {dir}
      LIMIT %(limit)s) p
  ORDER BY p.created_on {dir}, p.id {dir}
@@ -486,12 +487,14 @@ class PgBoss(GuardedSystem):
             raise InvalidInput("limit", f"must be between 1 and 1000 (got {limit})")
         after_at, after_id = _parse_cursor(after)
         direction = sql.SQL("DESC" if newest_first else "ASC")
+        # The bound on created_on alone is what job_i15 seeks to; the row comparison breaks ties.
+        bound = sql.SQL("j.created_on <= %(after_at)s" if newest_first else "j.created_on >= %(after_at)s")
         keyset = sql.SQL(
             "(j.created_on, j.id) < (%(after_at)s, %(after_id)s::uuid)"
             if newest_first
             else "(j.created_on, j.id) > (%(after_at)s, %(after_id)s::uuid)"
         )
-        query = self._q(_PAGE_SQL, cols=sql.SQL(_JOB_COLUMNS), keyset=keyset, dir=direction)
+        query = self._q(_PAGE_SQL, cols=sql.SQL(_JOB_COLUMNS), bound=bound, keyset=keyset, dir=direction)
         params = {
             "patterns": like_patterns(flt),
             "states": self._native_filter(flt),
