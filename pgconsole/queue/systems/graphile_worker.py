@@ -174,7 +174,7 @@ _PAGE_SQL = """
 SELECT {cols} FROM {from_}
  WHERE (%(patterns)s::text[] IS NULL OR t.identifier LIKE ANY(%(patterns)s::text[]))
    AND (%(err)s::text IS NULL OR coalesce(j.last_error, '') ILIKE %(err)s)
-   AND (%(after)s::bigint IS NULL OR j.id {cmp} %(after)s::bigint)
+   {after}
    AND (%(states)s::text[] IS NULL OR ({state}) = ANY(%(states)s::text[]))
  ORDER BY j.id {dir}
  LIMIT %(limit)s
@@ -191,7 +191,7 @@ _MATCHING_SQL = """
 SELECT j.id::text FROM {from_}
  WHERE (%(patterns)s::text[] IS NULL OR t.identifier LIKE ANY(%(patterns)s::text[]))
    AND (%(err)s::text IS NULL OR coalesce(j.last_error, '') ILIKE %(err)s)
-   AND (%(after)s::bigint IS NULL OR j.id > %(after)s::bigint)
+   {after}
    AND ({state}) = ANY(%(states)s::text[])
  ORDER BY j.id
  LIMIT %(limit)s
@@ -433,7 +433,8 @@ class GraphileWorker(GuardedSystem):
         query = self._q(
             _PAGE_SQL,
             cols=sql.SQL(_COLUMNS).format(state=sql.SQL(_STATE_EXPR)),
-            cmp=sql.SQL("<" if newest_first else ">"),
+            # Only with a cursor: "$1 IS NULL OR ..." would keep a generic plan from seeking to it.
+            after=sql.SQL(f"AND j.id {'<' if newest_first else '>'} %(after)s::bigint" if after_id else ""),
             dir=sql.SQL("DESC" if newest_first else "ASC"),
         )
         params = {
@@ -542,7 +543,7 @@ class GraphileWorker(GuardedSystem):
         self, conn: Conn, flt: JobFilter, natives: Sequence[str], after: str | None, limit: int
     ) -> list[str]:
         rows = conn.execute(
-            self._q(_MATCHING_SQL),
+            self._q(_MATCHING_SQL, after=sql.SQL("AND j.id > %(after)s::bigint" if after else "")),
             {
                 "patterns": like_patterns(flt),
                 "err": error_pattern(flt),

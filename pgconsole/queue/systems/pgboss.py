@@ -180,6 +180,8 @@ _JOB_COLUMNS = """j.id::text AS id, j.name, j.state::text AS state, j.priority, 
        CASE WHEN j.state IN ('failed', 'retry') THEN coalesce(j.output->>'message', j.output::text) END AS error"""
 
 # A keyset page in (created_on, id) order: per queue through job_i15 (name, created_on), then merged.
+# The cursor's condition is in the text only when there is a cursor: as "$1 IS NULL OR ..." a
+# prepared statement's generic plan could not seek to it (it read the queue from its newest job).
 _PAGE_SQL = """
 SELECT p.* FROM (SELECT name FROM {s}.queue
                   WHERE (%(patterns)s::text[] IS NULL OR name LIKE ANY(%(patterns)s::text[]))
@@ -189,7 +191,7 @@ SELECT p.* FROM (SELECT name FROM {s}.queue
      WHERE j.name = q.name
        AND (%(states)s::text[] IS NULL OR j.state::text = ANY(%(states)s::text[]))
        AND (%(err)s::text IS NULL OR coalesce(j.output->>'message', '') ILIKE %(err)s)
-       AND (%(after_at)s::timestamptz IS NULL OR ({bound} AND {keyset}))
+       {keyset}
      ORDER BY j.created_on {dir}, j.id {dir}
      LIMIT %(limit)s) p
  ORDER BY p.created_on {dir}, p.id {dir}
@@ -223,7 +225,7 @@ SELECT m.id::text
     SELECT j.id FROM {s}.job j
      WHERE j.name = q.name AND j.state::text = ANY(%(states)s::text[])
        AND (%(err)s::text IS NULL OR coalesce(j.output->>'message', '') ILIKE %(err)s)
-       AND (%(after)s::uuid IS NULL OR j.id > %(after)s::uuid)
+       {after}
      ORDER BY j.id LIMIT %(limit)s) m
  ORDER BY m.id
  LIMIT %(limit)s
@@ -488,13 +490,15 @@ class PgBoss(GuardedSystem):
         after_at, after_id = _parse_cursor(after)
         direction = sql.SQL("DESC" if newest_first else "ASC")
         # The bound on created_on alone is what job_i15 seeks to; the row comparison breaks ties.
-        bound = sql.SQL("j.created_on <= %(after_at)s" if newest_first else "j.created_on >= %(after_at)s")
-        keyset = sql.SQL(
-            "(j.created_on, j.id) < (%(after_at)s, %(after_id)s::uuid)"
-            if newest_first
-            else "(j.created_on, j.id) > (%(after_at)s, %(after_id)s::uuid)"
+        op = "<" if newest_first else ">"
+        keyset = (
+            sql.SQL(
+                f"AND j.created_on {op}= %(after_at)s AND (j.created_on, j.id) {op} (%(after_at)s, %(after_id)s::uuid)"
+            )
+            if after_at is not None
+            else sql.SQL("")
         )
-        query = self._q(_PAGE_SQL, cols=sql.SQL(_JOB_COLUMNS), bound=bound, keyset=keyset, dir=direction)
+        query = self._q(_PAGE_SQL, cols=sql.SQL(_JOB_COLUMNS), keyset=keyset, dir=direction)
         params = {
             "patterns": like_patterns(flt),
             "states": self._native_filter(flt),
@@ -592,7 +596,7 @@ class PgBoss(GuardedSystem):
         self, conn: Conn, flt: JobFilter, natives: Sequence[str], after: str | None, limit: int
     ) -> list[str]:
         rows = conn.execute(
-            self._q(_MATCHING_SQL),
+            self._q(_MATCHING_SQL, after=sql.SQL("AND j.id > %(after)s::uuid" if after else "")),
             {
                 "patterns": like_patterns(flt),
                 "states": list(natives),
