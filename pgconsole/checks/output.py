@@ -25,7 +25,8 @@ def summary(results: list[CheckResult]) -> str:
 def render_text(results: list[CheckResult], elapsed_s: float | None = None) -> str:
     ordered = sort_worst_first(results)
     width = max((len(r.name) for r in ordered), default=0)
-    lines = [f"{r.status.name:<8} {r.name:<{width}}  {_one_line(r.message)}" for r in ordered]
+    width = max((len(_label(r)) for r in ordered), default=width)
+    lines = [f"{r.status.name:<8} {_label(r):<{width}}  {_one_line(r.message)}" for r in ordered]
     took = f" in {elapsed_s:.2f}s" if elapsed_s is not None else ""
     lines.append(f"PGCONSOLE {overall_status(results).name}: {summary(results)}{took}")
     return "\n".join(lines)
@@ -49,6 +50,7 @@ def to_json_obj(
                 "perfdata": {k: v.model_dump() for k, v in r.perfdata.items()},
                 "details": r.details,
                 "hint": r.hint,
+                **({"system": r.system} if r.system is not None else {}),
             }
             for r in sort_worst_first(results)
         ],
@@ -85,7 +87,7 @@ def render_nagios(results: list[CheckResult], low_is_bad: frozenset[str] = froze
     status = overall_status(results)
     bad = [r for r in sort_worst_first(results) if r.status is not Status.OK]
     if bad:
-        text = "; ".join(f"{r.name} {r.status.name}: {_one_line(r.message)}" for r in bad)
+        text = "; ".join(f"{_label(r)} {r.status.name}: {_one_line(r.message)}" for r in bad)
     else:
         text = f"{len(results)} checks OK"
     text = text.replace("|", "/")
@@ -93,11 +95,19 @@ def render_nagios(results: list[CheckResult], low_is_bad: frozenset[str] = froze
     items = []
     for r in results:
         for label, p in r.perfdata.items():
+            # Another queue system's figures are named for it: procrastinate.queue_latency.
+            if r.system is not None and r.system != "pgconsole":
+                label = f"{r.system}.{label}"
             key = label if label not in seen else f"{r.name}.{label}"
             seen.add(key)
             items.append(perfdata_item(key, p, r.name in low_is_bad))
     perf = " ".join(items)
     return f"PGCONSOLE {status.name}: {text}" + (f" | {perf}" if perf else "")
+
+
+def _label(r: CheckResult) -> str:
+    """A check's name as text and Nagios show it: ``queue_latency[procrastinate]`` for another system."""
+    return f"{r.name}[{r.system}]" if r.system is not None and r.system != "pgconsole" else r.name
 
 
 def _one_line(text: str) -> str:

@@ -51,6 +51,9 @@ class CheckResult(BaseModel):
     """Extra lines (offending pids, jobs, slots), most important first."""
     hint: str | None = None
     """For UNKNOWN from a missing privilege/extension: the GRANT, setting or command that fixes it."""
+    system: str | None = None
+    """For a queue check: the queue system it judged (``pgconsole``, ``procrastinate``, a
+    configured ``[queues.NAME]``); None for the other checks."""
 
 
 def overall_status(results: list[CheckResult]) -> Status:

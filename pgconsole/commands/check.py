@@ -79,6 +79,31 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
+def _system_checks(conn: Any, settings: Any, thresholds: Any, only: Any, results: list[Any]) -> list[Any]:
+    """The queue checks for every other queue system found here (issue 17 item 6); pgconsole's own
+    queue's checks are marked ``system = "pgconsole"``."""
+    from pgconsole.checks.result import CheckResult, Status
+    from pgconsole.checks.systems import QUEUE_CHECKS, judge_systems
+    from pgconsole.monitor.system_tables import tables_health
+    from pgconsole.queue.models import InvalidInput
+    from pgconsole.queue.systems import registry
+
+    if only is not None and not any(n in QUEUE_CHECKS for n in only):
+        return []
+    for r in results:
+        if r.name in QUEUE_CHECKS:
+            r.system = "pgconsole"
+    try:
+        systems = [s for s in registry.detect(conn, settings.queues) if s.kind != "pgconsole"]
+    except InvalidInput as exc:
+        return [CheckResult(name="queue_latency", status=Status.UNKNOWN, message=f"config: {exc}")]
+    if not systems:
+        return []
+    reads = registry.read_all(conn, systems)
+    health = {s.name: tables_health(conn, s.tables()) for s in systems}
+    return judge_systems(reads, health, thresholds, only)
+
+
 def run(args: argparse.Namespace, settings: Any) -> int:
     start = time.monotonic()
     from pgconsole.checks.registry import check_names, collectors_for, resolve_thresholds, run_checks
@@ -147,6 +172,19 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                 attach_pgbouncer(snap, None, pgbouncer_unreachable(bouncer_error))
             reporter.phase = "judging"
             results = run_checks(snap, thresholds, only)
+            reporter.phase = "reading the other queue systems"
+            try:
+                results += _system_checks(conn, settings, thresholds, only, results)
+            except Exception as exc:  # noqa: BLE001 - the other checks' verdicts stand
+                if conn.broken or conn.closed:
+                    raise
+                results.append(
+                    CheckResult(
+                        name="queue_latency",
+                        status=Status.UNKNOWN,
+                        message=f"cannot read the other queue systems: {describe_error(exc, dsn)}",
+                    )
+                )
         except Exception as exc:
             if conn.broken or conn.closed:
                 results = [

@@ -28,6 +28,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         read_only=bool(settings.read_only),
         connect_timeout=min(float(getattr(settings, "connect_timeout", 5.0)), 10.0),
         pgbouncer_dsn=getattr(settings, "pgbouncer_dsn", None),
+        queues=getattr(settings, "queues", None),
     )
     app = PgConsoleApp(source, refresh=float(settings.refresh))
     code = app.run()

@@ -491,8 +491,14 @@ class ActionTarget(BaseModel):
     request_running: bool = False
     # Where the ids come from, named in the confirmation (None: given some other way).
     source: Literal["marked", "cursor", "filter"] | None = None
+    system: str | None = None
+    """The queue system the jobs are in (queue.systems; None: pgconsole's own queue)."""
 
     def describe(self) -> str:
+        on = f" in {self.system}" if self.system and self.system != "pgconsole" else ""
+        return self._describe() + on
+
+    def _describe(self) -> str:
         if self.ids is not None:
             # The console's id column shows the last 12 characters; name them the same way.
             shown = ", ".join(i[-12:] for i in self.ids[:3]) + (", …" if len(self.ids) > 3 else "")

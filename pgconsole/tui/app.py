@@ -23,6 +23,7 @@ from pgconsole.tui.screens.jobs import JobsScreen
 from pgconsole.tui.screens.modals import ActionRunScreen, ConfirmScreen, MessageScreen
 from pgconsole.tui.screens.overview import OverviewScreen
 from pgconsole.tui.screens.queries import QueriesScreen
+from pgconsole.tui.screens.queues import QueuesScreen
 from pgconsole.tui.screens.schema import SchemaScreen
 from pgconsole.tui.screens.workers import WorkersScreen
 from pgconsole.tui.source import DataSource
@@ -67,6 +68,7 @@ class PgConsoleApp(App[int]):
         "activity": ActivityScreen,
         "schema": SchemaScreen,
         "workers": WorkersScreen,
+        "queues": QueuesScreen,
     }
     BINDINGS = [
         Binding("1", "switch_mode('overview')", "Overview", id="mode.overview"),
@@ -75,6 +77,8 @@ class PgConsoleApp(App[int]):
         Binding("4", "switch_mode('activity')", "Activity", id="mode.activity"),
         Binding("5", "switch_mode('schema')", "Schema", id="mode.schema"),
         Binding("6", "switch_mode('workers')", "Workers", id="mode.workers"),
+        # Not in the footer's "1-6 Modes" fold (the help lists it): every queue system in the database.
+        Binding("7", "switch_mode('queues')", "Queues", show=False, id="mode.queues"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl"),

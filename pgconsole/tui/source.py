@@ -17,7 +17,10 @@ from pgconsole.monitor.base import CollectorState
 from pgconsole.monitor.pgbouncer import PgBouncerStats
 from pgconsole.monitor.snapshot import attach_pgbouncer, pgbouncer_unreachable, read_pgbouncer
 from pgconsole.queue import admin, browse, client, maintenance
-from pgconsole.queue.models import InvalidInput, WorkerInfo
+from pgconsole.queue.models import InvalidInput, JobFilter, WorkerInfo
+from pgconsole.queue.systems import registry
+from pgconsole.queue.systems.base import Capabilities, QueueSystem, SystemJobDetail, SystemJobPage
+from pgconsole.queue.systems.registry import SystemRead
 from pgconsole.tui import overview_data as overview
 from pgconsole.tui.models import (
     ActionKind,
@@ -61,6 +64,10 @@ class DataSource(Protocol):
     async def activity(self) -> ActivityData: ...
     async def pgbouncer(self) -> PoolsData: ...
     async def schema(self) -> SchemaData: ...
+    async def systems(self) -> list[SystemRead]: ...
+    async def system_page(self, name: str, flt: JobFilter, after: str | None) -> SystemJobPage: ...
+    async def system_detail(self, name: str, job_id: str) -> SystemJobDetail | None: ...
+    async def system_capabilities(self, name: str) -> Capabilities: ...
     async def preview(self, kind: ActionKind, target: ActionTarget) -> ActionPreview: ...
     async def run_action(
         self, kind: ActionKind, target: ActionTarget, progress: Progress
@@ -84,8 +91,10 @@ class PgSource:
         connect_timeout: float = 5.0,
         thresholds: dict[str, Any] | None = None,
         pgbouncer_dsn: str | None = None,
+        queues: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.dsn = dsn
+        self.queues = queues or {}  # [queues.NAME]: a team's own tables (queue.systems.custom_table)
         # PgBouncer's admin console, on a session of its own with a short deadline: a PgBouncer that
         # does not answer costs its panel and its checks, never the rest of a refresh.
         self.pgbouncer_session = (
@@ -254,13 +263,52 @@ class PgSource:
     async def maintenance(self, task: str) -> str:
         return await with_connection(self.dsn, lambda conn: maintenance.run_task(conn, task))
 
-    # -- job actions: the queue's one action path (queue.admin), as `pgconsole jobs` takes it ----
+    # -- queue systems (queue.systems): every queue in the database, as `pgconsole queues` reads them
+    def _system(self, conn: psycopg.Connection[Any], name: str) -> QueueSystem:
+        return registry.choose(registry.detect(conn, self.queues), name)
+
+    async def systems(self) -> list[SystemRead]:
+        return await self.session.call(
+            lambda conn: _source_errors(lambda: registry.read_all(conn, registry.detect(conn, self.queues)))
+        )
+
+    async def system_page(self, name: str, flt: JobFilter, after: str | None) -> SystemJobPage:
+        return await self.session.call(
+            lambda conn: _source_errors(lambda: self._system(conn, name).page(conn, flt, after))
+        )
+
+    async def system_detail(self, name: str, job_id: str) -> SystemJobDetail | None:
+        return await self.session.call(
+            lambda conn: _source_errors(lambda: self._system(conn, name).detail(conn, job_id))
+        )
+
+    async def system_capabilities(self, name: str) -> Capabilities:
+        return await self.session.call(
+            lambda conn: _source_errors(lambda: self._system(conn, name).capabilities(conn))
+        )
+
+    # -- job actions: the queue's one action path (queue.admin, or the target's queue system's own
+    # preview and run), as `pgconsole jobs [--system NAME]` takes it
     async def preview(self, kind: ActionKind, target: ActionTarget) -> ActionPreview:
         self._require_actions()
+        if target.system not in (None, "pgconsole"):
+            name = str(target.system)
+            return await self.session.call(
+                lambda conn: _source_errors(lambda: self._system(conn, name).preview(conn, kind, target))
+            )
         return await self.session.call(lambda conn: _source_errors(admin.preview, conn, kind, target))
 
     async def run_action(self, kind: ActionKind, target: ActionTarget, progress: Progress) -> ActionReport:
         self._require_actions()
+        if target.system not in (None, "pgconsole"):
+            name = str(target.system)
+            return await with_connection(
+                self.dsn,
+                lambda conn: _source_errors(
+                    lambda: self._system(conn, name).run(conn, kind, target, progress)
+                ),
+                deadline=3600,
+            )
         return await with_connection(
             self.dsn, lambda conn: _source_errors(admin.run, conn, kind, target, progress), deadline=3600
         )

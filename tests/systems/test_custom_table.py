@@ -140,13 +140,21 @@ def test_seed_table_from_one_line_of_config(
         == "processing"
     )
 
+    # By filter in batches of one: the keyset over the uuid ids goes through every match once.
+    report = op.run(
+        operator,
+        "delete",
+        ActionTarget(filter=JobFilter(statuses=["cancelled"]), reason="dupes"),
+        batch_size=1,
+    )
+    assert sorted(r.id for r in report.rows) == sorted(ids["pending"]) and report.batches == 2
     report = op.run(operator, "delete", ActionTarget(filter=JobFilter(statuses=["completed"]), reason="tidy"))
     assert [r.id for r in report.rows] == ids["completed"]
     audits = su.execute(
         "SELECT message, metadata->>'job_id', metadata->>'old_status', metadata->>'new_status', metadata->>'reason'"
         " FROM pgconsole.job_log WHERE level = 'audit' AND metadata->>'system' = 'app_jobs' ORDER BY id"
     ).fetchall()
-    assert [a[0] for a in audits] == ["retry", "cancel", "cancel", "delete"]
+    assert [a[0] for a in audits] == ["retry", "cancel", "cancel", "delete", "delete", "delete"]
     assert audits[-1] == ("delete", ids["completed"][0], "completed", "deleted", "tidy")
 
 

@@ -137,3 +137,38 @@ def test_procrastinate_reader_cannot_act(db: Any, su: Any, reader: Any) -> None:
     proc = registry.choose(registry.detect(reader), "procrastinate")
     caps = proc.capabilities(reader)
     assert not caps.retry.enabled and "GRANT" in caps.retry.reason
+
+
+def test_procrastinate_alone_without_pgconsole(pg18: Any) -> None:
+    """A database with Procrastinate and nothing of pgconsole: it is the default system for
+    viewing; acting is refused until pgconsole's audit table is there (setup + migrate)."""
+    import json
+    import subprocess
+    import sys
+
+    name = pg18.empty_database()
+    try:
+        dsn = pg18.dsn(name)
+        run_module(APP, dsn, "schema", env_key="PROC_DSN")
+        (job,) = [int(x) for x in run_module(APP, dsn, "defer", "5", env_key="PROC_DSN").split()]
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "pgconsole", "--dsn", dsn, *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        out = cli("queues", "--format", "json")
+        assert out.returncode == 0, out.stderr
+        assert [s["info"]["name"] for s in json.loads(out.stdout)] == ["procrastinate"]
+        listed = cli("jobs", "list", "--format", "json")  # the only system: no --system needed
+        assert listed.returncode == 0, listed.stderr
+        assert [j["id"] for j in json.loads(listed.stdout)] == [str(job)]
+        refused = cli("jobs", "cancel", "--id", str(job), "--yes")
+        assert refused.returncode == 1 and "pgconsole setup" in refused.stderr
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT status::text FROM procrastinate_jobs").fetchone() == ("todo",)
+    finally:
+        pg18.drop_database(name)

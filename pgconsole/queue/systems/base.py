@@ -263,6 +263,10 @@ class QueueSystem(ABC):
     def info(self) -> SystemInfo:
         return SystemInfo(name=self.name, kind=self.kind, version=self.version, location=self.location)
 
+    def tables(self) -> list[str]:
+        """The system's tables (qualified, quoted where needed) whose bloat the checks watch."""
+        return [self.location] if self.location else []
+
     @classmethod
     @abstractmethod
     def detect(cls, conn: Conn) -> list[QueueSystem]:

@@ -278,6 +278,9 @@ class TableSystem(GuardedSystem):
             params.append(flt.error_contains)
         return (sql.SQL(" AND ").join(parts) if parts else sql.SQL("true")), params
 
+    def tables(self) -> list[str]:
+        return [self.rel.as_string(None)]
+
     # -- read ----------------------------------------------------------------------------------
 
     def summary(self, conn: Conn) -> SystemSummary:
@@ -581,12 +584,15 @@ class TableSystem(GuardedSystem):
         self, conn: Conn, flt: JobFilter, natives: Sequence[str], after: str | None, limit: int
     ) -> list[str]:
         where, params = self._where(flt, natives)
+        # The id's own order where its type is known (its primary key serves it), else as text.
+        key = self._c("id") if self.id_cast is not None else sql.SQL("{}::text").format(self._c("id"))
         if after is not None:
-            where = sql.SQL("{} AND {}::text > %s").format(where, self._c("id"))
+            cast = sql.SQL("::{}").format(self.id_cast) if self.id_cast is not None else sql.SQL("")
+            where = sql.SQL("{} AND {} > %s{}").format(where, key, cast)
             params.append(after)
         rows = conn.execute(
-            sql.SQL("SELECT {i}::text FROM {rel} j WHERE {w} ORDER BY {i}::text LIMIT %s").format(
-                i=self._c("id"), rel=self.rel, w=where
+            sql.SQL("SELECT {i}::text FROM {rel} j WHERE {w} ORDER BY {k} LIMIT %s").format(
+                i=self._c("id"), rel=self.rel, w=where, k=key
             ),
             [*params, limit],
         ).fetchall()

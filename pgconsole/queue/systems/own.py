@@ -32,10 +32,13 @@ from pgconsole.queue.systems.base import (
 )
 from pgconsole.queue.systems.common import dict_rows
 
+# CASE first: to_regclass in a schema the role may not use is an error, not NULL.
 _DETECT_SQL = """
-SELECT to_regclass('pgconsole.jobs') IS NOT NULL AS installed,
-       CASE WHEN to_regclass('pgconsole.schema_migrations') IS NOT NULL
-             AND has_table_privilege('pgconsole.schema_migrations', 'SELECT') THEN true END AS readable
+SELECT CASE WHEN u THEN to_regclass('pgconsole.jobs') IS NOT NULL ELSE false END AS installed,
+       CASE WHEN u THEN coalesce(has_table_privilege(to_regclass('pgconsole.schema_migrations'), 'SELECT'), false)
+            ELSE false END AS readable
+  FROM (SELECT EXISTS (SELECT 1 FROM pg_namespace
+                        WHERE nspname = 'pgconsole' AND has_schema_privilege(oid, 'USAGE')) AS u) x
 """
 
 

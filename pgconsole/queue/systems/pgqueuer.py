@@ -114,6 +114,9 @@ class PgQueuer(GuardedSystem):
         rows = dict_rows(conn, _DETECT_SQL)
         return [cls(rows[0]["nspname"])] if rows else []
 
+    def tables(self) -> list[str]:
+        return [self.table.as_string(None), self.log.as_string(None)]
+
     # -- read ----------------------------------------------------------------------------------
 
     def summary(self, conn: Conn) -> SystemSummary:

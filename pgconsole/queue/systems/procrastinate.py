@@ -123,6 +123,9 @@ class Procrastinate(GuardedSystem):
     def _fn(self, name: str) -> sql.Composable:
         return sql.Identifier(self.schema, name)
 
+    def tables(self) -> list[str]:
+        return [self.jobs.as_string(None), self.events.as_string(None)]
+
     # -- read ----------------------------------------------------------------------------------
 
     def summary(self, conn: Conn) -> SystemSummary:

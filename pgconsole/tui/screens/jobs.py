@@ -65,6 +65,8 @@ class JobsScreen(LiveScreen):
         Binding("R", "retry_filter", "Retry all matching", show=False, id="jobs.retry_all"),
         Binding("C", "cancel_filter", "Cancel all matching", show=False, id="jobs.cancel_all"),
         Binding("D", "delete_filter", "Delete all matching", show=False, id="jobs.delete_all"),
+        # The system selector: the other queue systems in this database are on the Queues screen.
+        Binding("S", "app.switch_mode('queues')", "Other queue systems", show=False, id="jobs.systems"),
     ]
 
     def __init__(self) -> None:

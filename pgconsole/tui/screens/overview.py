@@ -17,6 +17,7 @@ from pgconsole.tui.text import STATUS_STYLE, age, block, lit, pct, size
 from pgconsole.tui.widgets import columns
 from pgconsole.tui.widgets.chart import Chart
 from pgconsole.tui.widgets.columns import Col
+from pgconsole.tui.widgets.systems import SystemsPanel
 
 _SEVERITY = {"critical": 0, "warning": 1, "unknown": 2}
 _SHORT = {"ok": "OK", "warning": "WARN", "critical": "CRIT", "unknown": "UNKN"}
@@ -40,6 +41,8 @@ class OverviewScreen(LiveScreen):
                 queue.border_title = "Queue by job type"
                 yield Static(id="queue-title", classes="dim")
                 yield DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
+                # Other queue systems in this database (hidden when there are none; refreshes itself).
+                yield SystemsPanel(id="systems-panel")
             with Vertical(id="checks-panel", classes="panel") as checks:
                 checks.border_title = "Health checks"
                 yield DataTable(id="checks-table", cursor_type="row")

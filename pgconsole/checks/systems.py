@@ -1,0 +1,152 @@
+"""The queue checks (queue_latency, stuck_jobs, failure_rate, queue_table_bloat) for every other
+queue system in the database, judged from its :class:`~pgconsole.queue.systems.base.SystemSummary`
+with the same thresholds as pgconsole's own queue. Each result names its system (``system``), so
+the JSON carries ``"system": NAME`` and Nagios labels read ``NAME.queue_latency``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+from pgconsole.checks.registry import get_check, judge, perf
+from pgconsole.checks.result import CheckResult, Status
+from pgconsole.checks.thresholds import Thresholds
+from pgconsole.format import duration
+from pgconsole.monitor.vacuum import QueueTableHealth
+from pgconsole.queue.systems.base import SystemSummary
+from pgconsole.queue.systems.registry import SystemRead
+
+QUEUE_CHECKS = ("queue_latency", "stuck_jobs", "failure_rate", "queue_table_bloat")
+
+
+def _limit(t: Thresholds, st: Status, fmt: object = None) -> str:
+    value = t.crit if st is Status.CRITICAL else t.warn
+    if value is None or st is Status.OK:
+        return ""
+    return f" (>= {fmt(value) if callable(fmt) else f'{value:g}'})"
+
+
+def latency(s: SystemSummary, t: Thresholds) -> CheckResult:
+    age = s.oldest_due_age_s or 0.0
+    st = judge(age, t)
+    pending = s.state("pending")
+    label = "?" if pending is None else f"{pending.count:,}{'+' if pending.method == 'capped' else ''}"
+    msg = (
+        f"oldest due pending job waits {duration(age)}{_limit(t, st, duration)}; {label} pending"
+        if age > 0
+        else f"no due job waiting; {label} pending"
+    )
+    return CheckResult(
+        name="queue_latency",
+        status=st,
+        message=msg,
+        perfdata={
+            "queue_latency": perf(age, "s", t),
+            "pending": perf(pending.count if pending else 0, "", Thresholds(None, None)),
+        },
+        details=[f"{x.name}: " + ", ".join(f"{v} {k}" for k, v in x.counts.items()) for x in s.types[:20]],
+    )
+
+
+def stuck(s: SystemSummary, t: Thresholds) -> CheckResult:
+    n = len(s.stuck)
+    st = judge(n, t)
+    reasons: dict[str, int] = {}
+    for j in s.stuck:
+        reasons[j.reason] = reasons.get(j.reason, 0) + 1
+    why = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+    return CheckResult(
+        name="stuck_jobs",
+        status=st,
+        message=f"{n} stuck or long-running job(s) ({why}){_limit(t, st)}" if n else "no stuck job",
+        perfdata={"stuck_jobs": perf(n, "", t)},
+        details=[f"{j.id} {j.job_type} {j.reason}" for j in s.stuck[:5]],
+    )
+
+
+def failure_rate(s: SystemSummary, t: Thresholds) -> CheckResult:
+    tp = s.throughput
+    if tp is None:
+        why = "; ".join(s.notes) or "this system keeps no finish times"
+        return CheckResult(
+            name="failure_rate", status=Status.UNKNOWN, message=f"no throughput: {why}", hint=why
+        )
+    failed, done = tp.failed, tp.failed + tp.completed
+    rate = 100.0 * failed / done if done else 0.0
+    min_jobs = t.params.get("min_jobs", 10)
+    perfdata = {
+        "failure_rate": perf(rate, "%", t, 0, 100),
+        "failed_15m": perf(failed, "", Thresholds(None, None)),
+    }
+    window = f"{tp.window_s / 60:g} min"
+    if done < min_jobs:
+        return CheckResult(
+            name="failure_rate",
+            status=Status.OK,
+            message=f"{failed} of {done} jobs failed in {window} (too few to judge, < {min_jobs:g})",
+            perfdata=perfdata,
+        )
+    st = judge(rate, t)
+    scope = f"the newest {done} finished" if tp.method == "capped" else window
+    msg = f"{rate:.1f}% of jobs failed in {scope} ({failed} of {done}){_limit(t, st, lambda v: f'{v:g}%')}"
+    if s.failures and st is not Status.OK:
+        top = s.failures[0]
+        msg += f"; top error: {top.count}x {top.job_type or ''}: {top.error[:80]}"
+    return CheckResult(
+        name="failure_rate",
+        status=st,
+        message=msg,
+        perfdata=perfdata,
+        details=[f"{g.count}x {g.job_type or ''} {g.error[:100]}" for g in s.failures[:5]],
+    )
+
+
+def bloat(tables: list[QueueTableHealth], t: Thresholds) -> CheckResult:
+    if not tables:
+        return CheckResult(name="queue_table_bloat", status=Status.OK, message="no table statistics yet")
+    min_dead = t.params.get("min_dead", 10000)
+    worst = max(tables, key=lambda x: x.dead_ratio_percent if x.n_dead_tup >= min_dead else -1)
+    pct = worst.dead_ratio_percent
+    st = judge(pct, t) if worst.n_dead_tup >= min_dead else Status.OK
+    vac = (
+        f"last autovacuum {duration(worst.since_vacuum_s)} ago"
+        if worst.since_vacuum_s is not None
+        else "never vacuumed"
+    )
+    return CheckResult(
+        name="queue_table_bloat",
+        status=st,
+        message=f"{worst.relname}: {worst.n_dead_tup:,} dead tuples ({pct:.1f}%), {vac}",
+        perfdata={"queue_dead_tuples": perf(pct, "%", t, 0, 100)},
+    )
+
+
+def judge_systems(
+    reads: list[SystemRead],
+    health: Mapping[str, list[QueueTableHealth]],
+    thresholds: Mapping[str, Thresholds],
+    only: Collection[str] | None = None,
+) -> list[CheckResult]:
+    """The queue checks for each system read (pgconsole's own is judged by the built-in checks)."""
+    wanted = [n for n in QUEUE_CHECKS if only is None or n in only]
+    out: list[CheckResult] = []
+    for r in reads:
+        if r.info.kind == "pgconsole":
+            continue
+        for name in wanted:
+            t = thresholds.get(name) or get_check(name).defaults()
+            if r.summary is None:
+                res = CheckResult(
+                    name=name, status=Status.UNKNOWN, message=f"cannot read {r.info.name}: {r.error}"
+                )
+            elif name == "queue_latency":
+                res = latency(r.summary, t)
+            elif name == "stuck_jobs":
+                res = stuck(r.summary, t)
+            elif name == "failure_rate":
+                res = failure_rate(r.summary, t)
+            else:
+                res = bloat(list(health.get(r.info.name, [])), t)
+            res.system = r.info.name
+            res.message = f"{r.info.name}: {res.message}"
+            out.append(res)
+    return out
