@@ -125,3 +125,19 @@ def test_cli_on_both_node_systems(db: Any, node_libs: Path, tmp_path: Path, read
     assert shown.returncode == 0, shown.stderr
     assert "audit" in shown.stdout and "retry" in shown.stdout
     assert gw.summary(readonly).state("pending").count == 1  # type: ignore[union-attr]
+
+    # --check runs the queue checks for both Node systems, each result naming its system.
+    checked = subprocess.run(
+        [sys.executable, "-m", "pgconsole", "--check", "--dsn", db.dsn_as("pgconsole_readonly"), "--format", "json",
+         "--only", "queue_latency,failure_rate,stuck_jobs,queue_table_bloat"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PGCONSOLE_CONFIG": os.devnull},
+    )  # fmt: skip
+    by = {(c["name"], c.get("system")): c for c in json.loads(checked.stdout)["checks"]}
+    for name in ("queue_latency", "failure_rate", "stuck_jobs", "queue_table_bloat"):
+        assert (name, "pgboss") in by and (name, "graphile_worker") in by, sorted(by)
+    assert by[("stuck_jobs", "pgboss")]["status"] == "OK"
+    assert "1 of 2 jobs failed" in by[("failure_rate", "pgboss")]["message"]
+    # graphile-worker deletes completed jobs: no failure rate can be judged, and the check says why.
+    assert by[("failure_rate", "graphile_worker")]["status"] == "UNKNOWN"
+    assert "deletes a job when it completes" in by[("failure_rate", "graphile_worker")]["message"]
+    assert "job_common" in json.dumps(by[("queue_table_bloat", "pgboss")])

@@ -261,6 +261,9 @@ class GraphileWorker(GuardedSystem):
         self.schema = location
         self._s = sql.Identifier(location)
 
+    def tables(self) -> list[str]:
+        return [sql.Identifier(self.schema, "_private_jobs").as_string(None)]
+
     def _q(self, text: str, **parts: sql.Composable) -> sql.Composed:
         state = sql.SQL(_STATE_EXPR)
         return sql.SQL(text).format(s=self._s, state=state, from_=sql.SQL(_FROM).format(s=self._s), **parts)

@@ -306,6 +306,12 @@ class PgBoss(GuardedSystem):
         super().__init__(name, version, location)
         self.schema = location
         self._s = sql.Identifier(location)
+        self.job_tables: list[str] = [sql.Identifier(location, "job_common").as_string(None)]
+
+    def tables(self) -> list[str]:
+        """The tables whose bloat the checks watch: job_common and the per-queue tables found
+        at detection."""
+        return list(self.job_tables)
 
     def _q(self, text: str, **parts: sql.Composable) -> sql.Composed:
         return sql.SQL(text).format(s=self._s, **parts)
@@ -324,7 +330,17 @@ class PgBoss(GuardedSystem):
                 row = conn.execute(sql.SQL("SELECT max(version) FROM {}").format(table)).fetchone()
                 version = f"schema {row[0]}" if row and row[0] is not None else None
             name = "pgboss" if schema == "pgboss" else f"pgboss.{schema}"
-            found.append(cls(name=name, version=version, location=schema))
+            system = cls(name=name, version=version, location=schema)
+            # job_common and every per-queue table: the partitions of job (catalogs only).
+            system.job_tables = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT i.inhrelid::regclass::text FROM pg_inherits i"
+                    " WHERE i.inhparent = to_regclass(%s) ORDER BY 1",
+                    (sql.Identifier(schema, "job").as_string(conn),),
+                ).fetchall()
+            ]
+            found.append(system)
         return found
 
     # -- read ------------------------------------------------------------------------------------
