@@ -18,6 +18,7 @@ from typing import Any
 
 HERE = Path(__file__).parent / "node"
 SCRIPTS = ("pgboss.mjs", "graphile.mjs")
+MIN_NODE = 20  # tested on 20; the libraries declare 22, and run here on 20
 
 
 def node_binaries() -> tuple[str, str] | None:
@@ -35,6 +36,16 @@ def install() -> Path:
     found = node_binaries()
     if found is None:
         raise RuntimeError("node and npm are needed (apt-get install nodejs npm; .ci/run does)")
+    major = int(
+        subprocess.run([found[0], "--version"], capture_output=True, text=True, check=True)
+        .stdout[1:]
+        .split(".")[0]
+    )
+    if major < MIN_NODE:
+        # pg-boss 12 and graphile-worker 0.18 need a current Node; Debian 12's own nodejs is 18.
+        raise RuntimeError(
+            f"node {major} is too old for pg-boss 12 and graphile-worker 0.18 (need >= {MIN_NODE})"
+        )
     manifest = (HERE / "package.json").read_bytes()
     target = cache_root() / hashlib.sha256(manifest).hexdigest()[:16]
     target.mkdir(parents=True, exist_ok=True)
