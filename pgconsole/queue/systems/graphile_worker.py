@@ -326,11 +326,12 @@ class GraphileWorker(GuardedSystem):
                 for st in ("queued", "scheduled", "retry_wait"):
                     methods[st] = "capped" if capped else "exact"
                 locked = self._estimate(conn, "j.locked_at IS NOT NULL")
-                failed = self._estimate(conn, "j.attempts >= j.max_attempts")
+                # attempts >= max_attempts compares two columns (the planner guesses a third);
+                # is_available has statistics of its own: unavailable and not locked is failed.
+                failed = max(self._estimate(conn, "j.is_available = false") - locked, 0)
                 by[("*", "locked")] += locked
                 by[("*", "permanently_failed")] += failed
-                methods.update(locked="estimate", permanently_failed="estimate", lock_expired="estimate")
-                methods["cancelled"] = "estimate"
+                methods.update(locked="estimate", permanently_failed="estimate")
                 notes.append(
                     f"{int(reltuples)} jobs in the table: locked and failed counts are the planner's "
                     "estimates (cancelled ones are among the failed)"
@@ -349,9 +350,16 @@ class GraphileWorker(GuardedSystem):
         native_totals: Counter[str] = Counter()
         for (_task, st), n in by.items():
             native_totals[st] += n
+        # At size, a lock past graphile's timeout is within the locked estimate and a cancelled job
+        # within the failed one: neither is counted apart.
+        apart = (
+            NATIVE_STATES
+            if small
+            else {k: v for k, v in NATIVE_STATES.items() if k not in ("lock_expired", "cancelled")}
+        )
         native = [
             NativeStateCount(native=st, state=ours, count=native_totals[st], method=methods.get(st, "exact"))  # type: ignore[arg-type]
-            for st, ours in NATIVE_STATES.items()
+            for st, ours in apart.items()
         ]
         states = self.state_counts(native)
         tasks: dict[str, Counter[str]] = {}
