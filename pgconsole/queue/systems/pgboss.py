@@ -180,7 +180,8 @@ _JOB_COLUMNS = """j.id::text AS id, j.name, j.state::text AS state, j.priority, 
        CASE WHEN j.state IN ('failed', 'retry') THEN coalesce(j.output->>'message', j.output::text) END AS error"""
 
 # A keyset page in (created_on, id) order: per queue through job_i15 (name, created_on), then merged.
-# The cursor's condition is in the text only when there is a cursor: as "$1 IS NULL OR ..." a
+# States compare as pg-boss's enum (the array cast once, not each row's state to text). The cursor's
+# condition is in the text only when there is a cursor: as "$1 IS NULL OR ..." a
 # prepared statement's generic plan could not seek to it (it read the queue from its newest job).
 _PAGE_SQL = """
 SELECT p.* FROM (SELECT name FROM {s}.queue
@@ -189,7 +190,7 @@ SELECT p.* FROM (SELECT name FROM {s}.queue
   CROSS JOIN LATERAL (
     SELECT {cols} FROM {s}.job j
      WHERE j.name = q.name
-       AND (%(states)s::text[] IS NULL OR j.state::text = ANY(%(states)s::text[]))
+       AND (%(states)s::text[] IS NULL OR j.state = ANY(%(states)s::text[]::{s}.job_state[]))
        AND (%(err)s::text IS NULL OR coalesce(j.output->>'message', '') ILIKE %(err)s)
        {keyset}
      ORDER BY j.created_on {dir}, j.id {dir}
@@ -223,7 +224,7 @@ SELECT m.id::text
          ORDER BY name LIMIT %(max_queues)s) q
   CROSS JOIN LATERAL (
     SELECT j.id FROM {s}.job j
-     WHERE j.name = q.name AND j.state::text = ANY(%(states)s::text[])
+     WHERE j.name = q.name AND j.state = ANY(%(states)s::text[]::{s}.job_state[])
        AND (%(err)s::text IS NULL OR coalesce(j.output->>'message', '') ILIKE %(err)s)
        {after}
      ORDER BY j.id LIMIT %(limit)s) m
@@ -238,7 +239,7 @@ SELECT m.state::text, count(*)
          ORDER BY name LIMIT %(max_queues)s) q
   CROSS JOIN LATERAL (
     SELECT j.state FROM {s}.job j
-     WHERE j.name = q.name AND j.state::text = ANY(%(states)s::text[])
+     WHERE j.name = q.name AND j.state = ANY(%(states)s::text[]::{s}.job_state[])
        AND (%(err)s::text IS NULL OR coalesce(j.output->>'message', '') ILIKE %(err)s)
      LIMIT %(cap)s) m
  GROUP BY 1
