@@ -10,7 +10,8 @@ import os
 import sys
 
 import psycopg
-from procrastinate import App, PsycopgConnector
+from procrastinate import App, JobContext, PsycopgConnector
+from procrastinate.exceptions import JobAborted
 
 DSN = os.environ.get("PROC_DSN", "")
 app = App(connector=PsycopgConnector(conninfo=DSN))
@@ -25,13 +26,18 @@ def flaky(n: int) -> None:
         raise RuntimeError(f"flaky job {n} failed")
 
 
-@app.task(name="slow", queue="default")
-def slow(n: int) -> None:
+@app.task(name="slow", queue="default", pass_context=True)
+def slow(context: JobContext, n: int) -> None:
+    """Runs for up to a minute, watching Procrastinate's abort request; records -n when it saw it."""
     import time
 
     with psycopg.connect(DSN, autocommit=True) as conn:
         conn.execute("INSERT INTO proc_runs (n) VALUES (%s)", (n,))
-    time.sleep(n)
+        for _ in range(600):
+            if context.should_abort():
+                conn.execute("INSERT INTO proc_runs (n) VALUES (%s)", (-n,))
+                raise JobAborted()
+            time.sleep(0.1)
 
 
 def main() -> None:
@@ -50,7 +56,9 @@ def main() -> None:
         with app.open():
             print(slow.defer(n=int(sys.argv[2])))
     elif what == "serve":
-        app.run_worker(wait=True, install_signal_handlers=True, listen_notify=True)
+        app.run_worker(
+            wait=True, install_signal_handlers=True, listen_notify=True, abort_job_polling_interval=0.5
+        )
 
 
 if __name__ == "__main__":

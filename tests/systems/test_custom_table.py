@@ -210,3 +210,48 @@ def test_cli_queues_and_jobs_on_the_seed_table(db: Any, su: Any, tmp_path: Path)
     assert "retry: 2 job(s) changed" in done.stdout
     shown = cli("pgconsole_readonly", "jobs", "--system", "app_jobs", "show", ids["failed"][0])
     assert shown.returncode == 0 and "audit" in shown.stdout and "retry" in shown.stdout
+
+
+def test_hostile_names_and_text_stay_literal(db: Any, su: Any, operator: Any, tmp_path: Path) -> None:
+    """A table and columns with quotes and semicolons in their names, renamed states, and markup and
+    escape sequences in a job's type and error: identifiers are quoted, values stay values."""
+    su.execute('CREATE SCHEMA "odd ""s"""')
+    su.execute(
+        'CREATE TABLE "odd ""s"""."q; DROP TABLE x" ("Id" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,'
+        ' "kind""" text NOT NULL, "st;ate" text NOT NULL, "why" text)'
+    )
+    su.execute('GRANT USAGE ON SCHEMA "odd ""s""" TO pgconsole_operator')
+    su.execute('GRANT SELECT, UPDATE, DELETE ON "odd ""s"""."q; DROP TABLE x" TO pgconsole_operator')
+    hostile = "[bold red]x[/] \x1b[31mred\x1b[0m"
+    su.execute(
+        'INSERT INTO "odd ""s"""."q; DROP TABLE x" ("kind""", "st;ate", "why") VALUES (%s, %s, %s), (%s, %s, %s)',
+        (hostile, "BAD", hostile, "ok.task", "GOOD", None),
+    )
+    queues = {
+        "odd": {
+            "table": 'odd "s".q; DROP TABLE x',
+            "id": "Id",
+            "type": 'kind"',
+            "status": "st;ate",
+            "error": "why",
+            "states": {"failed": ["BAD"], "completed": ["GOOD"], "pending": ["TODO"]},
+        }
+    }
+    system = registry.choose(registry.detect(operator, queues), "odd")
+    s = system.summary(operator)
+    assert {st.state: st.count for st in s.states}["failed"] == 1
+    page = system.page(operator, JobFilter(statuses=["failed"]))
+    assert [(r.job_type, r.error) for r in page.rows] == [(hostile, hostile)]
+    report = system.run(operator, "retry", ActionTarget(filter=JobFilter(statuses=["failed"]), reason="x"))
+    assert [(r.old_status, r.new_status) for r in report.rows] == [("failed", "pending")]
+    assert (
+        su.execute(
+            'SELECT count(*) FROM "odd ""s"""."q; DROP TABLE x" WHERE "st;ate" = %s', ("TODO",)
+        ).fetchone()[0]
+        == 1
+    )
+
+    from pgconsole.commands.queues import render_text
+
+    text = render_text([s.model_dump(mode="json")])
+    assert "\x1b" not in text

@@ -172,3 +172,47 @@ def test_procrastinate_alone_without_pgconsole(pg18: Any) -> None:
             assert conn.execute("SELECT status::text FROM procrastinate_jobs").fetchone() == ("todo",)
     finally:
         pg18.drop_database(name)
+
+
+def test_procrastinate_cancel_running_job_aborts_it(db: Any, su: Any, operator: Any) -> None:
+    """A running job cancelled through pgconsole gets Procrastinate's own abort request; its worker
+    sees it (JobContext.should_abort) and the job ends aborted."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.systems.conftest import ROOT
+
+    setup_procrastinate(db, su)
+    (job,) = [int(x) for x in run_module(APP, db.dsn, "defer-slow", "9", env_key="PROC_DSN").split()]
+    env = {**os.environ, "PROC_DSN": db.dsn, "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen([sys.executable, "-m", APP, "serve"], env=env, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while su.execute("SELECT count(*) FROM proc_runs WHERE n = 9").fetchone()[0] == 0:
+            assert time.monotonic() < deadline, "the worker never started the job"
+            time.sleep(0.1)
+        op = registry.choose(registry.detect(operator), "procrastinate")
+        report = op.run(operator, "cancel", ActionTarget(ids=[str(job)], reason="runaway"))
+        assert [(r.old_status, r.new_status) for r in report.rows] == [("processing", "cancel_requested")]
+        deadline = time.monotonic() + 20
+        while (
+            su.execute("SELECT status::text FROM procrastinate_jobs WHERE id = %s", (job,)).fetchone()[0]
+            != "aborted"
+        ):
+            assert time.monotonic() < deadline, "the running job was never aborted"
+            time.sleep(0.1)
+        assert su.execute("SELECT count(*) FROM proc_runs WHERE n = -9").fetchone()[0] == 1
+        events = [
+            r[0]
+            for r in su.execute(
+                "SELECT type::text FROM procrastinate_events WHERE job_id = %s ORDER BY id", (job,)
+            ).fetchall()
+        ]
+        assert "abort_requested" in events and events[-1] == "aborted"
+        audit = audit_rows(su, "procrastinate")
+        assert audit == [("cancel", str(job), "doing", "abort_requested")]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)

@@ -264,7 +264,9 @@ class TableSystem(GuardedSystem):
         if flt.job_types:
             parts.append(sql.SQL("{}::text LIKE ANY(%s)").format(self._c("type")))
             params.append([type_pattern(t) for t in flt.job_types])
-        age = sql.SQL("coalesce({}, {})").format(self._c("finished"), self._c("created"))
+        age = sql.SQL("coalesce({}::timestamptz, {}::timestamptz)").format(
+            self._c("finished"), self._c("created")
+        )
         if flt.older_than is not None:
             parts.append(sql.SQL("{} < now() - %s::interval").format(age))
             params.append(flt.older_than)
@@ -300,7 +302,10 @@ class TableSystem(GuardedSystem):
                 ).format(ty=self._c("type"), st=self._c("status"), rel=self.rel, act=self._in(active)),
                 (ACTIVE_CAP + 1,),
             )
-            due_col = sql.SQL("coalesce({}, {})").format(self._c("scheduled"), self._c("created"))
+            # Cast: a table without these columns has NULLs here, which must still compare as times.
+            due_col = sql.SQL("coalesce({}::timestamptz, {}::timestamptz)").format(
+                self._c("scheduled"), self._c("created")
+            )
             oldest = dict_rows(
                 conn,
                 sql.SQL(
