@@ -18,11 +18,13 @@ from pgconsole.db.redact import redact
 from pgconsole.queue.models import InvalidInput
 from pgconsole.queue.systems.base import Conn, QueueSystem, SystemInfo, SystemSummary
 from pgconsole.queue.systems.custom_table import TableSystem, table_systems
+from pgconsole.queue.systems.graphile_worker import GraphileWorker
 from pgconsole.queue.systems.own import OwnQueue
+from pgconsole.queue.systems.pgboss import PgBoss
 from pgconsole.queue.systems.pgqueuer import PgQueuer
 from pgconsole.queue.systems.procrastinate import Procrastinate
 
-SYSTEM_CLASSES: list[type[QueueSystem]] = [OwnQueue, Procrastinate, PgQueuer]
+SYSTEM_CLASSES: list[type[QueueSystem]] = [OwnQueue, Procrastinate, PgQueuer, PgBoss, GraphileWorker]
 """Detected in this order (pgconsole's own first: it is the default when several are found)."""
 
 
