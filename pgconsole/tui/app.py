@@ -52,6 +52,7 @@ MODE_TITLES = {
     "activity": "4 Activity",
     "schema": "5 Schema",
     "workers": "6 Workers",
+    "queues": "7 Queues",
 }
 
 

@@ -40,7 +40,10 @@ async def test_two_systems_in_one_database(db: Any, su: Any) -> None:
         )
         assert panel
         text = plain(app.screen.query_one("#systems-panel", Static))
-        assert "app_jobs" in text and "pgconsole" in text
+        # The other systems, one line each (pgconsole's own queue is the table above it).
+        lines = text.splitlines()
+        assert [ln.split()[0] for ln in lines] == ["procrastinate", "app_jobs"], lines
+        assert "failed 2" in lines[0] and "processing 1" in lines[1], lines
 
         await pilot.press("7")
         systems = await until(

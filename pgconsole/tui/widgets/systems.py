@@ -109,13 +109,28 @@ class SystemsPanel(Static):
             self._timer = self.set_timer(max(2.0, float(getattr(app, "refresh_interval", 2.0))), self._tick)
 
     def _show_reads(self) -> None:
+        # pgconsole's own queue is the table above, by type: here one line per other system.
         others = [r for r in self.reads if r.info.kind != "pgconsole"]
         self.set_class(bool(others), "-shown")
-        if not others:
-            return
-        lines = Text()
-        for _key, cells in system_rows(self.reads):
-            if lines:
-                lines.append("\n")
-            lines.append_text(Text("  ").join(cells[:4]))
-        self.update(lines)
+        if others:
+            self.update(Text("\n").join(system_line(r) for r in others))
+
+
+def system_line(r: SystemRead) -> Text:
+    """One system on one line: its name and version, each state's count (marked as exact, capped
+    or estimated) and its oldest due job; or why it cannot be read."""
+    name = r.info.name + (f" {r.info.version}" if r.info.version else "")
+    line = Text.assemble(lit(name, 28, "bold"), "  ")
+    if r.summary is None:
+        return line.append_text(Text.assemble(Text("cannot read: ", style="red"), lit(r.error or "", 80)))
+    for i, st in enumerate(r.summary.states):
+        if i:
+            line.append(" · ", style="dim")
+        count = count_text(st.count, st.method)
+        count.justify = None
+        if st.state == "failed" and st.count:
+            count.stylize("red")
+        line.append_text(Text.assemble(f"{st.state} ", count))
+    if r.summary.oldest_due_age_s is not None:
+        line.append(f"  oldest due {age(r.summary.oldest_due_age_s)}", style="dim")
+    return line
