@@ -18,6 +18,8 @@ import plotext as plt
 from rich.text import Text
 from textual.widgets import Static
 
+from pgconsole.tui.widgets.in_place import set_text
+
 # plotext 256-colour codes and the matching Rich colours for the title legend.
 _PALETTE: list[tuple[int, str]] = [
     (39, "dodger_blue1"),
@@ -67,6 +69,7 @@ class Chart(Static):
         self.y_max = y_max
         self.series: list[tuple[str, list[float]]] = []
         self.step = 1.0
+        self._drawn: tuple[object, ...] | None = None  # what the shown plot was drawn from
 
     def set_series(self, series: list[tuple[str, list[float]]], step: float = 1.0) -> None:
         """``step``: seconds between two samples (the refresh interval), for the time axis."""
@@ -103,10 +106,16 @@ class Chart(Static):
         w, h = self.content_size.width, self.content_size.height
         if w < 10 or h < 4:
             return
+        # Plotting is most of a refresh's client CPU: the same samples at the same size draw the
+        # same picture (a full window of a flat series does so at every refresh).
+        drawn = (w, h, self.step, tuple((label, tuple(values)) for label, values in self.series))
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
         points = [(label, [v for v in values if v is not None]) for label, values in self.series]
         if not any(len(values) >= 2 for _label, values in points):
             # One sample is not a trend; say so instead of drawing a lone dot.
-            self.update(Text.assemble(self._legend(), "\n", Text("collecting…", style="dim")))
+            set_text(self, Text.assemble(self._legend(), "\n", Text("collecting…", style="dim")), layout=False)
             return
         # plotext keeps one global figure; the UI thread is the only caller, so reset it each draw.
         fig = plt.figure
@@ -148,4 +157,5 @@ class Chart(Static):
         # Three whole-sample ticks labelled in time before now; plotext's own would read -4.5.
         xticks = sorted({first, round(first / 2), 0})
         fig.ruler("x").ticks(xticks, [_ago(-t * self.step) for t in xticks])
-        self.update(Text.assemble(legend, "\n", Text.from_ansi(str(fig.build()).rstrip("\n"))))
+        # The chart's size is the grid's, never its content's: no layout pass.
+        set_text(self, Text.assemble(legend, "\n", Text.from_ansi(str(fig.build()).rstrip("\n"))), layout=False)
