@@ -115,7 +115,9 @@ class Chart(Static):
         points = [(label, [v for v in values if v is not None]) for label, values in self.series]
         if not any(len(values) >= 2 for _label, values in points):
             # One sample is not a trend; say so instead of drawing a lone dot.
-            set_text(self, Text.assemble(self._legend(), "\n", Text("collecting…", style="dim")), layout=False)
+            set_text(
+                self, Text.assemble(self._legend(), "\n", Text("collecting…", style="dim")), layout=False
+            )
             return
         # plotext keeps one global figure; the UI thread is the only caller, so reset it each draw.
         fig = plt.figure
@@ -158,4 +160,6 @@ class Chart(Static):
         xticks = sorted({first, round(first / 2), 0})
         fig.ruler("x").ticks(xticks, [_ago(-t * self.step) for t in xticks])
         # The chart's size is the grid's, never its content's: no layout pass.
-        set_text(self, Text.assemble(legend, "\n", Text.from_ansi(str(fig.build()).rstrip("\n"))), layout=False)
+        set_text(
+            self, Text.assemble(legend, "\n", Text.from_ansi(str(fig.build()).rstrip("\n"))), layout=False
+        )

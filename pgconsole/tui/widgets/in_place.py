@@ -9,7 +9,7 @@ the widgets whose data moved. DataTable rows are updated cell by cell, by row ke
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
@@ -60,7 +60,7 @@ def set_classes(widget: Any, wanted: str, among: Sequence[str]) -> None:
             widget.set_class(name == wanted, name)
 
 
-Row = tuple[Hashable, Sequence[Any]]
+Row = tuple[str, Sequence[Any]]
 
 
 def _unique(keys: list[str]) -> list[str]:
@@ -79,7 +79,7 @@ def sync_rows(table: DataTable[Any], rows: Sequence[Row]) -> bool:
     removed and new ones appended when that keeps the order; otherwise the rows are rebuilt.
     Columns are the caller's (``columns.apply``); a column change empties the table first. Returns
     True when the rows were rebuilt (a cursor kept by key must then be put back)."""
-    keys = _unique([str(k) for k, _cells in rows])
+    keys = _unique([k for k, _cells in rows])
     rows = [(key, cells) for key, (_k, cells) in zip(keys, rows, strict=True)]
     shown = [str(k.value) for k in table.rows]
     column_keys = [c.key for c in table.ordered_columns]
