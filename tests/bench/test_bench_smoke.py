@@ -125,3 +125,24 @@ def test_backend_cpu(env: Env) -> None:
             # the zero of a backend that had exited; /proc counts 10 ms ticks, 1,000 jobs make several)
             assert run["jobs"] == sessions * 10 * BATCH, (sessions, side, run)
             assert run["us_per_job"] > 5, (sessions, side, run)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+def test_console_cost(env: Env) -> None:
+    """Every side starts in a real terminal, shows its screen, and is measured: its process tree and
+    its backends used CPU (a side that never refreshed would read 0 backends), and its statements
+    were seen in pg_stat_statements (the console's own page query among the Jobs screen's)."""
+    from bench import console_cost
+
+    res = console_cost.run(
+        env, finished=2_000, pending=20, seconds=3, warmup=1, refresh=1, poll=0.05, repeat=1
+    )
+    for name, (run,) in res["runs"].items():
+        assert run["client_cpu_ms_per_s"] > 0, (name, run["screen_at_end"])
+        assert run["backends_seen"] >= 1, (name, run["screen_at_end"])
+        assert run["server_time"]["calls_per_s"] > 0, (name, run["server_time"])
+    jobs = res["runs"]["pgconsole Jobs"][0]
+    assert any("pgconsole.jobs" in s["query"] for s in jobs["server_time"]["per_statement"]), jobs[
+        "server_time"
+    ]
+    assert "| pg_activity |" in console_cost.table(res)
