@@ -312,8 +312,11 @@ def run(
     repeat: int,
 ) -> dict[str, Any]:
     hist = ensure_history(env, finished, pending)
-    with env.admin(HISTORY_DB) as conn:
+    with env.admin() as conn:
+        # The watcher reads pg_stat_statements from the maintenance database: its own statements
+        # are then kept apart from the measured side's, which run in the history database.
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    with env.admin(HISTORY_DB) as conn:
         conn.execute("ANALYZE pgconsole.jobs")  # realistic statistics (a reused history kept them)
     all_sides = sides(refresh)
     runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in all_sides}
