@@ -54,18 +54,30 @@ class Side:
     keys: str  # sent once the first screen shows ("" for none)
     ready: str  # text on the measured screen once it shows data
     app_names: tuple[str, ...]  # its backends' application_name (a trailing % matches a prefix)
+    env: tuple[tuple[str, str], ...] = ()  # extra environment (a baseline's PYTHONPATH)
 
 
-def sides(refresh: float) -> list[Side]:
+def sides(refresh: float, baseline: str | None = None) -> list[Side]:
+    """pgconsole's three screens and pg_activity; with ``baseline`` (a checkout of an earlier
+    pgconsole), its three screens too, run by the same interpreter with that checkout first on
+    PYTHONPATH: before and after in one run."""
     pgconsole = [sys.executable, "-m", "pgconsole", "--refresh", f"{refresh:g}"]
     pg_activity = shutil.which("pg_activity") or str(Path(sys.executable).with_name("pg_activity"))
     console_apps = ("pgconsole", "pgconsole-%")
-    return [
-        Side("pgconsole Overview", pgconsole, "", "Queue by job type", console_apps),
-        Side("pgconsole Jobs", pgconsole, "2", "rows  ·  page 1", console_apps),
-        Side("pgconsole Activity", pgconsole, "4", "sessions shown", console_apps),
-        Side("pg_activity", [pg_activity, "--refresh", f"{refresh:g}"], "", "PID", ("pg_activity",)),
+    screens = [
+        ("Overview", "", "Queue by job type"),
+        ("Jobs", "2", "rows  ·  page 1"),
+        ("Activity", "4", "sessions shown"),
     ]
+    out = [Side(f"pgconsole {name}", pgconsole, key, ready, console_apps) for name, key, ready in screens]
+    if baseline:
+        env = (("PYTHONPATH", str(Path(baseline).resolve())),)
+        out += [
+            Side(f"pgconsole {name} (baseline)", pgconsole, key, ready, console_apps, env)
+            for name, key, ready in screens
+        ]
+    out.append(Side("pg_activity", [pg_activity, "--refresh", f"{refresh:g}"], "", "PID", ("pg_activity",)))
+    return out
 
 
 # -- a terminal ---------------------------------------------------------------------------------
@@ -256,7 +268,7 @@ def measure(
         watch.execute("SELECT pg_stat_statements_reset()")
         term = Terminal()
         try:
-            root = term.start(side.argv, {**_libpq_env(dsn), "TERM": "xterm-256color"})
+            root = term.start(side.argv, {**_libpq_env(dsn), "TERM": "xterm-256color", **dict(side.env)})
             first = "Queue by job type" if side.name.startswith("pgconsole") else side.ready
             if not term.wait_for(first, 60):
                 raise RuntimeError(f"{side.name}: never showed {first!r}:\n{term.screen()}")
@@ -310,6 +322,7 @@ def run(
     refresh: float,
     poll: float,
     repeat: int,
+    baseline: str | None = None,
 ) -> dict[str, Any]:
     hist = ensure_history(env, finished, pending)
     with env.admin() as conn:
@@ -318,7 +331,7 @@ def run(
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     with env.admin(HISTORY_DB) as conn:
         conn.execute("ANALYZE pgconsole.jobs")  # realistic statistics (a reused history kept them)
-    all_sides = sides(refresh)
+    all_sides = sides(refresh, baseline)
     runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in all_sides}
     for rep in range(repeat):
         order = all_sides[rep % len(all_sides) :] + all_sides[: rep % len(all_sides)]
@@ -393,10 +406,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--poll", type=float, default=0.05, help="pg_stat_statements poll interval")
     ap.add_argument("--repeat", type=int, default=1, help="rounds, each side once per round, order rotated")
     ap.add_argument("--json", default=None, help="write the results here")
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        metavar="DIR",
+        help="also run pgconsole's screens from this checkout (e.g. a git worktree of main): before and after",
+    )
     a = ap.parse_args(argv)
     with _server(a.dsn) as admin:
         env = Env(admin_dsn=admin)
-        res = run(env, a.finished, a.pending, a.seconds, a.warmup, a.refresh, a.poll, a.repeat)
+        res = run(env, a.finished, a.pending, a.seconds, a.warmup, a.refresh, a.poll, a.repeat, a.baseline)
         res["server_version"] = server_version(admin).split(" on ")[0]
     res["machine"] = machine()
     print(

@@ -80,6 +80,7 @@ class JobsScreen(LiveScreen):
         self._page_key: tuple[JobQuery, tuple[Any, str] | None] | None = None
         self._page_at = 0.0
         self._page_cost_s = 0.0
+        self._row_cells: dict[str, tuple[tuple[Any, ...], list[Any]]] = {}  # job id -> (what, cells)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
@@ -186,7 +187,18 @@ class JobsScreen(LiveScreen):
             refit=self._refit,
         )
         keyed = []
+        cache: dict[str, tuple[tuple[Any, ...], list[Any]]] = {}
+        layout = tuple(widths.items())
         for r in rows:
+            # A row whose job, mark, ages and column widths are those of the last refresh keeps
+            # its cells (the same objects: nothing to build, nothing to compare).
+            created, due = since(r.created_at), _due(r.scheduled_at)
+            sig = (r, r.id in self.marked, created, due, layout)
+            hit = self._row_cells.get(r.id)
+            if hit is not None and hit[0] == sig:
+                cache[r.id] = hit
+                keyed.append((r.id, hit[1]))
+                continue
             cells = {
                 "mark": Text("●" if r.id in self.marked else " ", style="bold yellow"),
                 "id": Text(r.id[-widths["id"] :], style="dim"),
@@ -195,11 +207,13 @@ class JobsScreen(LiveScreen):
                 "prio": Text(str(r.priority), justify="right"),
                 # failed attempts of the attempts allowed (max_retries + 1): 4/4 = no retry left
                 "fails": Text(f"{r.retry_count}/{r.max_retries + 1}", justify="right"),
-                "created": Text(since(r.created_at)),
-                "due": Text(_due(r.scheduled_at)),
+                "created": Text(created),
+                "due": Text(due),
                 "error": lit(r.error_message, widths["error"]),
             }
-            keyed.append((r.id, [cells[k] for k in widths]))
+            cache[r.id] = (sig, [cells[k] for k in widths])
+            keyed.append((r.id, cache[r.id][1]))
+        self._row_cells = cache
         # Keyed by job id: a refresh of the same page updates the cells that changed (a status, an
         # age), and a page that gained new jobs at the top is rebuilt.
         sync_rows(table, keyed)

@@ -20,6 +20,8 @@ def same(a: object, b: object) -> bool:
     """Whether two cells or contents would draw alike. Rich's ``Text ==`` compares only the
     characters and spans, not the base style or justification (a status turning from red to
     green would be "equal")."""
+    if a is b:
+        return True
     if isinstance(a, Text) and isinstance(b, Text):
         return (a.plain, a._spans, a.style, a.justify, a.overflow, a.no_wrap, a.end) == (
             b.plain,
