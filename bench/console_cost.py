@@ -55,6 +55,7 @@ class Side:
     ready: str  # text on the measured screen once it shows data
     app_names: tuple[str, ...]  # its backends' application_name (a trailing % matches a prefix)
     env: tuple[tuple[str, str], ...] = ()  # extra environment (a baseline's PYTHONPATH)
+    cwd: str = "."  # where it starts: ``python -m`` puts this directory first on sys.path
 
 
 def sides(refresh: float, baseline: str | None = None) -> list[Side]:
@@ -71,9 +72,12 @@ def sides(refresh: float, baseline: str | None = None) -> list[Side]:
     ]
     out = [Side(f"pgconsole {name}", pgconsole, key, ready, console_apps) for name, key, ready in screens]
     if baseline:
-        env = (("PYTHONPATH", str(Path(baseline).resolve())),)
+        # Started in the checkout, with it first on PYTHONPATH: an editable install of this tree
+        # (or this directory as the working one) would otherwise win.
+        root = str(Path(baseline).resolve())
+        env = (("PYTHONPATH", root),)
         out += [
-            Side(f"pgconsole {name} (baseline)", pgconsole, key, ready, console_apps, env)
+            Side(f"pgconsole {name} (baseline)", pgconsole, key, ready, console_apps, env, root)
             for name, key, ready in screens
         ]
     out.append(Side("pg_activity", [pg_activity, "--refresh", f"{refresh:g}"], "", "PID", ("pg_activity",)))
@@ -96,7 +100,7 @@ class Terminal:
             [self.tmux, "-L", self.socket, *args], capture_output=True, text=True, timeout=10
         ).stdout
 
-    def start(self, argv: list[str], env: dict[str, str]) -> int:
+    def start(self, argv: list[str], env: dict[str, str], cwd: str = ".") -> int:
         """Start ``argv`` in the pane (the libpq variables in ``env``, never on a command line);
         return the pane's pid."""
         command = "exec " + " ".join(_quote(a) for a in argv)
@@ -112,6 +116,8 @@ class Terminal:
             str(WIDTH),
             "-y",
             str(HEIGHT),
+            "-c",
+            str(Path(cwd).resolve()),
             *extra,
             command,
         )
@@ -268,7 +274,9 @@ def measure(
         watch.execute("SELECT pg_stat_statements_reset()")
         term = Terminal()
         try:
-            root = term.start(side.argv, {**_libpq_env(dsn), "TERM": "xterm-256color", **dict(side.env)})
+            root = term.start(
+                side.argv, {**_libpq_env(dsn), "TERM": "xterm-256color", **dict(side.env)}, side.cwd
+            )
             first = "Queue by job type" if side.name.startswith("pgconsole") else side.ready
             if not term.wait_for(first, 60):
                 raise RuntimeError(f"{side.name}: never showed {first!r}:\n{term.screen()}")
@@ -300,9 +308,20 @@ def measure(
         finally:
             term.stop()
     client = (cpu1 - cpu0) / elapsed * 1000
+    code = ""
+    if side.name.startswith("pgconsole"):  # which pgconsole the side ran (a baseline must not be this tree)
+        code = subprocess.run(
+            [sys.executable, "-c", "import pgconsole; print(pgconsole.__file__)"],
+            cwd=side.cwd,
+            env={**os.environ, **dict(side.env)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
     backend = backends.cpu() / elapsed * 1000
     return {
         "side": side.name,
+        "pgconsole": code,
         "seconds": round(elapsed, 1),
         "client_cpu_ms_per_s": round(client, 2),
         "backends_cpu_ms_per_s": round(backend, 2),
