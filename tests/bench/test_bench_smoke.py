@@ -146,3 +146,10 @@ def test_console_cost(env: Env) -> None:
         "server_time"
     ]
     assert "| pg_activity |" in console_cost.table(res)
+
+
+def test_chart_cost(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import chart_cost
+
+    chart_cost.main(["--draws", "2", "--rounds", "1"])
+    assert "| line_plot |" in capsys.readouterr().out

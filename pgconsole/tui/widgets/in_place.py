@@ -3,7 +3,7 @@
 A refresh that hands a widget the content it already shows still costs a repaint, and a
 ``Static.update`` with the default ``layout=True`` costs a layout pass of the whole screen, after
 which every widget on it is painted again. These helpers skip the update when nothing changed and
-ask for a layout only when the content's shape (its line widths) did, so a refresh repaints just
+ask for a layout only when the content may need another size, so a refresh repaints just
 the widgets whose data moved. DataTable rows are updated cell by cell, by row key.
 """
 
@@ -35,21 +35,33 @@ def same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _shape(text: Text) -> tuple[int, ...]:
-    """The cell width of every line: content of the same shape needs the same room."""
-    return tuple(line.cell_len for line in text.split("\n", allow_blank=True))
+def _needs_layout(widget: Static, old: Text, new: Text) -> bool:
+    """Whether the new text may need another size: a widget whose height follows its content
+    (``height: auto``) needs a layout pass when its number of lines changes, or when a line is
+    wider than the widget (it wraps, and how many rows it takes is the layout's to say)."""
+    styles = widget.styles
+    width_auto = styles.width is not None and styles.width.is_auto
+    height_auto = styles.height is not None and styles.height.is_auto
+    if not width_auto and not height_auto:
+        return False
+    width = widget.content_size.width
+    if width_auto or width <= 0:
+        return True
+    old_lines = [line.cell_len for line in old.split("\n", allow_blank=True)]
+    new_lines = [line.cell_len for line in new.split("\n", allow_blank=True)]
+    return len(old_lines) != len(new_lines) or max(old_lines + new_lines) > width
 
 
 def set_text(widget: Static, text: Text, *, layout: bool | None = None) -> bool:
     """Show ``text`` in ``widget`` unless it already shows exactly that; True when it was updated.
 
-    ``layout`` None: a layout pass only when the text's shape changed (a fixed-size widget such as a
-    chart passes False)."""
+    ``layout`` None: a layout pass only when the text may need another size (a fixed-size widget
+    such as a chart passes False)."""
     current = widget.content
     if isinstance(current, Text) and same(current, text):
         return False
     if layout is None:
-        layout = not isinstance(current, Text) or _shape(current) != _shape(text)
+        layout = not isinstance(current, Text) or _needs_layout(widget, current, text)
     widget.update(text, layout=layout)
     return True
 
