@@ -37,8 +37,8 @@ def same(a: object, b: object) -> bool:
 
 def _needs_layout(widget: Static, old: Text, new: Text) -> bool:
     """Whether the new text may need another size: a widget whose height follows its content
-    (``height: auto``) needs a layout pass when its number of lines changes, or when a line is
-    wider than the widget (it wraps, and how many rows it takes is the layout's to say)."""
+    (``height: auto``) needs a layout pass when the number of rows it takes changes (a long line
+    wraps: a changed age inside a wrapped message mostly does not)."""
     styles = widget.styles
     width_auto = styles.width is not None and styles.width.is_auto
     height_auto = styles.height is not None and styles.height.is_auto
@@ -47,9 +47,15 @@ def _needs_layout(widget: Static, old: Text, new: Text) -> bool:
     width = widget.content_size.width
     if width_auto or width <= 0:
         return True
-    old_lines = [line.cell_len for line in old.split("\n", allow_blank=True)]
-    new_lines = [line.cell_len for line in new.split("\n", allow_blank=True)]
-    return len(old_lines) != len(new_lines) or max(old_lines + new_lines) > width
+    return _rows(widget, old, width) != _rows(widget, new, width)
+
+
+def _rows(widget: Static, text: Text, width: int) -> int:
+    """How many rows ``text`` takes at ``width`` cells (wrapped as the widget wraps it)."""
+    lines = text.split("\n", allow_blank=True)
+    if all(line.cell_len <= width for line in lines):
+        return len(lines)
+    return len(text.wrap(widget.app.console, width))
 
 
 def set_text(widget: Static, text: Text, *, layout: bool | None = None) -> bool:
