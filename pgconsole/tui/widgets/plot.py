@@ -1,8 +1,8 @@
 """A line plot of quadrant blocks (2×2 points per cell) as a Rich ``Text``, drawn directly.
 
 plotext drew the Overview's charts before; building its figure and parsing its ANSI output back
-into a ``Text`` was most of a refresh's client CPU at a 1 s refresh (docs/BENCHMARKS.md §8), for
-four plots of about 33×9 cells. This draws the same picture — joined lines in the series' colours,
+into a ``Text`` took ten times the CPU of this per draw (docs/BENCHMARKS.md §8, ``python -m
+bench.chart_cost``), four charts at every refresh. This draws the same picture — joined lines in the series' colours,
 a y axis with labelled ticks on the left, an x axis with labelled ticks below — into a grid and
 emits one span per run of a colour. Braille would be finer, but braille glyphs are missing from
 common monospace fonts (DejaVu Sans Mono among them) and the fallback font's wider glyphs push
