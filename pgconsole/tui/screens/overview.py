@@ -142,7 +142,8 @@ class OverviewScreen(LiveScreen):
         for r, cells in rows:
             cells["type"] = lit(r.job_type, widths["type"])
         # Keyed by job type: a refresh that changes a count updates that cell, not the table.
-        if sync_rows(q, [(r.job_type, [cells[k] for k in widths]) for r, cells in rows]) and rows:
+        rebuilt = sync_rows(q, [(r.job_type, [cells[k] for k in widths]) for r, cells in rows])
+        if rows and (rebuilt or keep >= len(rows)):  # rebuilt, or rows below the cursor left
             q.move_cursor(row=min(max(keep, 0), len(rows) - 1))
 
     def _fill_checks(self, checks: list[CheckResult]) -> None:
@@ -192,7 +193,7 @@ class OverviewScreen(LiveScreen):
         )
         if panel.border_title != title:
             panel.border_title = title
-        if self.checks and rebuilt:
+        if self.checks and (rebuilt or keep >= len(self.checks)):
             table.move_cursor(row=min(max(keep, 0), len(self.checks) - 1))
         self._show_check()
 
