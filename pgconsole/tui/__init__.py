@@ -1,1 +1,1 @@
-"""The Textual console (the only package that imports textual or plotext)."""
+"""The Textual console (the only package that imports textual)."""

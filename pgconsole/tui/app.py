@@ -93,7 +93,9 @@ class PgConsoleApp(App[int]):
     header_info: reactive[HeaderInfo | None] = reactive(None)
     db_error: reactive[str] = reactive("")
     db_error_kind = "network"  # SourceError.kind of db_error: the banner's words depend on it
-    health: reactive[list[CheckResult]] = reactive(list, always_update=True)
+    # Set at every Overview refresh; its watchers (the banner) redraw what changed. No repaint: an
+    # app-level repaint paints the whole screen again, every widget on it.
+    health: reactive[list[CheckResult]] = reactive(list, always_update=True, repaint=False)
     paused: reactive[bool] = reactive(False)
     refresh_interval: reactive[float] = reactive(2.0)
     mode_title: reactive[str] = reactive("1 Overview")

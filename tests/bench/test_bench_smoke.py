@@ -143,3 +143,31 @@ def test_exporter_cost(pg18: Cluster, tmp_path: object) -> None:
         assert one[side]["bytes"] > 1000 and one[side]["wall_s"] > 0, (side, one)
     many = many_targets(pg18, Path(str(tmp_path)), 2, 2)
     assert many["targets"] == 2 and many["wall_p95_s"] > 0
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+def test_console_cost(env: Env) -> None:
+    """Every side starts in a real terminal, shows its screen, and is measured: its process tree and
+    its backends used CPU (a side that never refreshed would read 0 backends), and its statements
+    were seen in pg_stat_statements (the console's own page query among the Jobs screen's)."""
+    from bench import console_cost
+
+    res = console_cost.run(
+        env, finished=2_000, pending=20, seconds=3, warmup=1, refresh=1, poll=0.05, repeat=1
+    )
+    for name, (run,) in res["runs"].items():
+        assert run["client_cpu_ms_per_s"] > 0, (name, run["screen_at_end"])
+        assert run["backends_seen"] >= 1, (name, run["screen_at_end"])
+        assert run["server_time"]["calls_per_s"] > 0, (name, run["server_time"])
+    jobs = res["runs"]["pgconsole Jobs"][0]
+    assert any("pgconsole.jobs" in s["query"] for s in jobs["server_time"]["per_statement"]), jobs[
+        "server_time"
+    ]
+    assert "| pg_activity |" in console_cost.table(res)
+
+
+def test_chart_cost(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import chart_cost
+
+    chart_cost.main(["--draws", "2", "--rounds", "1"])
+    assert "| line_plot |" in capsys.readouterr().out

@@ -90,6 +90,7 @@ async def test_two_systems_in_one_database(db: Any, su: Any) -> None:
         # The team's table cannot cancel a running job: refused with the reason, nothing runs.
         table = app.screen.query_one("#systems-table", DataTable)
         table.focus()
+        await until(pilot, lambda: table.has_focus, what="the systems table focused")  # as a user's tab
         keys = [str(k.value) for k in table.rows]
         table.move_cursor(row=keys.index(next(k for k in keys if k.startswith("app_jobs|"))))
         await until(pilot, lambda: app.screen.system == "app_jobs", what="app_jobs selected")  # type: ignore[attr-defined]

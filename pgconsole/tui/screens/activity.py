@@ -24,6 +24,7 @@ from pgconsole.tui.screens.modals import ConfirmScreen
 from pgconsole.tui.text import block, heading, lit, one_line, since
 from pgconsole.tui.widgets import columns
 from pgconsole.tui.widgets.columns import Col
+from pgconsole.tui.widgets.in_place import set_text, sync_rows
 from pgconsole.tui.widgets.pools import pools_text
 
 ACTIVITY_KEYS = ("state", "user", "app", "dur")
@@ -157,7 +158,6 @@ class ActivityScreen(LiveScreen):
         now = _text.clock()
         table: DataTable[Any] = self.query_one(DataTable)
         keep = self._selected_pid()
-        table.clear()
         try:
             check_filter(self.filter_line)
             rows = [s for s in self.data.sessions if match(s, self.filter_line, now)]
@@ -209,8 +209,9 @@ class ActivityScreen(LiveScreen):
             for k in ("user", "app", "state", "wait"):
                 if k in widths:
                     row_cells[k] = lit(row_cells[k].plain, widths[k])
-            table.add_row(*(row_cells[k] for k in widths), key=str(s.pid))
-        if keep is not None:
+        # Keyed by pid: a session's changed cells are updated, the table is not refilled.
+        sync_rows(table, [(str(s.pid), [c[k] for k in widths]) for s, c in zip(rows, cells, strict=True)])
+        if keep is not None and self._selected_pid() != keep:  # rows above it came or went
             try:
                 table.move_cursor(row=table.get_row_index(str(keep)))
             except Exception:  # noqa: BLE001 - that session ended
@@ -224,16 +225,17 @@ class ActivityScreen(LiveScreen):
         self._status_line = t
         self._show_status()
         self._show_detail()
-        self.query_one("#blocking-tree", Static).update(blocking_tree(self.data.sessions))
+        set_text(self.query_one("#blocking-tree", Static), blocking_tree(self.data.sessions))
         self._show_pools()
 
     def _show_pools(self) -> None:
         panel = self.query_one("#pgbouncer-pools", Static)
         pools = self.data.pools
-        panel.display = pools.configured
+        if panel.display != pools.configured:
+            panel.display = pools.configured
         if pools.configured:
             # the panel's border and padding take 4 cells of the screen's width
-            panel.update(pools_text(pools, max(40, self.size.width - 4)))
+            set_text(panel, pools_text(pools, max(40, self.size.width - 4)))
 
     def _show_status(self) -> None:
         t = self._status_line.copy()
@@ -245,7 +247,7 @@ class ActivityScreen(LiveScreen):
         elif row is not None and row.can_signal is False:
             t.append(f"\ncancel/terminate unavailable for pid {row.pid}: ", style="yellow")
             t.append_text(block(row.signal_reason, style="yellow"))
-        self.query_one("#activity-status", Static).update(t)
+        set_text(self.query_one("#activity-status", Static), t)
         # Only when what the footer offers changes: refresh_bindings recomposes the footer, and doing
         # it on every refresh made it blink (and left it empty in screenshots taken right after).
         state = (
@@ -279,7 +281,7 @@ class ActivityScreen(LiveScreen):
             t.append("\n")
             t.append_text(block(row.query or ""))
             t.append("\n")
-        self.query_one("#session-detail", Static).update(t)
+        set_text(self.query_one("#session-detail", Static), t)
 
     def _selected_row(self) -> BackendRow | None:
         pid = self._selected_pid()

@@ -29,6 +29,7 @@ from pgconsole.tui.screens.base import LiveScreen
 from pgconsole.tui.text import STATUS_STYLE, age, as_datetime, lit, since, stamp
 from pgconsole.tui.widgets import columns
 from pgconsole.tui.widgets.columns import Col
+from pgconsole.tui.widgets.in_place import set_text, sync_rows
 
 HISTORY_PAGE_REFRESH_S = 10.0
 SLOW_PAGE_S = 0.25
@@ -81,6 +82,7 @@ class JobsScreen(LiveScreen):
         self._page_key: tuple[JobQuery, tuple[Any, str] | None] | None = None
         self._page_at = 0.0
         self._page_cost_s = 0.0
+        self._row_cells: dict[str, tuple[tuple[Any, ...], list[Any]]] = {}  # job id -> (what, cells)
 
     def compose(self) -> ComposeResult:
         yield from self.compose_chrome_top()
@@ -162,7 +164,6 @@ class JobsScreen(LiveScreen):
     def _fill_jobs(self) -> None:
         table: DataTable[Any] = self.query_one("#jobs-table", DataTable)
         keep = self.selected_id()
-        table.clear()
         rows = self.page.rows
         type_w = min(24, max((len(r.job_type) for r in rows), default=4))
         # At 80 columns the error keeps a usable width: created and priority give way first.
@@ -187,7 +188,19 @@ class JobsScreen(LiveScreen):
             ],
             refit=self._refit,
         )
+        keyed = []
+        cache: dict[str, tuple[tuple[Any, ...], list[Any]]] = {}
+        layout = tuple(widths.items())
         for r in rows:
+            # A row whose job, mark, ages and column widths are those of the last refresh keeps
+            # its cells (the same objects: nothing to build, nothing to compare).
+            created, due = since(r.created_at), _due(r.scheduled_at)
+            sig = (r, r.id in self.marked, created, due, layout)
+            hit = self._row_cells.get(r.id)
+            if hit is not None and hit[0] == sig:
+                cache[r.id] = hit
+                keyed.append((r.id, hit[1]))
+                continue
             cells = {
                 "mark": Text("●" if r.id in self.marked else " ", style="bold yellow"),
                 "id": Text(r.id[-widths["id"] :], style="dim"),
@@ -196,17 +209,23 @@ class JobsScreen(LiveScreen):
                 "prio": Text(str(r.priority), justify="right"),
                 # failed attempts of the attempts allowed (max_retries + 1): 4/4 = no retry left
                 "fails": Text(f"{r.retry_count}/{r.max_retries + 1}", justify="right"),
-                "created": Text(since(r.created_at)),
-                "due": Text(_due(r.scheduled_at)),
+                "created": Text(created),
+                "due": Text(due),
                 "error": lit(r.error_message, widths["error"]),
             }
-            table.add_row(*(cells[k] for k in widths), key=r.id)
-        if keep:
+            cache[r.id] = (sig, [cells[k] for k in widths])
+            keyed.append((r.id, cache[r.id][1]))
+        self._row_cells = cache
+        # Keyed by job id: a refresh of the same page updates the cells that changed (a status, an
+        # age), and a page that gained new jobs at the top is rebuilt.
+        sync_rows(table, keyed)
+        if keep and self.selected_id() != keep:
             self._move_to(table, keep)
         empty = self.query_one("#jobs-empty", Static)
-        empty.display = not self.page.rows
+        if empty.display != (not self.page.rows):
+            empty.display = not self.page.rows
         if self.page.timed_out:
-            empty.update(lit(self.page.note, 200, style="yellow"))
+            set_text(empty, lit(self.page.note, 200, style="yellow"))
         elif not self.page.rows:
             t = Text("no job matches ", style="yellow")
             if self.query_model.describe() == "all jobs":
@@ -214,7 +233,7 @@ class JobsScreen(LiveScreen):
             else:
                 t.append_text(lit(self.query_model.describe(), 120, style="bold yellow"))
                 t.append("  (/ changes the filter)", style="dim")
-            empty.update(t)
+            set_text(empty, t)
 
     @staticmethod
     def _move_to(table: DataTable[Any], key: str) -> None:
@@ -225,7 +244,6 @@ class JobsScreen(LiveScreen):
 
     def _fill_stuck(self) -> None:
         table: DataTable[Any] = self.query_one("#stuck-table", DataTable)
-        table.clear()
         st = self.stuck
         widths = columns.apply(
             table,
@@ -251,6 +269,7 @@ class JobsScreen(LiveScreen):
             ],
             refit=self._refit,
         )
+        keyed = []
         for s in st:
             cells = {
                 "id": Text(str(s.id)[-widths["id"] :], style="dim"),
@@ -260,11 +279,11 @@ class JobsScreen(LiveScreen):
                 "heartbeat": Text(since(s.heartbeat_at)),
                 "reason": lit(STUCK_REASONS.get(s.reason, s.reason), widths["reason"]),
             }
-            table.add_row(*(cells[k] for k in widths), key=str(s.id))
+            keyed.append((str(s.id), [cells[k] for k in widths]))
+        sync_rows(table, keyed)
 
     def _fill_failures(self) -> None:
         table: DataTable[Any] = self.query_one("#failures-table", DataTable)
-        table.clear()
         fs = self.failures
         widths = columns.apply(
             table,
@@ -276,6 +295,7 @@ class JobsScreen(LiveScreen):
             ],
             refit=self._refit,
         )
+        keyed = []
         for i, f in enumerate(fs):
             cells = {
                 "count": Text(str(f.n), justify="right", style="red"),
@@ -283,7 +303,8 @@ class JobsScreen(LiveScreen):
                 "last": Text(since(f.last_at)),
                 "error": lit(f.message, widths["error"]),
             }
-            table.add_row(*(cells[k] for k in widths), key=str(i))
+            keyed.append((str(i), [cells[k] for k in widths]))  # the key indexes self.failures
+        sync_rows(table, keyed)
 
     def _status(self) -> None:
         t = Text()
@@ -310,7 +331,7 @@ class JobsScreen(LiveScreen):
         if info is not None and info.read_only:
             t.append("  no actions: ", style="yellow")
             t.append_text(lit(info.read_only_reason, 90, style="yellow"))
-        self.query_one("#jobs-status", Static).update(t)
+        set_text(self.query_one("#jobs-status", Static), t)
 
     def selected_id(self) -> str | None:
         table: DataTable[Any] = self.query_one("#jobs-table", DataTable)

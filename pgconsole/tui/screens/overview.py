@@ -17,6 +17,7 @@ from pgconsole.tui.text import STATUS_STYLE, age, block, lit, pct, size
 from pgconsole.tui.widgets import columns
 from pgconsole.tui.widgets.chart import Chart
 from pgconsole.tui.widgets.columns import Col
+from pgconsole.tui.widgets.in_place import set_text, sync_rows
 from pgconsole.tui.widgets.systems import SystemsPanel
 
 _SEVERITY = {"critical": 0, "warning": 1, "unknown": 2}
@@ -81,8 +82,8 @@ class OverviewScreen(LiveScreen):
             app.first_data_at = time.monotonic()
         self.data = data
         self._fill_queue(data)
-        self.query_one("#queue-title", Static).update(block(data.count_method, style="dim"))
-        self.query_one("#vitals", Static).update(self._vitals(data))
+        set_text(self.query_one("#queue-title", Static), block(data.count_method, style="dim"))
+        set_text(self.query_one("#vitals", Static), self._vitals(data))
         self._fill_checks(data.checks)
         depth = sum(r.pending for r in data.queue)
         step = app.refresh_interval
@@ -102,7 +103,6 @@ class OverviewScreen(LiveScreen):
     def _fill_queue(self, data: OverviewData) -> None:
         q: DataTable[Any] = self.query_one("#queue-table", DataTable)
         keep = q.cursor_row
-        q.clear()
         rows = []
         for r in data.queue:
             rows.append(
@@ -144,8 +144,9 @@ class OverviewScreen(LiveScreen):
         )
         for r, cells in rows:
             cells["type"] = lit(r.job_type, widths["type"])
-            q.add_row(*(cells[k] for k in widths))
-        if rows:
+        # Keyed by job type: a refresh that changes a count updates that cell, not the table.
+        rebuilt = sync_rows(q, [(r.job_type, [cells[k] for k in widths]) for r, cells in rows])
+        if rows and (rebuilt or keep >= len(rows)):  # rebuilt, or rows below the cursor left
             q.move_cursor(row=min(max(keep, 0), len(rows) - 1))
 
     def _fill_checks(self, checks: list[CheckResult]) -> None:
@@ -155,7 +156,6 @@ class OverviewScreen(LiveScreen):
         table: DataTable[Any] = self.query_one("#checks-table", DataTable)
         keep = table.cursor_row
         self.checks = sorted(checks, key=lambda r: _SEVERITY.get(r.status.word, 3))
-        table.clear()
         widths = columns.apply(
             table,
             [
@@ -173,21 +173,30 @@ class OverviewScreen(LiveScreen):
             ],
             refit=self._refit,
         )
+        cells = []
         for chk in self.checks:
             style = STATUS_STYLE.get(chk.status.word, "")
-            table.add_row(
-                Text(_SHORT.get(chk.status.word, chk.status.word.upper()), style=style),
-                lit(chk.name, widths["check"], style="" if chk.status.word == "ok" else style),
-                lit(chk.message, widths["message"]),
+            cells.append(
+                (
+                    chk.name,
+                    [
+                        Text(_SHORT.get(chk.status.word, chk.status.word.upper()), style=style),
+                        lit(chk.name, widths["check"], style="" if chk.status.word == "ok" else style),
+                        lit(chk.message, widths["message"]),
+                    ],
+                )
             )
+        rebuilt = sync_rows(table, cells)
         bad = sum(1 for c in self.checks if c.status.word != "ok")
         panel = self.query_one("#checks-panel")
-        panel.border_title = (
+        title = (
             f"Health checks: {len(self.checks) - bad} ok, {bad} need a look"
             if bad
             else f"Health checks: all {len(self.checks)} ok"
         )
-        if self.checks:
+        if panel.border_title != title:
+            panel.border_title = title
+        if self.checks and (rebuilt or keep >= len(self.checks)):
             table.move_cursor(row=min(max(keep, 0), len(self.checks) - 1))
         self._show_check()
 
@@ -196,14 +205,14 @@ class OverviewScreen(LiveScreen):
         table: DataTable[Any] = self.query_one("#checks-table", DataTable)
         detail = self.query_one("#check-detail", Static)
         if not self.checks or not 0 <= table.cursor_row < len(self.checks):
-            detail.update("")
+            set_text(detail, Text())
             return
         chk = self.checks[table.cursor_row]
         t = Text()
         t.append_text(lit(chk.name, 40, style="bold " + STATUS_STYLE.get(chk.status.word, "")))
         t.append(": ")
         t.append_text(block(chk.message))
-        detail.update(t)
+        set_text(detail, t)
 
     @staticmethod
     def _vitals(d: OverviewData) -> Text:

@@ -1,10 +1,8 @@
-"""A small line chart drawn with plotext into a Static (redrawn on data and on resize).
+"""A small line chart in a Static (redrawn when its samples or its size change).
 
 The legend is drawn as a coloured title line above the plot rather than inside it: at the sizes
-the Overview gives a chart (about 35 x 12 cells) plotext's in-canvas legend box covers the data.
-Series are joined lines of quadrant blocks (plotext's "hd" marker, 2x2 points per cell): braille
-would be finer, but braille glyphs are missing from common monospace fonts (DejaVu Sans Mono among
-them) and the fallback font's wider glyphs push the line past the frame. x is time before now
+the Overview gives a chart (about 35 x 12 cells) an in-canvas legend box covers the data. Series
+are joined lines of quadrant blocks drawn by :mod:`pgconsole.tui.widgets.plot`. x is time before now
 (samples times the refresh interval, three labelled ticks) and counts start at 0 with a round top,
 so a flat queue reads as flat instead of as noise magnified by an auto-fitted y range; a percentage
 never goes past its ``y_max``.
@@ -14,17 +12,14 @@ from __future__ import annotations
 
 import math
 
-import plotext as plt
 from rich.text import Text
 from textual.widgets import Static
 
-# plotext 256-colour codes and the matching Rich colours for the title legend.
-_PALETTE: list[tuple[int, str]] = [
-    (39, "dodger_blue1"),
-    (203, "indian_red1"),
-    (114, "pale_green3"),
-    (221, "light_goldenrod2"),
-]
+from pgconsole.tui.widgets.in_place import set_text
+from pgconsole.tui.widgets.plot import Series, line_plot
+
+# One colour per series, in the plot and in the title legend.
+_PALETTE: list[str] = ["dodger_blue1", "indian_red1", "pale_green3", "light_goldenrod2"]
 
 
 def _compact(value: float) -> str:
@@ -67,6 +62,7 @@ class Chart(Static):
         self.y_max = y_max
         self.series: list[tuple[str, list[float]]] = []
         self.step = 1.0
+        self._drawn: tuple[object, ...] | None = None  # what the shown plot was drawn from
 
     def set_series(self, series: list[tuple[str, list[float]]], step: float = 1.0) -> None:
         """``step``: seconds between two samples (the refresh interval), for the time axis."""
@@ -84,7 +80,7 @@ class Chart(Static):
         width = self.content_size.width
         keys: list[Text] = []
         for i, (label, values) in enumerate(self.series):
-            colour = _PALETTE[i % len(_PALETTE)][1]
+            colour = _PALETTE[i % len(_PALETTE)]
             key = Text(" ● ", style=colour)
             key.append(f"{label} {_compact(values[-1])}" if values else label, style=colour)
             key.truncate(width, overflow="ellipsis")
@@ -103,29 +99,22 @@ class Chart(Static):
         w, h = self.content_size.width, self.content_size.height
         if w < 10 or h < 4:
             return
+        # Plotting is most of a refresh's client CPU: the same samples at the same size draw the
+        # same picture (a full window of a flat series does so at every refresh).
+        drawn = (w, h, self.step, tuple((label, tuple(values)) for label, values in self.series))
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
         points = [(label, [v for v in values if v is not None]) for label, values in self.series]
         if not any(len(values) >= 2 for _label, values in points):
             # One sample is not a trend; say so instead of drawing a lone dot.
-            self.update(Text.assemble(self._legend(), "\n", Text("collecting…", style="dim")))
+            set_text(
+                self, Text.assemble(self._legend(), "\n", Text("collecting…", style="dim")), layout=False
+            )
             return
-        # plotext keeps one global figure; the UI thread is the only caller, so reset it each draw.
-        fig = plt.figure
-        fig.clear()
         legend = self._legend()
-        fig.plot_size(w, h - len(legend.split()))
-        fig.theme("dark")
-        fig.legend(active=False)
-        top = 0.0
-        bottom = float("inf")
-        for i, (_label, values) in enumerate(points):
-            if len(values) < 2:
-                continue
-            xs = list(range(-len(values) + 1, 1))
-            sig = fig.signal(xs, values, marker=plt.marker("hd", _PALETTE[i % len(_PALETTE)][0]))
-            sig.lines(True)
-            fig.draw(sig)
-            top = max(top, max(values))
-            bottom = min(bottom, min(values))
+        top = max(max(v) for _label, v in points if len(v) >= 2)
+        bottom = min(min(v) for _label, v in points if len(v) >= 2)
         # y_min None: fit the range to the data (cache hit lives near 100 %, 0-based would flatten it).
         if self.y_min is not None:
             low = self.y_min
@@ -135,17 +124,26 @@ class Chart(Static):
             low, high = bottom - pad, top + pad
             if self.y_max is not None and high > self.y_max:  # cache hit: 100 % is the ceiling
                 low, high = max(0.0, low - (high - self.y_max)), self.y_max
-        fig.ruler("y").lim(low, high)
-        # Our own tick labels: plotext writes 1e4 / 3e1 for round numbers.
         ticks = [low, (low + high) / 2, high]
         fine = (
             self.y_min is None and high - low < 10
         )  # a narrow range (cache hit 99.2-100) needs a decimal to tell ticks apart
-        fig.ruler("y").ticks(ticks, [f"{t:.1f}" if fine else _compact(t) for t in ticks])
         longest = max(len(values) for _label, values in points)
         first = -(longest - 1)
-        fig.ruler("x").lim(first, 0)
-        # Three whole-sample ticks labelled in time before now; plotext's own would read -4.5.
+        # Three whole-sample ticks labelled in time before now.
         xticks = sorted({first, round(first / 2), 0})
-        fig.ruler("x").ticks(xticks, [_ago(-t * self.step) for t in xticks])
-        self.update(Text.assemble(legend, "\n", Text.from_ansi(str(fig.build()).rstrip("\n"))))
+        plot = line_plot(
+            [
+                Series(values, _PALETTE[i % len(_PALETTE)])
+                for i, (_label, values) in enumerate(points)
+                if len(values) >= 2
+            ],
+            w,
+            h - len(legend.split()),
+            y_range=(low, high),
+            y_ticks=[(t, f"{t:.1f}" if fine else _compact(t)) for t in ticks],
+            x_range=(first, 0),
+            x_ticks=[(t, _ago(-t * self.step)) for t in xticks],
+        )
+        # The chart's size is the grid's, never its content's: no layout pass.
+        set_text(self, Text.assemble(legend, "\n", plot), layout=False)

@@ -15,6 +15,7 @@ from pgconsole.db.session import SourceError
 from pgconsole.queue.systems.base import CountMethod
 from pgconsole.queue.systems.registry import SystemRead
 from pgconsole.tui.text import age, lit
+from pgconsole.tui.widgets.in_place import set_text, sync_rows
 
 COLUMNS = ("system", "state", "jobs", "native", "types", "oldest due", "15 min")
 
@@ -66,13 +67,11 @@ def system_rows(reads: list[SystemRead]) -> list[tuple[str, list[Text]]]:
 
 
 def fill(table: DataTable[Any], reads: list[SystemRead]) -> None:
+    """The rows updated in place by key (a refresh that changes one count redraws that cell)."""
     if not table.columns:
         table.add_columns(*COLUMNS)
     keep = table.cursor_row
-    table.clear()
-    for key, cells in system_rows(reads):
-        table.add_row(*cells, key=key)
-    if table.row_count:
+    if sync_rows(table, system_rows(reads)) and table.row_count:
         table.move_cursor(row=min(keep, table.row_count - 1))
 
 
@@ -113,7 +112,7 @@ class SystemsPanel(Static):
         others = [r for r in self.reads if r.info.kind != "pgconsole"]
         self.set_class(bool(others), "-shown")
         if others:
-            self.update(Text("\n").join(system_line(r) for r in others))
+            set_text(self, Text("\n").join(system_line(r) for r in others))
 
 
 def system_line(r: SystemRead) -> Text:

@@ -8,12 +8,14 @@ from rich.text import Text
 from textual.widgets import Static
 
 from pgconsole.tui.text import STATUS_STYLE, lit
+from pgconsole.tui.widgets.in_place import set_classes, set_text
 
 if TYPE_CHECKING:
     from pgconsole.tui.app import PgConsoleApp
     from pgconsole.tui.models import HeaderInfo
 
 _RANK = {"ok": 0, "unknown": 1, "warning": 2, "critical": 3}
+_BANNER_CLASSES = ("error", "warning", "critical", "ok")
 
 
 class TopBar(Static):
@@ -33,14 +35,15 @@ class TopBar(Static):
 
     def _redraw(self, *_: object) -> None:
         app: PgConsoleApp = self.app  # type: ignore[assignment]
-        self.update(
+        set_text(
+            self,
             header_line(
                 app.mode_title,
                 app.header_info,
                 app.paused,
                 app.refresh_interval,
                 self.size.width or app.size.width,
-            )
+            ),
         )
 
 
@@ -106,7 +109,8 @@ class HealthBanner(Static):
 
     def _redraw(self, *_: object) -> None:
         app: PgConsoleApp = self.app  # type: ignore[assignment]
-        self.remove_class("error", "warning", "critical", "ok")
+        # The checks are handed over at every Overview refresh, mostly unchanged: the banner's
+        # classes and text are touched only when they differ (a class change restyles it).
         if app.db_error:
             # Only a network failure is "unreachable"; a missing privilege or schema says what is
             # missing and what fixes it (the message carries the GRANT or the command).
@@ -122,19 +126,22 @@ class HealthBanner(Static):
                 t.append("  — reconnecting by itself", style="italic")
             else:
                 t.append("  — retrying every refresh", style="italic")
-            self.add_class("error")
-            self.update(t)
+            set_classes(self, "error", _BANNER_CLASSES)
+            set_text(self, t)
             return
         checks = app.health
         if not checks:
-            self.update(Text("health: waiting for the first refresh…", style="dim"))
+            set_classes(self, "", _BANNER_CLASSES)
+            set_text(self, Text("health: waiting for the first refresh…", style="dim"))
             return
         worst = max(checks, key=lambda c: _RANK.get(c.status.word, 1))
         bad = [c for c in checks if c.status.word != "ok"]
-        self.add_class(
+        set_classes(
+            self,
             {"ok": "ok", "unknown": "warning", "warning": "warning", "critical": "critical"}[
                 worst.status.word
-            ]
+            ],
+            _BANNER_CLASSES,
         )
         t = Text()
         t.append(
@@ -146,4 +153,4 @@ class HealthBanner(Static):
             t.append("  ")
             t.append(f"{c.name}: ", style=STATUS_STYLE.get(c.status.word, ""))
             t.append_text(lit(c.message, 70))
-        self.update(t)
+        set_text(self, t)
