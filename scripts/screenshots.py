@@ -5,7 +5,7 @@ startup-to-first-data.
 
 Starts an embedded PostgreSQL in a temporary directory (as `pgconsole demo` does), runs the demo
 workload for ``--warmup`` seconds, then drives the app headlessly (Textual run_test) through keys
-1-6 and a job detail, saving one SVG per screen, then the Overview at 80x24 (overview-80x24.svg).
+1-7 and a job detail, saving one SVG per screen, then the Overview at 80x24 (overview-80x24.svg).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ SCREENS = [
     ("4", "activity"),
     ("5", "schema"),
     ("6", "workers"),
+    ("7", "queues"),
 ]
 
 

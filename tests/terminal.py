@@ -34,12 +34,16 @@ class Tmux:
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout
+        last = ""
         while time.monotonic() < deadline:
             shown = self.screen()
             if text in shown:
                 return shown
+            last = shown if shown.strip() else last
             time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen()}")
+        # The session may have ended (its command failed): the last screen that showed anything.
+        state = "running" if self.alive() else "ended"
+        raise AssertionError(f"{text!r} never appeared (session {state}); last screen:\n{last}")
 
     def keys(self, *keys: str) -> None:
         self.run("send-keys", "-t", "e2e", *keys)

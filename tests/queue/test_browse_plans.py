@@ -111,8 +111,12 @@ def test_every_sort_and_filter_is_index_backed_and_bounded(db):
 
 
 def test_newest_first_is_creation_order_and_pages_do_not_overlap(db):
-    with db.admin() as a:  # one transaction per job: created_at and the UUIDv7 id both increase
+    # One transaction per job, each in a later millisecond: created_at and the UUIDv7 id both
+    # increase. (Within one millisecond PostgreSQL 14-17's ids are in random order, PostgreSQL 18's
+    # in order per session: "newest first" does not order jobs created in the same millisecond.)
+    with db.admin() as a:
         for i in range(5):
+            a.execute("SELECT pg_sleep(0.002)")
             a.execute("INSERT INTO pgconsole.jobs (job_type, payload) VALUES (%s, '{}')", (f"k.{i}",))
     with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
         newest = browse.fetch_page(conn, JobQuery(sort="created_desc"), limit=3)
