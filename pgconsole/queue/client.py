@@ -208,8 +208,16 @@ _JSONB_V1 = b"\x01"
 _STAGED = "SELECT * FROM pgconsole.enqueue_staged(%s, %s)"
 
 
-def _many_row(job: NewJob | tuple[str, Any], known_types: set[str]) -> tuple[str, bytes, int]:
-    """(job_type, payload JSON bytes, priority) of one job, checked as enqueue checks it."""
+def _many_row(i: int, job: NewJob | tuple[str, Any], known_types: set[str]) -> tuple[str, bytes, int]:
+    """(job_type, payload JSON bytes, priority) of job ``i``, checked as enqueue checks it; an
+    error names the job (``jobs[5].payload: ...``)."""
+    try:
+        return _many_row_checked(job, known_types)
+    except InvalidInput as exc:
+        raise InvalidInput(f"jobs[{i}].{exc.field}", str(exc).partition(": ")[2]) from None
+
+
+def _many_row_checked(job: NewJob | tuple[str, Any], known_types: set[str]) -> tuple[str, bytes, int]:
     if isinstance(job, NewJob):  # validated on construction
         return job.job_type, json_bytes("payload", job.payload), job.priority
     job_type, payload = job
@@ -248,39 +256,31 @@ def enqueue_many(
     if not jobs:
         return []
     known_types: set[str] = set()
-    i = 0
-    try:
-        if len(jobs) < COPY_MIN_JOBS:
-            rows = []
-            for i, j in enumerate(jobs):  # noqa: B007  (i names a bad job below)
-                rows.append(_many_row(j, known_types))
-            with translate_errors():
-                result = conn.execute(
-                    _ENQUEUE_MANY,
-                    (
-                        [r[0] for r in rows],
-                        [jsonb_of(r[1]) for r in rows],
-                        [r[2] for r in rows],
-                        max_retries,
-                        scheduled_at,
-                    ),
-                ).fetchall()
-            return [r[0] for r in result]
-        # One transaction (a savepoint inside the caller's): the staging table goes with it, and a
-        # bad job found while streaming aborts the COPY and rolls everything back.
-        with translate_errors(), conn.transaction(), conn.cursor() as cur:
-            cur.execute(_STAGE)
-            with cur.copy(_STAGE_COPY) as copy:
-                copy.set_types(_STAGE_TYPES)
-                for i, j in enumerate(jobs):
-                    job_type, data, priority = _many_row(j, known_types)
-                    copy.write_row((i, job_type, _JSONB_V1 + data, priority))
-            cur.execute(_STAGED, (max_retries, scheduled_at))
-            return [r[0] for r in cur.fetchall()]
-    except InvalidInput as exc:
-        if exc.field.startswith("jobs["):  # the server's message names the job already
-            raise
-        raise InvalidInput(f"jobs[{i}].{exc.field}", str(exc).partition(": ")[2]) from None
+    if len(jobs) < COPY_MIN_JOBS:
+        rows = [_many_row(i, j, known_types) for i, j in enumerate(jobs)]
+        with translate_errors():
+            result = conn.execute(
+                _ENQUEUE_MANY,
+                (
+                    [r[0] for r in rows],
+                    [jsonb_of(r[1]) for r in rows],
+                    [r[2] for r in rows],
+                    max_retries,
+                    scheduled_at,
+                ),
+            ).fetchall()
+        return [r[0] for r in result]
+    # One transaction (a savepoint inside the caller's): the staging table goes with it, and a
+    # bad job found while streaming aborts the COPY and rolls everything back.
+    with translate_errors(), conn.transaction(), conn.cursor() as cur:
+        cur.execute(_STAGE)
+        with cur.copy(_STAGE_COPY) as copy:
+            copy.set_types(_STAGE_TYPES)
+            for i, j in enumerate(jobs):
+                job_type, data, priority = _many_row(i, j, known_types)
+                copy.write_row((i, job_type, _JSONB_V1 + data, priority))
+        cur.execute(_STAGED, (max_retries, scheduled_at))
+        return [r[0] for r in cur.fetchall()]
 
 
 _FIND_OR_CREATE = (
