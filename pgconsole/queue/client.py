@@ -196,7 +196,7 @@ _ENQUEUE_MANY = "SELECT * FROM pgconsole.enqueue_jobs(%s::text[], %s::jsonb[], %
 # From this many jobs on, enqueue_many COPYs them into a staging table (migration 0009) instead of
 # sending arrays; below it the staging table's create and drop cost more than the arrays' parse
 # (docs/BENCHMARKS.md §4).
-COPY_MIN_JOBS = 100
+COPY_MIN_JOBS = 500
 _STAGE = "SELECT pgconsole.enqueue_stage()"
 # The payload column is typed bytea on our side: the bytes written are jsonb's binary form (a
 # version byte, 1, then the JSON text) made once by json_bytes; the server parses them as jsonb.
