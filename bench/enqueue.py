@@ -291,3 +291,53 @@ def run(
         ],
         "retention_table": insert_rows,
     }
+
+
+def crossover(dsn: str, sizes: list[int], rounds: int = 6) -> list[tuple[int, float, float]]:
+    """Per batch size: seconds per enqueue_many call on the COPY path and on the unnest path (both
+    of today's client, the threshold forced each way), alternating, median over ``rounds``; what
+    ``client.COPY_MIN_JOBS`` is chosen from. As pgconsole_app when the DSN's user is it."""
+    import statistics
+
+    from pgconsole.queue import client
+
+    saved = client.COPY_MIN_JOBS
+    out = []
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for n in sizes:
+                jobs = [("noop", {"i": i}) for i in range(n)]
+                calls = max(20, 3000 // n)
+                times: dict[str, list[float]] = {"copy": [], "unnest": []}
+                for r in range(rounds):
+                    for side in rotated(["copy", "unnest"], r):
+                        client.COPY_MIN_JOBS = 0 if side == "copy" else 1 << 62
+                        t0 = time.perf_counter()
+                        for _ in range(calls):
+                            client.enqueue_many(conn, jobs)
+                        times[side].append((time.perf_counter() - t0) / calls)
+                out.append((n, statistics.median(times["copy"]), statistics.median(times["unnest"])))
+                print(
+                    f"  {n:>6,} jobs: COPY {out[-1][1] * 1e3:.2f} ms, unnest {out[-1][2] * 1e3:.2f} ms",
+                    flush=True,
+                )
+    finally:
+        client.COPY_MIN_JOBS = saved
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from bench.common import embedded_server
+
+    ap = argparse.ArgumentParser(description="enqueue_many: COPY vs unnest per batch size")
+    ap.add_argument("--sizes", default="10,30,100,300,1000,3000")
+    args = ap.parse_args()
+    with embedded_server() as (admin_dsn, version):
+        print(version)
+        with psycopg.connect(admin_dsn, autocommit=True) as c:
+            c.execute("CREATE DATABASE bench_enqueue_crossover")
+        dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname="bench_enqueue_crossover")
+        pgc.setup(dsn)
+        crossover(dsn, [int(s) for s in args.sizes.split(",")])
