@@ -6,7 +6,8 @@ Stages ``--jobs`` rows the way ``client.enqueue_many`` does (enqueue_stage, bina
 times one variant of enqueue_staged's INSERT on an emptied table: wall time and the backend's CPU
 (``/proc/<pid>/stat``, so the server must run on this machine). Variants rotate between rounds:
 with and without ``ORDER BY ord``, and with the id from the column default (a SQL function) or
-``pg_catalog.uuidv7()`` written in (PostgreSQL 18). A diagnostic, not part of the recorded run.
+``pg_catalog.uuidv7()`` written in (PostgreSQL 18); and, for scale, the whole enqueue_many call
+of the same jobs (its wall time includes the client's encoding). A diagnostic, not part of the recorded run.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def measure(dsn: str, n: int, rounds: int) -> dict[str, tuple[float, float]]:
     from pgconsole.queue import client
 
     jobs = [("noop", {"i": i}) for i in range(n)]
-    res: dict[str, list[tuple[float, float]]] = {k: [] for k in VARIANTS}
+    res: dict[str, list[tuple[float, float]]] = {k: [] for k in [*VARIANTS, "whole enqueue_many call"]}
     with psycopg.connect(dsn, autocommit=True) as conn:
         pid = conn.info.backend_pid
         known: set[str] = set()
@@ -55,6 +56,10 @@ def measure(dsn: str, n: int, rounds: int) -> dict[str, tuple[float, float]]:
                     c0, t0 = _cpu_seconds(pid), time.perf_counter()
                     cur.execute(VARIANTS[name]).fetchall()
                     res[name].append((time.perf_counter() - t0, _cpu_seconds(pid) - c0))
+            conn.execute("TRUNCATE pgconsole.jobs")
+            c0, t0 = _cpu_seconds(pid), time.perf_counter()
+            client.enqueue_many(conn, jobs)
+            res["whole enqueue_many call"].append((time.perf_counter() - t0, _cpu_seconds(pid) - c0))
     return {
         k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for k, v in res.items()
     }
