@@ -8,6 +8,7 @@ the server checks again (it is the authority, e.g. for the configured payload si
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -271,8 +272,10 @@ def enqueue_many(
             ).fetchall()
         return [r[0] for r in result]
     # One transaction (a savepoint inside the caller's): the staging table goes with it, and a
-    # bad job found while streaming aborts the COPY and rolls everything back.
-    with translate_errors(), conn.transaction(), conn.cursor() as cur:
+    # bad job found while streaming aborts the COPY and rolls everything back. Without autocommit
+    # the caller's (implicit) transaction is that transaction: its commit or rollback decides.
+    scope = conn.transaction() if conn.autocommit else contextlib.nullcontext()
+    with translate_errors(), scope, conn.cursor() as cur:
         cur.execute(_STAGE)
         with cur.copy(_STAGE_COPY) as copy:
             copy.set_types(_STAGE_TYPES)

@@ -89,6 +89,17 @@ def test_small_and_large_batches_and_models(
     )
 
 
+def test_without_autocommit_the_callers_transaction_decides(db: Any, su: psycopg.Connection[Any]) -> None:
+    with psycopg.connect(db.dsn_as("pgconsole_app")) as conn:  # autocommit off
+        ids = client.enqueue_many(conn, _jobs(N, "r"))
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        conn.rollback()
+        assert su.execute("SELECT count(*) FROM pgconsole.jobs WHERE id = ANY(%s)", (ids,)).fetchone() == (0,)
+        ids = client.enqueue_many(conn, _jobs(N, "c"))
+        conn.commit()
+        assert su.execute("SELECT count(*) FROM pgconsole.jobs WHERE id = ANY(%s)", (ids,)).fetchone() == (N,)
+
+
 def test_one_doorbell_per_call(db: Any, app: psycopg.Connection[Any]) -> None:
     listener = psycopg.connect(db.dsn_as("pgconsole_app"), autocommit=True)
     try:
