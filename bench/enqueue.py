@@ -2,6 +2,11 @@
 rate (one job per call, autocommit) for a fixed time, pgconsole vs PgQueuer's batch and single
 enqueue, alternating, on the same server.
 
+The bulk call is also run through enqueue_many's previous implementation (one ``enqueue_jobs``
+call with the jobs as arrays, unnested in SQL; what enqueue_many sent for every size before
+migration 0009 and still sends below ``client.COPY_MIN_JOBS``), rotated with the others: the COPY
+path's rate over that one is issue 19's bulk goal (>= 2x at 1M jobs).
+
 And the single-row goal: ``client.enqueue(conn, job_type, payload)`` against a plain psycopg
 ``INSERT INTO pgconsole.jobs (job_type, payload) VALUES (%s, %s)`` of the same row on the same
 autocommit connection, call for call (the two alternate, each first in every other pair), as the
@@ -51,6 +56,40 @@ def pgc_single(dsn: str, seconds: float) -> tuple[int, float]:
             client.enqueue(conn, "noop", {"i": n})
             n += 1
         return n, time.perf_counter() - t0
+
+
+def pgc_bulk_unnest(dsn: str, n: int) -> float:
+    """enqueue_many as it was before 0009, for every size: each job checked and encoded, then one
+    enqueue_jobs call with three arrays."""
+    from pgconsole.queue import client
+
+    jobs = [("noop", {"i": i}) for i in range(n)]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgconsole.jobs")
+        conn.execute("CHECKPOINT")
+        t0 = time.perf_counter()
+        types, payloads = [], []
+        for i, (job_type, payload) in enumerate(jobs):
+            fields = client._checked_job(
+                {
+                    "job_type": job_type,
+                    "payload": payload,
+                    "priority": 0,
+                    "max_retries": 3,
+                    "user_id": None,
+                    "tenant_id": None,
+                    "scheduled_at": None,
+                    "expires_at": None,
+                    "dedupe_key": None,
+                }
+            )
+            types.append(fields["job_type"])
+            payloads.append(client.jsonb_param(f"payload[{i}]", fields["payload"]))
+        rows = conn.execute(client._ENQUEUE_MANY, (types, payloads, [0] * n, 3, None)).fetchall()
+        ids = [r[0] for r in rows]
+        t = time.perf_counter() - t0
+    assert len(ids) == n
+    return t
 
 
 PLAIN_INSERT = "INSERT INTO pgconsole.jobs (job_type, payload) VALUES (%s, %s)"
@@ -154,11 +193,12 @@ def run(
     pgc_dsn = env.dsn(PGC_DB)
     pgq_dsn = env.fresh_database(PGQ_DB)
     peers.pgq_setup(pgq_dsn)
-    bulk_rates: dict[str, list[float]] = {"pgconsole": [], "pgqueuer": []}
+    bulk_rates: dict[str, list[float]] = {"pgconsole": [], "unnest": [], "pgqueuer": []}
+    bulk_fn = {"pgconsole": pgc_bulk, "unnest": pgc_bulk_unnest}
     single_rates: dict[str, list[float]] = {"pgconsole": [], "pgqueuer": []}
     for rep in range(env.repeat):
-        for side in rotated(["pgconsole", "pgqueuer"], rep):
-            t = pgc_bulk(pgc_dsn, bulk) if side == "pgconsole" else pgq_bulk(pgq_dsn, bulk)
+        for side in rotated(["pgconsole", "unnest", "pgqueuer"], rep):
+            t = bulk_fn[side](pgc_dsn, bulk) if side in bulk_fn else pgq_bulk(pgq_dsn, bulk)
             bulk_rates[side].append(bulk / t)
             print(f"  enqueue bulk {side:9s} rep {rep}: {bulk / t:,.0f} jobs/s ({t:.2f} s)", flush=True)
         for side in rotated(["pgconsole", "pgqueuer"], rep):
@@ -191,11 +231,19 @@ def run(
     rows = [
         [
             f"bulk, {bulk:,} jobs in one call",
-            "client.enqueue_many (enqueue_jobs, unnest)",
+            "client.enqueue_many (COPY, 0009)",
             fspread(bs["pgconsole"]),
             "Queries.enqueue(lists)",
             fspread(bs["pgqueuer"]),
             fratio(ratio(bs["pgconsole"]["median"], bs["pgqueuer"]["median"])),
+        ],
+        [
+            f"bulk, {bulk:,} jobs: COPY vs the previous path",
+            "client.enqueue_many (COPY, 0009)",
+            fspread(bs["pgconsole"]),
+            "enqueue_many before 0009 (enqueue_jobs, unnest)",
+            fspread(bs["unnest"]),
+            fratio(ratio(bs["pgconsole"]["median"], bs["unnest"]["median"])),
         ],
         [
             f"single row, one call per job, {seconds:.0f} s",
@@ -220,14 +268,15 @@ def run(
         "bulk_rates": bulk_rates,
         "single_rates": single_rates,
         "bulk_spread": bs,
+        "bulk_copy_vs_unnest": ratio(bs["pgconsole"]["median"], bs["unnest"]["median"]),
         "single_spread": ss,
         "table_header": [
             "case",
             "pgconsole call",
             "pgconsole jobs/s",
-            "PgQueuer call",
-            "PgQueuer jobs/s",
-            "pgconsole / PgQueuer",
+            "peer or baseline call",
+            "its jobs/s",
+            "pgconsole / it",
         ],
         "table": rows,
         "pairs": pairs,
@@ -242,3 +291,53 @@ def run(
         ],
         "retention_table": insert_rows,
     }
+
+
+def crossover(dsn: str, sizes: list[int], rounds: int = 6) -> list[tuple[int, float, float]]:
+    """Per batch size: seconds per enqueue_many call on the COPY path and on the unnest path (both
+    of today's client, the threshold forced each way), alternating, median over ``rounds``; what
+    ``client.COPY_MIN_JOBS`` is chosen from. As pgconsole_app when the DSN's user is it."""
+    import statistics
+
+    from pgconsole.queue import client
+
+    saved = client.COPY_MIN_JOBS
+    out = []
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for n in sizes:
+                jobs = [("noop", {"i": i}) for i in range(n)]
+                calls = max(20, 3000 // n)
+                times: dict[str, list[float]] = {"copy": [], "unnest": []}
+                for r in range(rounds):
+                    for side in rotated(["copy", "unnest"], r):
+                        client.COPY_MIN_JOBS = 0 if side == "copy" else 1 << 62
+                        t0 = time.perf_counter()
+                        for _ in range(calls):
+                            client.enqueue_many(conn, jobs)
+                        times[side].append((time.perf_counter() - t0) / calls)
+                out.append((n, statistics.median(times["copy"]), statistics.median(times["unnest"])))
+                print(
+                    f"  {n:>6,} jobs: COPY {out[-1][1] * 1e3:.2f} ms, unnest {out[-1][2] * 1e3:.2f} ms",
+                    flush=True,
+                )
+    finally:
+        client.COPY_MIN_JOBS = saved
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from bench.common import embedded_server
+
+    ap = argparse.ArgumentParser(description="enqueue_many: COPY vs unnest per batch size")
+    ap.add_argument("--sizes", default="10,30,100,300,1000,3000")
+    args = ap.parse_args()
+    with embedded_server() as (admin_dsn, version):
+        print(version)
+        with psycopg.connect(admin_dsn, autocommit=True) as c:
+            c.execute("CREATE DATABASE bench_enqueue_crossover")
+        dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname="bench_enqueue_crossover")
+        pgc.setup(dsn)
+        crossover(dsn, [int(s) for s in args.sizes.split(",")])

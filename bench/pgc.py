@@ -58,7 +58,7 @@ def new_database(admin_dsn: str, name: str) -> str:
 
 
 def enqueue_many(conn: psycopg.Connection[Any], n: int, chunk: int = 10_000, start: int = 0) -> None:
-    """n no-op jobs through the public Python API (``client.enqueue_many``: one unnest statement per chunk)."""
+    """n no-op jobs through the public Python API (``client.enqueue_many``: one call per chunk, COPY from 500)."""
     from pgconsole.queue import client
 
     done = 0

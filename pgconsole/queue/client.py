@@ -8,6 +8,7 @@ the server checks again (it is the authority, e.g. for the configured payload si
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -49,8 +50,12 @@ Conn = psycopg.Connection[Any]
 
 def jsonb_param(field: str, value: Any, max_bytes: int | None = DEFAULT_PAYLOAD_MAX_BYTES) -> Jsonb:
     """A jsonb parameter whose bytes are made (and checked) here; psycopg sends them as they are."""
-    data = json_bytes(field, value, max_bytes)
-    return Jsonb(value, dumps=lambda _obj: data)
+    return jsonb_of(json_bytes(field, value, max_bytes))
+
+
+def jsonb_of(data: bytes) -> Jsonb:
+    """A jsonb parameter of JSON bytes made (and checked) already; psycopg sends them as they are."""
+    return Jsonb(None, dumps=lambda _obj: data)
 
 
 def _job_rows(conn: Conn, query: str, params: Sequence[Any] | dict[str, Any]) -> list[Job]:
@@ -189,6 +194,52 @@ def enqueue(
 
 _ENQUEUE_MANY = "SELECT * FROM pgconsole.enqueue_jobs(%s::text[], %s::jsonb[], %s::integer[], %s, %s)"
 
+# From this many jobs on, enqueue_many COPYs them into a staging table (migration 0009) instead of
+# sending arrays; below it the staging table's create and drop cost more than the arrays' parse
+# (docs/BENCHMARKS.md §4).
+COPY_MIN_JOBS = 500
+_STAGE = "SELECT pgconsole.enqueue_stage()"
+# The payload column is typed bytea on our side: the bytes written are jsonb's binary form (a
+# version byte, 1, then the JSON text) made once by json_bytes; the server parses them as jsonb.
+_STAGE_COPY = (
+    "COPY pg_temp.pgconsole_enqueue_stage (ord, job_type, payload, priority) FROM STDIN (FORMAT BINARY)"
+)
+_STAGE_TYPES = ["int4", "text", "bytea", "int2"]
+_JSONB_V1 = b"\x01"
+_STAGED = "SELECT * FROM pgconsole.enqueue_staged(%s, %s)"
+
+
+def _many_row(i: int, job: NewJob | tuple[str, Any], known_types: set[str]) -> tuple[str, bytes, int]:
+    """(job_type, payload JSON bytes, priority) of job ``i``, checked as enqueue checks it; an
+    error names the job (``jobs[5].payload: ...``)."""
+    try:
+        return _many_row_checked(job, known_types)
+    except InvalidInput as exc:
+        raise InvalidInput(f"jobs[{i}].{exc.field}", str(exc).partition(": ")[2]) from None
+
+
+def _many_row_checked(job: NewJob | tuple[str, Any], known_types: set[str]) -> tuple[str, bytes, int]:
+    if isinstance(job, NewJob):  # validated on construction
+        return job.job_type, json_bytes("payload", job.payload), job.priority
+    job_type, payload = job
+    if type(job_type) is not str or payload is None or job_type not in known_types:
+        fields = _checked_job(
+            {
+                "job_type": job_type,
+                "payload": payload,
+                "priority": 0,
+                "max_retries": 3,
+                "user_id": None,
+                "tenant_id": None,
+                "scheduled_at": None,
+                "expires_at": None,
+                "dedupe_key": None,
+            }
+        )
+        job_type, payload = fields["job_type"], fields["payload"]
+        known_types.add(job_type)  # a batch has few types: each is checked once
+    return job_type, json_bytes("payload", payload), 0
+
 
 def enqueue_many(
     conn: Conn,
@@ -197,40 +248,42 @@ def enqueue_many(
     max_retries: int = 3,
     scheduled_at: datetime | None = None,
 ) -> list[UUID]:
-    """Enqueue many jobs in one statement (``enqueue_jobs``, unnest of arrays). user_id, dedupe keys
-    and per-job retries are not taken here: use :func:`enqueue` for those."""
-    types: list[str] = []
-    payloads: list[Jsonb] = []
-    priorities: list[int] = []
-    for i, j in enumerate(jobs):
-        if isinstance(j, NewJob):
-            job_type, payload, priority = j.job_type, j.payload, j.priority
-        else:
-            job_type, payload, priority = j[0], j[1], 0
-            fields = _checked_job(
-                {
-                    "job_type": job_type,
-                    "payload": payload,
-                    "priority": 0,
-                    "max_retries": 3,
-                    "user_id": None,
-                    "tenant_id": None,
-                    "scheduled_at": None,
-                    "expires_at": None,
-                    "dedupe_key": None,
-                }
-            )
-            job_type, payload = fields["job_type"], fields["payload"]
-        types.append(job_type)
-        payloads.append(jsonb_param(f"payload[{i}]", payload))
-        priorities.append(priority)
-    if not types:
+    """Enqueue many jobs in one statement, all or none; ids in the order given. From COPY_MIN_JOBS
+    jobs on they are COPYed into a staging table and moved by ``enqueue_staged``, below that sent
+    as arrays to ``enqueue_jobs`` (the same checks and defaults). user_id, dedupe keys and per-job
+    retries are not taken here: use :func:`enqueue` for those.
+
+    Raises InvalidInput naming the job and field (``jobs[5].payload: ...``); nothing is inserted."""
+    if not jobs:
         return []
-    with translate_errors():
-        rows = conn.execute(
-            _ENQUEUE_MANY, (types, payloads, priorities, max_retries, scheduled_at)
-        ).fetchall()
-    return [r[0] for r in rows]
+    known_types: set[str] = set()
+    if len(jobs) < COPY_MIN_JOBS:
+        rows = [_many_row(i, j, known_types) for i, j in enumerate(jobs)]
+        with translate_errors():
+            result = conn.execute(
+                _ENQUEUE_MANY,
+                (
+                    [r[0] for r in rows],
+                    [jsonb_of(r[1]) for r in rows],
+                    [r[2] for r in rows],
+                    max_retries,
+                    scheduled_at,
+                ),
+            ).fetchall()
+        return [r[0] for r in result]
+    # One transaction (a savepoint inside the caller's): the staging table goes with it, and a
+    # bad job found while streaming aborts the COPY and rolls everything back. Without autocommit
+    # the caller's (implicit) transaction is that transaction: its commit or rollback decides.
+    scope = conn.transaction() if conn.autocommit else contextlib.nullcontext()
+    with translate_errors(), scope, conn.cursor() as cur:
+        cur.execute(_STAGE)
+        with cur.copy(_STAGE_COPY) as copy:
+            copy.set_types(_STAGE_TYPES)
+            for i, j in enumerate(jobs):
+                job_type, data, priority = _many_row(i, j, known_types)
+                copy.write_row((i, job_type, _JSONB_V1 + data, priority))
+        cur.execute(_STAGED, (max_retries, scheduled_at))
+        return [r[0] for r in cur.fetchall()]
 
 
 _FIND_OR_CREATE = (

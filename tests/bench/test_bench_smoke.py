@@ -56,9 +56,11 @@ def test_notify_cost(env: Env) -> None:
 @pytest.mark.skipif(not _pgqueuer(), reason="PgQueuer not installed (pip install -e '.[bench]')")
 def test_enqueue(env: Env) -> None:
     from bench import enqueue
+    from pgconsole.queue import client
 
-    res = enqueue.run(env, bulk=200, seconds=0.2, pairs=10)
-    assert res["bulk_spread"]["pgconsole"]["n"] == 1
+    res = enqueue.run(env, bulk=4 * client.COPY_MIN_JOBS, seconds=0.2, pairs=10)  # on the COPY path
+    assert res["bulk_spread"]["pgconsole"]["n"] == 1 and res["bulk_spread"]["unnest"]["n"] == 1
+    assert res["bulk_copy_vs_unnest"] > 0
     # the single-row goal as both roles, three rounds each (repeat 1), every one timed
     assert set(res["vs_insert"]) == {"superuser", "pgconsole_app"}
     assert all(len(runs) == 3 for runs in res["vs_insert"].values())
