@@ -134,8 +134,9 @@ def test_newest_first_is_creation_order_and_pages_do_not_overlap(db):
 
 def test_a_sort_over_a_window_says_so_and_pages_inside_it(db, monkeypatch):
     monkeypatch.setattr(browse, "SORT_WINDOW", 4)
-    with db.admin() as a:
+    with db.admin() as a:  # each job in a later millisecond: "the newest 4" is then well defined
         for i, prio in enumerate([5, 1, 9, 3, 7, 2]):
+            a.execute("SELECT pg_sleep(0.002)")
             a.execute(
                 "INSERT INTO pgconsole.jobs (job_type, payload, priority) VALUES (%s, '{}', %s)",
                 (f"w.{i}", prio),
