@@ -34,6 +34,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,6 +79,11 @@ class CustomCheck(BaseModel):
         if self.direction == "low-is-bad" and self.warn < self.crit:
             raise ValueError(f"warn ({self.warn:g}) is below crit ({self.crit:g}) for a low-is-bad check")
         return self
+
+
+def custom_statements(custom: Mapping[str, CustomCheck]) -> dict[str, str]:
+    """Each custom check's statement by name: the text monitor/custom.py runs, read-only."""
+    return {name: spec.sql for name, spec in custom.items()}
 
 
 _CUSTOM_NAME = r"^[A-Za-z0-9_]{1,63}$"

@@ -15,6 +15,7 @@ from pgconsole.checks.registry import collectors_for, run_checks
 from pgconsole.checks.result import CheckResult, Status
 from pgconsole.checks.systems import check_systems
 from pgconsole.checks.thresholds import Thresholds
+from pgconsole.config import custom_statements
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
 from pgconsole.db.connect import ConnectError, Purpose, connect, connect_pgbouncer_admin, describe_error
 from pgconsole.monitor.snapshot import (
@@ -32,10 +33,6 @@ if TYPE_CHECKING:
     from pgconsole.config import Settings
 
 OUTPUT_MARGIN_S = 0.25  # time kept for rendering and exiting after the snapshot's deadline
-
-
-def custom_statements(settings: Settings) -> dict[str, str]:
-    return {name: spec.sql for name, spec in settings.checks.custom.items()}
 
 
 def open_pgbouncer(settings: Settings, left_s: float) -> tuple[psycopg.Connection[Any] | None, str | None]:
@@ -75,7 +72,7 @@ def collect(
         deadline=deadline,
         collector_timeout_ms=collector_timeout_ms,
         pgbouncer=bouncer,
-        custom=custom_statements(settings) if CUSTOM in needed else None,
+        custom=custom_statements(settings.checks.custom) if CUSTOM in needed else None,
     )
     if bouncer_error is not None and PGBOUNCER in needed:
         attach_pgbouncer(snap, None, pgbouncer_unreachable(bouncer_error))

@@ -34,14 +34,14 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     conn = open_connection(settings, Purpose.DASHBOARD)
     with conn:
         try:
-            systems = registry.detect(conn, settings.queues)
+            reads = registry.read_every(conn, settings.queues)
         except InvalidInput as exc:
             return fail(str(exc))
         out = [
             r.summary.model_dump(mode="json")
             if r.summary
             else {"info": r.info.model_dump(), "error": r.error}
-            for r in registry.read_all(conn, systems)
+            for r in reads
         ]
     if args.format == "json":
         print(json.dumps(out, ensure_ascii=False, default=str))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pgconsole.config import custom_statements
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
 from pgconsole.db.connect import Pooler, Purpose, connect_pgbouncer_admin, pooling
 from pgconsole.db.dsn import describe_target
@@ -100,7 +101,7 @@ class PgSource:
         self.dsn = dsn
         self.profile = profile or ""
         self.custom_checks = dict(custom_checks or {})
-        self.custom_sql = {name: spec.sql for name, spec in self.custom_checks.items()}
+        self.custom_sql = custom_statements(self.custom_checks)
         self.queues = queues or {}  # [queues.NAME]: a team's own tables (queue.systems.custom_table)
         # PgBouncer's admin console, on a session of its own with a short deadline: a PgBouncer that
         # does not answer costs its panel and its checks, never the rest of a refresh.
@@ -279,7 +280,7 @@ class PgSource:
 
     async def systems(self) -> list[SystemRead]:
         return await self.session.call(
-            lambda conn: _source_errors(lambda: registry.read_all(conn, registry.detect(conn, self.queues)))
+            lambda conn: _source_errors(lambda: registry.read_every(conn, self.queues))
         )
 
     async def system_page(self, name: str, flt: JobFilter, after: str | None) -> SystemJobPage:

@@ -45,6 +45,12 @@ class SystemRead(BaseModel):
     error: str | None = None
 
 
+def read_every(conn: Conn, queues: Mapping[str, Mapping[str, Any]] | None = None) -> list[SystemRead]:
+    """Every system in the database read (``pgconsole queues`` and the console's Queues screen);
+    raises InvalidInput for a bad ``[queues.NAME]``."""
+    return read_all(conn, detect(conn, queues))
+
+
 def read_all(conn: Conn, systems: list[QueueSystem]) -> list[SystemRead]:
     """Every system's summary; one that fails on a live connection says why, the rest are read."""
     out = []
