@@ -70,21 +70,9 @@ def pgc_bulk_unnest(dsn: str, n: int) -> float:
         t0 = time.perf_counter()
         types, payloads = [], []
         for i, (job_type, payload) in enumerate(jobs):
-            fields = client._checked_job(
-                {
-                    "job_type": job_type,
-                    "payload": payload,
-                    "priority": 0,
-                    "max_retries": 3,
-                    "user_id": None,
-                    "tenant_id": None,
-                    "scheduled_at": None,
-                    "expires_at": None,
-                    "dedupe_key": None,
-                }
-            )
-            types.append(fields["job_type"])
-            payloads.append(client.jsonb_param(f"payload[{i}]", fields["payload"]))
+            fields = client._checked_job(job_type, payload)
+            types.append(fields.job_type)
+            payloads.append(client.jsonb_param(f"payload[{i}]", fields.payload))
         rows = conn.execute(client._ENQUEUE_MANY, (types, payloads, [0] * n, 3, None)).fetchall()
         ids = [r[0] for r in rows]
         t = time.perf_counter() - t0

@@ -12,7 +12,7 @@ import contextlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -20,7 +20,7 @@ from psycopg.rows import class_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg.types.string import ByteaBinaryLoader
 
-from pgconsole.queue.errors import JobNotFound, translate_errors
+from pgconsole.queue.errors import JobNotFound, translate_errors, translated
 from pgconsole.queue.models import (
     DEFAULT_PAYLOAD_MAX_BYTES,
     JOB_COLUMNS,
@@ -77,54 +77,82 @@ _CREATE = "SELECT pgconsole.create_job(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 # jobs_guard_insert trigger (the same check_job_input and check_job_times as create_job) skips.
 # The CHECK constraints and _checked_job cover the rest. No row back: enqueue calls create_job,
 # which raises the precise error (or, if a setting changed in between, inserts the job).
+# Settings and the session's tenant are read inline, as setting_int(), tenant_isolation_on() and
+# current_tenant() read them: those functions pin search_path, so each call is a function call
+# where these are one-time subplans of the statement (docs/BENCHMARKS.md §4).
 _INSERT = (
     "INSERT INTO pgconsole.jobs AS j (job_type, payload, priority, max_retries, tenant_id, scheduled_at,"
     " expires_at)"
-    " SELECT v.t, v.p, v.pr, v.mr, coalesce(v.tn, pgconsole.current_tenant()), coalesce(v.sa, now()),"
+    " SELECT v.t, v.p, v.pr, v.mr, coalesce(v.tn, v.ct), coalesce(v.sa, now()),"
     " coalesce(v.ea, CASE WHEN v.ttl > 0 THEN now() + make_interval(secs => v.ttl) END)"
     " FROM (SELECT %s::text AS t, %s::jsonb AS p, %s::smallint AS pr, %s::integer AS mr, %s::text AS tn,"
     " %s::timestamptz AS sa, %s::timestamptz AS ea,"
-    " pgconsole.setting_int('default_job_ttl_seconds', 86400) AS ttl) v"
-    " WHERE (NOT pgconsole.tenant_isolation_on()"
-    " OR coalesce(v.tn, pgconsole.current_tenant()) = pgconsole.current_tenant())"
+    " nullif(current_setting('pgconsole.tenant_id', true), '') AS ct,"
+    " coalesce((SELECT (s.value #>> '{}')::bigint FROM pgconsole.settings s"
+    " WHERE s.key = 'default_job_ttl_seconds'), 86400) AS ttl) v"
+    " WHERE (NOT coalesce((SELECT s.value = 'true'::jsonb FROM pgconsole.settings s"
+    " WHERE s.key = 'tenant_isolation'), false) OR coalesce(v.tn, v.ct) = v.ct)"
     " AND ((current_user <> 'pgconsole_owner' AND current_setting('is_superuser') <> 'on')"
-    " OR octet_length(v.p::text) <= pgconsole.setting_int('payload_max_bytes', 1048576))"
+    " OR octet_length(v.p::text) <= coalesce((SELECT (s.value #>> '{}')::bigint FROM pgconsole.settings s"
+    " WHERE s.key = 'payload_max_bytes'), 1048576))"
     " RETURNING j.id"
 )
 
 _NO_PAYLOAD: Any = object()  # enqueue's default ({}); an explicit None is JSON null, refused everywhere
 
 
-def _checked_job(fields: dict[str, Any]) -> dict[str, Any]:
+class _JobFields(NamedTuple):
+    job_type: str
+    payload: Any
+    priority: int
+    max_retries: int
+    user_id: str | None
+    tenant_id: str | None
+    scheduled_at: datetime | None
+    expires_at: datetime | None
+    dedupe_key: str | None
+
+
+def _checked_job(
+    job_type: Any,
+    payload: Any,
+    priority: Any = 0,
+    max_retries: Any = 3,
+    user_id: Any = None,
+    tenant_id: Any = None,
+    scheduled_at: Any = None,
+    expires_at: Any = None,
+    dedupe_key: Any = None,
+) -> _JobFields:
     """NewJob's validation without building the model, for arguments of the expected types (the
     same checks, in the model's field order, so the same field is named first); anything else
     goes through NewJob itself, with its coercions and messages."""
-    pr, mr = fields["priority"], fields["max_retries"]
-    sa, ea = fields["scheduled_at"], fields["expires_at"]
+    f = _JobFields(
+        job_type, payload, priority, max_retries, user_id, tenant_id, scheduled_at, expires_at, dedupe_key
+    )
     if not (
-        type(fields["job_type"]) is str
-        and type(pr) is int
-        and type(mr) is int
-        and all(
-            v is None or type(v) is str
-            for v in (fields["user_id"], fields["tenant_id"], fields["dedupe_key"])
-        )
-        and (sa is None or isinstance(sa, datetime))
-        and (ea is None or isinstance(ea, datetime))
+        type(job_type) is str
+        and type(priority) is int
+        and type(max_retries) is int
+        and (user_id is None or type(user_id) is str)
+        and (tenant_id is None or type(tenant_id) is str)
+        and (dedupe_key is None or type(dedupe_key) is str)
+        and (scheduled_at is None or isinstance(scheduled_at, datetime))
+        and (expires_at is None or isinstance(expires_at, datetime))
     ):
-        return new_job(**fields).model_dump()
-    check_job_type(fields["job_type"])
-    if fields["payload"] is None:
+        return _JobFields(**new_job(**f._asdict()).model_dump())
+    check_job_type(job_type)
+    if payload is None:
         raise InvalidInput("payload", "must not be null (use {} for none)")
-    check_priority(pr)
-    if not 0 <= mr <= 1000:
-        raise InvalidInput("max_retries", f"must be between 0 and 1000 (got {mr})")
-    for name in ("user_id", "tenant_id"):
-        check_text(name, fields[name])
-    check_job_time("scheduled_at", sa)
-    check_job_time("expires_at", ea)
-    check_text("dedupe_key", fields["dedupe_key"])
-    return fields
+    check_priority(priority)
+    if not 0 <= max_retries <= 1000:
+        raise InvalidInput("max_retries", f"must be between 0 and 1000 (got {max_retries})")
+    check_text("user_id", user_id)
+    check_text("tenant_id", tenant_id)
+    check_job_time("scheduled_at", scheduled_at)
+    check_job_time("expires_at", expires_at)
+    check_text("dedupe_key", dedupe_key)
+    return f
 
 
 def enqueue(
@@ -144,50 +172,54 @@ def enqueue(
     dedupe key is given; otherwise the same row by a plain INSERT).
 
     Raises InvalidInput (field named), LimitExceeded, DuplicateJob (active job with the dedupe key)."""
-    params = _checked_job(
-        {
-            "job_type": job_type,
-            "payload": {} if payload is _NO_PAYLOAD else payload,
-            "priority": priority,
-            "max_retries": max_retries,
-            "user_id": user_id,
-            "tenant_id": tenant_id,
-            "scheduled_at": scheduled_at,
-            "expires_at": expires_at,
-            "dedupe_key": dedupe_key,
-        }
+    f = _checked_job(
+        job_type,
+        {} if payload is _NO_PAYLOAD else payload,
+        priority,
+        max_retries,
+        user_id,
+        tenant_id,
+        scheduled_at,
+        expires_at,
+        dedupe_key,
     )
-    payload_param = jsonb_param("payload", params["payload"])
-    with translate_errors():
+    payload_param = jsonb_param("payload", f.payload)
+    # try/except rather than translate_errors(): this is the producers' hot path
+    try:
         row = None
-        if params["user_id"] is None and params["dedupe_key"] is None:
+        if f.user_id is None and f.dedupe_key is None:
             row = conn.execute(
                 _INSERT,
                 (
-                    params["job_type"],
+                    f.job_type,
                     payload_param,
-                    params["priority"],
-                    params["max_retries"],
-                    params["tenant_id"],
-                    params["scheduled_at"],
-                    params["expires_at"],
+                    f.priority,
+                    f.max_retries,
+                    f.tenant_id,
+                    f.scheduled_at,
+                    f.expires_at,
                 ),
             ).fetchone()
         if row is None:
             row = conn.execute(
                 _CREATE,
                 (
-                    params["user_id"],
-                    params["job_type"],
+                    f.user_id,
+                    f.job_type,
                     payload_param,
-                    params["priority"],
-                    params["max_retries"],
-                    params["scheduled_at"],
-                    params["expires_at"],
-                    params["dedupe_key"],
-                    params["tenant_id"],
+                    f.priority,
+                    f.max_retries,
+                    f.scheduled_at,
+                    f.expires_at,
+                    f.dedupe_key,
+                    f.tenant_id,
                 ),
             ).fetchone()
+    except psycopg.Error as exc:
+        new = translated(exc)
+        if new is exc:
+            raise
+        raise new from None
     assert row is not None
     return row[0]  # type: ignore[no-any-return]  # psycopg loads uuid as UUID
 
@@ -223,20 +255,8 @@ def _many_row_checked(job: NewJob | tuple[str, Any], known_types: set[str]) -> t
         return job.job_type, json_bytes("payload", job.payload), job.priority
     job_type, payload = job
     if type(job_type) is not str or payload is None or job_type not in known_types:
-        fields = _checked_job(
-            {
-                "job_type": job_type,
-                "payload": payload,
-                "priority": 0,
-                "max_retries": 3,
-                "user_id": None,
-                "tenant_id": None,
-                "scheduled_at": None,
-                "expires_at": None,
-                "dedupe_key": None,
-            }
-        )
-        job_type, payload = fields["job_type"], fields["payload"]
+        fields = _checked_job(job_type, payload)
+        job_type, payload = fields.job_type, fields.payload
         known_types.add(job_type)  # a batch has few types: each is checked once
     return job_type, json_bytes("payload", payload), 0
 

@@ -42,26 +42,34 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except psycopg.Error as exc:
-        state = getattr(exc, "sqlstate", None)
-        msg = _first_line(exc)
-        field, _, problem = msg.partition(": ")
-        if state == "22023":
-            raise InvalidInput(field if problem else "input", problem or msg) from None
-        if state == "22P02":
-            raise InvalidInput("payload", f"not valid JSON ({msg})") from None
-        if state in ("22P05", "22021"):
-            raise InvalidInput("payload", f"contains a character PostgreSQL cannot store ({msg})") from None
-        if state == "23514":
-            constraint = getattr(getattr(exc, "diag", None), "constraint_name", None) or ""
-            name = constraint.removeprefix("jobs_").removesuffix("_check") or "input"
-            raise InvalidInput(name, f"violates {constraint or 'a check constraint'}") from None
-        if state == "PC404":
-            raise JobNotFound(msg) from None
-        if state == "PC429":
-            raise LimitExceeded(msg) from None
-        if state == "23505":
-            raise DuplicateJob(msg) from None
-        if state is None and isinstance(exc, psycopg.DataError):
-            # raised by psycopg before sending, e.g. a NUL byte in a text parameter
-            raise InvalidInput("input", msg) from None
-        raise
+        new = translated(exc)
+        if new is exc:
+            raise
+        raise new from None
+
+
+def translated(exc: psycopg.Error) -> Exception:
+    """The queue error a SQL API error stands for, or ``exc`` itself when it is none of them."""
+    state = getattr(exc, "sqlstate", None)
+    msg = _first_line(exc)
+    field, _, problem = msg.partition(": ")
+    if state == "22023":
+        return InvalidInput(field if problem else "input", problem or msg)
+    if state == "22P02":
+        return InvalidInput("payload", f"not valid JSON ({msg})")
+    if state in ("22P05", "22021"):
+        return InvalidInput("payload", f"contains a character PostgreSQL cannot store ({msg})")
+    if state == "23514":
+        constraint = getattr(getattr(exc, "diag", None), "constraint_name", None) or ""
+        name = constraint.removeprefix("jobs_").removesuffix("_check") or "input"
+        return InvalidInput(name, f"violates {constraint or 'a check constraint'}")
+    if state == "PC404":
+        return JobNotFound(msg)
+    if state == "PC429":
+        return LimitExceeded(msg)
+    if state == "23505":
+        return DuplicateJob(msg)
+    if state is None and isinstance(exc, psycopg.DataError):
+        # raised by psycopg before sending, e.g. a NUL byte in a text parameter
+        return InvalidInput("input", msg)
+    return exc
