@@ -225,7 +225,7 @@ def pgbench_rate(dsn: str, clients: int, seconds: float, pgbench: str) -> float:
                 "-j",
                 "2",
                 "-T",
-                str(round(seconds)),
+                str(max(1, round(seconds))),
                 "-f",
                 f.name,
                 dsn,

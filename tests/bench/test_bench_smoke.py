@@ -65,6 +65,8 @@ def test_enqueue(env: Env) -> None:
     assert set(res["vs_insert"]) == {"superuser", "pgconsole_app"}
     assert all(len(runs) == 3 for runs in res["vs_insert"].values())
     assert all(r["ratio"] > 0 for runs in res["vs_insert"].values() for r in runs)
+    # 16 producers against pgbench at 16 clients: both sides ran and made jobs
+    assert all(len(rates) == 1 and rates[0] > 0 for rates in res["concurrent_rates"].values())
 
 
 @pytest.mark.skipif(shutil.which("check_postgres") is None, reason="check_postgres not installed")
