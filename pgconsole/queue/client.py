@@ -644,6 +644,12 @@ def finish_cancelled(conn: Conn, worker_id: str, items: Sequence[tuple[UUID, int
 # Stuck jobs and maintenance
 
 
+def setting_int(conn: Conn, key: str, default: int) -> int:
+    """One integer setting of pgconsole.settings (``default`` when it is not set)."""
+    row = conn.execute("SELECT pgconsole.setting_int(%s, %s)", (key, default)).fetchone()
+    return int(row[0]) if row and row[0] is not None else default
+
+
 def queue_payload_limit(conn: Conn) -> int | None:
     """payload_max_bytes (which also bounds results), or None when the queue's worker API is not
     installed in this database or not visible to this role."""
@@ -653,10 +659,7 @@ def queue_payload_limit(conn: Conn) -> int | None:
     ).fetchone()
     if not row or not row[0]:
         return None
-    row = conn.execute(
-        "SELECT pgconsole.setting_int('payload_max_bytes', %s)", (DEFAULT_PAYLOAD_MAX_BYTES,)
-    ).fetchone()
-    return int(row[0]) if row and row[0] is not None else DEFAULT_PAYLOAD_MAX_BYTES
+    return setting_int(conn, "payload_max_bytes", DEFAULT_PAYLOAD_MAX_BYTES)
 
 
 # --------------------------------------------------------------------------------------------

@@ -301,6 +301,9 @@ class Worker:
         self._registered = False
         self._job_seconds: float | None = None  # recent handler time per job (None: none finished yet)
         self.result_limit = DEFAULT_PAYLOAD_MAX_BYTES  # payload_max_bytes, read at start
+        # worker_gone_grace_seconds, kept while the connection goes through transaction pooling
+        # (None otherwise): heartbeats must then come well within it (heartbeat_seconds)
+        self._beat_grace: float | None = None
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
@@ -514,12 +517,22 @@ class Worker:
     # -- heartbeat thread ----------------------------------------------------------------------
     @property
     def heartbeat_seconds(self) -> float:
-        return self.config.heartbeat_interval or max(0.2, self.config.lease_seconds / 3)
+        beat = self.config.heartbeat_interval or max(0.2, self.config.lease_seconds / 3)
+        if self._beat_grace is not None and self._listen is None:
+            # Through transaction pooling without a listen connection this worker's name is in
+            # pg_stat_activity only while one of its transactions runs, so rescue tells it from a
+            # gone worker by its jobs' heartbeats alone: they must come well within the grace.
+            return min(beat, max(0.2, self._beat_grace / 3))
+        return beat
 
     def _heartbeat_loop(self, done: threading.Event) -> None:
-        interval = self.heartbeat_seconds
         conn: psycopg.Connection[Any] | None = None
-        while not done.wait(interval):
+        last = time.monotonic()
+        # Wakes at least every second: heartbeat_seconds shrinks once _start finds a pooler.
+        while not done.wait(max(0.05, min(1.0, last + self.heartbeat_seconds - time.monotonic()))):
+            if time.monotonic() < last + self.heartbeat_seconds:
+                continue
+            last = time.monotonic()
             with self._held_lock:
                 held = list(self._held.values())
             if not held and not self._registered:
@@ -528,6 +541,8 @@ class Worker:
             try:
                 if conn is None or conn.closed or conn.broken:
                     conn = self._connect()
+                if self._beat_grace is not None:  # an operator may change it at any time
+                    self._beat_grace = client.setting_int(conn, "worker_gone_grace_seconds", 15)
                 if self._registered:  # the registry row says this worker is alive, busy or not
                     client.worker_heartbeat(
                         conn,
@@ -734,6 +749,8 @@ class Worker:
                 "run `pgconsole setup` and `pgconsole migrate` first"
             )
         self.result_limit = limit
+        if pooling(conn) is Pooler.TRANSACTION:
+            self._beat_grace = client.setting_int(conn, "worker_gone_grace_seconds", 15)
         self._doorbell(conn)  # LISTEN before the first claim, so no doorbell between them is missed
         try:
             client.register_worker(

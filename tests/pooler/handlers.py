@@ -13,3 +13,8 @@ def quick(job: Any) -> None:
 
 def noop(job: Any) -> None:
     return None
+
+
+def slow(job: Any) -> None:
+    """Longer than several times worker_gone_grace_seconds as the liveness test sets it."""
+    time.sleep(4.0)
