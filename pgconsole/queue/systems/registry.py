@@ -28,10 +28,15 @@ SYSTEM_CLASSES: list[type[QueueSystem]] = [OwnQueue, Procrastinate, PgQueuer, Pg
 """Detected in this order (pgconsole's own first: it is the default when several are found)."""
 
 
-def detect(conn: Conn, queues: Mapping[str, Mapping[str, Any]] | None = None) -> list[QueueSystem]:
-    """Every system in the connected database, then every configured table (which must exist)."""
+def detect(
+    conn: Conn, queues: Mapping[str, Mapping[str, Any]] | None = None, *, skip_own: bool = False
+) -> list[QueueSystem]:
+    """Every system in the connected database, then every configured table (which must exist).
+    ``skip_own``: without pgconsole's own queue (a caller that reads it through its collector)."""
     found: list[QueueSystem] = []
     for cls in SYSTEM_CLASSES:
+        if skip_own and cls.kind == "pgconsole":
+            continue
         found += cls.detect(conn)
     found += table_systems(conn, queues or {})
     return found
