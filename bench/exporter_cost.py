@@ -152,6 +152,8 @@ def side_by_side(cluster: Cluster, db: str, tmp: Path, rounds: int, block: int) 
             k: statistics.median(b[k] for b in blocks) for k in ("client_s", "server_s", "wall_s", "bytes")
         }
         out[side]["cpu_s"] = statistics.median(b["client_s"] + b["server_s"] for b in blocks)
+        cpus = [b["client_s"] + b["server_s"] for b in blocks]
+        out[side]["cpu_range_s"] = [min(cpus), max(cpus)]
     a, b = out["pgconsole"], out["postgres_exporter"]
     out["ratio"] = {k: (a[k] / b[k] if b[k] else None) for k in ("client_s", "server_s", "cpu_s", "wall_s")}
     return out
@@ -268,6 +270,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{side:<20}{r['server_s'] * 1e3:>12.2f}{r['client_s'] * 1e3:>12.2f}"
                 f"{r['cpu_s'] * 1e3:>12.2f}{r['wall_s'] * 1e3:>10.1f}{r['bytes']:>10.0f}"
             )
+        print(
+            "CPU total range over the blocks: "
+            + ", ".join(
+                f"{side} {one[side]['cpu_range_s'][0] * 1e3:.2f}-{one[side]['cpu_range_s'][1] * 1e3:.2f}"
+                for side in ("pgconsole", "postgres_exporter")
+            )
+        )
         ratio = one["ratio"]
         print(
             "ratio pgconsole / peer: "

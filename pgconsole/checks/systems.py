@@ -179,7 +179,8 @@ def read_systems(conn: psycopg.Connection[Any], queues: Mapping[str, Mapping[str
     from pgconsole.monitor.system_tables import tables_health
     from pgconsole.queue.systems import registry
 
-    systems = [s for s in registry.detect(conn, queues) if s.kind != "pgconsole"]
+    # pgconsole's own queue is the snapshot's queue collector: not detected (its statements) again.
+    systems = [s for s in registry.detect(conn, queues, skip_own=True) if s.kind != "pgconsole"]
     if not systems:
         return SystemsRead(reads=[], health={})
     return SystemsRead(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 from pgconsole.exporter.target import ScrapeResult, Target
 from pgconsole.monitor.snapshot import Snapshot
@@ -153,26 +154,66 @@ SERIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
 }
 
+# Each series' labels as (name, index in the sample's values), by name: generate_latest's order.
+_LABEL_ORDER: dict[str, tuple[tuple[str, int], ...]] = {
+    name: tuple(sorted((k, i) for i, k in enumerate(("target", *names))))
+    for name, (_kind, _doc, names) in SERIES.items()
+}
+
 
 class _Families:
-    """One family per name, every target's samples in it (the text format allows a name once)."""
+    """One family per name, every target's samples in it (the text format allows a name once).
+
+    Samples are kept as label values and numbers and written out by :meth:`text` in the format
+    ``prometheus_client.generate_latest`` writes (the test holds them equal): building its metric
+    objects and validating every label name again was most of a scrape's rendering cost."""
 
     def __init__(self) -> None:
-        self.families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+        self.samples: dict[str, list[tuple[tuple[str, ...], float]]] = {}
 
     def add(self, name: str, target: str, value: float | int | None, **labels: str | None) -> None:
         if value is None:
             return
-        kind, doc, names = SERIES[name]
-        fam = self.families.get(name)
-        if fam is None:
+        samples = self.samples.get(name)
+        if samples is None:
+            samples = self.samples[name] = []
+        samples.append(((target, *[labels.get(n) or "" for n in SERIES[name][2]]), float(value)))
+
+    def metrics(self) -> list[Metric]:
+        out: list[Metric] = []
+        for name, samples in self.samples.items():
+            kind, doc, names = SERIES[name]
             cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             fam = cls(name, doc, labels=("target", *names))
-            self.families[name] = fam
-        fam.add_metric([target, *[labels.get(n) or "" for n in names]], float(value))
+            for values, value in samples:
+                fam.add_metric(list(values), value)
+            out.append(fam)
+        return out
+
+    def text(self) -> str:
+        out: list[str] = []
+        for name, samples in self.samples.items():
+            kind, doc, names = SERIES[name]
+            full = f"{name}_total" if kind == "counter" else name
+            out.append(f"# HELP {full} {_escape_help(doc)}\n# TYPE {full} {kind}\n")
+            order = _LABEL_ORDER[name]
+            for values, value in samples:
+                labels = ",".join(f'{k}="{_escape_value(values[i])}"' for k, i in order)
+                out.append(f"{full}{{{labels}}} {floatToGoString(value)}\n")
+        return "".join(out)
 
 
-def families(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> list[Metric]:
+def _escape_help(doc: str) -> str:
+    return doc.replace("\\", r"\\").replace("\n", r"\n")
+
+
+def _escape_value(v: str) -> str:
+    if "\\" in v or "\n" in v or '"' in v:
+        return v.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return v
+
+
+def _build(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> _Families:
     out = _Families()
     for r in scrapes:
         t = r.target
@@ -201,7 +242,17 @@ def families(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> 
                 out.add("pgconsole_queue_jobs_estimated", t, e.count, system=q.system, state=e.state)
             out.add("pgconsole_queue_oldest_due_seconds", t, q.oldest_due_s, system=q.system)
             out.add("pgconsole_queue_stuck_jobs", t, q.stuck, system=q.system)
-    return list(out.families.values())
+    return out
+
+
+def families(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> list[Metric]:
+    """The scrapes as prometheus_client metric families."""
+    return _build(scrapes, targets).metrics()
+
+
+def text(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> str:
+    """The scrapes in the Prometheus text format, as ``generate_latest`` writes ``families``."""
+    return _build(scrapes, targets).text()
 
 
 def _snapshot(out: _Families, t: str, snap: Snapshot) -> None:

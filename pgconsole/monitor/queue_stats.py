@@ -56,7 +56,9 @@ WINDOW_CAP = 2_000
 # Each state's types by a skip scan over an index led by job_type (pending: jobs_pending_type_idx
 # (job_type, scheduled_at), migration 0006; processing: jobs_processing_idx (job_type, locked_by)),
 # one descent per type; then each type's count by an index-only scan that stops at the type's cap.
-# The cap travels with each row (n > cap means capped); the collector cuts n to the cap.
+# The cap travels with each row (n > cap means capped); the collector cuts n to the cap. The count's
+# ORDER BY is the type index's own order: without it the planner may count through the claim index
+# (priority DESC, scheduled_at, job_type), a skip scan that reads every type's entries for each type.
 _TYPES_CTE = """
 {name} AS (
     (SELECT j.job_type, 1 AS k FROM pgconsole.jobs j WHERE j.status = '{status}' ORDER BY j.job_type LIMIT 1)
@@ -70,24 +72,27 @@ _TYPE_COUNTS = """
 SELECT '{status}' AS status, t.job_type, c.cap,
        (SELECT count(*) FROM (SELECT 1 FROM pgconsole.jobs j
                                WHERE j.status = '{status}' AND j.job_type = t.job_type
+                               ORDER BY {order}
                                LIMIT c.cap + 1) x)::int AS n
   FROM {name} t
  CROSS JOIN (SELECT greatest(%(min)s, %(budget)s / greatest(count(*), 1))::int AS cap
                FROM {name} WHERE {name}.job_type IS NOT NULL) c
  WHERE t.job_type IS NOT NULL"""
+_PENDING_ORDER = "j.job_type, j.scheduled_at"  # jobs_pending_type_idx
+_PROCESSING_ORDER = "j.job_type, j.locked_by"  # jobs_processing_idx
 PROCESSING_COUNTS_SQL = (
     "WITH RECURSIVE"
     + _TYPES_CTE.format(name="rt", status="processing")
-    + _TYPE_COUNTS.format(name="rt", status="processing")
+    + _TYPE_COUNTS.format(name="rt", status="processing", order=_PROCESSING_ORDER)
 )
 ACTIVE_COUNTS_SQL = (
     "WITH RECURSIVE"
     + _TYPES_CTE.format(name="pt", status="pending")
     + ","
     + _TYPES_CTE.format(name="rt", status="processing")
-    + _TYPE_COUNTS.format(name="pt", status="pending")
+    + _TYPE_COUNTS.format(name="pt", status="pending", order=_PENDING_ORDER)
     + "\nUNION ALL"
-    + _TYPE_COUNTS.format(name="rt", status="processing")
+    + _TYPE_COUNTS.format(name="rt", status="processing", order=_PROCESSING_ORDER)
 )
 
 

@@ -14,6 +14,7 @@ fresh each time; PG 15+ ``stats_fetch_consistency`` freezes them inside a transa
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -185,13 +186,23 @@ def attach_pgbouncer(snap: Snapshot, stats: PgBouncerStats | None, state: Collec
     return snap
 
 
+# The statement_timeout _set_timeout last set on each connection.
+_timeouts: weakref.WeakKeyDictionary[psycopg.Connection[Any], str] = weakref.WeakKeyDictionary()
+
+
 def _set_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
     # Through transaction pooling a session setting would stay on the server connection for the
     # pool's next client: the statements are then bounded by the role's statement_timeout and the
     # caller's deadline (DeadlineSession, --check's watchdog) instead.
     if pooling(conn) is Pooler.TRANSACTION:
         return
-    conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(max(1, int(ms))),))
+    value = str(max(1, int(ms)))
+    # The session keeps it (autocommit) and every other setter in pgconsole sets it locally: a
+    # snapshot after one that set the same value sends nothing.
+    if _timeouts.get(conn) == value:
+        return
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (value,))
+    _timeouts[conn] = value
 
 
 def take_snapshot(

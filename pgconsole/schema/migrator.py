@@ -19,6 +19,7 @@ Behaviour (each covered by tests/test_migrate*.py against real servers):
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import re
@@ -128,6 +129,7 @@ class MigrationStatus(BaseModel):
     exit_code: int
 
 
+@functools.cache  # resolved once: the migrations collector loads them at every refresh and scrape
 def default_migrations_dir() -> Path:
     return Path(str(resources.files("pgconsole.schema") / "migrations"))
 

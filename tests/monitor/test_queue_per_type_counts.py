@@ -113,6 +113,13 @@ def test_the_count_reads_about_the_budget_through_indexes_only(db):
     assert read <= Q.ACTIVE_CAP + 8 + 2 * 9, (read, json.dumps(row[0])[:600])
     used = {s.get("Index Name") for s in scans}
     assert "jobs_pending_type_idx" in used, used
+    # Each type's count walks that type's own entries: through the claim index (job_type is its
+    # last column) a per-type count is a skip scan over every type's entries, which the read
+    # above does not show (entries skipped inside the index are not rows removed by a filter).
+    counts = [s for s in scans if "job_type = t" in s.get("Index Cond", "")]
+    assert counts and {s["Index Name"] for s in counts} <= {"jobs_pending_type_idx", "jobs_processing_idx"}, [
+        (s["Index Name"], s["Index Cond"]) for s in counts
+    ]
 
 
 def test_failed_in_the_last_hour_lists_every_type_with_its_own_cap(db):

@@ -254,6 +254,9 @@ class QueueSystem(ABC):
 
     kind: ClassVar[str]
     """One of :data:`SYSTEM_KINDS`."""
+    marker: ClassVar[str | None] = None
+    """A table name (any schema) that every instance has: where no relation has that name,
+    :func:`registry.detect` skips this class's own detection (one catalog read for them all)."""
 
     def __init__(self, name: str | None = None, version: str | None = None, location: str = "") -> None:
         self.name = name or self.kind

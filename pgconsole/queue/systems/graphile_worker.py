@@ -239,6 +239,7 @@ class GraphileWorker(GuardedSystem):
     """graphile-worker 0.16+ (``_private_jobs`` with the ``is_available`` column); tested with 0.18."""
 
     kind = "graphile_worker"
+    marker = "_private_jobs"
     STATE_MAP: ClassVar[dict[str, JobStatus]] = NATIVE_STATES
     ACTION_NATIVE: ClassVar[dict[str, tuple[str, ...]]] = {
         "retry": ("permanently_failed", "cancelled"),

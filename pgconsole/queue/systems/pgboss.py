@@ -289,6 +289,7 @@ class PgBoss(GuardedSystem):
     """pg-boss 10+ (the partitioned ``job`` table); tested with pg-boss 12."""
 
     kind = "pgboss"
+    marker = "job"
     STATE_MAP: ClassVar[dict[str, JobStatus]] = NATIVE_STATES
     ACTION_NATIVE: ClassVar[dict[str, tuple[str, ...]]] = {
         "retry": ("failed", "cancelled"),

@@ -81,6 +81,7 @@ SELECT nspname FROM c WHERE to_regclass(quote_ident(nspname) || '.pgqueuer_log')
 
 class PgQueuer(GuardedSystem):
     kind = "pgqueuer"
+    marker = "pgqueuer"
     STATE_MAP: ClassVar[dict[str, JobStatus]] = {**TABLE_STATES, **LOG_STATES}
     ACTION_NATIVE: ClassVar[dict[str, tuple[str, ...]]] = {
         "retry": ("failed",),

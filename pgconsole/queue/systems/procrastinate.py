@@ -79,6 +79,7 @@ SELECT nspname,
 
 class Procrastinate(GuardedSystem):
     kind = "procrastinate"
+    marker = "procrastinate_jobs"
     STATE_MAP: ClassVar[dict[str, JobStatus]] = {
         "todo": "pending",
         "doing": "processing",

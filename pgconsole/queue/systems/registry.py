@@ -28,13 +28,31 @@ SYSTEM_CLASSES: list[type[QueueSystem]] = [OwnQueue, Procrastinate, PgQueuer, Pg
 """Detected in this order (pgconsole's own first: it is the default when several are found)."""
 
 
-def detect(conn: Conn, queues: Mapping[str, Mapping[str, Any]] | None = None) -> list[QueueSystem]:
-    """Every system in the connected database, then every configured table (which must exist)."""
+def detect(
+    conn: Conn, queues: Mapping[str, Mapping[str, Any]] | None = None, *, skip_own: bool = False
+) -> list[QueueSystem]:
+    """Every system in the connected database, then every configured table (which must exist).
+    ``skip_own``: without pgconsole's own queue (a caller that reads it through its collector)."""
     found: list[QueueSystem] = []
-    for cls in SYSTEM_CLASSES:
-        found += cls.detect(conn)
+    classes = [c for c in SYSTEM_CLASSES if not (skip_own and c.kind == "pgconsole")]
+    present = _markers_present(conn, {c.marker for c in classes if c.marker is not None})
+    for cls in classes:
+        if cls.marker is None or cls.marker in present:
+            found += cls.detect(conn)
     found += table_systems(conn, queues or {})
     return found
+
+
+def _markers_present(conn: Conn, markers: set[str]) -> set[str]:
+    """The marker table names some relation has (the catalog, whatever the privileges: a superset
+    of what the classes' own detection finds)."""
+    if not markers:
+        return set()
+    row = conn.execute(
+        "SELECT array_agg(DISTINCT relname::text) FROM pg_class WHERE relname = ANY(%s::name[])",
+        (sorted(markers),),
+    ).fetchone()
+    return set(row[0] or []) if row else set()
 
 
 class SystemRead(BaseModel):
