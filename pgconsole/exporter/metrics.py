@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.utils import floatToGoString
 
 from pgconsole.exporter.target import ScrapeResult, Target
 from pgconsole.monitor.snapshot import Snapshot
@@ -154,66 +153,26 @@ SERIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
 }
 
-# Each series' labels as (name, index in the sample's values), by name: generate_latest's order.
-_LABEL_ORDER: dict[str, tuple[tuple[str, int], ...]] = {
-    name: tuple(sorted((k, i) for i, k in enumerate(("target", *names))))
-    for name, (_kind, _doc, names) in SERIES.items()
-}
-
 
 class _Families:
-    """One family per name, every target's samples in it (the text format allows a name once).
-
-    Samples are kept as label values and numbers and written out by :meth:`text` in the format
-    ``prometheus_client.generate_latest`` writes (the test holds them equal): building its metric
-    objects and validating every label name again was most of a scrape's rendering cost."""
+    """One family per name, every target's samples in it (the text format allows a name once)."""
 
     def __init__(self) -> None:
-        self.samples: dict[str, list[tuple[tuple[str, ...], float]]] = {}
+        self.families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
 
     def add(self, name: str, target: str, value: float | int | None, **labels: str | None) -> None:
         if value is None:
             return
-        samples = self.samples.get(name)
-        if samples is None:
-            samples = self.samples[name] = []
-        samples.append(((target, *[labels.get(n) or "" for n in SERIES[name][2]]), float(value)))
-
-    def metrics(self) -> list[Metric]:
-        out: list[Metric] = []
-        for name, samples in self.samples.items():
-            kind, doc, names = SERIES[name]
+        kind, doc, names = SERIES[name]
+        fam = self.families.get(name)
+        if fam is None:
             cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
             fam = cls(name, doc, labels=("target", *names))
-            for values, value in samples:
-                fam.add_metric(list(values), value)
-            out.append(fam)
-        return out
-
-    def text(self) -> str:
-        out: list[str] = []
-        for name, samples in self.samples.items():
-            kind, doc, names = SERIES[name]
-            full = f"{name}_total" if kind == "counter" else name
-            out.append(f"# HELP {full} {_escape_help(doc)}\n# TYPE {full} {kind}\n")
-            order = _LABEL_ORDER[name]
-            for values, value in samples:
-                labels = ",".join(f'{k}="{_escape_value(values[i])}"' for k, i in order)
-                out.append(f"{full}{{{labels}}} {floatToGoString(value)}\n")
-        return "".join(out)
+            self.families[name] = fam
+        fam.add_metric([target, *[labels.get(n) or "" for n in names]], float(value))
 
 
-def _escape_help(doc: str) -> str:
-    return doc.replace("\\", r"\\").replace("\n", r"\n")
-
-
-def _escape_value(v: str) -> str:
-    if "\\" in v or "\n" in v or '"' in v:
-        return v.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-    return v
-
-
-def _build(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> _Families:
+def families(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> list[Metric]:
     out = _Families()
     for r in scrapes:
         t = r.target
@@ -242,17 +201,7 @@ def _build(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> _F
                 out.add("pgconsole_queue_jobs_estimated", t, e.count, system=q.system, state=e.state)
             out.add("pgconsole_queue_oldest_due_seconds", t, q.oldest_due_s, system=q.system)
             out.add("pgconsole_queue_stuck_jobs", t, q.stuck, system=q.system)
-    return out
-
-
-def families(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> list[Metric]:
-    """The scrapes as prometheus_client metric families."""
-    return _build(scrapes, targets).metrics()
-
-
-def text(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> str:
-    """The scrapes in the Prometheus text format, as ``generate_latest`` writes ``families``."""
-    return _build(scrapes, targets).text()
+    return list(out.families.values())
 
 
 def _snapshot(out: _Families, t: str, snap: Snapshot) -> None:

@@ -11,18 +11,31 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
 from prometheus_client.process_collector import ProcessCollector
 
 from pgconsole.checks.output import to_json_obj
 from pgconsole.checks.result import Status, overall_status
-from pgconsole.exporter.metrics import text
+from pgconsole.exporter.metrics import families
 from pgconsole.exporter.target import DaemonPool, ScrapeResult, Target, scrape_all, scrape_pool
+
+
+class _ScrapeCollector:
+    """A prometheus_client collector whose ``collect`` is one scrape of every target."""
+
+    def __init__(self, targets: list[Target], pool: DaemonPool) -> None:
+        self.targets = targets
+        self.pool = pool
+        self.by_name = {t.name: t for t in targets}
+
+    def collect(self) -> Iterable[Metric]:
+        return families(scrape_all(self.targets, self.pool), self.by_name)
 
 
 def health_body(scrapes: list[ScrapeResult], targets: list[Target]) -> tuple[int, dict[str, Any]]:
@@ -57,15 +70,14 @@ class _Server6(_ThreadingServer):
 
 def make_app(targets: list[Target], pool: DaemonPool | None = None) -> Callable[..., Any]:
     pool = pool or scrape_pool(targets)
-    by_name = {t.name: t for t in targets}
-    # The exporter's own process series, after the targets' (as one registry would list them).
-    process = CollectorRegistry(auto_describe=False)
-    ProcessCollector(namespace="pgconsole_exporter", registry=process)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ScrapeCollector(targets, pool))  # type: ignore[arg-type]
+    ProcessCollector(namespace="pgconsole_exporter", registry=registry)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            body = text(scrape_all(targets, pool), by_name).encode() + generate_latest(process)
+            body = generate_latest(registry)
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
             return [body]
         if path == "/health":
