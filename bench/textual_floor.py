@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     for kind, v in runs.items():
         print(f"| {kind} | {statistics.median(v):.1f} | {min(v):.1f}–{max(v):.1f} |")
     if a.json:
-        Path(a.json).write_text(json.dumps({"textual": textual_version, "rows": a.rows, "runs": runs}, indent=1))
+        Path(a.json).write_text(
+            json.dumps({"textual": textual_version, "rows": a.rows, "runs": runs}, indent=1)
+        )
 
 
 if __name__ == "__main__":
