@@ -75,7 +75,7 @@ def _app(kind: str, rows: int) -> Any:
                 Text(f"{self.tick + i}s"),
                 Text(f"{self.tick}s"),
                 Text(""),
-                Text(f"SELECT * FROM pgconsole.jobs WHERE id = {i} -- refresh {self.tick}"),
+                Text(f"a query text of session {i}, refresh {self.tick}"),
             ]
 
         def _update(self) -> None:
