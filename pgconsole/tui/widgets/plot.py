@@ -1,7 +1,7 @@
 """A line plot of quadrant blocks (2×2 points per cell) as a Rich ``Text``, drawn directly.
 
 plotext drew the Overview's charts before; building its figure and parsing its ANSI output back
-into a ``Text`` took ten times the CPU of this per draw (docs/BENCHMARKS.md §8, ``python -m
+into a ``Text`` took several times the CPU of this per draw (docs/BENCHMARKS.md §8, ``python -m
 bench.chart_cost``), four charts at every refresh. This draws the same picture — joined lines in the series' colours,
 a y axis with labelled ticks on the left, an x axis with labelled ticks below — into a grid and
 emits one span per run of a colour. Braille would be finer, but braille glyphs are missing from
