@@ -9,8 +9,7 @@ config directory (platformdirs). Layout::
     [thresholds.cache_hit]
     warn = "95%"
     crit = "90%"
-    [checks.custom.orders_backlog]            # a check of one's own: one number, warn, crit
-    sql = "SELECT count(*) FROM app.orders WHERE state = 'new'"
+    [checks.custom.orders_backlog]            # a check of one's own: sql, warn, crit (docs/configuration.md)
     warn = 100
     crit = 1000
     [queues.app_jobs]                        # a team's own jobs table (docs/queues.md)
@@ -34,7 +33,6 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,11 +77,6 @@ class CustomCheck(BaseModel):
         if self.direction == "low-is-bad" and self.warn < self.crit:
             raise ValueError(f"warn ({self.warn:g}) is below crit ({self.crit:g}) for a low-is-bad check")
         return self
-
-
-def custom_statements(custom: Mapping[str, CustomCheck]) -> dict[str, str]:
-    """Each custom check's statement by name: the text monitor/custom.py runs, read-only."""
-    return {name: spec.sql for name, spec in custom.items()}
 
 
 _CUSTOM_NAME = r"^[A-Za-z0-9_]{1,63}$"

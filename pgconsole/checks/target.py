@@ -15,7 +15,6 @@ from pgconsole.checks.registry import collectors_for, run_checks
 from pgconsole.checks.result import CheckResult, Status
 from pgconsole.checks.systems import check_systems
 from pgconsole.checks.thresholds import Thresholds
-from pgconsole.config import custom_statements
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
 from pgconsole.db.connect import ConnectError, Purpose, connect, connect_pgbouncer_admin, describe_error
 from pgconsole.monitor.snapshot import (
@@ -72,7 +71,7 @@ def collect(
         deadline=deadline,
         collector_timeout_ms=collector_timeout_ms,
         pgbouncer=bouncer,
-        custom=custom_statements(settings.checks.custom) if CUSTOM in needed else None,
+        custom=settings.checks.custom if CUSTOM in needed else None,
     )
     if bouncer_error is not None and PGBOUNCER in needed:
         attach_pgbouncer(snap, None, pgbouncer_unreachable(bouncer_error))

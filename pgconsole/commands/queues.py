@@ -3,7 +3,8 @@
 Lists each detected system (pgconsole's own, Procrastinate, PgQueuer, ... and the configured
 ``[queues.NAME]`` tables) with its version where known, counts by state in pgconsole's words beside
 the native states, how each count was obtained (exact, capped, estimate), its job types or queues,
-the oldest due job and the recent throughput. Reading needs only SELECT on the library's tables.
+the oldest due job and the recent throughput, all read by queue.systems (the console's Queues
+screen reads the same); reading needs only read access to the library's tables.
 Exit codes: 0 listed (a system that could not be read says why in its entry), 1 bad config, 2 cannot connect.
 """
 

@@ -20,6 +20,7 @@ import psycopg
 from psycopg import errors, sql
 from pydantic import BaseModel
 
+from pgconsole.config import CustomCheck
 from pgconsole.db.redact import redact
 
 DEFAULT_TIMEOUT_MS = 2_000
@@ -35,15 +36,16 @@ class CustomValue(BaseModel):
 
 
 def run_custom(
-    conn: psycopg.Connection[Any], statements: Mapping[str, str], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
+    conn: psycopg.Connection[Any], checks: Mapping[str, CustomCheck], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
 ) -> dict[str, CustomValue]:
-    """Run each named statement read-only under ``timeout_ms``; never raises for a statement's own
-    error (its value says what failed). A lost connection is raised: the caller's snapshot says so."""
+    """Run each named check's statement read-only under ``timeout_ms``; never raises for a
+    statement's own error (its value says what failed). A lost connection is raised: the caller's
+    snapshot says so."""
     out: dict[str, CustomValue] = {}
-    for name, text in statements.items():
+    for name, spec in checks.items():
         t0 = time.monotonic()
         try:
-            value = _one_number(conn, text, timeout_ms)
+            value = _one_number(conn, spec.sql, timeout_ms)
             out[name] = CustomValue(name=name, value=value)
         except errors.QueryCanceled:
             out[name] = CustomValue(name=name, error=f"timed out after {timeout_ms} ms")

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import errors
 from pydantic import BaseModel
 
+from pgconsole.config import CustomCheck
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.db.connect import Pooler, pooling
 from pgconsole.db.redact import redact
@@ -197,12 +198,14 @@ def _set_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
     if pooling(conn) is Pooler.TRANSACTION:
         return
     value = str(max(1, int(ms)))
-    # The session keeps it (autocommit) and every other setter in pgconsole sets it locally: a
-    # snapshot after one that set the same value sends nothing.
-    if _timeouts.get(conn) == value:
+    # An autocommit session keeps it, and every other setter in pgconsole sets it locally: a
+    # snapshot after one that set the same value sends nothing. (Inside a caller's transaction a
+    # rollback would undo it, so there it is sent every time.)
+    if conn.autocommit and _timeouts.get(conn) == value:
         return
     conn.execute("SELECT set_config('statement_timeout', %s, false)", (value,))
-    _timeouts[conn] = value
+    if conn.autocommit:
+        _timeouts[conn] = value
 
 
 def take_snapshot(
@@ -215,7 +218,7 @@ def take_snapshot(
     collector_timeout_ms: int = DEFAULT_COLLECTOR_TIMEOUT_MS,
     min_interval_s: Mapping[str, float] | None = None,
     pgbouncer: psycopg.Connection[Any] | None = None,
-    custom: Mapping[str, str] | None = None,
+    custom: Mapping[str, CustomCheck] | None = None,
 ) -> Snapshot:
     """Run the collectors (all, or ``only``) and return a :class:`Snapshot`.
 
@@ -227,7 +230,7 @@ def take_snapshot(
     collectors' own (a screen that does not show a collector's figures reads it less often). Never
     raises for a collector's failure; a lost connection marks the remaining collectors as ``error``.
     ``pgbouncer``: a connection to PgBouncer's admin console, read after the collectors.
-    ``custom``: the custom checks' statements by name, run read-only after the collectors.
+    ``custom``: the config's custom checks by name, their statements run read-only after the collectors.
     """
     start = time.monotonic()
     states: dict[str, CollectorState] = {}
@@ -339,7 +342,7 @@ def take_snapshot(
 
 def _read_custom(
     conn: psycopg.Connection[Any],
-    statements: Mapping[str, str],
+    checks: Mapping[str, CustomCheck],
     connection_lost: str | None,
     deadline: float | None,
     timeout_ms: int,
@@ -354,7 +357,7 @@ def _read_custom(
         if timeout_ms < 20:
             return None, CollectorState(name=CUSTOM, status="skipped", message="out of time")
     try:
-        values = run_custom(conn, statements, timeout_ms=timeout_ms)
+        values = run_custom(conn, checks, timeout_ms=timeout_ms)
         state = CollectorState(name=CUSTOM, status="ok")
     except psycopg.Error as exc:
         values, state = None, CollectorState(name=CUSTOM, status="error", message=redact(_one_line(exc)))

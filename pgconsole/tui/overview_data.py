@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pgconsole.checks import resolve_thresholds, run_checks
 from pgconsole.checks.result import CheckResult
+from pgconsole.config import CustomCheck
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.db.session import SourceError
 from pgconsole.monitor import Snapshot, take_snapshot
@@ -26,10 +27,10 @@ def read(
     conn: psycopg.Connection[Any],
     caps: ServerCaps,
     previous: Snapshot | None,
-    custom: Mapping[str, str] | None = None,
+    custom: Mapping[str, CustomCheck] | None = None,
 ) -> tuple[Snapshot, PerType | None]:
     """The monitor's snapshot plus the per-type figures the Overview adds to it (``custom``: the
-    custom checks' statements by name)."""
+    config's custom checks by name)."""
     snap = snapshot(conn, caps, previous, custom=custom)
     extra = None
     if snap.queue is not None:
@@ -42,7 +43,7 @@ def snapshot(
     caps: ServerCaps,
     previous: Snapshot | None,
     only: set[str] | None = None,
-    custom: Mapping[str, str] | None = None,
+    custom: Mapping[str, CustomCheck] | None = None,
 ) -> Snapshot:
     snap = take_snapshot(conn, caps, previous, only=only, min_interval_s=CARRIED_S, custom=custom)
     if conn.broken or conn.closed:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pgconsole.config import custom_statements
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
 from pgconsole.db.connect import Pooler, Purpose, connect_pgbouncer_admin, pooling
 from pgconsole.db.dsn import describe_target
@@ -101,7 +100,6 @@ class PgSource:
         self.dsn = dsn
         self.profile = profile or ""
         self.custom_checks = dict(custom_checks or {})
-        self.custom_sql = custom_statements(self.custom_checks)
         self.queues = queues or {}  # [queues.NAME]: a team's own tables (queue.systems.custom_table)
         # PgBouncer's admin console, on a session of its own with a short deadline: a PgBouncer that
         # does not answer costs its panel and its checks, never the rest of a refresh.
@@ -168,7 +166,9 @@ class PgSource:
     async def overview(self) -> OverviewData:
         caps = await self._caps()
         prev = self._prev_snapshot
-        snap, extra = await self.session.call(lambda conn: overview.read(conn, caps, prev, self.custom_sql))
+        snap, extra = await self.session.call(
+            lambda conn: overview.read(conn, caps, prev, self.custom_checks)
+        )
         self._prev_snapshot = snap
         if self.pgbouncer_session is not None:
             attach_pgbouncer(snap, *await self._read_pgbouncer())
@@ -184,7 +184,7 @@ class PgSource:
         caps = await self._caps()
         prev = self._prev_snapshot
         snap = await self.session.call(
-            lambda conn: overview.snapshot(conn, caps, prev, custom=self.custom_sql)
+            lambda conn: overview.snapshot(conn, caps, prev, custom=self.custom_checks)
         )
         self._prev_snapshot = snap
         if self.pgbouncer_session is not None:
