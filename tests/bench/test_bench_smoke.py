@@ -121,14 +121,14 @@ def test_report_renders(env: Env) -> None:
 def test_backend_cpu(env: Env) -> None:
     from bench.backend_cpu import BATCH, measure
 
-    res = measure(env.admin_dsn, [1, 2], batches=10, repeat=1)
+    res = measure(env.admin_dsn, [1, 2], batches=30, repeat=1)
     for sessions, by_side in res.items():
         for side, (run,) in by_side.items():
             # every session handled its batches, and the backends' CPU was read while they were
-            # still connected (tens of us a job; 5 us is far below any real figure and far above
-            # the zero of a backend that had exited; /proc counts 10 ms ticks, 1,000 jobs make several)
-            assert run["jobs"] == sessions * 10 * BATCH, (sessions, side, run)
-            assert run["us_per_job"] > 5, (sessions, side, run)
+            # still connected: not the zero of a backend that had exited. /proc counts 10 ms ticks
+            # and the bare loop's backend takes about 5 us a job, so 3,000 jobs make a tick or more.
+            assert run["jobs"] == sessions * 30 * BATCH, (sessions, side, run)
+            assert run["us_per_job"] > 0, (sessions, side, run)
 
 
 def test_exporter_cost(pg18: Cluster, tmp_path: object) -> None:
