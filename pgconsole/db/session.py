@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -66,14 +68,33 @@ def _run_in_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
     return fut
 
 
+# How long a discard waits for the abandoned call to let go of the connection before leaving it
+# open (a leak, never a crash); the socket shutdown normally ends that call at once.
+DISCARD_WAIT_S = 60.0
+
+
 def _discard(conn: psycopg.Connection[Any]) -> None:
-    """Cancel whatever runs on ``conn`` and close it, in the background."""
+    """Cancel whatever runs on ``conn`` and close it, in the background.
+
+    The abandoned call may still be inside libpq on another thread, and closing frees the libpq
+    connection under it (a crash inside psycopg, seen once in the exporter's fault tests). So the
+    socket is shut down first, which ends a blocked read at once even on a blackholed network,
+    and the connection is closed only under psycopg's own lock, once that call has returned."""
 
     def body() -> None:
         with contextlib.suppress(Exception):
             conn.cancel_safe(timeout=3.0)
         with contextlib.suppress(Exception):
-            conn.close()
+            # A duplicate of the descriptor: shutdown acts on the socket, and closing the duplicate
+            # leaves libpq's descriptor to libpq.
+            with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+        if conn.lock.acquire(timeout=DISCARD_WAIT_S):
+            try:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            finally:
+                conn.lock.release()
 
     threading.Thread(target=body, name="pgconsole-db-discard", daemon=True).start()
 
