@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pgconsole.checks import resolve_thresholds, run_checks
-from pgconsole.checks.result import CheckResult
+from pgconsole.checks.result import CheckResult, Status
+from pgconsole.checks.systems import QUEUE_CHECKS, judge_systems, read_systems
 from pgconsole.config import CustomCheck
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.db.session import SourceError
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 # It shows no statement figures, only the pg_stat_statements check (readable or not), and reading
 # the whole view and its delta is a large part of a refresh; the Queries screen reads it every refresh.
 CARRIED_S = {"statements": 30.0}
+# The other queue systems' checks (the ones --check adds) are read at most this often: each system
+# costs statements of its own, and its summary moves slowly next to a one-second refresh.
+SYSTEMS_CHECK_S = 10.0
 
 
 def read(
@@ -59,6 +63,44 @@ def health(
     """The check registry's verdicts on a snapshot: the same as ``--check`` gives (``custom``: the
     config's ``[checks.custom.NAME]`` definitions)."""
     return run_checks(snap, resolve_thresholds(thresholds_config or {}), None, custom)
+
+
+def system_checks(
+    conn: psycopg.Connection[Any],
+    queues: Mapping[str, Mapping[str, Any]],
+    thresholds_config: dict[str, Any] | None = None,
+) -> list[CheckResult]:
+    """The queue checks of every other queue system in the database, as ``--check`` adds them
+    (checks.systems): a bad ``[queues.NAME]`` or a failed read is an UNKNOWN check."""
+    from pgconsole.queue.models import InvalidInput
+
+    try:
+        read = read_systems(conn, queues)
+    except InvalidInput as exc:
+        return [CheckResult(name="queue_latency", status=Status.UNKNOWN, message=f"config: {exc}")]
+    except Exception as exc:  # noqa: BLE001 - reported as a check, like --check does
+        if conn.broken or conn.closed:
+            raise
+        return [
+            CheckResult(
+                name="queue_latency",
+                status=Status.UNKNOWN,
+                message=f"cannot read the other queue systems: {exc}",
+            )
+        ]
+    if not read.reads:
+        return []
+    return judge_systems(read.reads, read.health, resolve_thresholds(thresholds_config or {}))
+
+
+def with_system_checks(own: list[CheckResult], others: list[CheckResult]) -> list[CheckResult]:
+    """The banner's checks: the built-in ones, then the other systems'; with other systems present,
+    pgconsole's own queue checks name their system, as in ``--check``."""
+    if others:
+        for r in own:
+            if r.name in QUEUE_CHECKS:
+                r.system = "pgconsole"
+    return own + others
 
 
 def build(

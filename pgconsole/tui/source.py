@@ -5,6 +5,7 @@ a fake with the same methods."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -123,6 +124,8 @@ class PgSource:
         self.thresholds = thresholds or {}
         self._prev_statements: Snapshot | None = None
         self._action_allowed = False
+        self._system_checks: list[CheckResult] | None = None
+        self._system_checks_at = 0.0
 
     # -- header ---------------------------------------------------------------------------
     async def header(self) -> HeaderInfo:
@@ -173,6 +176,7 @@ class PgSource:
         if self.pgbouncer_session is not None:
             attach_pgbouncer(snap, *await self._read_pgbouncer())
         data = overview.build(snap, self.thresholds, extra, self.custom_checks)
+        data.checks = overview.with_system_checks(data.checks, await self._other_system_checks())
         if not caps.has_queue:
             data.notes.append(
                 "the pgconsole schema is not installed in this database: run `pgconsole migrate`"
@@ -189,7 +193,18 @@ class PgSource:
         self._prev_snapshot = snap
         if self.pgbouncer_session is not None:
             attach_pgbouncer(snap, *await self._read_pgbouncer())
-        return overview.health(snap, self.thresholds, self.custom_checks)
+        own = overview.health(snap, self.thresholds, self.custom_checks)
+        return overview.with_system_checks(own, await self._other_system_checks())
+
+    async def _other_system_checks(self) -> list[CheckResult]:
+        """The other queue systems' checks, read again once they are SYSTEMS_CHECK_S old."""
+        now = time.monotonic()
+        if self._system_checks is None or now - self._system_checks_at >= overview.SYSTEMS_CHECK_S:
+            self._system_checks = await self.session.call(
+                lambda conn: overview.system_checks(conn, self.queues, self.thresholds)
+            )
+            self._system_checks_at = now
+        return [r.model_copy() for r in self._system_checks]
 
     # -- PgBouncer ------------------------------------------------------------------------
     async def _read_pgbouncer(self) -> tuple[PgBouncerStats | None, CollectorState]:
