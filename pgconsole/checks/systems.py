@@ -20,8 +20,6 @@ from pgconsole.queue.systems.registry import SystemRead
 if TYPE_CHECKING:
     import psycopg
 
-    from pgconsole.config import Settings
-
 QUEUE_CHECKS = ("queue_latency", "stuck_jobs", "failure_rate", "queue_table_bloat")
 
 
@@ -189,27 +187,32 @@ def read_systems(conn: psycopg.Connection[Any], queues: Mapping[str, Mapping[str
     )
 
 
+def name_own_system(results: list[CheckResult]) -> None:
+    """Mark pgconsole's own queue checks among ``results`` with ``system = "pgconsole"``."""
+    for r in results:
+        if r.name in QUEUE_CHECKS:
+            r.system = "pgconsole"
+
+
 def check_systems(
     conn: psycopg.Connection[Any],
-    settings: Settings,
+    queues: Mapping[str, Mapping[str, Any]],
     thresholds: Mapping[str, Thresholds],
     only: Collection[str] | None,
     results: list[CheckResult],
     read: SystemsRead | None = None,
 ) -> list[CheckResult]:
-    """The queue checks for every other queue system found here (issue 17 item 6), from ``read``
-    when the caller has read them already; pgconsole's own queue's results (in ``results``) are
-    marked ``system = "pgconsole"``."""
+    """The queue checks for every other queue system found here (issue 17 item 6; ``queues``: the
+    config's ``[queues.NAME]``), from ``read`` when the caller has read them already; pgconsole's
+    own queue's results (in ``results``) are marked ``system = "pgconsole"``."""
     from pgconsole.queue.models import InvalidInput
 
     if only is not None and not any(n in QUEUE_CHECKS for n in only):
         return []
-    for r in results:
-        if r.name in QUEUE_CHECKS:
-            r.system = "pgconsole"
+    name_own_system(results)
     if read is None:
         try:
-            read = read_systems(conn, settings.queues)
+            read = read_systems(conn, queues)
         except InvalidInput as exc:
             return [CheckResult(name="queue_latency", status=Status.UNKNOWN, message=f"config: {exc}")]
     if not read.reads:

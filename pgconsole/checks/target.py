@@ -124,7 +124,7 @@ def check_target(
         results = run_checks(snap, thresholds, only, settings.checks.custom)
         phase("reading the other queue systems")
         try:
-            results += check_systems(conn, settings, thresholds, only, results)
+            results += check_systems(conn, settings.queues, thresholds, only, results)
         except Exception as exc:  # noqa: BLE001 - the other checks' verdicts stand
             if conn.broken or conn.closed:
                 raise

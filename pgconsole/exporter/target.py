@@ -242,7 +242,7 @@ class Target:
                 )
             )
             return []
-        results += check_systems(st.conn, s, self.thresholds, None, results, read)
+        results += check_systems(st.conn, s.queues, self.thresholds, None, results, read)
         return read.reads
 
     def _finished(self, st: _Connections, snap: Snapshot) -> FinishedSince | None:

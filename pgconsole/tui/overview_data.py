@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pgconsole.checks import resolve_thresholds, run_checks
 from pgconsole.checks.result import CheckResult, Status
-from pgconsole.checks.systems import QUEUE_CHECKS, judge_systems, read_systems
+from pgconsole.checks.systems import check_systems
 from pgconsole.config import CustomCheck
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.db.session import SourceError
@@ -70,14 +70,10 @@ def system_checks(
     queues: Mapping[str, Mapping[str, Any]],
     thresholds_config: dict[str, Any] | None = None,
 ) -> list[CheckResult]:
-    """The queue checks of every other queue system in the database, as ``--check`` adds them
-    (checks.systems): a bad ``[queues.NAME]`` or a failed read is an UNKNOWN check."""
-    from pgconsole.queue.models import InvalidInput
-
+    """The queue checks of every other queue system in the database, as ``--check`` adds them; a
+    failed read is an UNKNOWN check, as there."""
     try:
-        read = read_systems(conn, queues)
-    except InvalidInput as exc:
-        return [CheckResult(name="queue_latency", status=Status.UNKNOWN, message=f"config: {exc}")]
+        return check_systems(conn, queues, resolve_thresholds(thresholds_config or {}), None, [])
     except Exception as exc:  # noqa: BLE001 - reported as a check, like --check does
         if conn.broken or conn.closed:
             raise
@@ -88,19 +84,6 @@ def system_checks(
                 message=f"cannot read the other queue systems: {exc}",
             )
         ]
-    if not read.reads:
-        return []
-    return judge_systems(read.reads, read.health, resolve_thresholds(thresholds_config or {}))
-
-
-def with_system_checks(own: list[CheckResult], others: list[CheckResult]) -> list[CheckResult]:
-    """The banner's checks: the built-in ones, then the other systems'; with other systems present,
-    pgconsole's own queue checks name their system, as in ``--check``."""
-    if others:
-        for r in own:
-            if r.name in QUEUE_CHECKS:
-                r.system = "pgconsole"
-    return own + others
 
 
 def build(

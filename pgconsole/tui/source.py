@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pgconsole.checks.systems import name_own_system
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
 from pgconsole.db.connect import Pooler, Purpose, connect_pgbouncer_admin, pooling
 from pgconsole.db.dsn import describe_target
@@ -176,7 +177,7 @@ class PgSource:
         if self.pgbouncer_session is not None:
             attach_pgbouncer(snap, *await self._read_pgbouncer())
         data = overview.build(snap, self.thresholds, extra, self.custom_checks)
-        data.checks = overview.with_system_checks(data.checks, await self._other_system_checks())
+        data.checks = await self._with_system_checks(data.checks)
         if not caps.has_queue:
             data.notes.append(
                 "the pgconsole schema is not installed in this database: run `pgconsole migrate`"
@@ -193,18 +194,19 @@ class PgSource:
         self._prev_snapshot = snap
         if self.pgbouncer_session is not None:
             attach_pgbouncer(snap, *await self._read_pgbouncer())
-        own = overview.health(snap, self.thresholds, self.custom_checks)
-        return overview.with_system_checks(own, await self._other_system_checks())
+        return await self._with_system_checks(overview.health(snap, self.thresholds, self.custom_checks))
 
-    async def _other_system_checks(self) -> list[CheckResult]:
-        """The other queue systems' checks, read again once they are SYSTEMS_CHECK_S old."""
+    async def _with_system_checks(self, own: list[CheckResult]) -> list[CheckResult]:
+        """``own`` (the built-in checks, own queue checks marked as --check marks them) and the other
+        queue systems' checks, read again once they are SYSTEMS_CHECK_S old."""
         now = time.monotonic()
         if self._system_checks is None or now - self._system_checks_at >= overview.SYSTEMS_CHECK_S:
             self._system_checks = await self.session.call(
                 lambda conn: overview.system_checks(conn, self.queues, self.thresholds)
             )
             self._system_checks_at = now
-        return [r.model_copy() for r in self._system_checks]
+        name_own_system(own)
+        return own + self._system_checks
 
     # -- PgBouncer ------------------------------------------------------------------------
     async def _read_pgbouncer(self) -> tuple[PgBouncerStats | None, CollectorState]:
