@@ -33,13 +33,32 @@ def add_parser(sub: Any) -> None:
         default=argparse.SUPPRESS,
         help="per-target scrape limit in seconds (default: the target's timeout setting, 10)",
     )
+    p.add_argument(
+        "--slow-every",
+        type=_seconds,
+        metavar="S",
+        default=60.0,
+        help="read the slow-moving figures (vacuum and wraparound, archiver, migrations, database "
+        "size, finished-job estimates) again once they are S seconds old (0 to 60, default 60; "
+        "0: at every scrape)",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 <= value <= 60:  # the database size and the estimates are read at least every 60 s
+        raise argparse.ArgumentTypeError(f"expected 0 to 60 seconds, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace, targets_settings: list[Any]) -> int:
     from pgconsole.exporter.server import Exporter
     from pgconsole.exporter.target import Target
 
-    targets = [Target.from_settings(s) for s in targets_settings]
+    targets = [Target.from_settings(s, args.slow_every) for s in targets_settings]
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         print("pgconsole: exporter: two targets with the same name", file=sys.stderr)

@@ -46,9 +46,36 @@ T = TypeVar("T")
 # Every collector a check needs, the custom statements and PgBouncer; not pg_stat_statements
 # (no check judges its figures, and reading the view is most of a console refresh's cost).
 EXPORTER_COLLECTORS = frozenset(collectors_for(None) | {CUSTOM, PGBOUNCER})
-# Every collector read at every scrape: what Prometheus stores is what the server said at its scrape
-# time (the console carries the slow-moving ones for 10 s; scrapes come seconds apart anyway).
-NO_CARRY = {name: 0.0 for name in COLLECTOR_NAMES}
+# Figures that move slowly, read at most every ``slow_every_s`` (SLOW_EVERY_S unless the exporter is
+# told otherwise): the vacuum and wraparound figures, the archiver, the migrations, the database's
+# size and the finished states' estimates (each a large part of a scrape's cost for a figure that
+# takes minutes to move: docs/BENCHMARKS.md §9). Everything else is read at every scrape: what
+# Prometheus stores is what the server said at its scrape time.
+SLOW_EVERY_S = 60.0
+SLOW_COLLECTORS = ("vacuum", "archiver", "migrations")
+
+
+def carry_ages(slow_every_s: float) -> dict[str, float]:
+    """take_snapshot's ``min_interval_s`` for a scrape: the slow collectors' age, 0 for the rest."""
+    return {name: (slow_every_s if name in SLOW_COLLECTORS else 0.0) for name in COLLECTOR_NAMES}
+
+
+def scrape_previous(previous: Snapshot | None, slow_every_s: float, now: float) -> Snapshot | None:
+    """The previous scrape as the collectors may use it: for the deltas and the slow figures, never
+    for the queue's counts (its capped pending count would be reused for PENDING_RECOUNT_S)."""
+    if previous is None:
+        return None
+    update: dict[str, Any] = {}
+    if previous.queue is not None:
+        q = previous.queue
+        fresh = q.estimated_at is not None and now - q.estimated_at < slow_every_s
+        update["queue"] = q.model_copy(
+            update={"pending_counted_at": None, "estimated_at": q.estimated_at if fresh else None}
+        )
+    db = previous.database
+    if db is not None and db.size_read_at is not None and now - db.size_read_at >= slow_every_s:
+        update["database"] = db.model_copy(update={"size_read_at": None})
+    return previous.model_copy(update=update)
 
 
 class ScrapeResult(BaseModel):
@@ -88,6 +115,8 @@ class Target:
     settings: Settings
     timeout_s: float
     thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
+    slow_every_s: float = SLOW_EVERY_S
+    """The slow-moving figures' longest carry (0: every figure read at every scrape)."""
     counters: dict[tuple[str, str, str], int] = field(default_factory=dict)
     """(system, job_type, final state) -> jobs seen finishing since the exporter started."""
     _state: _Connections = field(default_factory=_Connections)
@@ -96,9 +125,9 @@ class Target:
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Target:
+    def from_settings(cls, settings: Settings, slow_every_s: float = SLOW_EVERY_S) -> Target:
         name = settings.profile or describe_target(settings.target_dsn())
-        return cls(name, settings, settings.timeout, resolve_thresholds(settings.thresholds))
+        return cls(name, settings, settings.timeout, resolve_thresholds(settings.thresholds), slow_every_s)
 
     @property
     def description(self) -> str:
@@ -192,12 +221,10 @@ class Target:
                 needed=EXPORTER_COLLECTORS if s.checks.custom else EXPORTER_COLLECTORS - {CUSTOM},
                 deadline=deadline - OUTPUT_MARGIN_S,
                 collector_timeout_ms=int(min(2.0, self.timeout_s) * 1000),
-                # The previous scrape for the deltas, not for the queue: its capped pending count
-                # would be reused for 3 s (PENDING_RECOUNT_S); every scrape counts afresh.
-                previous=st.previous.model_copy(update={"queue": None}) if st.previous else None,
+                previous=scrape_previous(st.previous, self.slow_every_s, start),
                 bouncer=st.bouncer,
                 bouncer_error=bouncer_error,
-                min_interval_s=NO_CARRY,
+                min_interval_s=carry_ages(self.slow_every_s),
             )
             if st.bouncer is not None and snap.state(PGBOUNCER).status == "error":
                 st.bouncer.close()

@@ -2,10 +2,14 @@
 
 Counters are cumulative since the last stats reset; :mod:`pgconsole.monitor.delta` turns two
 snapshots into rates (TPS, cache hit over the interval). The cumulative ratio is kept as well.
+The size is read at most every :data:`SIZE_EVERY_S`: ``pg_database_size`` stats every file of the
+database, most of this collector's server time (docs/BENCHMARKS.md §9), for a figure that moves
+slowly.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -20,12 +24,13 @@ SELECT d.datid::bigint AS datid, d.datname, d.numbackends,
        d.xact_commit, d.xact_rollback, d.blks_read, d.blks_hit,
        d.tup_returned, d.tup_fetched, d.tup_inserted, d.tup_updated, d.tup_deleted,
        d.conflicts, d.temp_files, d.temp_bytes, d.deadlocks, d.stats_reset,
-       d.datname = current_database() AS is_current,
-       CASE WHEN d.datname = current_database() THEN pg_database_size(d.datid) END AS size_bytes
+       d.datname = current_database() AS is_current
   FROM pg_stat_database d
  WHERE d.datname IS NOT NULL
  ORDER BY d.datname
 """
+SIZE_SQL = "SELECT pg_database_size(current_database()) AS size_bytes"
+SIZE_EVERY_S = 60.0
 
 # Counters that the delta engine differences (pgcenter's "diff interval" idea): everything else is a gauge.
 COUNTERS = (
@@ -64,7 +69,7 @@ class DatabaseCounters(BaseModel):
     deadlocks: int
     stats_reset: datetime | None
     is_current: bool
-    size_bytes: int | None
+    size_bytes: int | None = None
     """Only for the connected database (pg_database_size walks its files)."""
 
     @property
@@ -76,6 +81,8 @@ class DatabaseCounters(BaseModel):
 
 class DatabaseStats(BaseModel):
     databases: list[DatabaseCounters]
+    size_read_at: float | None = None
+    """``time.monotonic()`` when the current database's size was read (None: not read)."""
 
     @property
     def current(self) -> DatabaseCounters | None:
@@ -98,5 +105,25 @@ class DatabaseStats(BaseModel):
         )
 
 
-def collect_database(conn: psycopg.Connection[Any], caps: ServerCaps) -> DatabaseStats:
-    return DatabaseStats(databases=[DatabaseCounters(**r) for r in fetch_all(conn, DATABASE_SQL)])
+def collect_database(
+    conn: psycopg.Connection[Any], caps: ServerCaps, previous: DatabaseStats | None = None
+) -> DatabaseStats:
+    """The counters, and the size: ``previous``'s while younger than SIZE_EVERY_S, else read again."""
+    stats = DatabaseStats(databases=[DatabaseCounters(**r) for r in fetch_all(conn, DATABASE_SQL)])
+    current = stats.current
+    if current is None:
+        return stats
+    old = previous.current if previous is not None else None
+    if (
+        old is not None
+        and old.size_bytes is not None
+        and previous is not None
+        and previous.size_read_at is not None
+        and time.monotonic() - previous.size_read_at < SIZE_EVERY_S
+    ):
+        current.size_bytes, stats.size_read_at = old.size_bytes, previous.size_read_at
+    else:
+        read_at = time.monotonic()
+        current.size_bytes = int(fetch_all(conn, SIZE_SQL)[0]["size_bytes"])
+        stats.size_read_at = read_at
+    return stats

@@ -106,7 +106,9 @@ def active_params() -> dict[str, int]:
 # show the same "+" again. Below the caps the count is cheap and read on every refresh.
 PENDING_RECOUNT_S = 3.0
 
-# One plan, four arms: each arm's estimated rows is that state's count.
+# One plan, four arms: each arm's estimated rows is that state's count. Planned afresh at every call
+# (EXPLAIN cannot be prepared) for figures that follow the table's statistics: read at most this often.
+ESTIMATE_EVERY_S = 60.0
 ESTIMATE_SQL = """
 EXPLAIN (FORMAT JSON)
 SELECT 1 FROM pgconsole.jobs WHERE status = 'completed'
@@ -249,6 +251,8 @@ class QueueStats(BaseModel):
     pending_counted_at: float | None = None
     """``time.monotonic()`` when pending was counted: earlier than this read when a capped count
     was reused (``PENDING_RECOUNT_S``)."""
+    estimated_at: float | None = None
+    """``time.monotonic()`` when the finished states were estimated (reused for ESTIMATE_EVERY_S)."""
 
     def state(self, status: str) -> StateCount | None:
         return next((s for s in self.states if s.status == status), None)
@@ -330,7 +334,8 @@ def collect_queue(
     """All the queue's figures, read in one short transaction (see the module docstring).
 
     With ``previous`` (the last refresh's), a pending count over the cap younger than
-    :data:`PENDING_RECOUNT_S` is reused; processing and everything else are read again.
+    :data:`PENDING_RECOUNT_S` is reused (never when its ``pending_counted_at`` is None), and the
+    finished states' estimates younger than :data:`ESTIMATE_EVERY_S`; the rest is read again.
     """
     if not caps.has_queue:
         raise CollectorUnavailable(
@@ -338,7 +343,7 @@ def collect_queue(
         )
     with conn.transaction():
         conn.execute(PLAN_SETTINGS_SQL)
-        stats = _counts(conn, caps, _reusable_pending(previous))
+        stats = _counts(conn, caps, _reusable_pending(previous), _reusable_estimates(previous))
     # Outside the transaction: a missing function or grant here must not abort the counts above.
     try:
         stats.stuck = [StuckJob(**r) for r in fetch_all(conn, STUCK_SQL)]
@@ -361,7 +366,19 @@ def _reusable_pending(previous: QueueStats | None) -> QueueStats | None:
     return previous if time.monotonic() - previous.pending_counted_at < PENDING_RECOUNT_S else None
 
 
-def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats | None) -> QueueStats:
+def _reusable_estimates(previous: QueueStats | None) -> QueueStats | None:
+    """``previous`` if its finished states' estimates are young enough to show again."""
+    if previous is None or previous.estimated_at is None:
+        return None
+    return previous if time.monotonic() - previous.estimated_at < ESTIMATE_EVERY_S else None
+
+
+def _counts(
+    conn: psycopg.Connection[Any],
+    caps: ServerCaps,
+    reuse: QueueStats | None,
+    estimates: QueueStats | None,
+) -> QueueStats:
     counted_at = reuse.pending_counted_at if reuse is not None else time.monotonic()
     try:
         if reuse is None:
@@ -400,7 +417,12 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats |
             setattr(t, status, min(r["n"], r["cap"]))
             setattr(t, f"{status}_capped", r["n"] > r["cap"])
     types_capped = any(len([r for r in active if r["status"] == st]) >= TYPES_CAP for st in ACTIVE_STATES)
-    states += _estimates(conn)
+    if estimates is not None:
+        estimated_at = estimates.estimated_at
+        states += [x for x in estimates.states if x.method == "estimate"]
+    else:
+        estimated_at = time.monotonic()
+        states += _estimates(conn)
     oldest = fetch_one(conn, OLDEST_PENDING_SQL)
     sample = fetch_all(conn, WINDOW_SQL, {"cap": WINDOW_CAP})
     windows, failures = _windows_and_failures(sample)
@@ -417,6 +439,7 @@ def _counts(conn: psycopg.Connection[Any], caps: ServerCaps, reuse: QueueStats |
         failures=failures,
         stuck=None,
         pending_counted_at=counted_at,
+        estimated_at=estimated_at,
     )
 
 

@@ -72,7 +72,9 @@ class CollectorSpec:
 COLLECTORS: tuple[CollectorSpec, ...] = (
     CollectorSpec("server", "version, uptime, recovery, limits", collect_server, None),
     CollectorSpec("connections", "sessions by state vs max_connections", collect_connections, None, True),
-    CollectorSpec("database", "pg_stat_database counters and size", collect_database, None),
+    CollectorSpec(
+        "database", "pg_stat_database counters and size", collect_database, None, takes_previous=True
+    ),
     CollectorSpec("statements", "pg_stat_statements(false) numbers", collect_statements, None),
     CollectorSpec(
         "activity", "long queries and transactions, lock waits, blocking trees", collect_activity, None, True

@@ -143,8 +143,9 @@ def test_exporter_cost(pg18: Cluster, tmp_path: object) -> None:
         one = side_by_side(pg18, db, Path(str(tmp_path)), rounds=1, block=2)
     finally:
         pg18.drop_database(db)
-    for side in ("pgconsole", "postgres_exporter"):
+    for side in ("pgconsole fresh", "pgconsole carried", "postgres_exporter"):
         assert one[side]["bytes"] > 1000 and one[side]["wall_s"] > 0, (side, one)
+    assert set(one["ratio"]) == {"pgconsole fresh", "pgconsole carried", "pgconsole at 15 s"}
     many = many_targets(pg18, Path(str(tmp_path)), 2, 2)
     assert many["targets"] == 2 and many["wall_p95_s"] > 0
 
