@@ -32,6 +32,7 @@ from pgconsole.db.connect import ConnectError, Purpose, connect, describe_error
 from pgconsole.db.dsn import describe_target
 from pgconsole.db.session import discard_connection
 from pgconsole.exporter.queue_series import QueueSystemRows, queue_rows
+from pgconsole.monitor.base import younger_than
 from pgconsole.monitor.queue_counters import FinishedSince, read_finished, start_watermark
 from pgconsole.monitor.snapshot import COLLECTOR_NAMES, CUSTOM, PGBOUNCER, Snapshot
 from pgconsole.queue.systems.registry import SystemRead
@@ -66,14 +67,12 @@ def scrape_previous(previous: Snapshot | None, slow_every_s: float, now: float) 
     if previous is None:
         return None
     update: dict[str, Any] = {}
-    if previous.queue is not None:
-        q = previous.queue
-        fresh = q.estimated_at is not None and now - q.estimated_at < slow_every_s
+    if (q := previous.queue) is not None:
+        young = younger_than(q.estimated_at, slow_every_s, now)
         update["queue"] = q.model_copy(
-            update={"pending_counted_at": None, "estimated_at": q.estimated_at if fresh else None}
+            update={"pending_counted_at": None, "estimated_at": q.estimated_at if young else None}
         )
-    db = previous.database
-    if db is not None and db.size_read_at is not None and now - db.size_read_at >= slow_every_s:
+    if (db := previous.database) is not None and not younger_than(db.size_read_at, slow_every_s, now):
         update["database"] = db.model_copy(update={"size_read_at": None})
     return previous.model_copy(update=update)
 

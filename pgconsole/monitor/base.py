@@ -10,6 +10,7 @@ a disabled collector is not retried on the next snapshot (pg_activity's ``failed
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -46,6 +47,11 @@ class CollectorUnavailable(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+def younger_than(read_at: float | None, seconds: float, now: float | None = None) -> bool:
+    """A figure read at ``read_at`` (``time.monotonic()``; None: never) is less than ``seconds`` old."""
+    return read_at is not None and (time.monotonic() if now is None else now) - read_at < seconds
 
 
 def quote_role(role: str) -> str:

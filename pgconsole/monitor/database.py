@@ -17,7 +17,7 @@ import psycopg
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import fetch_all
+from pgconsole.monitor.base import fetch_all, fetch_one, younger_than
 
 DATABASE_SQL = """
 SELECT d.datid::bigint AS datid, d.datname, d.numbackends,
@@ -114,16 +114,9 @@ def collect_database(
     if current is None:
         return stats
     old = previous.current if previous is not None else None
-    if (
-        old is not None
-        and old.size_bytes is not None
-        and previous is not None
-        and previous.size_read_at is not None
-        and time.monotonic() - previous.size_read_at < SIZE_EVERY_S
-    ):
+    if previous is not None and old is not None and younger_than(previous.size_read_at, SIZE_EVERY_S):
         current.size_bytes, stats.size_read_at = old.size_bytes, previous.size_read_at
     else:
-        read_at = time.monotonic()
-        current.size_bytes = int(fetch_all(conn, SIZE_SQL)[0]["size_bytes"])
-        stats.size_read_at = read_at
+        stats.size_read_at = time.monotonic()
+        current.size_bytes = int(fetch_one(conn, SIZE_SQL)["size_bytes"])
     return stats

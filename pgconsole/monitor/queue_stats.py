@@ -40,7 +40,13 @@ from psycopg import errors
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import CollectorUnavailable, fetch_all, fetch_one, grant_queue_read
+from pgconsole.monitor.base import (
+    CollectorUnavailable,
+    fetch_all,
+    fetch_one,
+    grant_queue_read,
+    younger_than,
+)
 from pgconsole.queue.models import ACTIVE_STATES, FINISHED_STATES, StuckJob
 
 ACTIVE_CAP = 10_000
@@ -363,14 +369,14 @@ def _reusable_pending(previous: QueueStats | None) -> QueueStats | None:
     pending = previous.state("pending")
     if pending is None or pending.method != "capped":
         return None
-    return previous if time.monotonic() - previous.pending_counted_at < PENDING_RECOUNT_S else None
+    return previous if younger_than(previous.pending_counted_at, PENDING_RECOUNT_S) else None
 
 
 def _reusable_estimates(previous: QueueStats | None) -> QueueStats | None:
     """``previous`` if its finished states' estimates are young enough to show again."""
-    if previous is None or previous.estimated_at is None:
+    if previous is None or not younger_than(previous.estimated_at, ESTIMATE_EVERY_S):
         return None
-    return previous if time.monotonic() - previous.estimated_at < ESTIMATE_EVERY_S else None
+    return previous
 
 
 def _counts(
