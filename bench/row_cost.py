@@ -1,0 +1,230 @@
+"""Server CPU per job of a claim and a completion: the bare loop's row vs pgconsole's, piece by piece.
+
+    .venv/bin/python -m bench.row_cost                 # embedded PostgreSQL 18 in a temp dir
+    .venv/bin/python -m bench.row_cost --dsn URI       # a superuser DSN of a scratch server on this machine
+
+Why: on two cores the worker and the server share the CPU, so what the server spends per job
+bounds the worker's rate at every batch size; a throughput run cannot say which part of
+pgconsole's row costs what. This reads the backend's own CPU (user + system from
+/proc/<pid>/stat, so the server must run on this machine) over a drain of ``--jobs`` pending
+jobs at ``--batch``, one connection, prepared statements, sides alternating, ``--repeat`` times:
+
+* ``bare``: the bare loop's claim and finish (bench/peers.py) on its 9-column table;
+* ``call``: ``pgconsole.complete_and_claim_jobs``, the worker's one call per batch;
+* ``copy``: claim_jobs_lean's UPDATE and complete_jobs' UPDATE as plain SQL on a copy of
+  ``pgconsole.jobs`` (same columns, CHECK constraints and indexes, no triggers);
+* ``no-checks``, ``claim-indexes`` (primary key, pending-claim and processing indexes only),
+  ``bigint-id``: the copy without one of its costs; ``lean``: without all three.
+
+Reported: backend CPU in microseconds per job, median (min–max), and its ratio to ``bare``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bench import peers, pgc
+from bench.common import embedded_server
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+# side -> (drop the CHECK constraints, keep only the claim's indexes, bigint id)
+COPIES: dict[str, tuple[bool, bool, bool]] = {
+    "copy": (False, False, False),
+    "no-checks": (True, False, False),
+    "claim-indexes": (False, True, False),
+    "bigint-id": (False, False, True),
+    "lean": (True, True, True),
+}
+SIDES = ["bare", "call", *COPIES]
+CLAIM_INDEXES = {"jobs_pkey", "jobs_pending_claim_idx", "jobs_processing_idx"}
+
+CLAIM = """UPDATE {t} j SET status = 'processing', attempt = j.attempt + 1, locked_by = 'w',
+         started_at = now(), heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => 300),
+         updated_at = now(), progress_percent = 0, progress_message = NULL, cancel_requested_at = NULL
+   WHERE j.id = ANY (ARRAY(SELECT c.id FROM {t} c WHERE c.status = 'pending' AND c.scheduled_at <= now()
+           AND (c.expires_at IS NULL OR c.expires_at > now())
+         ORDER BY c.priority DESC, c.scheduled_at LIMIT %s FOR UPDATE SKIP LOCKED)) AND j.status = 'pending'
+  RETURNING j.id, j.attempt, j.job_type, j.payload, j.priority, j.retry_count, j.max_retries, j.user_id,
+            j.tenant_id, j.lease_expires_at"""
+COMPLETE = """UPDATE {t} j SET status = 'completed', completed_at = now(), updated_at = now(), result = NULL,
+       progress_percent = 100, lease_expires_at = NULL, cancel_requested_at = NULL
+  FROM unnest(%s::{idt}[], %s::int[]) AS u(i, a)
+ WHERE j.id = u.i AND j.attempt = u.a AND j.status = 'processing' AND j.locked_by = 'w'"""
+CALL = "SELECT id, attempt FROM pgconsole.complete_and_claim_jobs('w', %s::uuid[], %s::int[], NULL, %s, 300)"
+BARE_CLAIM = peers.BARE_CLAIM
+BARE_FINISH = peers.BARE_FINISH
+
+
+def backend_cpu_s(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - one read
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def make_copy(conn: psycopg.Connection[Any], side: str) -> None:
+    """A copy of pgconsole.jobs in schema row_cost, without what COPIES says to leave out."""
+    no_checks, claim_only, bigint = COPIES[side]
+    t = sql.Identifier("row_cost", side)
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t))
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (LIKE pgconsole.jobs INCLUDING DEFAULTS INCLUDING STORAGE)").format(t)
+    )
+    if bigint:
+        conn.execute(
+            sql.SQL(
+                "ALTER TABLE {} ALTER COLUMN id DROP DEFAULT, ALTER COLUMN id TYPE bigint USING 0,"
+                " ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY"
+            ).format(t)
+        )
+    row = conn.execute("SELECT reloptions FROM pg_class WHERE oid = 'pgconsole.jobs'::regclass").fetchone()
+    for opt in (row[0] if row else None) or []:
+        key, _, value = opt.partition("=")
+        conn.execute(sql.SQL("ALTER TABLE {} SET ({} = {})").format(t, sql.SQL(key), sql.Literal(value)))
+    if not no_checks:
+        for (definition,) in conn.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'pgconsole.jobs'::regclass AND contype = 'c'"
+        ).fetchall():
+            conn.execute(sql.SQL("ALTER TABLE {} ADD {}").format(t, sql.SQL(definition)))
+    for name, definition in conn.execute(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid = 'pgconsole.jobs'::regclass"
+    ).fetchall():
+        if claim_only and name not in CLAIM_INDEXES:
+            continue
+        _, _, rest = definition.partition(" ON pgconsole.jobs ")
+        unique = "UNIQUE " if definition.startswith("CREATE UNIQUE") else ""
+        conn.execute(sql.SQL(f"CREATE {unique}INDEX ON {{}} {rest}").format(t))  # noqa: S608 - catalog text
+
+
+def fill(conn: psycopg.Connection[Any], side: str, jobs: int) -> None:
+    """``jobs`` pending no-op jobs shaped as client.enqueue writes them (expiry set)."""
+    if side == "bare":
+        conn.execute("TRUNCATE bare.jobs RESTART IDENTITY")
+        conn.execute(
+            "INSERT INTO bare.jobs (payload) SELECT jsonb_build_object('i', g) FROM generate_series(1, %s) g",
+            (jobs,),
+        )
+        conn.execute("VACUUM ANALYZE bare.jobs")
+    else:
+        t = sql.Identifier("pgconsole", "jobs") if side == "call" else sql.Identifier("row_cost", side)
+        conn.execute(sql.SQL("TRUNCATE {}").format(t))
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (job_type, payload, expires_at) SELECT 'noop', jsonb_build_object('i', g),"
+                " now() + interval '1 day' FROM generate_series(1, %s) g"
+            ).format(t),
+            (jobs,),
+        )
+        conn.execute(sql.SQL("VACUUM ANALYZE {}").format(t))
+    conn.execute("CHECKPOINT")
+
+
+def drain(conn: psycopg.Connection[Any], side: str, batch: int) -> int:
+    """Claim and complete until the side's queue is empty; the jobs handled."""
+    n = 0
+    if side == "bare":
+        while rows := conn.execute(BARE_CLAIM, ("w", batch)).fetchall():
+            conn.execute(BARE_FINISH, ([r[0] for r in rows],))
+            n += len(rows)
+        return n
+    if side == "call":
+        ids: list[Any] = []
+        attempts: list[int] = []
+        while True:
+            rows = [r for r in conn.execute(CALL, (ids, attempts, batch)).fetchall() if r[0] is not None]
+            if not rows and not ids:
+                return n
+            ids, attempts = [r[0] for r in rows], [r[1] for r in rows]
+            n += len(rows)
+    t = f'row_cost."{side}"'  # a name from COPIES
+    claim = CLAIM.format(t=t)
+    complete = COMPLETE.format(t=t, idt="bigint" if COPIES[side][2] else "uuid")
+    while rows := conn.execute(claim, (batch,)).fetchall():  # type: ignore[call-overload]
+        conn.execute(complete, ([r[0] for r in rows], [r[1] for r in rows]))  # type: ignore[call-overload]
+        n += len(rows)
+    return n
+
+
+def measure_side(dsn: str, side: str, jobs: int, batch: int) -> float:
+    """Backend CPU microseconds per job of one drain."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        fill(admin, side, jobs)
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=0) as conn:
+        pid = conn.info.backend_pid
+        before = backend_cpu_s(pid)
+        n = drain(conn, side, batch)
+        after = backend_cpu_s(pid)
+    if n != jobs:
+        raise RuntimeError(f"{side}: drained {n} of {jobs} jobs")
+    return (after - before) / n * 1e6
+
+
+def measure(dsn: str, sides: list[str], jobs: int, batch: int, repeat: int) -> dict[str, list[float]]:
+    pgc.install_schema(dsn)
+    peers.bare_setup(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS row_cost")
+        for side in sides:
+            if side in COPIES:
+                make_copy(conn, side)
+    res: dict[str, list[float]] = {s: [] for s in sides}
+    for r in range(repeat):
+        for side in sides if r % 2 == 0 else sides[::-1]:
+            res[side].append(measure_side(dsn, side, jobs, batch))
+    return res
+
+
+def report(res: dict[str, list[float]], batch: int, server: str) -> None:
+    base = statistics.median(res["bare"]) if res.get("bare") else None
+    print(
+        f"{server}, batch {batch}: backend CPU per job, median (min–max) over {len(next(iter(res.values())))} drains"
+    )
+    print("| side | µs per job | / bare |")
+    print("|---|---|---|")
+    for side, v in res.items():
+        med = statistics.median(v)
+        rel = f"{med / base:.2f}×" if base else "–"
+        print(f"| {side} | {med:.1f} ({min(v):.1f}–{max(v):.1f}) | {rel} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--dsn", help="superuser DSN of a scratch server on this machine (default: embedded 18)")
+    ap.add_argument("--jobs", type=int, default=30_000)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sides", default=",".join(SIDES), help=f"comma-separated, from {','.join(SIDES)}")
+    args = ap.parse_args()
+    sides = [s for s in args.sides.split(",") if s]
+    unknown = set(sides) - set(SIDES)
+    if unknown:
+        ap.error(f"unknown sides: {', '.join(sorted(unknown))}")
+
+    def run(admin: str) -> None:
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute("DROP DATABASE IF EXISTS bench_row_cost WITH (FORCE)")
+            c.execute("CREATE DATABASE bench_row_cost")
+            row = c.execute("SHOW server_version").fetchone()
+        dsn = psycopg.conninfo.make_conninfo(admin, dbname="bench_row_cost")
+        report(
+            measure(dsn, sides, args.jobs, args.batch, args.repeat),
+            args.batch,
+            f"PostgreSQL {row[0] if row else '?'}",
+        )
+
+    if args.dsn:
+        run(args.dsn)
+        return
+    with embedded_server() as (admin, _version):
+        run(admin)
+
+
+if __name__ == "__main__":
+    main()
