@@ -131,6 +131,19 @@ def test_backend_cpu(env: Env) -> None:
             assert run["us_per_job"] > 0, (sessions, side, run)
 
 
+def test_row_cost(env: Env) -> None:
+    from bench import row_cost
+
+    with env.admin() as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_row_cost_smoke WITH (FORCE)")
+        conn.execute("CREATE DATABASE bench_row_cost_smoke")
+    # measure_side raises unless each side drains every job it was given; 2,000 jobs at about
+    # 15 us a job make several 10 ms ticks of /proc CPU on every side
+    res = row_cost.measure(env.dsn("bench_row_cost_smoke"), row_cost.SIDES, jobs=5000, batch=100, repeat=1)
+    assert set(res) == set(row_cost.SIDES)
+    assert all(run > 0 for runs in res.values() for run in runs), res
+
+
 def test_exporter_cost(pg18: Cluster, tmp_path: object) -> None:
     from pathlib import Path
 
