@@ -137,7 +137,7 @@ def test_row_cost(env: Env) -> None:
     with env.admin() as conn:
         conn.execute("DROP DATABASE IF EXISTS bench_row_cost_smoke WITH (FORCE)")
         conn.execute("CREATE DATABASE bench_row_cost_smoke")
-    # measure_side raises unless each side drains every job it was given; 2,000 jobs at about
+    # measure_side raises unless each side drains every job it was given; 5,000 jobs at about
     # 15 us a job make several 10 ms ticks of /proc CPU on every side
     res = row_cost.measure(env.dsn("bench_row_cost_smoke"), row_cost.SIDES, jobs=5000, batch=100, repeat=1)
     assert set(res) == set(row_cost.SIDES)
