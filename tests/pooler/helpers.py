@@ -16,6 +16,24 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def on_every_server_connection(dsn: str, sql: str, n: int = 3) -> list[tuple[Any, ...]]:
+    """``sql``'s first row on each of a transaction pool's ``n`` server connections: ``n`` clients
+    in open transactions at once hold all of them."""
+    conns = [psycopg.connect(dsn, connect_timeout=10, prepare_threshold=None) for _ in range(n)]
+    try:
+        rows = [tuple(c.execute(sql).fetchone() or ()) for c in conns]
+        for c in conns:
+            c.rollback()
+        return rows
+    finally:
+        for c in conns:
+            c.close()
+
+
+# Every channel the server connection LISTENs on, as one array.
+LISTENING = "SELECT array(SELECT pg_listening_channels())"
+
+
 class Bystander(threading.Thread):
     """Another client of the same pool (same database and role): short transactions in a loop,
     recording every notification psycopg hands it (a notify handler: psycopg reads notifications

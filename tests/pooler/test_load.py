@@ -23,7 +23,9 @@ from pgconsole.queue.worker import Worker, WorkerConfig
 from pgconsole.tui.source import PgSource
 from tests.pooler import handlers
 from tests.pooler.helpers import (
+    LISTENING,
     Bystander,
+    on_every_server_connection,
     run_cli,
     start_worker_process,
     stop_worker_process,
@@ -138,6 +140,13 @@ def _load(bouncer: Any, db: Any, *, pooler: str | None) -> dict[str, Any]:
     exits = [stop_worker_process(p) for p in procs]
     for b in bystanders:
         b.stop()
+    # A bystander sees a leaked notification only if it holds that server at the moment it comes
+    # (PgBouncer drops one reaching an idle server), so look for a LISTEN left on any server too.
+    listening = (
+        [on_every_server_connection(d, LISTENING) for d in (wdsn, adsn)]
+        if bouncer.mode == "transaction"
+        else []
+    )
     return {
         "errors": errors,
         "done": done,
@@ -148,6 +157,7 @@ def _load(bouncer: Any, db: Any, *, pooler: str | None) -> dict[str, Any]:
         "api_stats": api_stats,
         "bystanders": bystanders,
         "console_refreshes": console_refreshes[0],
+        "listening": listening,
     }
 
 
@@ -181,6 +191,8 @@ def _assert_clean(out: dict[str, Any], db: Any) -> None:
         assert not b.errors, b.errors
         assert b.queries > 10
         assert b.received == [], [n.payload[:80] for n in b.received[:3]]
+    for rows in out["listening"]:
+        assert rows == [([],)] * 3, rows
 
 
 def test_transaction_pooling_under_load(bouncer, db18):
