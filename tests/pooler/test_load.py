@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import subprocess
 import threading
 import time
 from typing import Any
@@ -122,7 +123,7 @@ def _load(bouncer: Any, db: Any, *, pooler: str | None) -> dict[str, Any]:
         t.start()
     console_thread = threading.Thread(target=console, daemon=True)
     console_thread.start()
-    checks = []
+    checks: list[subprocess.CompletedProcess[str]] = []
     env = {"PGCONSOLE_POOLER": pooler} if pooler else {}
     while any(t.is_alive() for t in producers) or not checks:
         r = run_cli(
@@ -229,9 +230,13 @@ def _latencies(db: Any, worker_dsn: str, listen_dsn: str | None, n: int, poll: f
             for i in range(n):
                 ids.append(client.enqueue(a, "pool.lat", {"i": i}))
                 wait_until(
-                    lambda: a.execute(
-                        "SELECT status = 'completed' FROM pgconsole.jobs WHERE id = %s", (ids[-1],)
-                    ).fetchone()[0],
+                    lambda: (
+                        a.execute(
+                            "SELECT count(*) = 1 FROM pgconsole.jobs WHERE id = %s AND status = 'completed'",
+                            (ids[-1],),
+                        ).fetchone()
+                        == (True,)
+                    ),
                     timeout=10,
                     interval=0.005,
                 )

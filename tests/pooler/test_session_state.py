@@ -29,6 +29,13 @@ _PROBE = (
 )
 
 
+def _server_pid(conn: psycopg.Connection) -> int:
+    """The server's pid (``conn.info.backend_pid`` is PgBouncer's own key, not the server's)."""
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def _probe_every_server_connection(dsn: str) -> list[tuple]:
     return on_every_server_connection(dsn, _PROBE)
 
@@ -100,13 +107,13 @@ def test_a_listen_through_the_pool_reaches_a_bystander(bouncer, db18):
     dsn = bouncer.dsn(db18.name, "pgconsole_app")
     listener = psycopg.connect(dsn, autocommit=True, prepare_threshold=None)
     listener.execute("LISTEN pgconsole_jobs")
-    listener_pid = listener.execute("SELECT pg_backend_pid()").fetchone()[0]
+    listener_pid = _server_pid(listener)
     listener.close()  # in transaction mode the server connection keeps its LISTEN
     received: list[psycopg.Notify] = []
     # a fresh database per test: the pool (this database, this role) holds only that server
     with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as bystander:
         bystander.add_notify_handler(received.append)
-        assert bystander.execute("SELECT pg_backend_pid()").fetchone()[0] == listener_pid
+        assert _server_pid(bystander) == listener_pid
         for i in range(3):
             client.enqueue(bystander, "pool.t", {"i": i})
     assert len(received) == 3 and all(n.channel == "pgconsole_jobs" for n in received), received
