@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from bench.common import Env, server_version
@@ -142,6 +143,27 @@ def test_row_cost(env: Env) -> None:
     res = row_cost.measure(env.dsn("bench_row_cost_smoke"), row_cost.SIDES, jobs=5000, batch=100, repeat=1)
     assert set(res) == set(row_cost.SIDES)
     assert all(run > 0 for runs in res.values() for run in runs), res
+
+
+def test_enqueue_cost(env: Env) -> None:
+    from bench import enqueue_cost
+
+    with env.admin() as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_enqueue_cost_smoke WITH (FORCE)")
+        conn.execute("CREATE DATABASE bench_enqueue_cost_smoke")
+    # measure_side raises unless each side enqueued every job; 500 enqueues at about 200 us each
+    # make several 10 ms ticks of /proc CPU on every side
+    dsn = env.dsn("bench_enqueue_cost_smoke")
+    res = enqueue_cost.measure(dsn, enqueue_cost.SIDES, jobs=500, repeat=1)
+    assert set(res) == set(enqueue_cost.SIDES)
+    assert all(run > 0 for runs in res.values() for run in runs), res
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the table is left as installed
+        row = conn.execute(
+            "SELECT pg_get_expr(d.adbin, d.adrelid), t.tgenabled FROM pg_attrdef d, pg_trigger t"
+            " WHERE d.adrelid = 'pgconsole.jobs'::regclass AND d.adnum = 1"
+            " AND t.tgrelid = d.adrelid AND t.tgname = 'jobs_notify_insert'"
+        ).fetchone()
+    assert row == ("pgconsole.uuid_generate_v7()", "O"), row
 
 
 def test_exporter_cost(pg18: Cluster, tmp_path: object) -> None:

@@ -39,6 +39,20 @@ def test_plain_insert_is_an_enqueue(app: psycopg.Connection[Any]) -> None:
     assert [j.id for j in client.claim(app, "w1", 5)] == [row[0]]
 
 
+def test_job_ids_are_uuidv7_with_the_server_clock(su: psycopg.Connection[Any]) -> None:
+    """The id default's layout on every version (18's uuidv7(), else built from gen_random_uuid()):
+    version 7, RFC 4122 variant, the first 48 bits the server's Unix time in milliseconds."""
+    rows = su.execute(
+        "SELECT pgconsole.uuid_generate_v7(), (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+        " FROM generate_series(1, 200)"
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    assert len(set(ids)) == 200
+    for u, now_ms in rows:
+        assert u.version == 7 and u.variant == "specified in RFC 4122", u
+        assert abs((u.int >> 80) - now_ms) < 1000, (u, now_ms)
+
+
 def test_fail_retries_with_backoff_then_fails(
     app: psycopg.Connection[Any], su: psycopg.Connection[Any]
 ) -> None:
