@@ -77,24 +77,26 @@ _CREATE = "SELECT pgconsole.create_job(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 # jobs_guard_insert trigger (the same check_job_input and check_job_times as create_job) skips.
 # The CHECK constraints and _checked_job cover the rest. No row back: enqueue calls create_job,
 # which raises the precise error (or, if a setting changed in between, inserts the job).
-# Settings and the session's tenant are read inline, as setting_int(), tenant_isolation_on() and
-# current_tenant() read them: those functions pin search_path, so each call is a function call
-# where these are one-time subplans of the statement (docs/BENCHMARKS.md §4).
+# The three settings are read inline, as setting_int() and tenant_isolation_on() read them, in
+# one scan of the (small) settings table: three lookups, each a subplan with an index scan to
+# start, cost more server time than the INSERT's row (docs/BENCHMARKS.md §4). A setting not in
+# the table takes create_job's default.
 _INSERT = (
     "INSERT INTO pgconsole.jobs AS j (job_type, payload, priority, max_retries, tenant_id, scheduled_at,"
     " expires_at)"
     " SELECT v.t, v.p, v.pr, v.mr, coalesce(v.tn, v.ct), coalesce(v.sa, now()),"
-    " coalesce(v.ea, CASE WHEN v.ttl > 0 THEN now() + make_interval(secs => v.ttl) END)"
+    " coalesce(v.ea, CASE WHEN coalesce(c.ttl, 86400) > 0"
+    " THEN now() + make_interval(secs => coalesce(c.ttl, 86400)) END)"
     " FROM (SELECT %s::text AS t, %s::jsonb AS p, %s::smallint AS pr, %s::integer AS mr, %s::text AS tn,"
     " %s::timestamptz AS sa, %s::timestamptz AS ea,"
-    " nullif(current_setting('pgconsole.tenant_id', true), '') AS ct,"
-    " coalesce((SELECT (s.value #>> '{}')::bigint FROM pgconsole.settings s"
-    " WHERE s.key = 'default_job_ttl_seconds'), 86400) AS ttl) v"
-    " WHERE (NOT coalesce((SELECT s.value = 'true'::jsonb FROM pgconsole.settings s"
-    " WHERE s.key = 'tenant_isolation'), false) OR coalesce(v.tn, v.ct) = v.ct)"
+    " nullif(current_setting('pgconsole.tenant_id', true), '') AS ct) v,"
+    " (SELECT max((s.value #>> '{}')::bigint) FILTER (WHERE s.key = 'default_job_ttl_seconds') AS ttl,"
+    " bool_or(s.value = 'true'::jsonb) FILTER (WHERE s.key = 'tenant_isolation') AS iso,"
+    " max((s.value #>> '{}')::bigint) FILTER (WHERE s.key = 'payload_max_bytes') AS pmax"
+    " FROM pgconsole.settings s) c"
+    " WHERE (NOT coalesce(c.iso, false) OR coalesce(v.tn, v.ct) = v.ct)"
     " AND ((current_user <> 'pgconsole_owner' AND current_setting('is_superuser') <> 'on')"
-    " OR octet_length(v.p::text) <= coalesce((SELECT (s.value #>> '{}')::bigint FROM pgconsole.settings s"
-    " WHERE s.key = 'payload_max_bytes'), 1048576))"
+    " OR octet_length(v.p::text) <= coalesce(c.pmax, 1048576))"
     " RETURNING j.id"
 )
 
