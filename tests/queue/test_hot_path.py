@@ -3,6 +3,7 @@ and the worker's completion-with-claim, their plans (0008, 0009), and enqueue's 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -45,6 +46,28 @@ def _listener(db: Any) -> psycopg.Connection[Any]:
 
 def _heard(conn: psycopg.Connection[Any]) -> list[str]:
     return [n.payload for n in conn.notifies(timeout=0.3)]
+
+
+def test_the_insert_doorbell_payload(db: Any, app: psycopg.Connection[Any]) -> None:
+    """docs/sql-api.md's payload for each shape the trigger tells apart: one row; several rows of
+    several types; more than ten rows (no ids); an INSERT of no rows (no doorbell)."""
+    listener = _listener(db)
+    ins = (
+        "INSERT INTO pgconsole.jobs (job_type, payload) SELECT t, '{}' FROM unnest(%s::text[]) t RETURNING id"
+    )
+    try:
+        for types in (["a.one"], ["b.x", "a.y", "b.x"], ["c.many"] * 12, []):
+            ids = [str(r[0]) for r in app.execute(ins, (types,)).fetchall()]
+            heard = [json.loads(p) for p in _heard(listener)]
+            if not types:
+                assert heard == []
+                continue
+            counts = {t: types.count(t) for t in types}
+            assert heard == [
+                {"op": "insert", "count": len(types), "types": counts, "ids": ids if len(ids) <= 10 else None}
+            ], (types, heard)
+    finally:
+        listener.close()
 
 
 def test_claim_and_complete_do_not_notify_new_work_does(db: Any, app: psycopg.Connection[Any]) -> None:
