@@ -114,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         info = server.start()
         server.wait_ready()
-        dsn_of = info.superuser_dsn
+
+        def dsn_of(db: str) -> str:
+            return info.superuser_dsn(db)
+
     try:
         small = prepare(dsn_of, "claim_size_small", args.small)
         large = prepare(dsn_of, "claim_size_large", args.large)

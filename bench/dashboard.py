@@ -261,7 +261,7 @@ def alternating(
         # The loop is connected and has reported its backend's pid before the first CPU sample: a
         # sleep was not always enough on a loaded box, and a sample without the pid counted the
         # backend's CPU as the server's, then moved it to the console's (a phase went backwards).
-        if not wait_until(lambda counts=counts: counts[3] != 0, 60):
+        if not wait_until(lambda counts=counts: counts[3] != 0, 60):  # type: ignore[misc]
             raise RuntimeError("the refresh loop did not connect within 60 s")
         worker_pids = [p.pid for p in gang.procs]
         postmaster = _parent(int(counts[3]))  # the console's backend is a child of the server's postmaster
@@ -414,13 +414,13 @@ def run(
         )
     else:
         rows.append(["one refresh, server time", "not measured: " + str(cc.get("reason", ""))[:200], "", ""])
-    e = result["effect"]
+    eff = result["effect"]
     rows.append(
         [
             f"queue drain (steady state), 2 workers × batch 10, {jobs:,} jobs, same database",
-            "with 1 s refresh: " + fspread(e["spread"][WITH]) + " jobs/s",
-            "without: " + fspread(e["spread"][WITHOUT]) + " jobs/s",
-            _ratio3(e["ratio_with_to_without"]) + " (goal ≥ 0.98)",
+            "with 1 s refresh: " + fspread(eff["spread"][WITH]) + " jobs/s",
+            "without: " + fspread(eff["spread"][WITHOUT]) + " jobs/s",
+            _ratio3(eff["ratio_with_to_without"]) + " (goal ≥ 0.98)",
         ]
     )
     a = result["effect_alternating"]

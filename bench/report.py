@@ -117,9 +117,9 @@ def render_throughput(res: dict[str, Any]) -> str:
         for c in res["cells"]:
             bare = c["spread"].get("bare", {}).get("median")
             for k in extra:
-                sp = c["spread"].get(k)
-                m = sp.get("median") if sp else None
-                rows3.append([str(c["workers"]), str(c["batch"]), k, fspread(sp), r(m, bare)])
+                ks = c["spread"].get(k)
+                med = ks.get("median") if ks else None
+                rows3.append([str(c["workers"]), str(c["batch"]), k, fspread(ks), r(med, bare)])
         out += "\n\nDiagnostic systems, steady state jobs/s:\n\n" + table(
             ["W", "batch", "system", "jobs/s", "/ bare"], rows3
         )

@@ -35,8 +35,8 @@ def parse_jobs(spec: str) -> dict[int, int]:
         return {b: n for b in (1, 10, 100, 1000)}
     out = {}
     for part in spec.split(","):
-        b, n = part.split(":")
-        out[int(b)] = int(n.replace("_", ""))
+        batch, jobs = part.split(":")
+        out[int(batch)] = int(jobs.replace("_", ""))
     return out
 
 

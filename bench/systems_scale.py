@@ -215,8 +215,10 @@ def run(env: Env, finished: int = 10_000_000, pending: int = 10_000, samples: in
                 cursor = system.page(mon, failed, after=cursor, limit=PAGE).next_after
             first = _measure(admin, lambda s=system: s.page(mon, failed, limit=PAGE), samples)  # type: ignore[misc]
             deep = _measure(
-                admin, lambda s=system, c=cursor: s.page(mon, failed, after=c, limit=PAGE), samples
-            )  # type: ignore[misc]
+                admin,
+                lambda s=system, c=cursor: s.page(mon, failed, after=c, limit=PAGE),  # type: ignore[misc]
+                samples,
+            )
             row: dict[str, Any] = {
                 "counts_as_shown": {s.state: [s.count, s.method] for s in summary.states},
                 "snapshot": snap,
