@@ -14,7 +14,11 @@ jobs at ``--batch``, one connection, prepared statements, sides alternating, ``-
 * ``copy``: claim_jobs_lean's UPDATE and complete_jobs' UPDATE as plain SQL on a copy of
   ``pgconsole.jobs`` (same columns, CHECK constraints and indexes, no triggers);
 * ``no-checks``, ``claim-indexes`` (primary key, pending-claim and processing indexes only),
-  ``bigint-id``: the copy without one of its costs; ``lean``: without all three.
+  ``bigint-id``: the copy without one of its costs; ``lean``: without all three;
+* ``split``, ``split-bigint``: issue 19's structural option sketched, a narrow table of pending
+  and processing jobs (the claim's columns, its two partial indexes, one CHECK) and a table of
+  finished ones; the claim is the same UPDATE, the completion moves the row (DELETE … RETURNING
+  into an INSERT). Uuid keys, or bigint identities.
 
 Reported: backend CPU in microseconds per job, median (min–max), and its ratio to ``bare``.
 """
@@ -42,7 +46,8 @@ COPIES: dict[str, tuple[bool, bool, bool]] = {
     "bigint-id": (False, False, True),
     "lean": (True, True, True),
 }
-SIDES = ["bare", "call", *COPIES]
+SPLITS = {"split": "uuid", "split-bigint": "bigint"}
+SIDES = ["bare", "call", *COPIES, *SPLITS]
 CLAIM_INDEXES = {"jobs_pkey", "jobs_pending_claim_idx", "jobs_processing_idx"}
 
 CLAIM = """UPDATE {t} j SET status = 'processing', attempt = j.attempt + 1, locked_by = 'w',
@@ -60,6 +65,58 @@ COMPLETE = """UPDATE {t} j SET status = 'completed', completed_at = now(), updat
 CALL = "SELECT id, attempt FROM pgconsole.complete_and_claim_jobs('w', %s::uuid[], %s::int[], NULL, %s, 300)"
 BARE_CLAIM = peers.BARE_CLAIM
 BARE_FINISH = peers.BARE_FINISH
+
+# The split sides' two tables (schema row_cost_<key type>): live jobs narrow, finished ones apart.
+SPLIT_DDL = """
+DROP SCHEMA IF EXISTS {s} CASCADE;
+CREATE SCHEMA {s};
+CREATE TABLE {s}.live (
+  id {key} PRIMARY KEY,
+  status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'processing')),
+  job_type text NOT NULL, payload jsonb NOT NULL DEFAULT '{{}}', priority smallint NOT NULL DEFAULT 0,
+  scheduled_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz, tenant_id text, user_id text,
+  attempt int NOT NULL DEFAULT 0, retry_count int NOT NULL DEFAULT 0, max_retries int NOT NULL DEFAULT 3,
+  locked_by text, started_at timestamptz, heartbeat_at timestamptz, lease_expires_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX ON {s}.live (priority DESC, scheduled_at, job_type) WHERE status = 'pending';
+CREATE INDEX ON {s}.live (job_type, locked_by) WHERE status = 'processing';
+CREATE TABLE {s}.done (
+  id {idt} PRIMARY KEY, status text NOT NULL, job_type text NOT NULL, payload jsonb NOT NULL,
+  priority smallint NOT NULL, attempt int NOT NULL, retry_count int NOT NULL, max_retries int NOT NULL,
+  user_id text, tenant_id text, locked_by text, result jsonb, scheduled_at timestamptz NOT NULL,
+  started_at timestamptz, created_at timestamptz NOT NULL, completed_at timestamptz NOT NULL);
+CREATE INDEX ON {s}.done (completed_at);
+"""
+SPLIT_KEYS = {
+    "uuid": "uuid DEFAULT pgconsole.uuid_generate_v7()",
+    "bigint": "bigint GENERATED ALWAYS AS IDENTITY",
+}
+SPLIT_CLAIM = """UPDATE {s}.live j SET status = 'processing', attempt = j.attempt + 1, locked_by = 'w',
+         started_at = now(), heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => 300)
+   WHERE j.id = ANY (ARRAY(SELECT c.id FROM {s}.live c WHERE c.status = 'pending' AND c.scheduled_at <= now()
+           AND (c.expires_at IS NULL OR c.expires_at > now())
+         ORDER BY c.priority DESC, c.scheduled_at LIMIT %s FOR UPDATE SKIP LOCKED)) AND j.status = 'pending'
+  RETURNING j.id, j.attempt, j.job_type, j.payload, j.priority, j.retry_count, j.max_retries, j.user_id,
+            j.tenant_id, j.lease_expires_at"""
+SPLIT_COMPLETE = """WITH d AS (
+  DELETE FROM {s}.live j USING unnest(%s::{idt}[], %s::int[]) AS u(i, a)
+   WHERE j.id = u.i AND j.attempt = u.a AND j.status = 'processing' AND j.locked_by = 'w' RETURNING j.*)
+INSERT INTO {s}.done (id, status, job_type, payload, priority, attempt, retry_count, max_retries, user_id,
+                      tenant_id, locked_by, result, scheduled_at, started_at, created_at, completed_at)
+SELECT id, 'completed', job_type, payload, priority, attempt, retry_count, max_retries, user_id, tenant_id,
+       locked_by, NULL, scheduled_at, started_at, created_at, now() FROM d"""
+
+
+def split_sql(template: str, side: str) -> sql.Composed:
+    """``template`` for a split side: {s} its schema, {key} its key column, {idt} its key type."""
+    idt = SPLITS[side]
+    return sql.SQL(template).format(
+        s=sql.Identifier(f"row_cost_{idt}"), key=sql.SQL(SPLIT_KEYS[idt]), idt=sql.SQL(idt)
+    )
+
+
+def make_split(conn: psycopg.Connection[Any], side: str) -> None:
+    conn.execute(split_sql(SPLIT_DDL, side))
 
 
 def backend_cpu_s(pid: int) -> float:
@@ -112,6 +169,17 @@ def fill(conn: psycopg.Connection[Any], side: str, jobs: int) -> None:
             (jobs,),
         )
         conn.execute("VACUUM ANALYZE bare.jobs")
+    elif side in SPLITS:
+        conn.execute(split_sql("TRUNCATE {s}.live, {s}.done", side))
+        conn.execute(
+            split_sql(
+                "INSERT INTO {s}.live (job_type, payload, expires_at) SELECT 'noop',"
+                " jsonb_build_object('i', g), now() + interval '1 day' FROM generate_series(1, %s) g",
+                side,
+            ),
+            (jobs,),
+        )
+        conn.execute(split_sql("VACUUM ANALYZE {s}.live", side))
     else:
         t = sql.Identifier("pgconsole", "jobs") if side == "call" else sql.Identifier("row_cost", side)
         conn.execute(sql.SQL("TRUNCATE {}").format(t))
@@ -143,6 +211,12 @@ def drain(conn: psycopg.Connection[Any], side: str, batch: int) -> int:
                 return n
             ids, attempts = [r[0] for r in rows], [r[1] for r in rows]
             n += len(rows)
+    if side in SPLITS:
+        split_claim, split_complete = split_sql(SPLIT_CLAIM, side), split_sql(SPLIT_COMPLETE, side)
+        while rows := conn.execute(split_claim, (batch,)).fetchall():
+            conn.execute(split_complete, ([r[0] for r in rows], [r[1] for r in rows]))
+            n += len(rows)
+        return n
     t = f'row_cost."{side}"'  # a name from COPIES
     claim = CLAIM.format(t=t)
     complete = COMPLETE.format(t=t, idt="bigint" if COPIES[side][2] else "uuid")
@@ -174,6 +248,8 @@ def measure(dsn: str, sides: list[str], jobs: int, batch: int, repeat: int) -> d
         for side in sides:
             if side in COPIES:
                 make_copy(conn, side)
+            elif side in SPLITS:
+                make_split(conn, side)
     res: dict[str, list[float]] = {s: [] for s in sides}
     for r in range(repeat):
         for side in sides if r % 2 == 0 else sides[::-1]:
