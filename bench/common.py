@@ -7,6 +7,7 @@ peer is missing reports it as skipped instead of inventing a number.
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing as mp
 import os
 import statistics
@@ -232,6 +233,46 @@ def embedded_server(settings: dict[str, str] | None = None) -> Iterator[tuple[st
             server.stop(mode="fast")
         finally:
             shutil.rmtree(parent, ignore_errors=True)
+
+
+@contextmanager
+def scratch_database(dsn: str | None, name: str) -> Iterator[tuple[str, str]]:
+    """Database ``name`` made afresh on the server of the superuser ``dsn`` (None: a throwaway
+    embedded PostgreSQL 18); yield (its DSN, "PostgreSQL <version>")."""
+
+    def fresh(admin: str) -> tuple[str, str]:
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            row = c.execute("SHOW server_version").fetchone()
+        return psycopg.conninfo.make_conninfo(admin, dbname=name), f"PostgreSQL {row[0] if row else '?'}"
+
+    if dsn:
+        yield fresh(dsn)
+        return
+    with embedded_server() as (admin, _version):
+        yield fresh(admin)
+
+
+def chosen_sides(ap: argparse.ArgumentParser, spec: str, known: Sequence[str]) -> list[str]:
+    """The comma-separated sides of ``spec``; an unknown one is the parser's error."""
+    sides = [s for s in spec.split(",") if s]
+    unknown = set(sides) - set(known)
+    if unknown:
+        ap.error(f"unknown sides: {', '.join(sorted(unknown))}")
+    return sides
+
+
+def print_cost_table(res: dict[str, list[float]], base: str, title: str) -> None:
+    """Per side, microseconds per job as median (min–max) and the median's ratio to ``base``'s."""
+    ref = statistics.median(res[base]) if res.get(base) else None
+    print(f"{title}, median (min–max) over {len(next(iter(res.values())))} runs")
+    print(f"| side | µs per job | / {base} |")
+    print("|---|---|---|")
+    for side, v in res.items():
+        med = statistics.median(v)
+        rel = f"{med / ref:.2f}×" if ref else "–"
+        print(f"| {side} | {med:.1f} ({min(v):.1f}–{max(v):.1f}) | {rel} |")
 
 
 def server_version(dsn: str) -> str:

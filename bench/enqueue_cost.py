@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 from bench import pgc
-from bench.common import embedded_server
+from bench.common import chosen_sides, print_cost_table, scratch_database
 from bench.row_cost import backend_cpu_s
 
 SIDES = ["enqueue", "enqueue-app", "insert", "insert-sql-uuid", "insert-no-doorbell"]
@@ -109,19 +108,6 @@ def measure(dsn: str, sides: list[str], jobs: int, repeat: int) -> dict[str, lis
     return res
 
 
-def report(res: dict[str, list[float]], server: str) -> None:
-    base = statistics.median(res["insert"]) if res.get("insert") else None
-    print(
-        f"{server}: backend CPU per one-row enqueue, median (min–max) over {len(next(iter(res.values())))} runs"
-    )
-    print("| side | µs per job | / insert |")
-    print("|---|---|---|")
-    for side, v in res.items():
-        med = statistics.median(v)
-        rel = f"{med / base:.2f}×" if base else "–"
-        print(f"| {side} | {med:.1f} ({min(v):.1f}–{max(v):.1f}) | {rel} |")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--dsn", help="superuser DSN of a scratch server on this machine (default: embedded 18)")
@@ -129,24 +115,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--sides", default=",".join(SIDES), help=f"comma-separated, from {','.join(SIDES)}")
     args = ap.parse_args()
-    sides = [s for s in args.sides.split(",") if s]
-    unknown = set(sides) - set(SIDES)
-    if unknown:
-        ap.error(f"unknown sides: {', '.join(sorted(unknown))}")
-
-    def run(admin: str) -> None:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute("DROP DATABASE IF EXISTS bench_enqueue_cost WITH (FORCE)")
-            c.execute("CREATE DATABASE bench_enqueue_cost")
-            row = c.execute("SHOW server_version").fetchone()
-        dsn = psycopg.conninfo.make_conninfo(admin, dbname="bench_enqueue_cost")
-        report(measure(dsn, sides, args.jobs, args.repeat), f"PostgreSQL {row[0] if row else '?'}")
-
-    if args.dsn:
-        run(args.dsn)
-        return
-    with embedded_server() as (admin, _version):
-        run(admin)
+    sides = chosen_sides(ap, args.sides, SIDES)
+    with scratch_database(args.dsn, "bench_enqueue_cost") as (dsn, server):
+        res = measure(dsn, sides, args.jobs, args.repeat)
+    print_cost_table(res, "insert", f"{server}: backend CPU per one-row enqueue")
 
 
 if __name__ == "__main__":

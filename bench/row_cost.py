@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from bench import peers, pgc
-from bench.common import embedded_server
+from bench.common import chosen_sides, print_cost_table, scratch_database
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -257,19 +256,6 @@ def measure(dsn: str, sides: list[str], jobs: int, batch: int, repeat: int) -> d
     return res
 
 
-def report(res: dict[str, list[float]], batch: int, server: str) -> None:
-    base = statistics.median(res["bare"]) if res.get("bare") else None
-    print(
-        f"{server}, batch {batch}: backend CPU per job, median (min–max) over {len(next(iter(res.values())))} drains"
-    )
-    print("| side | µs per job | / bare |")
-    print("|---|---|---|")
-    for side, v in res.items():
-        med = statistics.median(v)
-        rel = f"{med / base:.2f}×" if base else "–"
-        print(f"| {side} | {med:.1f} ({min(v):.1f}–{max(v):.1f}) | {rel} |")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--dsn", help="superuser DSN of a scratch server on this machine (default: embedded 18)")
@@ -278,28 +264,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sides", default=",".join(SIDES), help=f"comma-separated, from {','.join(SIDES)}")
     args = ap.parse_args()
-    sides = [s for s in args.sides.split(",") if s]
-    unknown = set(sides) - set(SIDES)
-    if unknown:
-        ap.error(f"unknown sides: {', '.join(sorted(unknown))}")
-
-    def run(admin: str) -> None:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute("DROP DATABASE IF EXISTS bench_row_cost WITH (FORCE)")
-            c.execute("CREATE DATABASE bench_row_cost")
-            row = c.execute("SHOW server_version").fetchone()
-        dsn = psycopg.conninfo.make_conninfo(admin, dbname="bench_row_cost")
-        report(
-            measure(dsn, sides, args.jobs, args.batch, args.repeat),
-            args.batch,
-            f"PostgreSQL {row[0] if row else '?'}",
-        )
-
-    if args.dsn:
-        run(args.dsn)
-        return
-    with embedded_server() as (admin, _version):
-        run(admin)
+    sides = chosen_sides(ap, args.sides, SIDES)
+    with scratch_database(args.dsn, "bench_row_cost") as (dsn, server):
+        res = measure(dsn, sides, args.jobs, args.batch, args.repeat)
+    print_cost_table(res, "bare", f"{server}, batch {args.batch}: backend CPU per job")
 
 
 if __name__ == "__main__":

@@ -36,10 +36,6 @@ def _server_pid(conn: psycopg.Connection) -> int:
     return int(row[0])
 
 
-def _probe_every_server_connection(dsn: str) -> list[tuple]:
-    return on_every_server_connection(dsn, _PROBE)
-
-
 def test_detected_and_no_prepared_statements(bouncer, db18):
     direct = connect(db18.dsn_as("pgconsole_worker"), Purpose.WORKER)
     pooled = connect(bouncer.dsn(db18.name, "pgconsole_worker"), Purpose.WORKER)
@@ -56,7 +52,7 @@ def test_detected_and_no_prepared_statements(bouncer, db18):
     finally:
         direct.close()
         pooled.close()
-    for row in _probe_every_server_connection(bouncer.dsn(db18.name, "pgconsole_worker")):
+    for row in on_every_server_connection(bouncer.dsn(db18.name, "pgconsole_worker"), _PROBE):
         assert row[4] == 0, row
 
 
@@ -83,10 +79,10 @@ def test_no_session_setting_reaches_another_client(bouncer, db18):
     report = admin.run(conn, "retry", ActionTarget(ids=[str(i) for i in ids], reason="pool test"))
     conn.close()
     assert report.changed == 5
-    for row in _probe_every_server_connection(su_pool):
+    for row in on_every_server_connection(su_pool, _PROBE):
         assert row[:3] == ("0", "0", "on"), row  # the superuser's defaults
         assert row[3] in (None, ""), row
-    for row in _probe_every_server_connection(op_pool):
+    for row in on_every_server_connection(op_pool, _PROBE):
         assert row[:2] == ("30s", "0"), row  # ALTER ROLE pgconsole_operator SET statement_timeout = '30s'
         assert row[3] in (None, ""), row
     # ... and the audit records still name the OS user (set inside each batch's transaction)
@@ -162,7 +158,7 @@ def test_session_state_cannot_leak_in_threads(bouncer, db18):
     for t in threads:
         t.join(60)
     assert not errors, errors
-    for row in _probe_every_server_connection(dsn):
+    for row in on_every_server_connection(dsn, _PROBE):
         assert row[:3] == ("0", "0", "on"), row
 
 
@@ -200,5 +196,5 @@ def test_explain_with_values_leaves_no_prepared_statement(bouncer, db18):
         for t in lookers:
             t.join(timeout=10)
     assert seen and set(seen) == {0}, sorted(set(seen))
-    for row in _probe_every_server_connection(dsn):
+    for row in on_every_server_connection(dsn, _PROBE):
         assert row[4] == 0, row

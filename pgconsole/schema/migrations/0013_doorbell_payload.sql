@@ -4,11 +4,11 @@
 -- the new rows for the usual shapes (one job type; one row), the per-type counts and the ids read
 -- again only when there are several types or 2-10 rows. The previous single statement also
 -- aggregated every id of a bulk insert into a jsonb array to discard it past 10, and cost a one-row
--- insert about 10 us more. The update branch is unchanged (no trigger calls it with UPDATE today).
+-- insert about 10 us more. Only jobs_notify_insert (AFTER INSERT) calls it: the old body's branch for
+-- UPDATE statements, which no trigger reached, is gone.
 CREATE OR REPLACE FUNCTION pgconsole.jobs_notify_statement() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  v_payload jsonb;
   v_n bigint;
   v_first text;
   v_last text;
@@ -16,41 +16,27 @@ DECLARE
   v_types jsonb;
   v_ids jsonb;
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    SELECT count(*), min(n.job_type COLLATE "C"), max(n.job_type COLLATE "C"), min(n.id::text)
-      INTO v_n, v_first, v_last, v_id
-      FROM new_rows n;
-    IF v_n = 0 THEN
-      RETURN NULL;
-    END IF;
-    IF v_first = v_last THEN
-      v_types := jsonb_build_object(v_first, v_n);
-    ELSE
-      SELECT jsonb_object_agg(t.job_type, t.n) INTO v_types
-        FROM (SELECT n2.job_type, count(*) AS n FROM new_rows n2 GROUP BY n2.job_type) t;
-    END IF;
-    IF v_n = 1 THEN
-      v_ids := jsonb_build_array(v_id);
-    ELSIF v_n <= 10 THEN
-      SELECT jsonb_agg(n.id) INTO v_ids FROM new_rows n;
-    END IF;
-    PERFORM pg_notify('pgconsole_jobs',
-      jsonb_build_object('op', 'insert', 'count', v_n, 'types', v_types, 'ids', v_ids)::text);
+  IF TG_OP <> 'INSERT' THEN
     RETURN NULL;
   END IF;
-  SELECT jsonb_build_object(
-           'op', 'update',
-           'count', count(*),
-           'types', (SELECT jsonb_object_agg(t.k, t.n) FROM (
-                       SELECT n2.job_type || ':' || n2.status AS k, count(*) AS n
-                         FROM new_rows n2 JOIN old_rows o2 ON o2.id = n2.id
-                        WHERE o2.status IS DISTINCT FROM n2.status GROUP BY 1) t),
-           'ids', CASE WHEN count(*) <= 10 THEN jsonb_agg(n.id) END)
-    INTO v_payload
-    FROM new_rows n JOIN old_rows o ON o.id = n.id
-   WHERE o.status IS DISTINCT FROM n.status;
-  IF (v_payload ->> 'count')::bigint > 0 THEN
-    PERFORM pg_notify('pgconsole_jobs', v_payload::text);
+  SELECT count(*), min(n.job_type COLLATE "C"), max(n.job_type COLLATE "C"), min(n.id::text)
+    INTO v_n, v_first, v_last, v_id
+    FROM new_rows n;
+  IF v_n = 0 THEN
+    RETURN NULL;
   END IF;
+  IF v_first = v_last THEN
+    v_types := jsonb_build_object(v_first, v_n);
+  ELSE
+    SELECT jsonb_object_agg(t.job_type, t.n) INTO v_types
+      FROM (SELECT n2.job_type, count(*) AS n FROM new_rows n2 GROUP BY n2.job_type) t;
+  END IF;
+  IF v_n = 1 THEN
+    v_ids := jsonb_build_array(v_id);
+  ELSIF v_n <= 10 THEN
+    SELECT jsonb_agg(n.id) INTO v_ids FROM new_rows n;
+  END IF;
+  PERFORM pg_notify('pgconsole_jobs',
+    jsonb_build_object('op', 'insert', 'count', v_n, 'types', v_types, 'ids', v_ids)::text);
   RETURN NULL;
 END $$;
