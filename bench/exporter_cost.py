@@ -80,7 +80,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
 
 
 def _start_pgconsole(
-    config: Path, profiles: list[str], extra: tuple[str, ...] = ()
+    config: Path, profiles: list[str], extra: tuple[str, ...] = (), root: Path = ROOT
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     args = [sys.executable, "-m", "pgconsole", "exporter", "--listen", f"127.0.0.1:{port}", *extra]
@@ -88,7 +88,8 @@ def _start_pgconsole(
         args += ["--profile", p]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PGCONSOLE_")}
     env["PGCONSOLE_CONFIG"] = str(config)
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # ``-m pgconsole`` imports the package from the working directory: ``root``'s checkout.
+    proc = subprocess.Popen(args, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/metrics"
     _wait_http(url, proc)
     return proc, url
@@ -133,18 +134,26 @@ def _block(url: str, pid: int, postmaster: int, n: int) -> dict[str, Any]:
     }
 
 
-def side_by_side(cluster: Cluster, db: str, tmp: Path, rounds: int, block: int) -> dict[str, Any]:
+def side_by_side(
+    cluster: Cluster, db: str, tmp: Path, rounds: int, block: int, baseline: Path | None = None
+) -> dict[str, Any]:
     postmaster = _postmaster(cluster)
     dsn = cluster.dsn(db)
     config = _write_config(tmp / "one.toml", {"bench": dsn})
     fresh, fresh_url = _start_pgconsole(config, ["bench"], ("--slow-every", "0"))
     carried, carried_url = _start_pgconsole(config, ["bench"])
     peer, peer_url = _start_peer(dsn)
+    procs = [fresh, carried, peer]
     sides = {
         "pgconsole fresh": (fresh_url, fresh.pid),
         "pgconsole carried": (carried_url, carried.pid),
         "postgres_exporter": (peer_url, peer.pid),
     }
+    if baseline is not None:  # another checkout's exporter, in the same run (before/after a change)
+        for side, extra in (("baseline fresh", ("--slow-every", "0")), ("baseline carried", ())):
+            proc, url = _start_pgconsole(config, ["bench"], extra, baseline)
+            procs.append(proc)
+            sides[side] = (url, proc.pid)
     try:
         for url, _pid in sides.values():
             for _ in range(3):
@@ -155,7 +164,7 @@ def side_by_side(cluster: Cluster, db: str, tmp: Path, rounds: int, block: int) 
                 url, pid = sides[side]
                 per[side].append(_block(url, pid, postmaster, block))
     finally:
-        for p in (fresh, carried, peer):
+        for p in procs:
             p.terminate()
             p.wait(10)
     out: dict[str, Any] = {}
@@ -180,6 +189,15 @@ def side_by_side(cluster: Cluster, db: str, tmp: Path, rounds: int, block: int) 
         }
         for side in PGCONSOLE_SIDES
     }
+    if baseline is not None:
+        out["vs baseline"] = {
+            side: {
+                k: out[f"pgconsole {side}"][k] / out[f"baseline {side}"][k]
+                for k in ("client_s", "server_s", "cpu_s", "wall_s")
+                if out[f"baseline {side}"][k]
+            }
+            for side in ("fresh", "carried")
+        }
     return out
 
 
@@ -264,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--targets", type=int, default=20)
     p.add_argument("--many-scrapes", type=int, default=40)
     p.add_argument("--json", metavar="FILE")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also run the exporter of another checkout (e.g. a git worktree of main) in the same "
+        "run, and print this checkout's ratios to it",
+    )
     args = p.parse_args(argv)
     if not PEER.exists():
         print(f"skipped: {PEER} is missing (apt-get install prometheus-postgres-exporter)")
@@ -278,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                     conn.execute(FINISHED_SQL, {"n": args.finished})
                     conn.execute(PENDING_SQL, {"n": pending})
                     conn.execute("VACUUM ANALYZE pgconsole.jobs")
-                ones[pending] = side_by_side(cluster, db, Path(tmp), args.rounds, args.block)
+                ones[pending] = side_by_side(cluster, db, Path(tmp), args.rounds, args.block, args.baseline)
                 ones[pending]["breakdown"] = breakdown(cluster, db)
                 cluster.drop_database(db)
             many = many_targets(cluster, Path(tmp), args.targets, args.many_scrapes)
@@ -291,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             f"median of {args.rounds} blocks of {args.block} (ms):"
         )
         print(f"{'side':<20}{'server CPU':>12}{'client CPU':>12}{'CPU total':>12}{'wall':>10}{'bytes':>10}")
-        for side in (*PGCONSOLE_SIDES, "postgres_exporter"):
+        for side in (*PGCONSOLE_SIDES, "postgres_exporter", *[s for s in one if s.startswith("baseline ")]):
             r = one[side]
             print(
                 f"{side:<20}{r['server_s'] * 1e3:>12.2f}{r['client_s'] * 1e3:>12.2f}"
@@ -304,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
                 for side in (*PGCONSOLE_SIDES, "postgres_exporter")
             )
         )
+        for side, ratio in (one.get("vs baseline") or {}).items():
+            print(
+                f"ratio pgconsole {side} / baseline {side}: "
+                + ", ".join(f"{k.removesuffix('_s')} {v:.2f}x" for k, v in ratio.items())
+            )
         for side, ratio in one["ratio"].items():
             print(
                 f"ratio {side} / peer: "

@@ -62,15 +62,23 @@ def carry_ages(slow_every_s: float) -> dict[str, float]:
 
 
 def scrape_previous(previous: Snapshot | None, slow_every_s: float, now: float) -> Snapshot | None:
-    """The previous scrape as the collectors may use it: for the deltas and the slow figures, never
-    for the queue's counts (its capped pending count would be reused for PENDING_RECOUNT_S)."""
+    """The previous scrape as the collectors may use it: for the deltas, the slow figures and the
+    carried window (read in full again after ``slow_every_s``), never for the queue's counts (its
+    capped pending count would be reused for PENDING_RECOUNT_S)."""
     if previous is None:
         return None
     update: dict[str, Any] = {}
     if (q := previous.queue) is not None:
         young = younger_than(q.estimated_at, slow_every_s, now)
+        w = q.window_state
         update["queue"] = q.model_copy(
-            update={"pending_counted_at": None, "estimated_at": q.estimated_at if young else None}
+            update={
+                "pending_counted_at": None,
+                "estimated_at": q.estimated_at if young else None,
+                "window_state": w
+                if w is not None and younger_than(w.full_read_at, slow_every_s, now)
+                else None,
+            }
         )
     if (db := previous.database) is not None and not younger_than(db.size_read_at, slow_every_s, now):
         update["database"] = db.model_copy(update={"size_read_at": None})

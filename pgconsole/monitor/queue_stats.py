@@ -19,7 +19,9 @@ Cheap by construction (perf.md §2.3, DESIGN.md §5), never a ``GROUP BY status`
   of the sample and rates are over the time it spans (``window_span_s``), so a busy queue shows its
   real rate instead of a lower bound; the failure groups come from the same sample, not a query of
   their own. The window is ``now() - interval`` (STABLE), never ``clock_timestamp()``: a volatile
-  bound cannot be an index condition and turns the query into a scan of the whole table.
+  bound cannot be an index condition and turns the query into a scan of the whole table. While the
+  window holds fewer than WINDOW_CAP jobs, a refresh carries the previous one's counts forward by
+  reading only the jobs that entered or left it since (queue_window).
 * The statements run in one short transaction with bitmap and sequential scans off
   (``SET LOCAL``). A bitmap scan cannot stop at a LIMIT, and the planner picks one when its
   statistics say the queue is small: during a drain the pending count then read every pending
@@ -37,7 +39,7 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg import errors
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, SkipValidation
 
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.monitor.base import (
@@ -47,7 +49,17 @@ from pgconsole.monitor.base import (
     grant_queue_read,
     younger_than,
 )
+from pgconsole.monitor.queue_window import (
+    WINDOW_CAP,
+    WINDOW_SECONDS,
+    WINDOW_SQL,
+    WindowRead,
+    WindowState,
+    read_window,
+)
 from pgconsole.queue.models import ACTIVE_STATES, FINISHED_STATES, StuckJob
+
+__all__ = ["WINDOW_CAP", "WINDOW_SECONDS", "WINDOW_SQL", "QueueStats", "collect_queue"]
 
 ACTIVE_CAP = 10_000
 """The active-count budget: index entries one count may read, shared by the job types that have
@@ -57,7 +69,6 @@ capped, so every type is listed with its own count whatever the backlog."""
 TYPE_CAP_MIN = 100
 TYPES_CAP = 500
 """At most this many job types are listed per state (``QueueStats.types_capped`` beyond)."""
-WINDOW_CAP = 2_000
 
 # Each state's types by a skip scan over an index led by job_type (pending: jobs_pending_type_idx
 # (job_type, scheduled_at), migration 0006; processing: jobs_processing_idx (job_type, locked_by)),
@@ -145,30 +156,13 @@ SELECT min(scheduled_at) AS oldest_scheduled_at,
   FROM heads
 """
 
-# Bitmap and sequential scans off for the statements below: see the module docstring.
+# Bitmap and sequential scans off for the statements below: see the module docstring. Generic
+# plans: the window's slices take timestamps whose custom plans look cheaper than a generic one, so
+# PostgreSQL would plan them again at every read (1 ms of planning for 0.05 ms of execution).
 PLAN_SETTINGS_SQL = (
-    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
+    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true),"
+    " set_config('plan_cache_mode', 'force_generic_plan', true)"
 )
-
-# The sample: the newest WINDOW_CAP jobs finished in 15 minutes, grouped by type, state and (failed
-# jobs only) error, with per-window counts; the collector sums it into windows and failure groups.
-WINDOW_SQL = """
-SELECT job_type, status, error_code, error,
-       count(*) FILTER (WHERE completed_at > now() - interval '1 minute')::int AS last_1m,
-       count(*) FILTER (WHERE completed_at > now() - interval '5 minutes')::int AS last_5m,
-       count(*)::int AS last_15m,
-       max(completed_at) AS last_at,
-       greatest(0, extract(epoch FROM now() - min(completed_at)))::float8 AS span_s
-  FROM (SELECT job_type, status, completed_at,
-               CASE WHEN status = 'failed' THEN error_code END AS error_code,
-               CASE WHEN status = 'failed' THEN left(error_message, 200) END AS error
-          FROM pgconsole.jobs
-         WHERE status IN ('completed', 'failed', 'cancelled', 'expired')
-           AND completed_at > now() - interval '15 minutes'
-         ORDER BY completed_at DESC
-         LIMIT %(cap)s) w
- GROUP BY job_type, status, error_code, error
-"""
 
 STUCK_SQL = """
 SELECT id, job_type, locked_by, started_at, heartbeat_at, reason, attempt, lease_expires_at
@@ -259,6 +253,8 @@ class QueueStats(BaseModel):
     was reused (``PENDING_RECOUNT_S``)."""
     estimated_at: float | None = None
     """``time.monotonic()`` when the finished states were estimated (reused for ESTIMATE_EVERY_S)."""
+    window_state: SkipValidation[WindowState | None] = Field(default=None, exclude=True, repr=False)
+    """The window's settled counts, for the next refresh to carry forward (queue_window)."""
 
     def state(self, status: str) -> StateCount | None:
         return next((s for s in self.states if s.status == status), None)
@@ -293,9 +289,6 @@ class QueueStats(BaseModel):
         return 100.0 * failed / done if done else None
 
 
-WINDOW_SECONDS = {"1m": 60, "5m": 300, "15m": 900}
-
-
 def _estimates(conn: psycopg.Connection[Any]) -> list[StateCount]:
     row = fetch_one(conn, ESTIMATE_SQL)
     plan = row["QUERY PLAN"][0]["Plan"]
@@ -308,27 +301,24 @@ def _estimates(conn: psycopg.Connection[Any]) -> list[StateCount]:
     return out
 
 
-def _windows_and_failures(sample: list[dict[str, Any]]) -> tuple[list[WindowCount], list[FailureGroup]]:
-    """Sum the sample's groups into per (type, state) windows and the failed ones into error groups."""
+def _windows_and_failures(read: WindowRead) -> tuple[list[WindowCount], list[FailureGroup]]:
+    """Sum the window's groups into per (type, state) windows and the failed ones into error groups."""
     windows: dict[tuple[str, str], WindowCount] = {}
     failures: list[FailureGroup] = []
-    for r in sample:
-        key = (r["job_type"], r["status"])
-        w = windows.setdefault(
-            key, WindowCount(job_type=key[0], status=key[1], last_1m=0, last_5m=0, last_15m=0)
-        )
-        w.last_1m += r["last_1m"]
-        w.last_5m += r["last_5m"]
-        w.last_15m += r["last_15m"]
-        if r["status"] == "failed":
+    for (job_type, status, error_code, error), g in read.groups.items():
+        # A carried count can only drift up (a retried job stays counted), never below zero.
+        n1, n5, n15 = max(g.last_1m, 0), max(g.last_5m, 0), max(g.last_15m, 0)
+        w = windows.get((job_type, status))
+        if w is None:
+            w = windows[(job_type, status)] = WindowCount(
+                job_type=job_type, status=status, last_1m=0, last_5m=0, last_15m=0
+            )
+        w.last_1m += n1
+        w.last_5m += n5
+        w.last_15m += n15
+        if status == "failed" and n15:
             failures.append(
-                FailureGroup(
-                    job_type=r["job_type"],
-                    error_code=r["error_code"],
-                    error=r["error"],
-                    n=r["last_15m"],
-                    last_at=r["last_at"],
-                )
+                FailureGroup(job_type=job_type, error_code=error_code, error=error, n=n15, last_at=g.last_at)
             )
     failures.sort(key=lambda f: (-f.n, -(f.last_at.timestamp() if f.last_at else 0.0)))
     return sorted(windows.values(), key=lambda w: (w.job_type, w.status)), failures[:10]
@@ -341,7 +331,8 @@ def collect_queue(
 
     With ``previous`` (the last refresh's), a pending count over the cap younger than
     :data:`PENDING_RECOUNT_S` is reused (never when its ``pending_counted_at`` is None), and the
-    finished states' estimates younger than :data:`ESTIMATE_EVERY_S`; the rest is read again.
+    finished states' estimates younger than :data:`ESTIMATE_EVERY_S`, and its window is carried
+    forward (``queue_window.read_window``); the rest is read again.
     """
     if not caps.has_queue:
         raise CollectorUnavailable(
@@ -350,6 +341,11 @@ def collect_queue(
     with conn.transaction():
         conn.execute(PLAN_SETTINGS_SQL)
         stats = _counts(conn, caps, _reusable_pending(previous), _reusable_estimates(previous))
+        window = read_window(
+            conn, (caps.database, caps.current_user), previous.window_state if previous else None
+        )
+    stats.windows, stats.failures = _windows_and_failures(window)
+    stats.window_capped, stats.window_span_s, stats.window_state = window.capped, window.span_s, window.state
     # Outside the transaction: a missing function or grant here must not abort the counts above.
     try:
         stats.stuck = [StuckJob(**r) for r in fetch_all(conn, STUCK_SQL)]
@@ -430,19 +426,15 @@ def _counts(
         estimated_at = time.monotonic()
         states += _estimates(conn)
     oldest = fetch_one(conn, OLDEST_PENDING_SQL)
-    sample = fetch_all(conn, WINDOW_SQL, {"cap": WINDOW_CAP})
-    windows, failures = _windows_and_failures(sample)
-    window_capped = sum(w.last_15m for w in windows) >= WINDOW_CAP
     return QueueStats(
         states=states,
         by_type=sorted(by_type.values(), key=lambda t: t.job_type),
         types_capped=types_capped,
         oldest_scheduled_at=oldest["oldest_scheduled_at"],
         oldest_due_age_s=float(oldest["oldest_due_age_s"] or 0.0),
-        windows=windows,
-        window_capped=window_capped,
-        window_span_s=max((float(r["span_s"]) for r in sample), default=None) if window_capped else None,
-        failures=failures,
+        windows=[],
+        window_capped=False,
+        failures=[],
         stuck=None,
         pending_counted_at=counted_at,
         estimated_at=estimated_at,

@@ -1,5 +1,5 @@
 """The exporter reads the slow-moving figures (vacuum, archiver, migrations, database size, the
-finished states' estimates) at most once per ``slow_every_s`` and everything else, the queue's
+finished states' estimates, the queue window's full sample) at most once per ``slow_every_s`` and everything else, the queue's
 counts included, at every scrape; ``slow_every_s = 0`` reads every figure at every scrape."""
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def _read_at(s: Snapshot) -> dict[str, float | None]:
     out: dict[str, float | None] = {c: s.state(c).collected_at for c in SLOW_COLLECTORS}
     out["size"] = s.database.size_read_at
     out["estimates"] = s.queue.estimated_at
+    # The window's counts are carried forward between full reads, read in full after slow_every_s.
+    out["window"] = s.queue.window_state.full_read_at if s.queue.window_state is not None else None
     return out
 
 
