@@ -15,7 +15,8 @@ Two limits keep the carried counts honest:
   transaction's start time, so a job may appear a moment after a read with a time just before it.
   The last SETTLE_S are read again each time (the exporter's counters do the same).
 * A job that leaves the table or its final state inside the window (a retry, a purge) stays
-  counted until the next full read, at most :data:`REREAD_S` later (a caller may ask for sooner).
+  counted until the next full read, at most :data:`REREAD_S` later (the exporter drops the state
+  sooner: its ``--slow-every``).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ SELECT b.now, b.settled, g.*
 
 # The slices since the previous read (%(t)s its now, %(s)s its settle bound): the jobs finished
 # since s ("new"), and for each window those that left it, in (t - W, now - W]. Each slice stops
-# at the cap; a slice that reaches it (``full``) makes the caller read the window in full.
+# at the cap; a slice that reaches it (``any_full``) makes the caller read the window in full.
 _OUT = """SELECT '{part}' AS part, {columns}
         FROM pgconsole.jobs
        WHERE {finished}
@@ -83,10 +84,9 @@ r AS (
   UNION ALL ({out_1m})
   UNION ALL ({out_5m})
   UNION ALL ({out_15m})
-), full_parts AS (
-  SELECT array_agg(part) AS parts FROM (SELECT part FROM r GROUP BY part HAVING count(*) >= %(cap)s) f
 )
-SELECT b.now, b.settled, (SELECT parts FROM full_parts) AS full_parts, g.*
+SELECT b.now, b.settled,
+       EXISTS (SELECT 1 FROM r GROUP BY part HAVING count(*) >= %(cap)s) AS any_full, g.*
   FROM b LEFT JOIN LATERAL (
     SELECT job_type, status, error_code, error,
            count(*) FILTER (WHERE part = 'new')::int AS new,
@@ -151,7 +151,6 @@ def read_window(
     conn: psycopg.Connection[Any],
     identity: tuple[str, str],
     previous: WindowState | None,
-    reread_s: float | None = None,
 ) -> WindowRead:
     """The window, carried from ``previous`` when it can be, else read in full (inside the queue
     collector's transaction: one snapshot, bitmap and sequential scans off)."""
@@ -159,7 +158,7 @@ def read_window(
     if (
         previous is not None
         and previous.identity == identity
-        and younger_than(previous.full_read_at, REREAD_S if reread_s is None else reread_s, now)
+        and younger_than(previous.full_read_at, REREAD_S, now)
         and younger_than(previous.read_at, MAX_GAP_S, now)
     ):
         carried = _carry(conn, previous, now)
@@ -195,7 +194,7 @@ def _carry(conn: psycopg.Connection[Any], previous: WindowState, now: float) -> 
         conn, SLICES_SQL, {"settle": SETTLE_S, "cap": WINDOW_CAP, "t": previous.now, "s": previous.settled}
     )
     head = rows[0]
-    if head["full_parts"]:
+    if head["any_full"]:
         return None
     groups = {k: replace(g) for k, g in previous.groups.items()}
     settled = {k: replace(g) for k, g in previous.groups.items()}

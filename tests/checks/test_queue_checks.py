@@ -86,7 +86,7 @@ def test_burst_of_failed_jobs(db, capsys):
 
 
 def test_failure_rate_of_a_busy_queue_is_that_of_the_newest_finished(db, capsys):
-    from pgconsole.monitor.queue_stats import WINDOW_CAP
+    from pgconsole.monitor.queue_window import WINDOW_CAP
 
     dsn = db.dsn_as("pgconsole_readonly")
     with db.admin() as a:  # more finished in 15 min than the collector's sample holds

@@ -63,11 +63,11 @@ def test_statements_stop_at_their_cap_with_stale_statistics(db, name):
     # active: 3 types, each counted to its share of ACTIVE_CAP + 1, one descent per type and past the last
     sql, params, cap = {
         "active": (Q.ACTIVE_COUNTS_SQL, Q.active_params(), Q.ACTIVE_CAP // 3 + 1 + 8),
-        "window": (Q.WINDOW_SQL, {"cap": Q.WINDOW_CAP, "settle": W.SETTLE_S}, Q.WINDOW_CAP),
+        "window": (W.WINDOW_SQL, {"cap": W.WINDOW_CAP, "settle": W.SETTLE_S}, W.WINDOW_CAP),
         "slices": (
             W.SLICES_SQL,
-            {"cap": Q.WINDOW_CAP, "settle": W.SETTLE_S, "t": t, "s": t - timedelta(seconds=W.SETTLE_S)},
-            Q.WINDOW_CAP,
+            {"cap": W.WINDOW_CAP, "settle": W.SETTLE_S, "t": t, "s": t - timedelta(seconds=W.SETTLE_S)},
+            W.WINDOW_CAP,
         ),
     }[name]
     with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn, conn.transaction():
@@ -94,16 +94,16 @@ def test_full_sample_gives_the_rate_over_its_span_and_the_failures_in_it(db):
     # 30,000 pending over 3 types: each type counted to its share of the cap
     assert pending is not None and (pending.method, pending.count) == ("capped", Q.ACTIVE_CAP // 3 * 3)
     assert [(t.pending, t.pending_capped) for t in q.by_type] == [(Q.ACTIVE_CAP // 3, True)] * 3
-    assert q.window_capped and q.finished("15m") == Q.WINDOW_CAP
+    assert q.window_capped and q.finished("15m") == W.WINDOW_CAP
     # The newest WINDOW_CAP are the 50 failed and WINDOW_CAP - 50 completed jobs 10 ms apart; the
     # span also holds the time between the INSERT and the read.
-    span = (Q.WINDOW_CAP - 50) * SPACING_MS / 1000
+    span = (W.WINDOW_CAP - 50) * SPACING_MS / 1000
     assert q.window_span_s is not None and span <= q.window_span_s < span + 5, q.window_span_s
     rate = q.rate_per_s("1m")
-    assert Q.WINDOW_CAP / (span + 5) < rate <= Q.WINDOW_CAP / span, rate
+    assert W.WINDOW_CAP / (span + 5) < rate <= W.WINDOW_CAP / span, rate
     # The failures are counted in the same sample: 50 of the newest 2,000 finished jobs.
     assert [(f.error, f.n) for f in q.failures] == [("timeout", 30), ("boom", 20)]
-    assert q.failure_rate_percent("15m") == pytest.approx(100 * 50 / Q.WINDOW_CAP)
+    assert q.failure_rate_percent("15m") == pytest.approx(100 * 50 / W.WINDOW_CAP)
     assert q.stuck == []
 
 
