@@ -1,16 +1,23 @@
-"""A scrape's models as Prometheus metric families (the list, with meanings: docs/metrics.md).
+"""A scrape's models as Prometheus text-format lines (the list, with meanings: docs/metrics.md).
 
 Named as Prometheus asks: the ``pgconsole_`` prefix, base units (seconds, bytes), ``_total`` on
-counters (prometheus_client adds it), ratios and rates left to PromQL (cache hit is
+counters, ratios and rates left to PromQL (cache hit is
 ``rate(pgconsole_database_blocks_hit_total[5m]) / (… + rate(…blocks_read_total[5m]))``). Every
 series has a ``target`` label: the profile's name (or the password-free target when no profile).
+
+The lines are written here, not by prometheus_client's metric families and ``generate_latest``:
+those checked every sample's metric and label names and cost a tenth of a scrape's CPU
+(docs/BENCHMARKS.md §9); the names here are checked once, at import. The output is what ``generate_latest`` writes
+for the same families, byte for byte (labels sorted by name, values by prometheus_client's
+``floatToGoString``): tests/exporter/test_text_format.py holds the two side by side.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 from pgconsole.exporter.target import ScrapeResult, Target
 from pgconsole.monitor.snapshot import Snapshot
@@ -154,25 +161,58 @@ SERIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
+NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")  # the text format's metric and label names
+
+
+class _Series:
+    """One series' header lines and label order, worked out once per process."""
+
+    __slots__ = ("exposed", "header", "labels", "order")
+
+    def __init__(self, name: str) -> None:
+        kind, doc, labels = SERIES[name]
+        exposed = f"{name}_total" if kind == "counter" else name
+        assert all(NAME_RE.fullmatch(n) for n in (exposed, *labels)), name
+        doc = doc.replace("\\", r"\\").replace("\n", r"\n")
+        self.exposed = exposed
+        self.header = f"# HELP {exposed} {doc}\n# TYPE {exposed} {kind}\n"
+        self.labels = labels
+        # (name, position among the values given) in name order, as generate_latest sorts them.
+        self.order = sorted((n, i) for i, n in enumerate(("target", *labels)))
+
+
+_SERIES = {name: _Series(name) for name in SERIES}
+
+
+def _label_value(v: str) -> str:
+    if "\\" in v or "\n" in v or '"' in v:
+        return v.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return v
+
+
 class _Families:
-    """One family per name, every target's samples in it (the text format allows a name once)."""
+    """One block of lines per name, every target's samples in it (the text format allows a name once)."""
 
     def __init__(self) -> None:
-        self.families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+        self.lines: dict[str, list[str]] = {}
 
     def add(self, name: str, target: str, value: float | int | None, **labels: str | None) -> None:
         if value is None:
             return
-        kind, doc, names = SERIES[name]
-        fam = self.families.get(name)
-        if fam is None:
-            cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
-            fam = cls(name, doc, labels=("target", *names))
-            self.families[name] = fam
-        fam.add_metric([target, *[labels.get(n) or "" for n in names]], float(value))
+        series = _SERIES[name]
+        block = self.lines.get(name)
+        if block is None:
+            block = self.lines[name] = [series.header]
+        values = [target, *[labels.get(n) or "" for n in series.labels]]
+        label_text = ",".join(f'{n}="{_label_value(values[i])}"' for n, i in series.order)
+        block.append(f"{series.exposed}{{{label_text}}} {floatToGoString(float(value))}\n")
+
+    def text(self) -> str:
+        return "".join(line for block in self.lines.values() for line in block)
 
 
-def families(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> list[Metric]:
+def metrics_text(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> str:
+    """The scrapes in the Prometheus text format."""
     out = _Families()
     for r in scrapes:
         t = r.target
@@ -201,7 +241,7 @@ def families(scrapes: Iterable[ScrapeResult], targets: Mapping[str, Target]) -> 
                 out.add("pgconsole_queue_jobs_estimated", t, e.count, system=q.system, state=e.state)
             out.add("pgconsole_queue_oldest_due_seconds", t, q.oldest_due_s, system=q.system)
             out.add("pgconsole_queue_stuck_jobs", t, q.stuck, system=q.system)
-    return list(out.families.values())
+    return out.text()
 
 
 def _snapshot(out: _Families, t: str, snap: Snapshot) -> None:

@@ -4,6 +4,10 @@ Each request scrapes every target concurrently (``target.scrape_all``), so what 
 stores is read at its scrape time, with no cache of ours in between. ``/health`` answers 200
 with the ``--check --format json`` object (one target) or an object with each target's (several),
 and 503 when any target is CRITICAL or UNKNOWN.
+
+http.server's threading server, HTTP/1.1 with keep-alive (Prometheus keeps its connection to a
+target between scrapes); not wsgiref on top of it, whose layer costs CPU at every scrape for
+nothing the exporter uses (docs/BENCHMARKS.md §9).
 """
 
 from __future__ import annotations
@@ -11,31 +15,19 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
 from prometheus_client.process_collector import ProcessCollector
 
 from pgconsole.checks.output import to_json_obj
 from pgconsole.checks.result import Status, overall_status
-from pgconsole.exporter.metrics import families
+from pgconsole.exporter.metrics import metrics_text
 from pgconsole.exporter.target import DaemonPool, ScrapeResult, Target, scrape_all, scrape_pool
 
-
-class _ScrapeCollector:
-    """A prometheus_client collector whose ``collect`` is one scrape of every target."""
-
-    def __init__(self, targets: list[Target], pool: DaemonPool) -> None:
-        self.targets = targets
-        self.pool = pool
-        self.by_name = {t.name: t for t in targets}
-
-    def collect(self) -> Iterable[Metric]:
-        return families(scrape_all(self.targets, self.pool), self.by_name)
+IDLE_TIMEOUT_S = 120.0  # a kept-alive connection with no request for this long is closed
+INDEX = b'<html><body><a href="/metrics">/metrics</a> <a href="/health">/health</a></body></html>'
 
 
 def health_body(scrapes: list[ScrapeResult], targets: list[Target]) -> tuple[int, dict[str, Any]]:
@@ -55,47 +47,66 @@ def health_body(scrapes: list[ScrapeResult], targets: list[Target]) -> tuple[int
     return code, {"status": worst.name, "exit_code": int(worst), "targets": objs}
 
 
-class _QuietHandler(WSGIRequestHandler):
+class Responder:
+    """What each path answers: (HTTP status, content type, body)."""
+
+    def __init__(self, targets: list[Target], pool: DaemonPool | None = None) -> None:
+        self.targets = targets
+        self.pool = pool or scrape_pool(targets)
+        self.by_name = {t.name: t for t in targets}
+        self.process = CollectorRegistry(auto_describe=False)
+        ProcessCollector(namespace="pgconsole_exporter", registry=self.process)
+
+    def metrics(self) -> bytes:
+        text = metrics_text(scrape_all(self.targets, self.pool), self.by_name)
+        return text.encode() + generate_latest(self.process)
+
+    def respond(self, path: str) -> tuple[int, str, bytes]:
+        path = path.split("?", 1)[0]
+        if path == "/metrics":
+            return 200, CONTENT_TYPE_LATEST, self.metrics()
+        if path == "/health":
+            code, obj = health_body(scrape_all(self.targets, self.pool), self.targets)
+            return code, "application/json", json.dumps(obj, indent=2, default=str).encode()
+        if path == "/":
+            return 200, "text/html; charset=utf-8", INDEX
+        return 404, "text/plain", b"not found: /metrics or /health\n"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT_S
+    server: _Server
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+        self._answer(send_body=False)
+
+    def _answer(self, send_body: bool) -> None:
+        code, content_type, body = self.server.responder.respond(self.path)
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass  # one line per scrape on stderr is noise; Prometheus records the scrapes
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
+class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    def __init__(self, address: tuple[str, int], responder: Responder) -> None:
+        self.responder = responder
+        super().__init__(address, _Handler)
 
-class _Server6(_ThreadingServer):
+
+class _Server6(_Server):
     address_family = socket.AF_INET6
-
-
-def make_app(targets: list[Target], pool: DaemonPool | None = None) -> Callable[..., Any]:
-    pool = pool or scrape_pool(targets)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_ScrapeCollector(targets, pool))  # type: ignore[arg-type]
-    ProcessCollector(namespace="pgconsole_exporter", registry=registry)
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path == "/metrics":
-            body = generate_latest(registry)
-            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
-            return [body]
-        if path == "/health":
-            code, obj = health_body(scrape_all(targets, pool), targets)
-            start_response(
-                "200 OK" if code == 200 else "503 Service Unavailable",
-                [("Content-Type", "application/json")],
-            )
-            return [json.dumps(obj, indent=2, default=str).encode()]
-        if path == "/":
-            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-            return [
-                b'<html><body><a href="/metrics">/metrics</a> <a href="/health">/health</a></body></html>'
-            ]
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found: /metrics or /health\n"]
-
-    return app
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -112,12 +123,10 @@ class Exporter:
 
     def __init__(self, listen: str, targets: list[Target]) -> None:
         host, port = parse_listen(listen)
-        server_class = _Server6 if ":" in host else _ThreadingServer
+        server_class = _Server6 if ":" in host else _Server
         self.targets = targets
         self.pool = scrape_pool(targets)
-        self.httpd = make_server(
-            host, port, make_app(targets, self.pool), server_class, handler_class=_QuietHandler
-        )
+        self.httpd = server_class((host, port), Responder(targets, self.pool))
         self.port = self.httpd.server_port
         self._thread: threading.Thread | None = None
 

@@ -10,20 +10,15 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from pgconsole.config import load_settings
-from pgconsole.exporter.server import make_app
+from pgconsole.exporter.server import Responder
 from pgconsole.exporter.target import Target
 from tests.systems.test_custom_table import ONE_LINE, seed_jobs
 
 
-def _scrape(app: Any) -> str:
-    out: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        out["status"] = status
-
-    body = b"".join(app({"PATH_INFO": "/metrics", "REQUEST_METHOD": "GET"}, start_response)).decode()
-    assert out["status"].startswith("200"), out
-    return body
+def _scrape(responder: Responder) -> str:
+    code, _, body = responder.respond("/metrics")
+    assert code == 200, body
+    return body.decode()
 
 
 def test_exporter_publishes_the_teams_table(db: Any, su: Any, tmp_path: Path) -> None:
@@ -33,7 +28,7 @@ def test_exporter_publishes_the_teams_table(db: Any, su: Any, tmp_path: Path) ->
     target = Target.from_settings(load_settings(config_path=str(cfg)))
     samples = [
         s
-        for fam in text_string_to_metric_families(_scrape(make_app([target])))
+        for fam in text_string_to_metric_families(_scrape(Responder([target])))
         for s in fam.samples
         if s.labels.get("system") == "app_jobs"
     ]
@@ -47,7 +42,7 @@ def test_exporter_publishes_the_teams_table(db: Any, su: Any, tmp_path: Path) ->
     # Its queue checks are published beside pgconsole's own, named by the system.
     status = {
         s.labels["check"]
-        for fam in text_string_to_metric_families(_scrape(make_app([target])))
+        for fam in text_string_to_metric_families(_scrape(Responder([target])))
         for s in fam.samples
         if s.name == "pgconsole_check_status"
     }
