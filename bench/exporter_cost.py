@@ -13,8 +13,8 @@ reads) and both keeping their connection between scrapes. pgconsole runs twice: 
 (``carried``: back to back, so the slow-moving figures, read at most once a minute, come from the
 previous scrape). After warm-up scrapes, per round and per side (the order rotating between rounds,
 so a noisy neighbour hits every side alike) a block of ``--block`` scrapes, one after the other,
-each a full GET of /metrics; the block's CPU is read from /proc (10 ms ticks, hence blocks): the
-exporter process's (client) and the server's (the postmaster and its children, plus what it
+each a full GET of /metrics over one kept-alive connection (as Prometheus scrapes); the block's
+CPU is read from /proc (10 ms ticks, hence blocks): the exporter process's (client) and the server's (the postmaster and its children, plus what it
 reaped). The queue is counted afresh at every scrape on both pgconsole sides. Per scrape = block /
 ``--block``; the medians over the rounds are printed, with the ratios to the peer (issue 18 asks
 ≤ 0.5× the peer's CPU), and ``at 15 s``: what a scrape costs on average at Prometheus's usual 15 s
@@ -31,6 +31,7 @@ one `pgconsole exporter`, scraped ``--many-scrapes`` times: wall time p50/p95 (i
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -118,14 +120,23 @@ def _write_config(path: Path, dsns: dict[str, str]) -> Path:
 
 
 def _block(url: str, pid: int, postmaster: int, n: int) -> dict[str, Any]:
+    """``n`` scrapes over one kept-alive connection, as Prometheus scrapes (a server that closes
+    it after each response is connected to again: http.client reopens it)."""
     walls = []
     size = 0
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
     c0, s0 = _cpu_seconds(pid), _server_cpu(postmaster)
     for _ in range(n):
         t0 = time.perf_counter()
-        size = _get(url)
+        conn.request("GET", parts.path)
+        r = conn.getresponse()
+        size = len(r.read())
+        if r.status != 200:
+            raise RuntimeError(f"{url}: HTTP {r.status}")
         walls.append(time.perf_counter() - t0)
     c1, s1 = _cpu_seconds(pid), _server_cpu(postmaster)
+    conn.close()
     return {
         "client_s": (c1 - c0) / n,
         "server_s": (s1 - s0) / n,

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.monitor.base import fetch_all, fetch_one, younger_than
@@ -91,8 +91,16 @@ class DatabaseStats(BaseModel):
     def by_name(self, name: str) -> DatabaseCounters | None:
         return next((d for d in self.databases if d.datname == name), None)
 
+    _total: DatabaseCounters | None = PrivateAttr(default=None)
+
     def total(self) -> DatabaseCounters:
-        """The whole cluster summed (what the cache_hit check judges)."""
+        """The whole cluster summed (what the cache_hit check judges); summed once per read, as
+        the delta and the check each ask for this read's and the previous read's."""
+        if self._total is None:
+            self._total = self._sum()
+        return self._total
+
+    def _sum(self) -> DatabaseCounters:
         sums = {c: sum(getattr(d, c) for d in self.databases) for c in COUNTERS}
         return DatabaseCounters(
             datid=0,

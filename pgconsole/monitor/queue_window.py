@@ -22,7 +22,7 @@ Two limits keep the carried counts honest:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -123,6 +123,12 @@ class Group:
     last_at: datetime | None
 
 
+def _copy(g: Group) -> Group:
+    return Group(
+        g.last_1m, g.last_5m, g.last_15m, g.last_at
+    )  # dataclasses.replace reads the fields each time
+
+
 @dataclass(slots=True)
 class WindowState:
     """What a refresh carries to the next: the settled counts and the bounds they were read at."""
@@ -196,8 +202,8 @@ def _carry(conn: psycopg.Connection[Any], previous: WindowState, now: float) -> 
     head = rows[0]
     if head["any_full"]:
         return None
-    groups = {k: replace(g) for k, g in previous.groups.items()}
-    settled = {k: replace(g) for k, g in previous.groups.items()}
+    groups = {k: _copy(g) for k, g in previous.groups.items()}
+    settled = {k: _copy(g) for k, g in previous.groups.items()}
     for r in rows:
         if r["job_type"] is None:
             continue
