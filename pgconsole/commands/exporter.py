@@ -39,8 +39,8 @@ def add_parser(sub: Any) -> None:
         metavar="S",
         default=60.0,
         help="read the slow-moving figures (vacuum and wraparound, archiver, migrations, database "
-        "size, finished-job estimates) again once they are S seconds old (0 to 60, default 60; "
-        "0: at every scrape)",
+        "size, finished-job estimates, whether another queue system is installed) again once they "
+        "are S seconds old (0 to 60, default 60; 0: at every scrape)",
     )
 
 

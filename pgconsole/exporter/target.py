@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pgconsole.checks.registry import collectors_for, resolve_thresholds, run_checks
 from pgconsole.checks.result import CheckResult, Status
-from pgconsole.checks.systems import check_systems, read_systems
+from pgconsole.checks.systems import check_systems, name_own_system, read_systems
 from pgconsole.checks.target import OUTPUT_MARGIN_S, collect, open_pgbouncer
 from pgconsole.checks.thresholds import Thresholds
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
@@ -114,6 +114,8 @@ class _Connections:
     bouncer: psycopg.Connection[Any] | None = None
     previous: Snapshot | None = None
     watermark: datetime | None = None
+    no_systems_at: float | None = None
+    """When a read last found no other queue system in the database (None: it found some, or none yet)."""
 
 
 @dataclass
@@ -211,6 +213,7 @@ class Target:
                 )
                 st.caps = read_capabilities(st.conn)
                 st.previous = None
+                st.no_systems_at = None
         except ConnectError as exc:
             st.conn = None
             return self._down(start, f"cannot connect: {exc}")
@@ -265,6 +268,11 @@ class Target:
         ``results`` and their reads returned for the queue series. A bad ``[queues.NAME]`` or a
         failed read is an UNKNOWN check; the rest of the scrape stands."""
         assert st.conn is not None
+        if not s.queues and younger_than(st.no_systems_at, self.slow_every_s):
+            # None was installed a moment ago: another system's tables appearing is as slow a
+            # figure as the migrations, looked for again after slow_every_s.
+            name_own_system(results)
+            return []
         try:
             read = read_systems(st.conn, s.queues)
         except Exception as exc:  # noqa: BLE001 - reported as a check, like --check does
@@ -277,6 +285,7 @@ class Target:
             )
             return []
         results += check_systems(st.conn, s.queues, self.thresholds, None, results, read)
+        st.no_systems_at = time.monotonic() if not read.reads else None
         return read.reads
 
     def _finished(self, st: _Connections, snap: Snapshot) -> FinishedSince | None:

@@ -14,7 +14,7 @@ import psycopg
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import fetch_all
+from pgconsole.monitor.base import Statement, fetch_all
 
 DEFAULT_LIMIT = 200
 QUERY_TEXT_CHARS = 1000
@@ -117,7 +117,11 @@ class Activity(BaseModel):
         return [build(pid, frozenset({pid})) for pid in roots]
 
 
+def activity_statements(caps: ServerCaps, limit: int = DEFAULT_LIMIT) -> list[Statement]:
+    return [(ACTIVITY_SQL, {"chars": QUERY_TEXT_CHARS, "limit": limit})]
+
+
 def collect_activity(conn: psycopg.Connection[Any], caps: ServerCaps, limit: int = DEFAULT_LIMIT) -> Activity:
-    rows = fetch_all(conn, ACTIVITY_SQL, {"chars": QUERY_TEXT_CHARS, "limit": limit})
+    rows = fetch_all(conn, *activity_statements(caps, limit)[0])
     sessions = [Session(**r) for r in rows]
     return Activity(sessions=sessions, limit=limit, hidden=sum(1 for s in sessions if s.state is None))

@@ -9,7 +9,7 @@ import psycopg
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import fetch_one
+from pgconsole.monitor.base import Statement, fetch_one
 
 ARCHIVER_SQL = """
 SELECT current_setting('archive_mode') AS archive_mode,
@@ -43,5 +43,9 @@ class ArchiverStats(BaseModel):
         return self.last_archived_time is None or self.last_failed_time > self.last_archived_time
 
 
+def archiver_statements(caps: ServerCaps) -> list[Statement]:
+    return [(ARCHIVER_SQL, None)]
+
+
 def collect_archiver(conn: psycopg.Connection[Any], caps: ServerCaps) -> ArchiverStats:
-    return ArchiverStats(**fetch_one(conn, ARCHIVER_SQL))
+    return ArchiverStats(**fetch_one(conn, *archiver_statements(caps)[0]))

@@ -11,7 +11,8 @@ a disabled collector is not retried on the next snapshot (pg_activity's ``failed
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Hashable, Sequence
 from typing import Any, Literal
 
 import psycopg
@@ -66,17 +67,80 @@ def grant_queue_read(role: str) -> str:
     return f"GRANT pgconsole_readonly TO {quote_role(role)};"
 
 
-def fetch_all(
-    conn: psycopg.Connection[Any], query: Any, params: Sequence[Any] | dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
+Params = Sequence[Any] | dict[str, Any] | None
+Statement = tuple[str, Params]
+"""A statement a collector will run first, as it passes it to :func:`fetch_all` (prefetched)."""
+
+# Per connection: rows read ahead by prefetch(), taken once by the fetch_all of the same statement.
+_prefetched: weakref.WeakKeyDictionary[psycopg.Connection[Any], dict[Hashable, list[dict[str, Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _key(query: Any, params: Params) -> Hashable | None:
+    if not isinstance(query, str):
+        return None
+    if params is None:
+        return (query, None)
+    items = tuple(sorted(params.items())) if isinstance(params, dict) else tuple(params)
+    try:
+        hash(items)
+    except TypeError:
+        return None
+    return (query, items)
+
+
+def prefetch(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> bool:
+    """Send ``statements`` in one pipeline and keep each one's rows for the :func:`fetch_all` that
+    asks for the same statement next: one round trip instead of one per statement, for a fraction
+    of the client's and the server's CPU per statement (docs/BENCHMARKS.md §9).
+
+    A statement that fails aborts the rest of the pipeline: those keep nothing, and their
+    collectors run them again one by one and meet their own error. Only on an idle autocommit
+    connection (the pipeline is one implicit transaction). True when every statement was read."""
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if not statements or not conn.autocommit or not idle:
+        return False
+    keyed = [(k, q, p) for q, p in statements if (k := _key(q, p)) is not None]
+    cursors = []
+    try:
+        with conn.pipeline():
+            for k, q, p in keyed:
+                cur = conn.cursor(row_factory=dict_row)
+                cur.execute(q, p)
+                cursors.append((k, cur))
+    except psycopg.Error:
+        pass  # the failed statement's collector meets the error itself
+    store = _prefetched.setdefault(conn, {})
+    read = 0
+    for k, cur in cursors:
+        try:
+            store[k] = cur.fetchall()
+            read += 1
+        except psycopg.Error:  # failed or aborted in the pipeline: run again by its collector
+            pass
+        finally:
+            cur.close()
+    return read == len(statements)
+
+
+def drop_prefetched(conn: psycopg.Connection[Any]) -> None:
+    """Forget what was read ahead and not asked for (a collector that did not run)."""
+    _prefetched.pop(conn, None)
+
+
+def fetch_all(conn: psycopg.Connection[Any], query: Any, params: Params = None) -> list[dict[str, Any]]:
+    store = _prefetched.get(conn)
+    if store:
+        k = _key(query, params)
+        if k is not None and k in store:
+            return store.pop(k)
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return cur.fetchall()
 
 
-def fetch_one(
-    conn: psycopg.Connection[Any], query: Any, params: Sequence[Any] | dict[str, Any] | None = None
-) -> dict[str, Any]:
+def fetch_one(conn: psycopg.Connection[Any], query: Any, params: Params = None) -> dict[str, Any]:
     rows = fetch_all(conn, query, params)
     if not rows:
         raise RuntimeError("query returned no row")

@@ -13,7 +13,7 @@ import psycopg
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import fetch_one
+from pgconsole.monitor.base import Statement, fetch_one
 
 CONNECTIONS_SQL = """
 SELECT count(*) FILTER (WHERE backend_type = 'client backend')::int AS total,
@@ -73,5 +73,9 @@ class ConnectionStats(BaseModel):
         return 100.0 * self.used_total / self.usable
 
 
+def connections_statements(caps: ServerCaps) -> list[Statement]:
+    return [(CONNECTIONS_SQL, None)]
+
+
 def collect_connections(conn: psycopg.Connection[Any], caps: ServerCaps) -> ConnectionStats:
-    return ConnectionStats(**fetch_one(conn, CONNECTIONS_SQL))
+    return ConnectionStats(**fetch_one(conn, *connections_statements(caps)[0]))

@@ -17,7 +17,7 @@ import psycopg
 from pydantic import BaseModel, PrivateAttr
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import fetch_all, fetch_one, younger_than
+from pgconsole.monitor.base import Statement, fetch_all, fetch_one, younger_than
 
 DATABASE_SQL = """
 SELECT d.datid::bigint AS datid, d.datname, d.numbackends,
@@ -113,11 +113,16 @@ class DatabaseStats(BaseModel):
         )
 
 
+def database_statements(caps: ServerCaps) -> list[Statement]:
+    return [(DATABASE_SQL, None)]  # the size is read only when the previous one is old
+
+
 def collect_database(
     conn: psycopg.Connection[Any], caps: ServerCaps, previous: DatabaseStats | None = None
 ) -> DatabaseStats:
     """The counters, and the size: ``previous``'s while younger than SIZE_EVERY_S, else read again."""
-    stats = DatabaseStats(databases=[DatabaseCounters(**r) for r in fetch_all(conn, DATABASE_SQL)])
+    counters = fetch_all(conn, *database_statements(caps)[0])
+    stats = DatabaseStats(databases=[DatabaseCounters(**r) for r in counters])
     current = stats.current
     if current is None:
         return stats

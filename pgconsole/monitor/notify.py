@@ -8,7 +8,7 @@ import psycopg
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import fetch_one
+from pgconsole.monitor.base import Statement, fetch_one
 
 NOTIFY_SQL = """
 SELECT pg_notification_queue_usage()::float8 AS usage,
@@ -27,5 +27,9 @@ class NotifyQueue(BaseModel):
         return self.usage * 100.0
 
 
+def notify_statements(caps: ServerCaps) -> list[Statement]:
+    return [(NOTIFY_SQL, None)]
+
+
 def collect_notify(conn: psycopg.Connection[Any], caps: ServerCaps) -> NotifyQueue:
-    return NotifyQueue(**fetch_one(conn, NOTIFY_SQL))
+    return NotifyQueue(**fetch_one(conn, *notify_statements(caps)[0]))

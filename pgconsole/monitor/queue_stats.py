@@ -44,6 +44,7 @@ from pydantic import BaseModel, Field, SkipValidation
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.monitor.base import (
     CollectorUnavailable,
+    Statement,
     fetch_all,
     fetch_one,
     grant_queue_read,
@@ -315,6 +316,11 @@ def _windows_and_failures(read: WindowRead) -> tuple[list[WindowCount], list[Fai
     return sorted(windows.values(), key=lambda w: (w.job_type, w.status)), failures[:10]
 
 
+def queue_statements(caps: ServerCaps) -> list[Statement]:
+    """What collect_queue runs outside its transaction, whatever it counts: the stuck jobs."""
+    return [(STUCK_SQL, None)] if caps.has_queue else []
+
+
 def collect_queue(
     conn: psycopg.Connection[Any], caps: ServerCaps, previous: QueueStats | None = None
 ) -> QueueStats:
@@ -337,7 +343,7 @@ def collect_queue(
         stats = _counts(conn, caps, _reusable_pending(previous), _reusable_estimates(previous), window)
     # Outside the transaction: a missing function or grant here must not abort the counts above.
     try:
-        stats.stuck = [StuckJob(**r) for r in fetch_all(conn, STUCK_SQL)]
+        stats.stuck = [StuckJob(**r) for r in fetch_all(conn, *queue_statements(caps)[0])]
     except errors.UndefinedFunction:
         stats.stuck_note = "pgconsole.detect_stuck_jobs() is missing: run pgconsole migrate"
     except errors.InsufficientPrivilege:

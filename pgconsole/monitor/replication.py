@@ -15,7 +15,7 @@ import psycopg
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import fetch_all, fetch_one
+from pgconsole.monitor.base import Statement, fetch_all, fetch_one
 
 # The "current" WAL position: on a standby pg_current_wal_lsn() raises, so use what was received.
 STANDBYS_SQL = """
@@ -118,12 +118,20 @@ class Replication(BaseModel):
     """True when standbys exist but this role cannot see their positions (no pg_read_all_stats)."""
 
 
+def replication_statements(caps: ServerCaps) -> list[Statement]:
+    return [
+        (STANDBYS_SQL, None),
+        (RECOVERY_SQL, None),
+        (SLOTS_SQL_17 if caps.major >= 17 else SLOTS_SQL_14, None),
+    ]
+
+
 def collect_replication(conn: psycopg.Connection[Any], caps: ServerCaps) -> Replication:
-    standbys = [Standby(**r) for r in fetch_all(conn, STANDBYS_SQL)]
-    rec = fetch_one(conn, RECOVERY_SQL)
+    standbys_q, recovery_q, slots_q = replication_statements(caps)
+    standbys = [Standby(**r) for r in fetch_all(conn, *standbys_q)]
+    rec = fetch_one(conn, *recovery_q)
     recovery = RecoveryState(**rec) if rec["in_recovery"] else None
-    slots_sql = SLOTS_SQL_17 if caps.major >= 17 else SLOTS_SQL_14
-    slots = [Slot(**r) for r in fetch_all(conn, slots_sql)]
+    slots = [Slot(**r) for r in fetch_all(conn, *slots_q)]
     hidden = any(s.state is None for s in standbys)
     return Replication(
         in_recovery=bool(rec["in_recovery"]), standbys=standbys, recovery=recovery, slots=slots, hidden=hidden

@@ -9,7 +9,7 @@ import psycopg
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import fetch_one
+from pgconsole.monitor.base import Statement, fetch_one
 
 # current_setting(name, true) is NULL for a setting this version lacks (reserved_connections is 16+),
 # so one statement serves PG 14-18.
@@ -66,5 +66,9 @@ class ServerInfo(BaseModel):
         return max(1, self.max_connections - self.superuser_reserved_connections - self.reserved_connections)
 
 
+def server_statements(caps: ServerCaps) -> list[Statement]:
+    return [(SERVER_SQL, None)]
+
+
 def collect_server(conn: psycopg.Connection[Any], caps: ServerCaps) -> ServerInfo:
-    return ServerInfo(**fetch_one(conn, SERVER_SQL))
+    return ServerInfo(**fetch_one(conn, *server_statements(caps)[0]))

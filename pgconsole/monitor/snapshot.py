@@ -28,26 +28,29 @@ from pgconsole.config import CustomCheck
 from pgconsole.db.capabilities import ServerCaps
 from pgconsole.db.connect import Pooler, pooling
 from pgconsole.db.redact import redact
-from pgconsole.monitor.activity import Activity, collect_activity
-from pgconsole.monitor.archiver import ArchiverStats, collect_archiver
+from pgconsole.monitor.activity import Activity, activity_statements, collect_activity
+from pgconsole.monitor.archiver import ArchiverStats, archiver_statements, collect_archiver
 from pgconsole.monitor.base import (
     CollectorState,
     CollectorUnavailable,
+    Statement,
+    drop_prefetched,
     grant_queue_read,
     grant_read_all_stats,
+    prefetch,
 )
-from pgconsole.monitor.connections import ConnectionStats, collect_connections
+from pgconsole.monitor.connections import ConnectionStats, collect_connections, connections_statements
 from pgconsole.monitor.custom import CustomValue, run_custom
-from pgconsole.monitor.database import DatabaseStats, collect_database
+from pgconsole.monitor.database import DatabaseStats, collect_database, database_statements
 from pgconsole.monitor.delta import SnapshotDelta, compute_delta
 from pgconsole.monitor.migrations import MigrationState, collect_migrations
-from pgconsole.monitor.notify import NotifyQueue, collect_notify
+from pgconsole.monitor.notify import NotifyQueue, collect_notify, notify_statements
 from pgconsole.monitor.pgbouncer import PgBouncerStats, collect_pgbouncer
-from pgconsole.monitor.queue_stats import QueueStats, collect_queue
-from pgconsole.monitor.replication import Replication, collect_replication
-from pgconsole.monitor.server import ServerInfo, collect_server
+from pgconsole.monitor.queue_stats import QueueStats, collect_queue, queue_statements
+from pgconsole.monitor.replication import Replication, collect_replication, replication_statements
+from pgconsole.monitor.server import ServerInfo, collect_server, server_statements
 from pgconsole.monitor.statements import StatementStats, collect_statements
-from pgconsole.monitor.vacuum import VacuumHealth, collect_vacuum
+from pgconsole.monitor.vacuum import VacuumHealth, collect_vacuum, vacuum_statements
 
 DEFAULT_COLLECTOR_TIMEOUT_MS = 2_000
 
@@ -67,34 +70,76 @@ class CollectorSpec:
     min_interval_s: float = 0.0
     """With a previous snapshot, its data is reused until it is this old (figures that move slowly,
     whose collectors are a large part of a refresh; the console's cost: docs/BENCHMARKS.md)."""
+    read_ahead: Callable[[ServerCaps], list[Statement]] | None = None
+    """Statements ``collect`` runs whatever else it reads, as it passes them to fetch_all: read
+    ahead with the other collectors' in one round trip (``base.prefetch``)."""
 
 
 COLLECTORS: tuple[CollectorSpec, ...] = (
-    CollectorSpec("server", "version, uptime, recovery, limits", collect_server, None),
-    CollectorSpec("connections", "sessions by state vs max_connections", collect_connections, None, True),
     CollectorSpec(
-        "database", "pg_stat_database counters and size", collect_database, None, takes_previous=True
+        "server",
+        "version, uptime, recovery, limits",
+        collect_server,
+        None,
+        read_ahead=server_statements,
+    ),
+    CollectorSpec(
+        "connections",
+        "sessions by state vs max_connections",
+        collect_connections,
+        None,
+        True,
+        read_ahead=connections_statements,
+    ),
+    CollectorSpec(
+        "database",
+        "pg_stat_database counters and size",
+        collect_database,
+        None,
+        takes_previous=True,
+        read_ahead=database_statements,
     ),
     CollectorSpec("statements", "pg_stat_statements(false) numbers", collect_statements, None),
     CollectorSpec(
-        "activity", "long queries and transactions, lock waits, blocking trees", collect_activity, None, True
+        "activity",
+        "long queries and transactions, lock waits, blocking trees",
+        collect_activity,
+        None,
+        True,
+        read_ahead=activity_statements,
     ),
-    CollectorSpec("replication", "standbys, replay delay, slots", collect_replication, None, True),
+    CollectorSpec(
+        "replication",
+        "standbys, replay delay, slots",
+        collect_replication,
+        None,
+        True,
+        read_ahead=replication_statements,
+    ),
     CollectorSpec(
         "vacuum",
         "wraparound, queue-table dead tuples, xmin holders",
         collect_vacuum,
         None,
         min_interval_s=10.0,
+        read_ahead=vacuum_statements,
     ),
-    CollectorSpec("archiver", "pg_stat_archiver failures", collect_archiver, None, min_interval_s=10.0),
-    CollectorSpec("notify", "LISTEN/NOTIFY queue usage", collect_notify, None),
+    CollectorSpec(
+        "archiver",
+        "pg_stat_archiver failures",
+        collect_archiver,
+        None,
+        min_interval_s=10.0,
+        read_ahead=archiver_statements,
+    ),
+    CollectorSpec("notify", "LISTEN/NOTIFY queue usage", collect_notify, None, read_ahead=notify_statements),
     CollectorSpec(
         "queue",
         "job counts, latency, throughput, failures, stuck jobs",
         collect_queue,
         grant_queue_read,
         takes_previous=True,
+        read_ahead=queue_statements,  # the stuck jobs (its counts run in a transaction of their own)
     ),
     CollectorSpec(
         "migrations",
@@ -189,6 +234,7 @@ def attach_pgbouncer(snap: Snapshot, stats: PgBouncerStats | None, state: Collec
     return snap
 
 
+_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, false)"
 # The statement_timeout _set_timeout last set on each connection.
 _timeouts: weakref.WeakKeyDictionary[psycopg.Connection[Any], str] = weakref.WeakKeyDictionary()
 
@@ -205,7 +251,7 @@ def _set_timeout(conn: psycopg.Connection[Any], ms: int) -> None:
     # rollback would undo it, so there it is sent every time.)
     if conn.autocommit and _timeouts.get(conn) == value:
         return
-    conn.execute("SELECT set_config('statement_timeout', %s, false)", (value,))
+    conn.execute(_TIMEOUT_SQL, (value,))
     if conn.autocommit:
         _timeouts[conn] = value
 
@@ -244,6 +290,7 @@ def take_snapshot(
     except psycopg.Error as exc:
         connection_lost = redact(_one_line(exc))
     limited = not (caps.can_read_all_stats or caps.is_superuser)
+    to_run = []
     for spec in COLLECTORS:
         name = spec.name
         if only is not None and name not in only:
@@ -256,6 +303,11 @@ def take_snapshot(
             states[name] = previous.state(name).model_copy(update={"elapsed_ms": 0.0})
             data[name] = getattr(previous, name)
             continue
+        to_run.append(spec)
+    if connection_lost is None:
+        _read_ahead(conn, caps, to_run, deadline, current_timeout)
+    for spec in to_run:
+        name = spec.name
         if connection_lost is not None:
             states[name] = CollectorState(
                 name=name, status="error", message=f"connection lost: {connection_lost}"
@@ -320,6 +372,7 @@ def take_snapshot(
             )
         states[name].elapsed_ms = (time.monotonic() - t0) * 1000
         states[name].collected_at = t0
+    drop_prefetched(conn)
     custom_values: dict[str, CustomValue] | None = None
     if custom and (only is None or CUSTOM in only):
         custom_values, states[CUSTOM] = _read_custom(conn, custom, connection_lost, deadline, current_timeout)
@@ -340,6 +393,34 @@ def take_snapshot(
     if pgbouncer is not None and (only is None or PGBOUNCER in only):
         attach_pgbouncer(snap, *read_pgbouncer(pgbouncer))
     return snap
+
+
+def _read_ahead(
+    conn: psycopg.Connection[Any],
+    caps: ServerCaps,
+    specs: list[CollectorSpec],
+    deadline: float | None,
+    timeout_ms: int,
+) -> None:
+    """Read the collectors' first statements in one round trip (``base.prefetch``), each bounded by
+    a share of the time left so that the pipeline as a whole ends by the deadline. The pipeline is
+    one implicit transaction: the lowered timeout is set back by its last statement, or rolled back
+    with the rest when a statement fails."""
+    statements = [st for spec in specs if spec.read_ahead for st in spec.read_ahead(caps)]
+    if len(statements) < 2 or pooling(conn) is Pooler.TRANSACTION:
+        return  # through transaction pooling the session's timeout cannot be set: one by one
+    share = timeout_ms
+    if deadline is not None:
+        share = min(timeout_ms, int((deadline - time.monotonic()) * 1000) // len(statements))
+        if share < 20:
+            return  # the collectors each skip or run in the time left
+    if share != timeout_ms:
+        statements = [_timeout_statement(share), *statements, _timeout_statement(timeout_ms)]
+    prefetch(conn, statements)
+
+
+def _timeout_statement(ms: int) -> Statement:
+    return (_TIMEOUT_SQL, (str(max(1, ms)),))
 
 
 def _read_custom(

@@ -12,7 +12,7 @@ import psycopg
 from pydantic import BaseModel
 
 from pgconsole.db.capabilities import ServerCaps
-from pgconsole.monitor.base import fetch_all, fetch_one
+from pgconsole.monitor.base import Statement, fetch_all, fetch_one
 
 WRAPAROUND_SQL = """
 SELECT (SELECT datname FROM pg_database ORDER BY age(datfrozenxid) DESC LIMIT 1) AS oldest_database,
@@ -117,11 +117,15 @@ class VacuumHealth(BaseModel):
         return next((t for t in self.queue_tables if t.relname == name), None)
 
 
+def vacuum_statements(caps: ServerCaps) -> list[Statement]:
+    return [(q, None) for q in (WRAPAROUND_SQL, OLDEST_TABLES_SQL, QUEUE_TABLES_SQL, XMIN_HOLDERS_SQL)]
+
+
 def collect_vacuum(conn: psycopg.Connection[Any], caps: ServerCaps) -> VacuumHealth:
-    wrap = fetch_one(conn, WRAPAROUND_SQL)
+    wrap, oldest, queue, xmin = vacuum_statements(caps)
     return VacuumHealth(
-        **wrap,
-        oldest_tables=[TableXidAge(**r) for r in fetch_all(conn, OLDEST_TABLES_SQL)],
-        queue_tables=[QueueTableHealth(**r) for r in fetch_all(conn, QUEUE_TABLES_SQL)],
-        xmin_holders=[XminHolder(**r) for r in fetch_all(conn, XMIN_HOLDERS_SQL)],
+        **fetch_one(conn, *wrap),
+        oldest_tables=[TableXidAge(**r) for r in fetch_all(conn, *oldest)],
+        queue_tables=[QueueTableHealth(**r) for r in fetch_all(conn, *queue)],
+        xmin_holders=[XminHolder(**r) for r in fetch_all(conn, *xmin)],
     )

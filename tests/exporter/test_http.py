@@ -39,4 +39,3 @@ def test_scrapes_over_one_kept_alive_connection(db: TestDB, tmp_path: Path) -> N
         conn.close()
     finally:
         exp.stop()
-

@@ -1,12 +1,16 @@
 """The exporter reads the slow-moving figures (vacuum, archiver, migrations, database size, the
-finished states' estimates, the queue window's full sample) at most once per ``slow_every_s`` and everything else, the queue's
-counts included, at every scrape; ``slow_every_s = 0`` reads every figure at every scrape."""
+finished states' estimates, the queue window's full sample, whether other queue systems are
+installed) at most once per ``slow_every_s`` and everything else, the queue's counts included, at
+every scrape; ``slow_every_s = 0`` reads every figure at every scrape."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pytest import MonkeyPatch
 
 from pgconsole.config import Settings
+from pgconsole.exporter import target
 from pgconsole.exporter.target import SLOW_COLLECTORS, Target
 from pgconsole.monitor.snapshot import Snapshot
 
@@ -68,5 +72,31 @@ def test_slow_every_zero_reads_every_figure_at_every_scrape(db: TestDB) -> None:
     try:
         a, b = _read_at(_snap(t)), _read_at(_snap(t))
         assert all(b[k] != v for k, v in a.items()), (a, b)
+    finally:
+        t.close()
+
+
+def test_other_queue_systems_are_looked_for_once_per_slow_every(db: TestDB, monkeypatch: MonkeyPatch) -> None:
+    """None found: the catalog is not read for them again until slow_every_s has passed; the
+    scrape's own queue checks are still named as pgconsole's."""
+    calls: list[int] = []
+    real = target.read_systems
+
+    def counted(conn: Any, queues: Any) -> Any:
+        calls.append(1)
+        return real(conn, queues)
+
+    monkeypatch.setattr(target, "read_systems", counted)
+    t = Target.from_settings(Settings(dsn=db.dsn, profile="carry"))
+    try:
+        for _ in range(3):
+            r = t.scrape()
+            assert r.up, r.error
+            assert [c.system for c in r.results if c.name == "queue_latency"] == ["pgconsole"]
+        assert len(calls) == 1
+        t.slow_every_s = 0.0
+        t.scrape()
+        t.scrape()
+        assert len(calls) == 3
     finally:
         t.close()

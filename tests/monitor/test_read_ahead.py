@@ -1,0 +1,129 @@
+"""A snapshot reads its collectors' first statements in one pipeline (``base.prefetch``): the
+figures are what one statement at a time gives, a statement that fails is its own collector's
+error and not its neighbours', and the session's statement_timeout is what it was before."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import pytest
+
+from pgconsole.db import Purpose, connect
+from pgconsole.db.capabilities import read_capabilities
+from pgconsole.monitor import base, snapshot
+from pgconsole.monitor.base import fetch_one
+from pgconsole.monitor.snapshot import COLLECTORS, take_snapshot
+
+pytestmark = pytest.mark.timeout(60)
+
+FAILING = "SELECT 1 / 0 AS total"
+
+
+def _failing_connections(conn: Any, caps: Any) -> Any:
+    return fetch_one(conn, FAILING)
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Count the statements each prefetch sent, what it returned, and the reads it answered."""
+    seen: dict[str, Any] = {"sent": [], "hits": 0}
+    real_prefetch, real_fetch = base.prefetch, base.fetch_all
+
+    def prefetch(conn: Any, statements: Any) -> bool:
+        ok = real_prefetch(conn, statements)
+        seen["sent"].append((len(statements), ok))
+        return ok
+
+    def fetch_all(conn: Any, query: Any, params: Any = None) -> Any:
+        store = base._prefetched.get(conn) or {}
+        if base._key(query, params) in store:
+            seen["hits"] += 1
+        return real_fetch(conn, query, params)
+
+    monkeypatch.setattr(snapshot, "prefetch", prefetch)
+    for module in (
+        "server",
+        "connections",
+        "database",
+        "activity",
+        "replication",
+        "notify",
+        "vacuum",
+        "archiver",
+        "queue_stats",
+    ):
+        mod = __import__(f"pgconsole.monitor.{module}", fromlist=["x"])
+        for name in ("fetch_all", "fetch_one"):
+            if hasattr(mod, name):
+                monkeypatch.setattr(
+                    mod,
+                    name,
+                    fetch_all if name == "fetch_all" else (lambda c, q, p=None: fetch_all(c, q, p)[0]),
+                )
+    return seen
+
+
+@pytest.mark.parametrize("deadline_s", [None, 5.0])
+def test_read_ahead_gives_the_same_figures_in_one_round_trip(
+    db: Any, monkeypatch: pytest.MonkeyPatch, deadline_s: float | None
+) -> None:
+    with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
+        caps = read_capabilities(conn)
+        seen = _spy(monkeypatch)
+        deadline = None if deadline_s is None else time.monotonic() + deadline_s
+        ahead = take_snapshot(conn, caps, deadline=deadline)
+        # the nine collectors with statements read ahead: 1 + 1 + 1 + 1 + 3 + 4 + 1 + 1 + 1, and
+        # with a deadline the lowered timeout for the pipeline and the timeout set back
+        sent = 14 if deadline is None else 16
+        assert seen["sent"] == [(sent, True)] and seen["hits"] == 14, seen
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("2s",)
+        assert not base._prefetched.get(conn)  # nothing left over for a later read
+        monkeypatch.setattr(snapshot, "_read_ahead", lambda *a: None)  # one by one
+        one_by_one = take_snapshot(conn, caps)
+    for name in (
+        "server",
+        "connections",
+        "database",
+        "activity",
+        "replication",
+        "vacuum",
+        "archiver",
+        "notify",
+    ):
+        assert ahead.state(name).status == one_by_one.state(name).status == "ok", name
+    assert ahead.server is not None and one_by_one.server is not None
+    assert ahead.server.version == one_by_one.server.version
+    assert ahead.database is not None and one_by_one.database is not None
+    assert [d.datname for d in ahead.database.databases] == [d.datname for d in one_by_one.database.databases]
+    assert ahead.vacuum is not None and one_by_one.vacuum is not None
+    assert [t.relname for t in ahead.vacuum.queue_tables] == [
+        t.relname for t in one_by_one.vacuum.queue_tables
+    ]
+
+
+@pytest.mark.parametrize("deadline_s", [None, 2.0])
+def test_a_failing_statement_is_its_own_collectors_error(
+    db: Any, monkeypatch: pytest.MonkeyPatch, deadline_s: float | None
+) -> None:
+    """The connections collector's statement fails second in the pipeline: connections is an
+    error, the six collectors after it in the pipeline still read (again, one by one), and the
+    timeout the pipeline lowered (with a deadline) is rolled back with its implicit transaction."""
+    specs = tuple(
+        dataclasses.replace(c, collect=_failing_connections, read_ahead=lambda caps: [(FAILING, None)])
+        if c.name == "connections"
+        else c
+        for c in COLLECTORS
+    )
+    monkeypatch.setattr(snapshot, "COLLECTORS", specs)
+    with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
+        caps = read_capabilities(conn)
+        seen = _spy(monkeypatch)
+        deadline = None if deadline_s is None else time.monotonic() + deadline_s
+        snap = take_snapshot(conn, caps, deadline=deadline, collector_timeout_ms=1500)
+        assert seen["sent"] and seen["sent"][0][1] is False, seen
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("1500ms",)
+    assert snap.state("connections").status == "error"
+    assert "division by zero" in snap.state("connections").message
+    for name in ("server", "database", "activity", "replication", "vacuum", "archiver", "notify", "queue"):
+        assert snap.state(name).status == "ok", snap.state(name)
