@@ -8,7 +8,7 @@ scrapes and so starts from :func:`collect`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pgconsole.checks.registry import collectors_for, run_checks
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from pgconsole.config import Settings
+    from pgconsole.monitor.base import Statement
 
 OUTPUT_MARGIN_S = 0.25  # time kept for rendering and exiting after the snapshot's deadline
 
@@ -59,9 +60,10 @@ def collect(
     bouncer: psycopg.Connection[Any] | None = None,
     bouncer_error: str | None = None,
     min_interval_s: Mapping[str, float] | None = None,
+    read_ahead: Sequence[Statement] = (),
 ) -> Snapshot:
     """The snapshot the checks judge: the collectors ``needed``, PgBouncer's pools when configured,
-    and the custom checks' numbers (``min_interval_s``: as for take_snapshot)."""
+    and the custom checks' numbers (``min_interval_s``, ``read_ahead``: as for take_snapshot)."""
     snap = take_snapshot(
         conn,
         caps,
@@ -72,6 +74,7 @@ def collect(
         collector_timeout_ms=collector_timeout_ms,
         pgbouncer=bouncer,
         custom=settings.checks.custom if CUSTOM in needed else None,
+        read_ahead=read_ahead,
     )
     if bouncer_error is not None and PGBOUNCER in needed:
         attach_pgbouncer(snap, None, pgbouncer_unreachable(bouncer_error))

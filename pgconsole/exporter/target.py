@@ -33,7 +33,7 @@ from pgconsole.db.dsn import describe_target
 from pgconsole.db.session import discard_connection
 from pgconsole.exporter.queue_series import QueueSystemRows, queue_rows
 from pgconsole.monitor.base import younger_than
-from pgconsole.monitor.queue_counters import FinishedSince, read_finished, start_watermark
+from pgconsole.monitor.queue_counters import FinishedSince, finished_statement, read_finished, start_watermark
 from pgconsole.monitor.snapshot import COLLECTOR_NAMES, CUSTOM, PGBOUNCER, Snapshot
 from pgconsole.queue.systems.registry import SystemRead
 
@@ -235,6 +235,8 @@ class Target:
                 bouncer=st.bouncer,
                 bouncer_error=bouncer_error,
                 min_interval_s=carry_ages(self.slow_every_s),
+                # the jobs finished since the last scrape, read after it (_finished)
+                read_ahead=[finished_statement(st.watermark)] if st.caps.has_queue and st.watermark else [],
             )
             if st.bouncer is not None and snap.state(PGBOUNCER).status == "error":
                 st.bouncer.close()

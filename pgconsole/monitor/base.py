@@ -19,6 +19,8 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
+from pgconsole.db.connect import Pooler, pooling
+
 CollectorStatus = Literal["ok", "limited", "disabled", "error", "skipped"]
 
 
@@ -72,9 +74,9 @@ Statement = tuple[str, Params]
 """A statement a collector will run first, as it passes it to :func:`fetch_all` (prefetched)."""
 
 # Per connection: rows read ahead by prefetch(), taken once by the fetch_all of the same statement.
-_prefetched: weakref.WeakKeyDictionary[psycopg.Connection[Any], dict[Hashable, list[dict[str, Any]]]] = (
-    weakref.WeakKeyDictionary()
-)
+_prefetched: weakref.WeakKeyDictionary[
+    psycopg.Connection[Any], dict[Hashable, list[dict[str, Any]] | psycopg.Error]
+] = weakref.WeakKeyDictionary()
 
 
 def _key(query: Any, params: Params) -> Hashable | None:
@@ -95,38 +97,49 @@ def prefetch(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> 
     asks for the same statement next: one round trip instead of one per statement, for a fraction
     of the client's and the server's CPU per statement (docs/BENCHMARKS.md §9).
 
-    A statement that fails aborts the rest of the pipeline: those keep nothing, and their
-    collectors run them again one by one and meet their own error. Only on an idle autocommit
-    connection (the pipeline is one implicit transaction). True when every statement was read."""
-    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    if not statements or not conn.autocommit or not idle:
+    A statement that fails aborts the rest of the pipeline. On an idle autocommit connection (the
+    pipeline is then one implicit transaction) none of those keep anything: their readers run them
+    again one by one and meet their own error. Inside a transaction block (which the failure
+    aborted) the failed statement keeps its error, raised by the fetch_all that asks for it. Not
+    through transaction pooling. True when every statement was read."""
+    status = conn.info.transaction_status
+    in_block = status == psycopg.pq.TransactionStatus.INTRANS
+    if not statements or pooling(conn) is Pooler.TRANSACTION:
+        return False
+    if not (in_block or (conn.autocommit and status == psycopg.pq.TransactionStatus.IDLE)):
         return False
     keyed = [(k, q, p) for q, p in statements if (k := _key(q, p)) is not None]
     cursors = []
+    error: psycopg.Error | None = None
     try:
         with conn.pipeline():
             for k, q, p in keyed:
                 cur = conn.cursor(row_factory=dict_row)
                 cur.execute(q, p)
                 cursors.append((k, cur))
-    except psycopg.Error:
-        pass  # the failed statement's collector meets the error itself
+    except psycopg.Error as exc:
+        error = exc
     store = _prefetched.setdefault(conn, {})
     read = 0
     for k, cur in cursors:
         try:
             store[k] = cur.fetchall()
             read += 1
-        except psycopg.Error:  # failed or aborted in the pipeline: run again by its collector
-            pass
+        except psycopg.Error:  # failed, or aborted after the failure
+            if in_block and error is not None:
+                store[k] = error  # the first statement without a result is the one that failed
+                error = None
         finally:
             cur.close()
     return read == len(statements)
 
 
-def drop_prefetched(conn: psycopg.Connection[Any]) -> None:
-    """Forget what was read ahead and not asked for (a collector that did not run)."""
-    _prefetched.pop(conn, None)
+def drop_prefetched(conn: psycopg.Connection[Any], keep: Sequence[Statement] = ()) -> None:
+    """Forget what was read ahead and not asked for (a collector that did not run), but ``keep``."""
+    store = _prefetched.pop(conn, None)
+    kept = {k: store[k] for q, p in keep if (k := _key(q, p)) is not None and k in store} if store else {}
+    if kept:
+        _prefetched[conn] = kept
 
 
 def fetch_all(conn: psycopg.Connection[Any], query: Any, params: Params = None) -> list[dict[str, Any]]:
@@ -134,7 +147,10 @@ def fetch_all(conn: psycopg.Connection[Any], query: Any, params: Params = None) 
     if store:
         k = _key(query, params)
         if k is not None and k in store:
-            return store.pop(k)
+            hit = store.pop(k)
+            if isinstance(hit, psycopg.Error):
+                raise hit
+            return hit
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return cur.fetchall()

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from pydantic import BaseModel
 
-from pgconsole.monitor.base import fetch_all, fetch_one
+from pgconsole.monitor.base import Statement, fetch_all, fetch_one
 
 SETTLE_S = 2.0
 FINISHED_CAP = 100_000
@@ -66,10 +66,15 @@ def start_watermark(conn: psycopg.Connection[Any]) -> datetime:
     return until
 
 
+def finished_statement(since: datetime, cap: int = FINISHED_CAP) -> Statement:
+    """What :func:`read_finished` runs (so that a caller can read it ahead)."""
+    return FINISHED_SQL, {"settle": SETTLE_S, "since": since, "cap": cap}
+
+
 def read_finished(
     conn: psycopg.Connection[Any], since: datetime, *, cap: int = FINISHED_CAP
 ) -> FinishedSince:
-    rows = fetch_all(conn, FINISHED_SQL, {"settle": SETTLE_S, "since": since, "cap": cap})
+    rows = fetch_all(conn, *finished_statement(since, cap))
     head = rows[0]
     until: datetime = head["until"]
     total = int(head["total"] or 0)

@@ -48,9 +48,16 @@ from pgconsole.monitor.base import (
     fetch_all,
     fetch_one,
     grant_queue_read,
+    prefetch,
     younger_than,
 )
-from pgconsole.monitor.queue_window import WINDOW_SECONDS, WindowRead, WindowState, read_window
+from pgconsole.monitor.queue_window import (
+    WINDOW_SECONDS,
+    WindowRead,
+    WindowState,
+    read_window,
+    window_statement,
+)
 from pgconsole.queue.models import ACTIVE_STATES, FINISHED_STATES, StuckJob
 
 ACTIVE_CAP = 10_000
@@ -335,12 +342,26 @@ def collect_queue(
         raise CollectorUnavailable(
             "the pgconsole queue is not installed here", "pgconsole setup && pgconsole migrate"
         )
+    identity = (caps.database, caps.current_user)
+    state = previous.window_state if previous else None
+    reuse, estimates = _reusable_pending(previous), _reusable_estimates(previous)
+    now = time.monotonic()
     with conn.transaction():
-        conn.execute(PLAN_SETTINGS_SQL)
-        window = read_window(
-            conn, (caps.database, caps.current_user), previous.window_state if previous else None
+        # The settings and every statement after them in one round trip (base.prefetch), each
+        # then taken by the fetch_all that runs it.
+        prefetch(
+            conn,
+            [
+                (PLAN_SETTINGS_SQL, None),
+                window_statement(identity, state, now),
+                _counts_statement(reuse),
+                *([] if estimates is not None else [(ESTIMATE_SQL, None)]),
+                (OLDEST_PENDING_SQL, None),
+            ],
         )
-        stats = _counts(conn, caps, _reusable_pending(previous), _reusable_estimates(previous), window)
+        fetch_all(conn, PLAN_SETTINGS_SQL)
+        window = read_window(conn, identity, state, now)
+        stats = _counts(conn, caps, reuse, estimates, window)
     # Outside the transaction: a missing function or grant here must not abort the counts above.
     try:
         stats.stuck = [StuckJob(**r) for r in fetch_all(conn, *queue_statements(caps)[0])]
@@ -370,6 +391,11 @@ def _reusable_estimates(previous: QueueStats | None) -> QueueStats | None:
     return previous
 
 
+def _counts_statement(reuse: QueueStats | None) -> Statement:
+    """Both active states counted, or (a capped pending count reused) only the processing one."""
+    return (ACTIVE_COUNTS_SQL if reuse is None else PROCESSING_COUNTS_SQL), active_params()
+
+
 def _counts(
     conn: psycopg.Connection[Any],
     caps: ServerCaps,
@@ -379,10 +405,8 @@ def _counts(
 ) -> QueueStats:
     counted_at = reuse.pending_counted_at if reuse is not None else time.monotonic()
     try:
-        if reuse is None:
-            active = fetch_all(conn, ACTIVE_COUNTS_SQL, active_params())
-        else:
-            active = fetch_all(conn, PROCESSING_COUNTS_SQL, active_params())
+        active = fetch_all(conn, *_counts_statement(reuse))
+        if reuse is not None:
             # The reused rows are the capped count's own, caps included.
             active += [
                 {

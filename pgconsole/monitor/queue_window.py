@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 
-from pgconsole.monitor.base import fetch_all, younger_than
+from pgconsole.monitor.base import Params, Statement, fetch_all, younger_than
 
 WINDOW_CAP = 2_000
 SETTLE_S = 2.0
@@ -153,28 +153,38 @@ class WindowRead:
     """None when the read cannot be carried (a capped sample)."""
 
 
-def read_window(
-    conn: psycopg.Connection[Any],
-    identity: tuple[str, str],
-    previous: WindowState | None,
-) -> WindowRead:
-    """The window, carried from ``previous`` when it can be, else read in full (inside the queue
-    collector's transaction: one snapshot, bitmap and sequential scans off)."""
-    now = time.monotonic()
+def window_statement(identity: tuple[str, str], previous: WindowState | None, now: float) -> Statement:
+    """What :func:`read_window` sends first at ``now``: the slices that carry ``previous`` forward
+    when it can be, else the full read."""
     if (
         previous is not None
         and previous.identity == identity
         and younger_than(previous.full_read_at, REREAD_S, now)
         and younger_than(previous.read_at, MAX_GAP_S, now)
     ):
-        carried = _carry(conn, previous, now)
+        return SLICES_SQL, {"settle": SETTLE_S, "cap": WINDOW_CAP, "t": previous.now, "s": previous.settled}
+    return WINDOW_SQL, {"settle": SETTLE_S, "cap": WINDOW_CAP}
+
+
+def read_window(
+    conn: psycopg.Connection[Any],
+    identity: tuple[str, str],
+    previous: WindowState | None,
+    now: float | None = None,
+) -> WindowRead:
+    """The window, carried from ``previous`` when it can be, else read in full (inside the queue
+    collector's transaction: one snapshot, bitmap and sequential scans off)."""
+    now = time.monotonic() if now is None else now
+    query, params = window_statement(identity, previous, now)
+    if previous is not None and query is SLICES_SQL:
+        carried = _carry(conn, previous, now, params)
         if carried is not None:
             return carried
     return _full(conn, identity, now)
 
 
 def _full(conn: psycopg.Connection[Any], identity: tuple[str, str], now: float) -> WindowRead:
-    rows = fetch_all(conn, WINDOW_SQL, {"settle": SETTLE_S, "cap": WINDOW_CAP})
+    rows = fetch_all(conn, *window_statement(identity, None, now))
     head = rows[0]
     groups: dict[Key, Group] = {}
     settled: dict[Key, Group] = {}
@@ -194,11 +204,11 @@ def _full(conn: psycopg.Connection[Any], identity: tuple[str, str], now: float) 
     return WindowRead(groups, capped, span if capped else None, state)
 
 
-def _carry(conn: psycopg.Connection[Any], previous: WindowState, now: float) -> WindowRead | None:
+def _carry(
+    conn: psycopg.Connection[Any], previous: WindowState, now: float, params: Params
+) -> WindowRead | None:
     """``previous`` moved to now by its slices; None when a slice or the total reaches the cap."""
-    rows = fetch_all(
-        conn, SLICES_SQL, {"settle": SETTLE_S, "cap": WINDOW_CAP, "t": previous.now, "s": previous.settled}
-    )
+    rows = fetch_all(conn, SLICES_SQL, params)
     head = rows[0]
     if head["any_full"]:
         return None

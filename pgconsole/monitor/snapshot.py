@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -267,6 +267,7 @@ def take_snapshot(
     min_interval_s: Mapping[str, float] | None = None,
     pgbouncer: psycopg.Connection[Any] | None = None,
     custom: Mapping[str, CustomCheck] | None = None,
+    read_ahead: Sequence[Statement] = (),
 ) -> Snapshot:
     """Run the collectors (all, or ``only``) and return a :class:`Snapshot`.
 
@@ -279,7 +280,10 @@ def take_snapshot(
     raises for a collector's failure; a lost connection marks the remaining collectors as ``error``.
     ``pgbouncer``: a connection to PgBouncer's admin console, read after the collectors.
     ``custom``: the config's custom checks by name, their statements run read-only after the collectors.
+    ``read_ahead``: statements the caller runs through fetch_all after the snapshot, sent with the
+    collectors' in one pipeline (kept until the next snapshot on ``conn``).
     """
+    drop_prefetched(conn)  # a previous caller's read-ahead not asked for: stale now
     start = time.monotonic()
     states: dict[str, CollectorState] = {}
     data: dict[str, BaseModel] = {}
@@ -305,7 +309,7 @@ def take_snapshot(
             continue
         to_run.append(spec)
     if connection_lost is None:
-        _read_ahead(conn, caps, to_run, deadline, current_timeout)
+        _read_ahead(conn, caps, to_run, read_ahead, deadline, current_timeout)
     for spec in to_run:
         name = spec.name
         if connection_lost is not None:
@@ -372,7 +376,7 @@ def take_snapshot(
             )
         states[name].elapsed_ms = (time.monotonic() - t0) * 1000
         states[name].collected_at = t0
-    drop_prefetched(conn)
+    drop_prefetched(conn, keep=read_ahead)
     custom_values: dict[str, CustomValue] | None = None
     if custom and (only is None or CUSTOM in only):
         custom_values, states[CUSTOM] = _read_custom(conn, custom, connection_lost, deadline, current_timeout)
@@ -399,6 +403,7 @@ def _read_ahead(
     conn: psycopg.Connection[Any],
     caps: ServerCaps,
     specs: list[CollectorSpec],
+    also: Sequence[Statement],
     deadline: float | None,
     timeout_ms: int,
 ) -> None:
@@ -406,9 +411,9 @@ def _read_ahead(
     a share of the time left so that the pipeline as a whole ends by the deadline. The pipeline is
     one implicit transaction: the lowered timeout is set back by its last statement, or rolled back
     with the rest when a statement fails."""
-    statements = [st for spec in specs if spec.read_ahead for st in spec.read_ahead(caps)]
-    if len(statements) < 2 or pooling(conn) is Pooler.TRANSACTION:
-        return  # through transaction pooling the session's timeout cannot be set: one by one
+    statements = [st for spec in specs if spec.read_ahead for st in spec.read_ahead(caps)] + list(also)
+    if len(statements) < 2:
+        return
     share = timeout_ms
     if deadline is not None:
         share = min(timeout_ms, int((deadline - time.monotonic()) * 1000) // len(statements))

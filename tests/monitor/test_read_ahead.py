@@ -12,7 +12,7 @@ import pytest
 
 from pgconsole.db import Purpose, connect
 from pgconsole.db.capabilities import read_capabilities
-from pgconsole.monitor import base, snapshot
+from pgconsole.monitor import base, queue_stats, snapshot
 from pgconsole.monitor.base import fetch_one
 from pgconsole.monitor.snapshot import COLLECTORS, take_snapshot
 
@@ -42,6 +42,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return real_fetch(conn, query, params)
 
     monkeypatch.setattr(snapshot, "prefetch", prefetch)
+    monkeypatch.setattr(queue_stats, "prefetch", prefetch)
     for module in (
         "server",
         "connections",
@@ -52,6 +53,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "vacuum",
         "archiver",
         "queue_stats",
+        "queue_window",
     ):
         mod = __import__(f"pgconsole.monitor.{module}", fromlist=["x"])
         for name in ("fetch_all", "fetch_one"):
@@ -75,8 +77,10 @@ def test_read_ahead_gives_the_same_figures_in_one_round_trip(
         ahead = take_snapshot(conn, caps, deadline=deadline)
         # the nine collectors with statements read ahead: 1 + 1 + 1 + 1 + 3 + 4 + 1 + 1 + 1, and
         # with a deadline the lowered timeout for the pipeline and the timeout set back
+        # then the queue's transaction: its settings, the window, the counts, the estimates and the
+        # oldest pending job
         sent = 14 if deadline is None else 16
-        assert seen["sent"] == [(sent, True)] and seen["hits"] == 14, seen
+        assert seen["sent"] == [(sent, True), (5, True)] and seen["hits"] == 14 + 5, seen
         assert conn.execute("SHOW statement_timeout").fetchone() == ("2s",)
         assert not base._prefetched.get(conn)  # nothing left over for a later read
         monkeypatch.setattr(snapshot, "_read_ahead", lambda *a: None)  # one by one
@@ -127,3 +131,19 @@ def test_a_failing_statement_is_its_own_collectors_error(
     assert "division by zero" in snap.state("connections").message
     for name in ("server", "database", "activity", "replication", "vacuum", "archiver", "notify", "queue"):
         assert snap.state(name).status == "ok", snap.state(name)
+
+
+def test_a_failure_inside_the_queue_transaction_is_the_failed_statements_own(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue's counts fail in the middle of its transaction's pipeline: the collector reports
+    that statement's error (not "current transaction is aborted"), the transaction is rolled back
+    and the collectors after it run."""
+    monkeypatch.setattr(queue_stats, "_counts_statement", lambda reuse: ("SELECT 1 / 0 AS n", None))
+    with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
+        caps = read_capabilities(conn)
+        snap = take_snapshot(conn, caps)
+        assert conn.info.transaction_status == conn.info.transaction_status.IDLE
+    assert snap.state("queue").status == "error"
+    assert "division by zero" in snap.state("queue").message, snap.state("queue")
+    assert snap.state("migrations").status == "ok", snap.state("migrations")
