@@ -6,7 +6,7 @@ counters, ratios and rates left to PromQL (cache hit is
 series has a ``target`` label: the profile's name (or the password-free target when no profile).
 
 The lines are written here, not by prometheus_client's metric families and ``generate_latest``:
-those checked every sample's metric and label names and cost a tenth of a scrape's CPU
+those checked every sample's metric and label names and cost more than a tenth of a scrape's CPU
 (docs/BENCHMARKS.md §9); the names here are checked once, at import. The output is what ``generate_latest`` writes
 for the same families, byte for byte (labels sorted by name, values by prometheus_client's
 ``floatToGoString``): tests/exporter/test_text_format.py holds the two side by side.
@@ -14,10 +14,10 @@ for the same families, byte for byte (labels sorted by name, values by prometheu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
 from prometheus_client.utils import floatToGoString
+from prometheus_client.validation import METRIC_LABEL_NAME_RE, METRIC_NAME_RE
 
 from pgconsole.exporter.target import ScrapeResult, Target
 from pgconsole.monitor.snapshot import Snapshot
@@ -161,9 +161,6 @@ SERIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
-NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")  # the text format's metric and label names
-
-
 class _Series:
     """One series' header lines and label order, worked out once per process."""
 
@@ -172,7 +169,7 @@ class _Series:
     def __init__(self, name: str) -> None:
         kind, doc, labels = SERIES[name]
         exposed = f"{name}_total" if kind == "counter" else name
-        assert all(NAME_RE.fullmatch(n) for n in (exposed, *labels)), name
+        assert METRIC_NAME_RE.match(exposed) and all(METRIC_LABEL_NAME_RE.match(n) for n in labels), name
         doc = doc.replace("\\", r"\\").replace("\n", r"\n")
         self.exposed = exposed
         self.header = f"# HELP {exposed} {doc}\n# TYPE {exposed} {kind}\n"

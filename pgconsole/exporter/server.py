@@ -77,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT_S
     # The headers and the body are two writes: with Nagle's algorithm on a kept-alive connection the
-    # body waits for the client's delayed ACK of the headers (40 ms on Linux) at every scrape.
+    # body waits for the client's delayed ACK of the headers at every scrape (docs/BENCHMARKS.md §9).
     disable_nagle_algorithm = True
     server: _Server
 

@@ -71,7 +71,7 @@ def grant_queue_read(role: str) -> str:
 
 Params = Sequence[Any] | dict[str, Any] | None
 Statement = tuple[str, Params]
-"""A statement a collector will run first, as it passes it to :func:`fetch_all` (prefetched)."""
+"""A statement as it is passed to :func:`fetch_all`: what :func:`prefetch` reads ahead."""
 
 # Per connection: rows read ahead by prefetch(), taken once by the fetch_all of the same statement.
 _prefetched: weakref.WeakKeyDictionary[

@@ -176,7 +176,7 @@ def read_window(
     collector's transaction: one snapshot, bitmap and sequential scans off)."""
     now = time.monotonic() if now is None else now
     query, params = window_statement(identity, previous, now)
-    if previous is not None and query is SLICES_SQL:
+    if previous is not None and query == SLICES_SQL:
         carried = _carry(conn, previous, now, params)
         if carried is not None:
             return carried

@@ -407,10 +407,10 @@ def _read_ahead(
     deadline: float | None,
     timeout_ms: int,
 ) -> None:
-    """Read the collectors' first statements in one round trip (``base.prefetch``), each bounded by
-    a share of the time left so that the pipeline as a whole ends by the deadline. The pipeline is
-    one implicit transaction: the lowered timeout is set back by its last statement, or rolled back
-    with the rest when a statement fails."""
+    """Read the collectors' ``read_ahead`` statements and the caller's (``also``) in one round trip
+    (``base.prefetch``), each bounded by a share of the time left so that the pipeline as a whole
+    ends by the deadline. The pipeline is one implicit transaction: the lowered timeout is set back
+    by its last statement, or rolled back with the rest when a statement fails."""
     statements = [st for spec in specs if spec.read_ahead for st in spec.read_ahead(caps)] + list(also)
     if len(statements) < 2:
         return
