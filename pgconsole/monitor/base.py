@@ -123,7 +123,11 @@ def prefetch(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> 
     read = 0
     for k, cur in cursors:
         try:
-            store[k] = cur.fetchall()
+            res = cur.pgresult
+            # BEGIN and COMMIT (prefetch_transaction) return no rows
+            store[k] = (
+                [] if res is not None and res.status == psycopg.pq.ExecStatus.COMMAND_OK else cur.fetchall()
+            )
             read += 1
         except psycopg.Error:  # failed, or aborted after the failure
             if in_block and error is not None:
@@ -132,6 +136,34 @@ def prefetch(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> 
         finally:
             cur.close()
     return read == len(statements)
+
+
+_BEGIN: Statement = ("BEGIN", None)
+_COMMIT: Statement = ("COMMIT", None)
+
+
+def prefetch_transaction(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> bool:
+    """:func:`prefetch` of ``statements`` as one transaction block, BEGIN and COMMIT in the same
+    round trip (set_config(..., true) in the first holds for the rest). Only on an idle autocommit
+    connection, not through transaction pooling. When a statement fails, the block is rolled back
+    and nothing is kept: False, and the caller runs its transaction as usual, where each statement
+    meets its own error."""
+    if not (conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE):
+        return False
+    if prefetch(conn, [_BEGIN, *statements, _COMMIT]):
+        return True
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not conn.broken:
+        conn.execute("ROLLBACK")
+    forget_prefetched(conn, [_BEGIN, *statements, _COMMIT])
+    return False
+
+
+def forget_prefetched(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> None:
+    """Forget what was read ahead for ``statements`` (the rest stays)."""
+    store = _prefetched.get(conn)
+    for q, p in statements if store else ():
+        if (k := _key(q, p)) is not None:
+            store.pop(k, None)  # type: ignore[union-attr]
 
 
 def drop_prefetched(conn: psycopg.Connection[Any], keep: Sequence[Statement] = ()) -> None:

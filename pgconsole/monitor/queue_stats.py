@@ -34,6 +34,8 @@ Cheap by construction (perf.md §2.3, DESIGN.md §5), never a ``GROUP BY status`
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -49,6 +51,7 @@ from pgconsole.monitor.base import (
     fetch_one,
     grant_queue_read,
     prefetch,
+    prefetch_transaction,
     younger_than,
 )
 from pgconsole.monitor.queue_window import (
@@ -346,22 +349,27 @@ def collect_queue(
     state = previous.window_state if previous else None
     reuse, estimates = _reusable_pending(previous), _reusable_estimates(previous)
     now = time.monotonic()
-    with conn.transaction():
-        # The settings and every statement after them in one round trip (base.prefetch), each
-        # then taken by the fetch_all that runs it.
-        prefetch(
-            conn,
-            [
-                (PLAN_SETTINGS_SQL, None),
-                window_statement(identity, state, now),
-                _counts_statement(reuse),
-                *([] if estimates is not None else [(ESTIMATE_SQL, None)]),
-                (OLDEST_PENDING_SQL, None),
-            ],
-        )
+    statements: list[Statement] = [
+        (PLAN_SETTINGS_SQL, None),
+        window_statement(identity, state, now),
+        _counts_statement(reuse),
+        *([] if estimates is not None else [(ESTIMATE_SQL, None)]),
+        (OLDEST_PENDING_SQL, None),
+    ]
+    # The transaction, BEGIN and COMMIT included, in one round trip (base.prefetch_transaction);
+    # each statement's rows are then taken by the fetch_all that runs it. A window that can no
+    # longer be carried is read in full in a transaction of its own. When a statement failed, the
+    # transaction again one statement after the other, where each meets its own error.
+    if prefetch_transaction(conn, statements):
         fetch_all(conn, PLAN_SETTINGS_SQL)
-        window = read_window(conn, identity, state, now)
+        window = read_window(conn, identity, state, now, reread=lambda: _planned(conn))
         stats = _counts(conn, caps, reuse, estimates, window)
+    else:
+        with conn.transaction():
+            prefetch(conn, statements)
+            fetch_all(conn, PLAN_SETTINGS_SQL)
+            window = read_window(conn, identity, state, now)
+            stats = _counts(conn, caps, reuse, estimates, window)
     # Outside the transaction: a missing function or grant here must not abort the counts above.
     try:
         stats.stuck = [StuckJob(**r) for r in fetch_all(conn, *queue_statements(caps)[0])]
@@ -372,6 +380,14 @@ def collect_queue(
             f'GRANT EXECUTE ON FUNCTION pgconsole.detect_stuck_jobs() TO "{caps.current_user}";'
         )
     return stats
+
+
+@contextmanager
+def _planned(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """A transaction with the collector's planner settings (PLAN_SETTINGS_SQL)."""
+    with conn.transaction():
+        fetch_all(conn, PLAN_SETTINGS_SQL)
+        yield
 
 
 def _reusable_pending(previous: QueueStats | None) -> QueueStats | None:

@@ -22,6 +22,8 @@ Two limits keep the carried counts honest:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -171,15 +173,21 @@ def read_window(
     identity: tuple[str, str],
     previous: WindowState | None,
     now: float | None = None,
+    reread: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> WindowRead:
     """The window, carried from ``previous`` when it can be, else read in full (inside the queue
-    collector's transaction: one snapshot, bitmap and sequential scans off)."""
+    collector's transaction: bitmap and sequential scans off). ``reread``: the transaction a full
+    read after a carry that failed runs in, when the caller's has ended (its statements were read
+    ahead, see ``queue_stats.collect_queue``)."""
     now = time.monotonic() if now is None else now
     query, params = window_statement(identity, previous, now)
     if previous is not None and query == SLICES_SQL:
         carried = _carry(conn, previous, now, params)
         if carried is not None:
             return carried
+        if reread is not None:
+            with reread():
+                return _full(conn, identity, now)
     return _full(conn, identity, now)
 
 

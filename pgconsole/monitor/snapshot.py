@@ -410,7 +410,7 @@ def _read_ahead(
     """Read the collectors' ``read_ahead`` statements and the caller's (``also``) in one round trip
     (``base.prefetch``), each bounded by a share of the time left so that the pipeline as a whole
     ends by the deadline. The pipeline is one implicit transaction: the lowered timeout is set back
-    by its last statement, or rolled back with the rest when a statement fails."""
+    when it ends, or rolled back with the rest when a statement fails."""
     statements = [st for spec in specs if spec.read_ahead for st in spec.read_ahead(caps)] + list(also)
     if len(statements) < 2:
         return
@@ -420,8 +420,15 @@ def _read_ahead(
         if share < 20:
             return  # the collectors each skip or run in the time left
     if share != timeout_ms:
-        statements = [_timeout_statement(share), *statements, _timeout_statement(timeout_ms)]
+        if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # The pipeline is one implicit transaction: a local setting ends with it.
+            statements = [(_LOCAL_TIMEOUT_SQL, (str(max(1, share)),)), *statements]
+        else:  # inside the caller's transaction: set back by the pipeline's last statement
+            statements = [_timeout_statement(share), *statements, _timeout_statement(timeout_ms)]
     prefetch(conn, statements)
+
+
+_LOCAL_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
 
 
 def _timeout_statement(ms: int) -> Statement:

@@ -121,6 +121,19 @@ def test_a_capped_sample_is_not_carried(db, monkeypatch):
         first = _collect(conn)
         assert first.window_state is not None and not first.window_capped
         _add(db, "t", "completed", 0, n=3)  # 7 jobs: over the cap from this read on
+        # The collector's statements were read in one round trip, its transaction over: the full
+        # read after the failed carry runs in a transaction of its own, with the planner settings.
+        seen: list[tuple[Any, ...]] = []
+        real_full = W._full
+
+        def full(c: Any, identity: Any, now: float) -> W.WindowRead:
+            seen.append((c.info.transaction_status, c.execute("SHOW enable_seqscan").fetchone()))
+            return real_full(c, identity, now)
+
+        monkeypatch.setattr(W, "_full", full)
         second = _collect(conn, first)
+        assert seen == [(conn.info.transaction_status.INTRANS, ("off",))], seen
+        assert conn.info.transaction_status == conn.info.transaction_status.IDLE
+        assert conn.execute("SHOW enable_seqscan").fetchone() == ("on",)
         assert second.window_capped and second.window_state is None and second.finished("15m") == 5
         assert second.window_span_s is not None

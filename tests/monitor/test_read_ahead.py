@@ -43,6 +43,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(snapshot, "prefetch", prefetch)
     monkeypatch.setattr(queue_stats, "prefetch", prefetch)
+    monkeypatch.setattr(base, "prefetch", prefetch)  # prefetch_transaction's
     for module in (
         "server",
         "connections",
@@ -76,11 +77,12 @@ def test_read_ahead_gives_the_same_figures_in_one_round_trip(
         deadline = None if deadline_s is None else time.monotonic() + deadline_s
         ahead = take_snapshot(conn, caps, deadline=deadline)
         # the nine collectors with statements read ahead: 1 + 1 + 1 + 1 + 3 + 4 + 1 + 1 + 1, and
-        # with a deadline the lowered timeout for the pipeline and the timeout set back
-        # then the queue's transaction: its settings, the window, the counts, the estimates and the
-        # oldest pending job
-        sent = 14 if deadline is None else 16
-        assert seen["sent"] == [(sent, True), (5, True)] and seen["hits"] == 14 + 5, seen
+        # with a deadline the lowered timeout for the pipeline (local to its implicit transaction)
+        # then the queue's transaction: BEGIN, its settings, the window, the counts, the
+        # estimates, the oldest pending job and COMMIT
+        sent = 14 if deadline is None else 15
+        assert seen["sent"] == [(sent, True), (7, True)] and seen["hits"] == 14 + 5, seen
+        assert conn.info.transaction_status == conn.info.transaction_status.IDLE
         assert conn.execute("SHOW statement_timeout").fetchone() == ("2s",)
         assert not base._prefetched.get(conn)  # nothing left over for a later read
         monkeypatch.setattr(snapshot, "_read_ahead", lambda *a: None)  # one by one
@@ -147,3 +149,24 @@ def test_a_failure_inside_the_queue_transaction_is_the_failed_statements_own(
     assert snap.state("queue").status == "error"
     assert "division by zero" in snap.state("queue").message, snap.state("queue")
     assert snap.state("migrations").status == "ok", snap.state("migrations")
+
+
+def test_the_pipelines_share_of_the_deadline_bounds_its_statements(db: Any) -> None:
+    """With a deadline, each statement of the pipeline gets a share of the time left (set locally
+    in the pipeline's implicit transaction): a statement that would take 1.5 s is cancelled within
+    its share, the collectors still read (one by one), and the session's timeout is what it was."""
+    with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
+        caps = read_capabilities(conn)
+        t0 = time.monotonic()
+        snap = take_snapshot(
+            conn,
+            caps,
+            deadline=t0 + 2.0,
+            collector_timeout_ms=1500,
+            read_ahead=[("SELECT pg_sleep(1.5)", None)],
+        )
+        assert time.monotonic() - t0 < 1.2
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("1500ms",)
+        assert not base._prefetched.get(conn)  # the cancelled statement kept nothing
+    for name in ("server", "connections", "database", "activity", "queue"):
+        assert snap.state(name).status == "ok", snap.state(name)
