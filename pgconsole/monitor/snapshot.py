@@ -43,7 +43,7 @@ from pgconsole.monitor.connections import ConnectionStats, collect_connections, 
 from pgconsole.monitor.custom import CustomValue, run_custom
 from pgconsole.monitor.database import DatabaseStats, collect_database, database_statements
 from pgconsole.monitor.delta import SnapshotDelta, compute_delta
-from pgconsole.monitor.migrations import MigrationState, collect_migrations
+from pgconsole.monitor.migrations import MigrationState, collect_migrations, migrations_statements
 from pgconsole.monitor.notify import NotifyQueue, collect_notify, notify_statements
 from pgconsole.monitor.pgbouncer import PgBouncerStats, collect_pgbouncer
 from pgconsole.monitor.queue_stats import QueueStats, collect_queue, queue_statements
@@ -147,6 +147,7 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
         collect_migrations,
         grant_queue_read,
         min_interval_s=10.0,
+        read_ahead=migrations_statements,
     ),
 )
 COLLECTOR_NAMES = tuple(c.name for c in COLLECTORS)

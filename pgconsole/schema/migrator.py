@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import getpass
 import hashlib
+import os
 import re
 import time
 from collections.abc import Callable
@@ -141,13 +142,14 @@ _LOADED: dict[str, tuple[tuple[tuple[str, int, int], ...], list[Migration]]] = {
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
     directory = directory or default_migrations_dir()
-    paths = [p for p in sorted(directory.iterdir()) if _FILE_RE.match(p.name)]
-    stats = [p.stat() for p in paths]
-    key = tuple((p.name, st.st_size, st.st_mtime_ns) for p, st in zip(paths, stats, strict=True))
+    # os.scandir, not Path.iterdir and Path.stat: a third of the cost, read at every refresh
+    with os.scandir(directory) as it:
+        entries = sorted((e for e in it if _FILE_RE.match(e.name)), key=lambda e: e.name)
+    key = tuple((e.name, (st := e.stat()).st_size, st.st_mtime_ns) for e in entries)
     cached = _LOADED.get(str(directory))
     if cached is not None and cached[0] == key:
         return list(cached[1])
-    found = _parse_migrations(directory, paths)
+    found = _parse_migrations(directory, [Path(e.path) for e in entries])
     _LOADED[str(directory)] = (key, found)
     return list(found)
 
@@ -175,9 +177,12 @@ def _parse_migrations(directory: Path, paths: list[Path]) -> list[Migration]:
     return found
 
 
-def _read_applied(conn: psycopg.Connection[Any]) -> list[AppliedMigration]:
-    exists = conn.execute("SELECT to_regclass('pgconsole.schema_migrations') IS NOT NULL").fetchone()
-    if not exists or not exists[0]:
+def _read_applied(conn: psycopg.Connection[Any], table_exists: bool | None = None) -> list[AppliedMigration]:
+    """The history table's rows; ``table_exists`` when the caller already knows (one round trip less)."""
+    if table_exists is None:
+        row = conn.execute("SELECT to_regclass('pgconsole.schema_migrations') IS NOT NULL").fetchone()
+        table_exists = bool(row and row[0])
+    if not table_exists:
         return []
     rows = conn.execute(
         "SELECT version, name, checksum, applied_at, applied_by, pgconsole_version"
@@ -253,8 +258,10 @@ def compare(applied: list[AppliedMigration], known: list[Migration]) -> Migratio
     return MigrationStatus(applied=applied, pending=pending, problems=problems, exit_code=exit_code)
 
 
-def status(conn: psycopg.Connection[Any], directory: Path | None = None) -> MigrationStatus:
-    return compare(_read_applied(conn), load_migrations(directory))
+def status(
+    conn: psycopg.Connection[Any], directory: Path | None = None, table_exists: bool | None = None
+) -> MigrationStatus:
+    return compare(_read_applied(conn, table_exists), load_migrations(directory))
 
 
 def _split_statements(sql_text: str) -> list[str]:

@@ -53,6 +53,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "notify",
         "vacuum",
         "archiver",
+        "migrations",
         "queue_stats",
         "queue_window",
     ):
@@ -76,12 +77,12 @@ def test_read_ahead_gives_the_same_figures_in_one_round_trip(
         seen = _spy(monkeypatch)
         deadline = None if deadline_s is None else time.monotonic() + deadline_s
         ahead = take_snapshot(conn, caps, deadline=deadline)
-        # the nine collectors with statements read ahead: 1 + 1 + 1 + 1 + 3 + 4 + 1 + 1 + 1, and
+        # the ten collectors with statements read ahead: 1 + 1 + 1 + 1 + 3 + 4 + 1 + 1 + 1 + 1, and
         # with a deadline the lowered timeout for the pipeline (local to its implicit transaction)
         # then the queue's transaction: BEGIN, its settings, the window, the counts, the
         # estimates, the oldest pending job and COMMIT
-        sent = 14 if deadline is None else 15
-        assert seen["sent"] == [(sent, True), (7, True)] and seen["hits"] == 14 + 5, seen
+        sent = 15 if deadline is None else 16
+        assert seen["sent"] == [(sent, True), (7, True)] and seen["hits"] == 15 + 5, seen
         assert conn.info.transaction_status == conn.info.transaction_status.IDLE
         assert conn.execute("SHOW statement_timeout").fetchone() == ("2s",)
         assert not base._prefetched.get(conn)  # nothing left over for a later read
@@ -96,6 +97,7 @@ def test_read_ahead_gives_the_same_figures_in_one_round_trip(
         "vacuum",
         "archiver",
         "notify",
+        "migrations",
     ):
         assert ahead.state(name).status == one_by_one.state(name).status == "ok", name
     assert ahead.server is not None and one_by_one.server is not None
@@ -106,6 +108,7 @@ def test_read_ahead_gives_the_same_figures_in_one_round_trip(
     assert [t.relname for t in ahead.vacuum.queue_tables] == [
         t.relname for t in one_by_one.vacuum.queue_tables
     ]
+    assert ahead.migrations is not None and ahead.migrations == one_by_one.migrations
 
 
 @pytest.mark.parametrize("deadline_s", [None, 2.0])
