@@ -92,7 +92,9 @@ def _key(query: Any, params: Params) -> Hashable | None:
     return (query, items)
 
 
-def prefetch(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> bool:
+def prefetch(
+    conn: psycopg.Connection[Any], statements: Sequence[Statement], *, keep_error: bool | None = None
+) -> bool:
     """Send ``statements`` in one pipeline and keep each one's rows for the :func:`fetch_all` that
     asks for the same statement next: one round trip instead of one per statement, for a fraction
     of the client's and the server's CPU per statement (docs/BENCHMARKS.md §9).
@@ -100,10 +102,11 @@ def prefetch(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> 
     A statement that fails aborts the rest of the pipeline. On an idle autocommit connection (the
     pipeline is then one implicit transaction) none of those keep anything: their readers run them
     again one by one and meet their own error. Inside a transaction block (which the failure
-    aborted) the failed statement keeps its error, raised by the fetch_all that asks for it. Not
-    through transaction pooling. True when every statement was read."""
+    aborted) the failed statement keeps its error, raised by the fetch_all that asks for it (and
+    so with ``keep_error``). Not through transaction pooling. True when every statement was read."""
     status = conn.info.transaction_status
     in_block = status == psycopg.pq.TransactionStatus.INTRANS
+    keep = in_block if keep_error is None else keep_error
     if not statements or pooling(conn) is Pooler.TRANSACTION:
         return False
     if not (in_block or (conn.autocommit and status == psycopg.pq.TransactionStatus.IDLE)):
@@ -130,7 +133,7 @@ def prefetch(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> 
             )
             read += 1
         except psycopg.Error:  # failed, or aborted after the failure
-            if in_block and error is not None:
+            if keep and error is not None:
                 store[k] = error  # the first statement without a result is the one that failed
                 error = None
         finally:
@@ -143,27 +146,21 @@ _COMMIT: Statement = ("COMMIT", None)
 
 
 def prefetch_transaction(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> bool:
-    """:func:`prefetch` of ``statements`` as one transaction block, BEGIN and COMMIT in the same
-    round trip (set_config(..., true) in the first holds for the rest). Only on an idle autocommit
-    connection, not through transaction pooling. When a statement fails, the block is rolled back
-    and nothing is kept: False, and the caller runs its transaction as usual, where each statement
-    meets its own error."""
+    """``statements`` as one transaction block read ahead, BEGIN and COMMIT in the same round trip
+    (set_config(..., true) in the first holds for the rest): True when it was sent, and the caller
+    then takes each statement's rows with fetch_all in the order given, outside any transaction.
+    When a statement fails, the block is rolled back and the failed statement keeps its error,
+    raised by its fetch_all, as inside a transaction (nothing runs twice: a timeout costs one
+    timeout). False, nothing sent, unless the connection is idle in autocommit and not through
+    transaction pooling: the caller runs its transaction itself."""
     if not (conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE):
         return False
-    if prefetch(conn, [_BEGIN, *statements, _COMMIT]):
-        return True
-    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not conn.broken:
-        conn.execute("ROLLBACK")
-    forget_prefetched(conn, [_BEGIN, *statements, _COMMIT])
-    return False
-
-
-def forget_prefetched(conn: psycopg.Connection[Any], statements: Sequence[Statement]) -> None:
-    """Forget what was read ahead for ``statements`` (the rest stays)."""
-    store = _prefetched.get(conn)
-    for q, p in statements if store else ():
-        if (k := _key(q, p)) is not None:
-            store.pop(k, None)  # type: ignore[union-attr]
+    if pooling(conn) is Pooler.TRANSACTION or not statements:
+        return False
+    failed = not prefetch(conn, [_BEGIN, *statements, _COMMIT], keep_error=True)
+    if failed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.execute("ROLLBACK")  # the block the failure aborted (a lost connection: its error is kept)
+    return True
 
 
 def drop_prefetched(conn: psycopg.Connection[Any], keep: Sequence[Statement] = ()) -> None:

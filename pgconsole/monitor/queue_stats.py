@@ -357,9 +357,8 @@ def collect_queue(
         (OLDEST_PENDING_SQL, None),
     ]
     # The transaction, BEGIN and COMMIT included, in one round trip (base.prefetch_transaction);
-    # each statement's rows are then taken by the fetch_all that runs it. A window that can no
-    # longer be carried is read in full in a transaction of its own. When a statement failed, the
-    # transaction again one statement after the other, where each meets its own error.
+    # each statement's rows (or its error) are then taken by the fetch_all that runs it, in the
+    # same order. A window that can no longer be carried is read in full in a transaction of its own.
     if prefetch_transaction(conn, statements):
         fetch_all(conn, PLAN_SETTINGS_SQL)
         window = read_window(conn, identity, state, now, reread=lambda: _planned(conn))

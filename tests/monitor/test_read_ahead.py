@@ -27,11 +27,11 @@ def _failing_connections(conn: Any, caps: Any) -> Any:
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Count the statements each prefetch sent, what it returned, and the reads it answered."""
-    seen: dict[str, Any] = {"sent": [], "hits": 0}
+    seen: dict[str, Any] = {"sent": [], "hits": 0, "misses": []}
     real_prefetch, real_fetch = base.prefetch, base.fetch_all
 
-    def prefetch(conn: Any, statements: Any) -> bool:
-        ok = real_prefetch(conn, statements)
+    def prefetch(conn: Any, statements: Any, **kw: Any) -> bool:
+        ok = real_prefetch(conn, statements, **kw)
         seen["sent"].append((len(statements), ok))
         return ok
 
@@ -39,6 +39,8 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         store = base._prefetched.get(conn) or {}
         if base._key(query, params) in store:
             seen["hits"] += 1
+        else:
+            seen["misses"].append(query)
         return real_fetch(conn, query, params)
 
     monkeypatch.setattr(snapshot, "prefetch", prefetch)
@@ -152,6 +154,28 @@ def test_a_failure_inside_the_queue_transaction_is_the_failed_statements_own(
     assert snap.state("queue").status == "error"
     assert "division by zero" in snap.state("queue").message, snap.state("queue")
     assert snap.state("migrations").status == "ok", snap.state("migrations")
+
+
+def test_a_slow_statement_in_the_queue_transaction_costs_one_timeout(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counts outlast the statement timeout inside the queue's one-round-trip transaction: the
+    collector reports the timeout once (the statement is not sent a second time), the statements
+    before it are not read again, and the session is idle with its timeout as it was."""
+    slow = ("SELECT pg_sleep(3)::text AS n", None)
+    monkeypatch.setattr(queue_stats, "_counts_statement", lambda reuse: slow)
+    with connect(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD) as conn:
+        caps = read_capabilities(conn)
+        seen = _spy(monkeypatch)
+        t0 = time.monotonic()
+        snap = take_snapshot(conn, caps, only={"server", "queue"}, collector_timeout_ms=600)
+        elapsed = time.monotonic() - t0
+        assert conn.info.transaction_status == conn.info.transaction_status.IDLE
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("600ms",)
+    assert snap.state("queue").status == "error"
+    assert "timed out" in snap.state("queue").message, snap.state("queue")
+    assert seen["sent"][-1][1] is False and seen["misses"].count(slow[0]) == 0, seen
+    assert elapsed < 1.1, elapsed  # one timeout (0.6 s), not two
 
 
 def test_the_pipelines_share_of_the_deadline_bounds_its_statements(db: Any) -> None:
