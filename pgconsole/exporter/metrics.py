@@ -162,20 +162,23 @@ SERIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 
 class _Series:
-    """One series' header lines and label order, worked out once per process."""
+    """One series' header lines and sample line template, worked out once per process."""
 
-    __slots__ = ("exposed", "header", "labels", "order")
+    __slots__ = ("header", "labels", "order", "template")
 
     def __init__(self, name: str) -> None:
         kind, doc, labels = SERIES[name]
         exposed = f"{name}_total" if kind == "counter" else name
         assert METRIC_NAME_RE.match(exposed) and all(METRIC_LABEL_NAME_RE.match(n) for n in labels), name
         doc = doc.replace("\\", r"\\").replace("\n", r"\n")
-        self.exposed = exposed
         self.header = f"# HELP {exposed} {doc}\n# TYPE {exposed} {kind}\n"
         self.labels = labels
-        # (name, position among the values given) in name order, as generate_latest sorts them.
-        self.order = sorted((n, i) for i, n in enumerate(("target", *labels)))
+        # The labels in name order, as generate_latest sorts them: their positions among the
+        # values given (the target first), and the line with a %s for each value and the number
+        # (%-formatting: half the time of str.format here; names hold no %).
+        by_name = sorted((n, i) for i, n in enumerate(("target", *labels)))
+        self.order = tuple(i for _, i in by_name)
+        self.template = exposed + "{" + ",".join(f'{n}="%s"' for n, _ in by_name) + "} %s\n"
 
 
 _SERIES = {name: _Series(name) for name in SERIES}
@@ -185,6 +188,14 @@ def _label_value(v: str) -> str:
     if "\\" in v or "\n" in v or '"' in v:
         return v.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return v
+
+
+def _number(value: float | int) -> str:
+    # floatToGoString's own result for the small integers most samples are ("5.0"); Go's exponent
+    # form starts at 1e6 and Python's repr at 1e16
+    if type(value) is int and -(10**15) < value < 10**6:
+        return f"{value}.0"
+    return floatToGoString(float(value))
 
 
 class _Families:
@@ -200,9 +211,8 @@ class _Families:
         block = self.lines.get(name)
         if block is None:
             block = self.lines[name] = [series.header]
-        values = [target, *[labels.get(n) or "" for n in series.labels]]
-        label_text = ",".join(f'{n}="{_label_value(values[i])}"' for n, i in series.order)
-        block.append(f"{series.exposed}{{{label_text}}} {floatToGoString(float(value))}\n")
+        values = (target, *[labels.get(n) or "" for n in series.labels])
+        block.append(series.template % (*[_label_value(values[i]) for i in series.order], _number(value)))
 
     def text(self) -> str:
         return "".join(line for block in self.lines.values() for line in block)
