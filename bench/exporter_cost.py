@@ -2,11 +2,13 @@
 (its default scrape) on the same server in one run, and twenty targets scraped at once.
 
     python -m bench.exporter_cost [--rounds 10] [--block 40] [--finished 200000] [--pending 20000,2000]
-                                  [--targets 20] [--many-scrapes 40] [--json FILE]
+                                  [--burst 20000] [--targets 20] [--many-scrapes 40] [--json FILE]
 
 Starts a PostgreSQL 18 test cluster (fsync off; the scrapes only read) and, per ``--pending`` size,
 a database holding a queue (that many jobs pending over 8 types, ``--finished`` finished ones over
-30 days), then
+30 days, vacuumed: the visibility map set, as autovacuum leaves a standing backlog) and per
+``--burst`` size one whose pending jobs were enqueued after the vacuum (a burst: the capped
+count's index-only scans fetch every row from the heap), then
 both exporters as processes of their own, both as the superuser (so each sees everything it
 reads) and both keeping their connection between scrapes. pgconsole runs twice: with
 ``--slow-every 0`` (``fresh``: every figure read at every scrape) and with its default
@@ -279,6 +281,30 @@ def many_targets(cluster: Cluster, tmp: Path, n: int, scrapes: int) -> dict[str,
     }
 
 
+def load(conn: Any, finished: int, pending: int, burst: bool) -> None:
+    """The queue: ``finished`` jobs, then ``pending`` ones vacuumed with them or (``burst``)
+    enqueued after the vacuum. The load commits synchronously: the test cluster's
+    synchronous_commit = off would leave its rows without hint bits at the vacuum, which then
+    marks no page all-visible, and every backlog would read as a burst."""
+    conn.execute("SET synchronous_commit = on")
+    conn.execute(FINISHED_SQL, {"n": finished})
+    if not burst:
+        conn.execute(PENDING_SQL, {"n": pending})
+    conn.execute("VACUUM ANALYZE pgconsole.jobs")
+    if burst:
+        conn.execute(PENDING_SQL, {"n": pending})
+        conn.execute("ANALYZE pgconsole.jobs")
+
+
+def visible_pages(cluster: Cluster, db: str) -> str:
+    """The jobs table's pages marked all-visible, "k of n pages all-visible"."""
+    with cluster.admin(db) as conn:
+        row = conn.execute(
+            "SELECT relallvisible, relpages FROM pg_class WHERE oid = 'pgconsole.jobs'::regclass"
+        ).fetchone()
+    return f"{row[0]} of {row[1]} pages all-visible" if row else "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.exporter_cost", description=__doc__)
     p.add_argument("--rounds", type=int, default=10)
@@ -288,7 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         "--pending",
         default="20000,2000",
         help="pending backlogs to run the side-by-side with, comma-separated (default 20000,2000: "
-        "over the count caps of 8 types, and under them)",
+        "over the count caps of 8 types, and under them), each vacuumed after it was enqueued",
+    )
+    p.add_argument(
+        "--burst",
+        default="20000",
+        help="pending backlogs enqueued after the vacuum, comma-separated ('' for none; default "
+        "20000): a burst no vacuum has seen, whose count reads every row from the heap",
     )
     p.add_argument("--targets", type=int, default=20)
     p.add_argument("--many-scrapes", type=int, default=40)
@@ -305,25 +337,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {PEER} is missing (apt-get install prometheus-postgres-exporter)")
         return 0
     cluster = start_cluster("pg18")
-    ones: dict[int, dict[str, Any]] = {}
+    ones: dict[str, dict[str, Any]] = {}
+    backlogs = [(int(x), False) for x in str(args.pending).split(",") if x] + [
+        (int(x), True) for x in str(args.burst).split(",") if x
+    ]
     try:
         with tempfile.TemporaryDirectory(prefix="pgconsole-bench-exporter-") as tmp:
-            for pending in (int(x) for x in str(args.pending).split(",")):
+            for pending, burst in backlogs:
                 db = cluster.new_database("bench")
                 with cluster.admin(db) as conn:
-                    conn.execute(FINISHED_SQL, {"n": args.finished})
-                    conn.execute(PENDING_SQL, {"n": pending})
-                    conn.execute("VACUUM ANALYZE pgconsole.jobs")
-                ones[pending] = side_by_side(cluster, db, Path(tmp), args.rounds, args.block, args.baseline)
-                ones[pending]["breakdown"] = breakdown(cluster, db)
+                    load(conn, args.finished, pending, burst)
+                label = f"{pending} burst" if burst else str(pending)
+                ones[label] = side_by_side(cluster, db, Path(tmp), args.rounds, args.block, args.baseline)
+                ones[label]["breakdown"] = breakdown(cluster, db)
+                ones[label]["visible_pages"] = visible_pages(cluster, db)
                 cluster.drop_database(db)
             many = many_targets(cluster, Path(tmp), args.targets, args.many_scrapes)
     finally:
         cluster.stop()
     result = {"machine": machine(), "args": vars(args), "one_target": ones, "many_targets": many}
-    for pending, one in ones.items():
+    for label, one in ones.items():
+        size, _, after = label.partition(" ")
         print(
-            f"one scrape, {args.finished:,} finished + {pending:,} pending jobs, "
+            f"one scrape, {args.finished:,} finished + {int(size):,} pending jobs"
+            f"{' enqueued after the vacuum' if after else ', vacuumed'} ({one['visible_pages']}), "
             f"median of {args.rounds} blocks of {args.block} (ms):"
         )
         print(f"{'side':<20}{'server CPU':>12}{'client CPU':>12}{'CPU total':>12}{'wall':>10}{'bytes':>10}")

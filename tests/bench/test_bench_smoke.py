@@ -212,3 +212,23 @@ def test_chart_cost(capsys: pytest.CaptureFixture[str]) -> None:
 
     chart_cost.main(["--draws", "2", "--rounds", "1"])
     assert "| line_plot |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("burst", [False, True])
+def test_exporter_cost_backlogs(pg18: Cluster, burst: bool) -> None:
+    """The vacuumed backlog's pages are all visible (the load commits synchronously, so the vacuum
+    can mark them); a burst enqueued after the vacuum adds pages none has marked."""
+    from bench.exporter_cost import load, visible_pages
+
+    db = pg18.new_database()
+    try:
+        with pg18.admin(db) as conn:
+            load(conn, 2_000, 3_000, burst)
+            assert conn.execute(
+                "SELECT count(*) FROM pgconsole.jobs WHERE status = 'pending'"
+            ).fetchone() == (3_000,)
+        seen, _, total = visible_pages(pg18, db).partition(" of ")
+        pages = int(total.split()[0])
+        assert (int(seen) < pages) if burst else (int(seen) == pages), (burst, seen, total)
+    finally:
+        pg18.drop_database(db)

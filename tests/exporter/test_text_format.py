@@ -13,7 +13,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from pgconsole.exporter.metrics import SERIES, _Families
 
 AWKWARD = ["plain", 'quo"te', "back\\slash", "new\nline", "ünïcödé ✓", "", "a,b=c}{"]
-VALUES = [0, 1, -3, 999_999, 1_000_000, -(10**15) + 1, 2.5, 1e-9, 123456789012345, 1.5e21, math.inf, -math.inf, math.nan]
+VALUES = [
+    0,
+    1,
+    -3,
+    999_999,
+    1_000_000,
+    -(10**15) + 1,
+    2.5,
+    1e-9,
+    123456789012345,
+    1.5e21,
+    math.inf,
+    -math.inf,
+    math.nan,
+]
 
 
 def _reference(adds: list[tuple[str, str, float, dict[str, str]]]) -> bytes:
