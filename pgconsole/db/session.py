@@ -185,8 +185,7 @@ class DeadlineSession:
         with self._guard:
             conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+            close_connection(conn)
 
 
 async def with_connection(
@@ -203,6 +202,21 @@ async def with_connection(
         return await session.call(fn)
     finally:
         session.close()
+
+
+def close_connection(conn: psycopg.Connection[Any]) -> None:
+    """Close ``conn``, which a call on another thread may still be using (the console's refresh at
+    exit, a scrape when the exporter stops): at once when no call is inside psycopg, else as
+    :func:`discard_connection` does. psycopg's ``close`` takes no lock, and freeing the libpq
+    connection under a running pipeline crashed the interpreter (seen once in CI)."""
+    if conn.lock.acquire(blocking=False):
+        try:
+            with contextlib.suppress(Exception):
+                conn.close()
+        finally:
+            conn.lock.release()
+    else:
+        _discard(conn)
 
 
 def discard_connection(conn: psycopg.Connection[Any]) -> None:

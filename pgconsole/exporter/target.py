@@ -30,7 +30,7 @@ from pgconsole.checks.thresholds import Thresholds
 from pgconsole.db.capabilities import ServerCaps, read_capabilities
 from pgconsole.db.connect import ConnectError, Purpose, connect, describe_error
 from pgconsole.db.dsn import describe_target
-from pgconsole.db.session import discard_connection
+from pgconsole.db.session import close_connection, discard_connection
 from pgconsole.exporter.queue_series import QueueSystemRows, queue_rows
 from pgconsole.monitor.base import younger_than
 from pgconsole.monitor.queue_counters import FinishedSince, finished_statement, read_finished, start_watermark
@@ -317,10 +317,7 @@ class Target:
     def close(self) -> None:
         for c in (self._state.conn, self._state.bouncer):
             if c is not None:
-                try:
-                    c.close()
-                except Exception:
-                    pass
+                close_connection(c)  # a scrape may still be running on a pool thread
 
 
 def _first_error(snap: Snapshot) -> str:

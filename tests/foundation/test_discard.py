@@ -62,3 +62,46 @@ def test_discarding_an_idle_connection_closes_it(db: TestDB) -> None:
     while not conn.closed and time.monotonic() < stop:
         time.sleep(0.05)
     assert conn.closed
+
+
+def test_closing_a_session_while_a_call_is_inside_psycopg_waits_for_it(db: TestDB) -> None:
+    """DeadlineSession.close (the console at exit) and the exporter's Target.close (a scrape still
+    running when it stops) close through close_connection: while another thread holds psycopg's
+    lock on the connection (as every psycopg call does), the libpq connection is not freed under
+    it — psycopg's own close takes no lock, and that crashed the interpreter once in CI. Once the
+    call lets go, the connection is closed; a session nobody uses closes at once."""
+    import asyncio
+
+    from pgconsole.db import Purpose
+    from pgconsole.db.session import DeadlineSession
+
+    session = DeadlineSession(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD, deadline=10.0)
+    inside, release = threading.Event(), threading.Event()
+    seen: list[psycopg.Connection] = []
+
+    def call(conn: psycopg.Connection) -> int:
+        seen.append(conn)
+        with conn.lock:  # where psycopg is during any call
+            inside.set()
+            release.wait(10)
+        return 1
+
+    async def run() -> None:
+        task = asyncio.ensure_future(session.call(call))
+        while not inside.is_set():
+            await asyncio.sleep(0.01)
+        session.close()
+        assert not seen[0].closed  # not freed under the running call
+        release.set()
+        await asyncio.wait({task}, timeout=10)
+
+    asyncio.run(run())
+    deadline = time.monotonic() + 10
+    while not seen[0].closed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert seen[0].closed
+    idle = DeadlineSession(db.dsn_as("pgconsole_readonly"), Purpose.DASHBOARD)
+    conns: list[psycopg.Connection] = []
+    asyncio.run(idle.call(lambda c: conns.append(c)))
+    idle.close()
+    assert conns[0].closed
