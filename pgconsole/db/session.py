@@ -89,14 +89,23 @@ def _discard(conn: psycopg.Connection[Any]) -> None:
             # leaves libpq's descriptor to libpq.
             with socket.socket(fileno=os.dup(conn.fileno())) as sock:
                 sock.shutdown(socket.SHUT_RDWR)
-        if conn.lock.acquire(timeout=DISCARD_WAIT_S):
-            try:
-                with contextlib.suppress(Exception):
-                    conn.close()
-            finally:
-                conn.lock.release()
+        _close_under_lock(conn, DISCARD_WAIT_S)
 
     threading.Thread(target=body, name="pgconsole-db-discard", daemon=True).start()
+
+
+def _close_under_lock(conn: psycopg.Connection[Any], wait_s: float) -> bool:
+    """Close ``conn`` holding psycopg's lock (so no call is inside libpq), waiting at most
+    ``wait_s`` (0: not at all) for it; False when it was not free."""
+    acquired = conn.lock.acquire(timeout=wait_s) if wait_s > 0 else conn.lock.acquire(blocking=False)
+    if not acquired:
+        return False
+    try:
+        with contextlib.suppress(Exception):
+            conn.close()
+    finally:
+        conn.lock.release()
+    return True
 
 
 class DeadlineSession:
@@ -209,13 +218,7 @@ def close_connection(conn: psycopg.Connection[Any]) -> None:
     exit, a scrape when the exporter stops): at once when no call is inside psycopg, else as
     :func:`discard_connection` does. psycopg's ``close`` takes no lock, and freeing the libpq
     connection under a running pipeline crashed the interpreter (seen once in CI)."""
-    if conn.lock.acquire(blocking=False):
-        try:
-            with contextlib.suppress(Exception):
-                conn.close()
-        finally:
-            conn.lock.release()
-    else:
+    if not _close_under_lock(conn, 0):
         _discard(conn)
 
 
