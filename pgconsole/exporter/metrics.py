@@ -175,7 +175,7 @@ class _Series:
         self.labels = labels
         # The labels in name order, as generate_latest sorts them: their positions among the
         # values given (the target first), and the line with a %s for each value and the number
-        # (%-formatting: half the time of str.format here; names hold no %).
+        # (%-formatting: cheaper than str.format here, docs/BENCHMARKS.md §9; names hold no %).
         by_name = sorted((n, i) for i, n in enumerate(("target", *labels)))
         self.order = tuple(i for _, i in by_name)
         self.template = exposed + "{" + ",".join(f'{n}="%s"' for n, _ in by_name) + "} %s\n"
