@@ -97,8 +97,7 @@ def _discard(conn: psycopg.Connection[Any]) -> None:
 def _close_under_lock(conn: psycopg.Connection[Any], wait_s: float) -> bool:
     """Close ``conn`` holding psycopg's lock (so no call is inside libpq), waiting at most
     ``wait_s`` (0: not at all) for it; False when it was not free."""
-    acquired = conn.lock.acquire(timeout=wait_s) if wait_s > 0 else conn.lock.acquire(blocking=False)
-    if not acquired:
+    if not conn.lock.acquire(timeout=wait_s):
         return False
     try:
         with contextlib.suppress(Exception):

@@ -158,6 +158,9 @@ def prefetch_transaction(conn: psycopg.Connection[Any], statements: Sequence[Sta
     if pooling(conn) is Pooler.TRANSACTION or not statements:
         return False
     failed = not prefetch(conn, [_BEGIN, *statements, _COMMIT], keep_error=True)
+    store = _prefetched.get(conn) or {}
+    for k in (_key(*_BEGIN), _key(*_COMMIT)):
+        store.pop(k, None)  # nobody reads them
     if failed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.execute("ROLLBACK")  # the block the failure aborted (a lost connection: its error is kept)
     return True
