@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from pgconsole.db import Purpose, connect
-from pgconsole.queue import client
+from pgconsole.queue import client, errors
 from pgconsole.queue.errors import QueueError
 from pgconsole.queue.models import InvalidInput
 
@@ -276,6 +276,78 @@ def test_job_type_rule_unchanged_by_cheaper_check(
     except psycopg.errors.CheckViolation:
         accepted = False
     assert accepted is ok
+
+
+# -- migration 0014: the input rules are checked where their columns are written ------------------
+
+# (rule, column, a value it refuses, the column's type): the ten rules 0014 moved from CHECK
+# constraints into the jobs_input_rules trigger, each named as its constraint was.
+_INPUT_RULES = [
+    ("jobs_job_type_check", "job_type", "bad type", "text"),
+    ("jobs_priority_check", "priority", "101", "smallint"),
+    ("jobs_retry_count_check", "retry_count", "5", "integer"),
+    ("jobs_max_retries_check", "max_retries", "1001", "integer"),
+    ("jobs_dedupe_key_check", "dedupe_key", "", "text"),
+    ("jobs_user_id_check", "user_id", "x" * 201, "text"),
+    ("jobs_tenant_id_check", "tenant_id", "", "text"),
+    ("jobs_scheduled_at_range_check", "scheduled_at", "1969-12-31 23:59:59+00", "timestamptz"),
+    ("jobs_expires_at_range_check", "expires_at", "2200-01-01 00:00:00+00", "timestamptz"),
+    ("jobs_payload_not_json_null_check", "payload", "null", "jsonb"),
+]
+
+
+@pytest.mark.parametrize(("rule", "column", "bad", "typ"), _INPUT_RULES, ids=[r[0] for r in _INPUT_RULES])
+def test_each_input_rule_refuses_a_bad_insert_and_update_under_its_constraint_name(
+    su: psycopg.Connection[Any], rule: str, column: str, bad: str, typ: str
+) -> None:
+    """As a superuser (whom jobs_guard_insert skips), a row breaking the rule is refused on INSERT and
+    on an UPDATE of the column, with SQLSTATE 23514 and the old constraint's name, which
+    queue.errors turns into InvalidInput for that field; the job is left as it was."""
+    values = {"job_type": "'t'", "payload": "'{}'::jsonb", column: f"%s::{typ}"}
+    insert = f"INSERT INTO pgconsole.jobs ({', '.join(values)}) VALUES ({', '.join(values.values())})"  # noqa: S608
+    with pytest.raises(psycopg.errors.CheckViolation) as refused:
+        with su.transaction():
+            su.execute(insert, (bad,))  # type: ignore[arg-type]
+    assert refused.value.diag.constraint_name == rule
+    translated = errors.translated(refused.value)
+    assert isinstance(translated, InvalidInput) and translated.field == rule.removeprefix(
+        "jobs_"
+    ).removesuffix("_check")
+    [(jid,)] = su.execute(
+        "INSERT INTO pgconsole.jobs (job_type, payload) VALUES ('t', '{}') RETURNING id"
+    ).fetchall()
+    with pytest.raises(psycopg.errors.CheckViolation) as refused:
+        with su.transaction():
+            su.execute(f"UPDATE pgconsole.jobs SET {column} = %s::{typ} WHERE id = %s", (bad, jid))  # type: ignore[arg-type]  # noqa: S608
+    assert refused.value.diag.constraint_name == rule
+    assert su.execute(
+        "SELECT job_type, priority, retry_count, max_retries, dedupe_key, user_id, tenant_id, jsonb_typeof(payload)"
+        " FROM pgconsole.jobs WHERE id = %s",
+        (jid,),
+    ).fetchone() == ("t", 0, 0, 3, None, None, None, "object")
+
+
+def test_the_claim_and_completion_do_not_evaluate_the_input_rules(
+    db: Any, su: psycopg.Connection[Any]
+) -> None:
+    """A pending row that breaks an input rule (written with the trigger disabled, as a repair can
+    leave one) is claimed and completed: neither UPDATE sets a column the rules read, so neither
+    evaluates them (a CHECK constraint, even NOT VALID, was evaluated at both)."""
+    su.execute("ALTER TABLE pgconsole.jobs DISABLE TRIGGER jobs_input_rules")
+    try:
+        [(jid,)] = su.execute(
+            "INSERT INTO pgconsole.jobs (job_type, payload, user_id) VALUES ('r', '{}', '') RETURNING id"
+        ).fetchall()
+    finally:
+        su.execute("ALTER TABLE pgconsole.jobs ENABLE TRIGGER jobs_input_rules")
+    with connect(db.dsn_as("pgconsole_worker"), Purpose.WORKER) as w:
+        [got] = client.claim_lean(w, "w1", 10, lease_seconds=30, job_types=["r"])
+        assert got.id == jid
+        assert client.complete(w, "w1", [(got.id, got.attempt, {"ok": 1})]) == {jid}
+    assert su.execute("SELECT status, user_id FROM pgconsole.jobs WHERE id = %s", (jid,)).fetchone() == (
+        "completed",
+        "",
+    )
 
 
 # -- migration 0008: the claim is planned once (a generic plan), and that plan is index-only -----
