@@ -19,6 +19,10 @@ jobs at ``--batch``, one connection, prepared statements, sides alternating, ``-
   and processing jobs (the claim's columns, its two partial indexes, one CHECK) and a table of
   finished ones; the claim is the same UPDATE, the completion moves the row (DELETE … RETURNING
   into an INSERT). Uuid keys, or bigint identities.
+* ``split-full``: the same split with ``pgconsole.jobs``'s whole row: both tables have all its
+  columns and CHECK constraints, the live one the indexes over active jobs (LIVE_INDEXES), the
+  finished one those over the history (DONE_INDEXES); what the structural option would cost
+  as built, not as sketched.
 
 Reported: backend CPU in microseconds per job, median (min–max), and its ratio to ``bare``.
 """
@@ -46,8 +50,25 @@ COPIES: dict[str, tuple[bool, bool, bool]] = {
     "lean": (True, True, True),
 }
 SPLITS = {"split": "uuid", "split-bigint": "bigint"}
-SIDES = ["bare", "call", *COPIES, *SPLITS]
+SIDES = ["bare", "call", *COPIES, *SPLITS, "split-full"]
 CLAIM_INDEXES = {"jobs_pkey", "jobs_pending_claim_idx", "jobs_processing_idx"}
+# split-full: pgconsole.jobs's indexes by the rows they serve (a user's listing serves both).
+LIVE_INDEXES = CLAIM_INDEXES | {
+    "jobs_dedupe_active_idx",
+    "jobs_user_active_idx",
+    "jobs_pending_expiry_idx",
+    "jobs_user_created_idx",
+}
+DONE_INDEXES = {
+    "jobs_pkey",
+    "jobs_finished_idx",
+    "jobs_failed_idx",
+    "jobs_dedupe_recent_idx",
+    "jobs_user_created_idx",
+    "jobs_user_result_idx",
+}
+FULL_LIVE = 'row_cost."split-full"'
+FULL_DONE = 'row_cost."split-full-done"'
 
 CLAIM = """UPDATE {t} j SET status = 'processing', attempt = j.attempt + 1, locked_by = 'w',
          started_at = now(), heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => 300),
@@ -118,6 +139,53 @@ def make_split(conn: psycopg.Connection[Any], side: str) -> None:
     conn.execute(split_sql(SPLIT_DDL, side))
 
 
+# The completion moves the row: every column of pgconsole.jobs, in its order, as complete_jobs sets it.
+FULL_COMPLETE = """WITH d AS (
+  DELETE FROM {live} j USING unnest(%s::uuid[], %s::int[]) AS u(i, a)
+   WHERE j.id = u.i AND j.attempt = u.a AND j.status = 'processing' AND j.locked_by = 'w' RETURNING j.*)
+INSERT INTO {done}
+SELECT id, job_type, 'completed', priority, payload, NULL, error_message, error_code, retry_count, max_retries,
+       attempt, 100, progress_message, user_id, tenant_id, scheduled_at, started_at, now(), created_at, now(),
+       locked_by, heartbeat_at, NULL, dedupe_key, expires_at, NULL FROM d"""
+
+
+def make_split_full(conn: psycopg.Connection[Any]) -> None:
+    """The two tables of split-full, made from pgconsole.jobs's catalog."""
+    for name, keep in ((FULL_LIVE, LIVE_INDEXES), (FULL_DONE, DONE_INDEXES)):
+        t = sql.SQL(name)
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE pgconsole.jobs INCLUDING DEFAULTS INCLUDING STORAGE)").format(t)
+        )
+        _copy_checks_and_indexes(conn, t, keep)
+
+
+def _copy_checks_and_indexes(
+    conn: psycopg.Connection[Any], t: sql.Composable, keep: set[str] | None, *, checks: bool = True
+) -> None:
+    """pgconsole.jobs's reloptions, CHECK constraints (unless not ``checks``) and the indexes in
+    ``keep`` (None: all) onto ``t``."""
+    row = conn.execute("SELECT reloptions FROM pg_class WHERE oid = 'pgconsole.jobs'::regclass").fetchone()
+    for opt in (row[0] if row else None) or []:
+        key, _, value = opt.partition("=")
+        conn.execute(sql.SQL("ALTER TABLE {} SET ({} = {})").format(t, sql.SQL(key), sql.Literal(value)))
+    for (definition,) in conn.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = 'pgconsole.jobs'::regclass AND contype = 'c' AND %s",
+        (checks,),
+    ).fetchall():
+        conn.execute(sql.SQL("ALTER TABLE {} ADD {}").format(t, sql.SQL(definition)))
+    for name, definition in conn.execute(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid = 'pgconsole.jobs'::regclass"
+    ).fetchall():
+        if keep is not None and name not in keep:
+            continue
+        _, _, rest = definition.partition(" ON pgconsole.jobs ")
+        unique = "UNIQUE " if definition.startswith("CREATE UNIQUE") else ""
+        conn.execute(sql.SQL(f"CREATE {unique}INDEX ON {{}} {rest}").format(t))  # noqa: S608 - catalog text
+
+
 def backend_cpu_s(pid: int) -> float:
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - one read
     return (int(fields[11]) + int(fields[12])) / TICKS
@@ -138,25 +206,7 @@ def make_copy(conn: psycopg.Connection[Any], side: str) -> None:
                 " ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY"
             ).format(t)
         )
-    row = conn.execute("SELECT reloptions FROM pg_class WHERE oid = 'pgconsole.jobs'::regclass").fetchone()
-    for opt in (row[0] if row else None) or []:
-        key, _, value = opt.partition("=")
-        conn.execute(sql.SQL("ALTER TABLE {} SET ({} = {})").format(t, sql.SQL(key), sql.Literal(value)))
-    if not no_checks:
-        for (definition,) in conn.execute(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid = 'pgconsole.jobs'::regclass AND contype = 'c'"
-        ).fetchall():
-            conn.execute(sql.SQL("ALTER TABLE {} ADD {}").format(t, sql.SQL(definition)))
-    for name, definition in conn.execute(
-        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-        " WHERE i.indrelid = 'pgconsole.jobs'::regclass"
-    ).fetchall():
-        if claim_only and name not in CLAIM_INDEXES:
-            continue
-        _, _, rest = definition.partition(" ON pgconsole.jobs ")
-        unique = "UNIQUE " if definition.startswith("CREATE UNIQUE") else ""
-        conn.execute(sql.SQL(f"CREATE {unique}INDEX ON {{}} {rest}").format(t))  # noqa: S608 - catalog text
+    _copy_checks_and_indexes(conn, t, CLAIM_INDEXES if claim_only else None, checks=not no_checks)
 
 
 def fill(conn: psycopg.Connection[Any], side: str, jobs: int) -> None:
@@ -182,6 +232,8 @@ def fill(conn: psycopg.Connection[Any], side: str, jobs: int) -> None:
     else:
         t = sql.Identifier("pgconsole", "jobs") if side == "call" else sql.Identifier("row_cost", side)
         conn.execute(sql.SQL("TRUNCATE {}").format(t))
+        if side == "split-full":
+            conn.execute(f"TRUNCATE {FULL_DONE}")
         conn.execute(
             sql.SQL(
                 "INSERT INTO {} (job_type, payload, expires_at) SELECT 'noop', jsonb_build_object('i', g),"
@@ -216,9 +268,12 @@ def drain(conn: psycopg.Connection[Any], side: str, batch: int) -> int:
             conn.execute(split_complete, ([r[0] for r in rows], [r[1] for r in rows]))
             n += len(rows)
         return n
-    t = f'row_cost."{side}"'  # a name from COPIES
+    t = f'row_cost."{side}"'  # a name from COPIES, or split-full's live table
     claim = CLAIM.format(t=t)
-    complete = COMPLETE.format(t=t, idt="bigint" if COPIES[side][2] else "uuid")
+    if side == "split-full":
+        complete = FULL_COMPLETE.format(live=FULL_LIVE, done=FULL_DONE)
+    else:
+        complete = COMPLETE.format(t=t, idt="bigint" if COPIES[side][2] else "uuid")
     while rows := conn.execute(claim, (batch,)).fetchall():  # type: ignore[call-overload]
         conn.execute(complete, ([r[0] for r in rows], [r[1] for r in rows]))  # type: ignore[call-overload]
         n += len(rows)
@@ -249,6 +304,8 @@ def measure(dsn: str, sides: list[str], jobs: int, batch: int, repeat: int) -> d
                 make_copy(conn, side)
             elif side in SPLITS:
                 make_split(conn, side)
+            elif side == "split-full":
+                make_split_full(conn)
     res: dict[str, list[float]] = {s: [] for s in sides}
     for r in range(repeat):
         for side in sides if r % 2 == 0 else sides[::-1]:
