@@ -347,20 +347,20 @@ def main(argv: list[str] | None = None) -> int:
                 db = cluster.new_database("bench")
                 with cluster.admin(db) as conn:
                     load(conn, args.finished, pending, burst)
-                label = f"{pending} burst" if burst else str(pending)
-                ones[label] = side_by_side(cluster, db, Path(tmp), args.rounds, args.block, args.baseline)
-                ones[label]["breakdown"] = breakdown(cluster, db)
-                ones[label]["visible_pages"] = visible_pages(cluster, db)
+                one = side_by_side(cluster, db, Path(tmp), args.rounds, args.block, args.baseline)
+                one["breakdown"] = breakdown(cluster, db)
+                one["visible_pages"] = visible_pages(cluster, db)
+                one["pending"], one["burst"] = pending, burst
+                ones[f"{pending} burst" if burst else str(pending)] = one
                 cluster.drop_database(db)
             many = many_targets(cluster, Path(tmp), args.targets, args.many_scrapes)
     finally:
         cluster.stop()
     result = {"machine": machine(), "args": vars(args), "one_target": ones, "many_targets": many}
-    for label, one in ones.items():
-        size, _, after = label.partition(" ")
+    for one in ones.values():
         print(
-            f"one scrape, {args.finished:,} finished + {int(size):,} pending jobs"
-            f"{' enqueued after the vacuum' if after else ', vacuumed'} ({one['visible_pages']}), "
+            f"one scrape, {args.finished:,} finished + {one['pending']:,} pending jobs"
+            f"{' enqueued after the vacuum' if one['burst'] else ', vacuumed'} ({one['visible_pages']}), "
             f"median of {args.rounds} blocks of {args.block} (ms):"
         )
         print(f"{'side':<20}{'server CPU':>12}{'client CPU':>12}{'CPU total':>12}{'wall':>10}{'bytes':>10}")

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from pgconsole.db import Purpose, connect
-from pgconsole.queue import client, errors
-from pgconsole.queue.errors import QueueError
+from pgconsole.queue import client
+from pgconsole.queue.errors import QueueError, translated
 from pgconsole.queue.models import InvalidInput
 
 
@@ -309,8 +309,8 @@ def test_each_input_rule_refuses_a_bad_insert_and_update_under_its_constraint_na
         with su.transaction():
             su.execute(insert, (bad,))  # type: ignore[arg-type]
     assert refused.value.diag.constraint_name == rule
-    translated = errors.translated(refused.value)
-    assert isinstance(translated, InvalidInput) and translated.field == rule.removeprefix(
+    as_queue_error = translated(refused.value)
+    assert isinstance(as_queue_error, InvalidInput) and as_queue_error.field == rule.removeprefix(
         "jobs_"
     ).removesuffix("_check")
     [(jid,)] = su.execute(
